@@ -1,0 +1,49 @@
+# digitpad: `make run` (serve the shipped model) and `make test` (install everything, run all tests).
+# Both create and use .venv. `make run` installs the serving dependencies only (no torch).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# Data beside the project (CI and dev machines have ../shared); override with env vars.
+export DIGITPAD_DATA_DIR  ?= $(abspath ../shared/data/mnist)
+export DIGITPAD_PENDIGITS ?= $(abspath ../shared/data/pendigits/trajectories-dev.jsonl.gz)
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k preprocess"`.
+PYTEST_ARGS ?=
+
+.PHONY: install install-serve run test lint notebook bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps make installs idempotent: they re-run only when pyproject.toml changes.
+$(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build.
+$(VENV)/.all-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[train,dev]'
+	touch $(VENV)/.serve-installed $@
+
+install-serve: $(VENV)/.serve-installed
+
+install: $(VENV)/.all-installed
+
+run: install-serve
+	$(BIN)/digitpad serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check digitpad tests bench
+
+notebook: install
+	$(BIN)/python -m digitpad.notebook notebooks/model.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,264 @@
+"""The ``digitpad`` command line.
+
+    digitpad train [--epochs N --limit N --out DIR --resume --ship]
+    digitpad evaluate [--model PATH] [--json] [--grid misclassified.png]
+    digitpad predict IMAGE|FOLDER|GLOB... [--json]
+    digitpad info [--json]
+    digitpad serve [--host 127.0.0.1] [--port 8000] [--workers N] [--model PATH]
+
+Config flows one way: flags -> ``Settings`` (which also reads ``DIGITPAD_*`` env vars) ->
+constructor arguments. Errors from the domain print one line plus a hint and exit 1;
+argparse usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import DigitpadError
+from .settings import Settings
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from env vars, overridden by the flags that were given."""
+    overrides = {k: v for k, v in vars(args).items() if v is not None and k in Settings.model_fields}
+    return Settings(**overrides)
+
+
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise DigitpadError(
+            "training needs PyTorch, which is not installed",
+            hint="pip install -e '.[train]'  (or: make install)",
+        ) from None
+
+
+# ------------------------------------------------------------------ train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _need_torch()
+    from dataclasses import replace
+
+    from .train import TrainConfig, train
+
+    s = _settings(args)
+    cfg = TrainConfig()
+    for name in ("epochs", "limit", "batch_size", "lr", "seed", "threads", "val_size"):
+        if getattr(args, name) is not None:
+            cfg = replace(cfg, **{name: getattr(args, name)})
+    meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume,
+                 progress=not args.no_progress, version=args.version)
+    m = meta["metrics"]
+    print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, test {m['test_accuracy']:.2%} "
+          f"({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
+    if args.ship:
+        import shutil
+
+        models = Path(__file__).parent / "models"
+        shutil.copy(Path(args.out) / "model.onnx", models / "digitpad.onnx")
+        shutil.copy(Path(args.out) / "MODEL_CARD.md", models / "MODEL_CARD.md")
+        shutil.copy(Path(args.out) / "metrics.jsonl", models / "metrics.jsonl")
+        print(f"shipped to {models}")
+    return 0
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, misclassified_grid
+    from .predict import Predictor
+
+    s = _settings(args)
+    result = evaluate(Predictor(s.model, threads=0), s.data_dir, limit=args.limit)
+    images, labels, guesses, confidences, _ = result.pop("_wrong")
+    if args.grid:
+        misclassified_grid(images, labels, guesses, confidences).save(args.grid)
+        result["grid"] = str(args.grid)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"model {result['model']} on {result['images']:,} MNIST test images")
+    print(f"accuracy: {result['accuracy']:.2%} ({result['errors']} errors)")
+    print("per class: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(result["per_class_accuracy"])))
+    print("confusion (rows: true digit, columns: predicted):")
+    print("   " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(result["confusion"]):
+        print(f"{d:>3}" + "".join(f"{v:>6}" for v in row))
+    if args.grid:
+        print(f"misclassified digits: {args.grid}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns -> image paths."""
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+        elif p.is_file():
+            paths.append(p)
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise DigitpadError(f"no files match {item}", hint="check the pattern (quote it to let digitpad expand it)")
+            paths += matches
+        else:
+            raise DigitpadError(f"no such file or folder: {item}", hint="give image files, folders or glob patterns")
+    if not paths:
+        raise DigitpadError("no images found", hint=f"images end in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    return paths
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import Predictor
+    from .predict import predict_files
+
+    s = _settings(args)
+    paths = expand_inputs(args.images)
+    pred = Predictor(s.model, threads=0)
+    rows = predict_files(pred, paths, max_pixels=s.max_pixels, uncertain_threshold=s.uncertain_threshold,
+                      batch_size=args.batch_size, jobs=args.jobs)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["file"]) for r in rows)
+        print(f"{'file':<{width}}  digit  confidence  status")
+        for r in rows:
+            digit = "-" if r["digit"] is None else str(r["digit"])
+            conf = "" if r["confidence"] is None else f"{r['confidence']:.1%}"
+            status = r["status"] if r["status"] != "error" else f"error: {r['error']}"
+            print(f"{r['file']:<{width}}  {digit:>5}  {conf:>10}  {status}")
+    return 1 if any(r["status"] == "error" for r in rows) else 0
+
+
+# ------------------------------------------------------------------ info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .predict import Predictor
+
+    s = _settings(args)
+    pred = Predictor(s.model)
+    meta = pred.metadata
+    if args.json:
+        print(json.dumps({"path": str(pred.path), **meta}, indent=2))
+        return 0
+    m = meta.get("metrics", {})
+    print(f"model:      {meta['version']}  ({pred.path})")
+    print(f"created:    {meta.get('created')}")
+    print(f"network:    {meta['architecture']['name']} channels {meta['architecture']['channels']}, "
+          f"{meta.get('parameters', 0):,} parameters")
+    print(f"input:      {meta['input']['shape']} {meta['input']['dtype']}: {meta['input']['content']}")
+    print(f"normalize:  {meta['normalization']['formula']} (mean {meta['normalization']['mean']}, "
+          f"std {meta['normalization']['std']})")
+    if m:
+        print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
+              f"(epoch {m['best_epoch']} of {m['epochs']}, {m['train_seconds'] / 60:.1f} min training)")
+    return 0
+
+
+# ------------------------------------------------------------------ serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(_settings(args))
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitpad", description="Handwritten digit recognizer (MNIST CNN, ONNX).")
+    parser.add_argument("--log-level", default=None, help="logging level (default: info)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (env DIGITPAD_DATA_DIR)")
+
+    def model_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", default=None, help="digitpad .onnx model (default: the shipped one; env DIGITPAD_MODEL)")
+
+    p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
+    data_flag(p)
+    p.add_argument("--out", default="runs/latest", help="output folder (checkpoint, metrics, model.onnx, card)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 30)")
+    p.add_argument("--limit", type=int, default=None, help="train on at most N images (cheap mode)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--ship", action="store_true", help="copy the model, card and metrics into the package")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion on the MNIST test set")
+    data_flag(p)
+    model_flag(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--grid", default="misclassified.png", help="PNG grid of misclassified digits ('' to skip)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="read digits from image files, folders or globs")
+    model_flag(p)
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--batch-size", type=int, default=256, help="images per model call")
+    p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="show the model's metadata")
+    model_flag(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="run the web app")
+    model_flag(p)
+    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=(args.log_level or "INFO").upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except DigitpadError as e:
+        print(f"digitpad: error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digitpad: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

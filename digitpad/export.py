@@ -1,0 +1,120 @@
+"""Export a trained DigitNet to ONNX with its metadata, check parity, write the model card.
+
+The ONNX file is the shipped artifact: it carries a ``digitpad`` metadata entry (JSON) with
+the version, architecture, input spec, normalization, labels, recipe, data checksums and
+measured accuracy, so ``digitpad.predict.Predictor`` needs nothing but the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .preprocess import MNIST_MEAN, MNIST_STD, normalize
+
+log = logging.getLogger(__name__)
+
+METADATA_KEY = "digitpad"
+FORMAT = "digitpad-onnx/1"
+OPSET = 17
+PARITY_TOL = 1e-4
+
+
+def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_images: np.ndarray | None = None) -> dict:
+    """Write ``model`` to ``path`` as ONNX with metadata; returns the full metadata.
+
+    ``parity_images`` (N, 28, 28) uint8: ONNX Runtime and PyTorch logits must agree within
+    1e-4 on them, else the export fails (and no file is left behind).
+    """
+    import onnx
+
+    model = model.eval().float().to(memory_format=torch.contiguous_format)
+    full = dict(meta)
+    full.update({
+        "format": FORMAT,
+        "input": {"name": "input", "shape": ["N", 1, 28, 28], "dtype": "float32", "layout": "NCHW",
+                  "content": "MNIST-style: white ink on black, digit fit in 20x20, centred by mass in 28x28"},
+        "output": {"name": "logits", "shape": ["N", 10], "dtype": "float32"},
+        "normalization": {"scale": 1 / 255, "mean": MNIST_MEAN, "std": MNIST_STD,
+                          "formula": "(pixel / 255 - mean) / std"},
+        "labels": [str(i) for i in range(10)],
+    })
+    dummy = torch.zeros(2, 1, 28, 28)
+    buf = io.BytesIO()
+    torch.onnx.export(
+        model, (dummy,), buf, input_names=["input"], output_names=["logits"],
+        dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=OPSET, dynamo=False,
+    )
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    if parity_images is not None:
+        full["parity"] = check_parity(model, proto.SerializeToString(), parity_images)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(full)
+    proto.doc_string = f"digitpad model {full.get('version')}"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".onnx.part")
+    tmp.write_bytes(proto.SerializeToString())
+    tmp.replace(path)
+    log.info("exported %s (%.0f KB)", path, path.stat().st_size / 1024)
+    return full
+
+
+def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: np.ndarray) -> dict:
+    """Max |logit difference| between PyTorch and ONNX Runtime on ``images`` (N, 28, 28)."""
+    import onnxruntime as ort
+
+    x = normalize(images)  # (N, 1, 28, 28) float32
+    with torch.no_grad():
+        ref = model.eval()(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    got = sess.run(["logits"], {"input": x})[0]
+    diff = float(np.abs(ref - got).max())
+    agree = float((ref.argmax(1) == got.argmax(1)).mean())
+    if diff > PARITY_TOL:
+        from .errors import ModelError
+
+        raise ModelError(f"ONNX export parity failed: max |logit diff| {diff:.2e} > {PARITY_TOL:g} on {len(x)} images")
+    return {"images": int(len(x)), "max_abs_logit_diff": diff, "argmax_agreement": agree, "tolerance": PARITY_TOL}
+
+
+def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = None) -> None:
+    """A markdown model card generated from the metadata (never typed by hand)."""
+    m, r = meta["metrics"], meta["recipe"]
+    lines = [
+        f"# digitpad model card: `{meta['version']}`",
+        "",
+        f"A {meta['parameters']:,}-parameter CNN ({meta['architecture']['name']}, channels "
+        f"{meta['architecture']['channels']}) that reads one handwritten digit from a 28x28 MNIST-style image.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
+        f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
+        f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |",
+        f"| training time | {m['train_seconds'] / 60:.1f} min on {meta['machine']['processor']} "
+        f"({meta['machine']['cpus']} threads, torch {meta['machine']['torch']}) |",
+        f"| created | {meta['created']} |",
+    ]
+    if "parity" in meta:
+        p = meta["parity"]
+        lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
+    lines += ["", "## Per-class test accuracy", "", "| digit | " + " | ".join(str(i) for i in range(10)) + " |",
+              "|---" * 11 + "|",
+              "| accuracy | " + " | ".join(f"{a:.2%}" for a in m["test_per_class_accuracy"]) + " |", ""]
+    lines += ["## Recipe", "", "```json", json.dumps(r, indent=2), "```", ""]
+    lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
+              f"`{meta['normalization']['formula']}` with mean {MNIST_MEAN} and std {MNIST_STD}.", ""]
+    if history:
+        lines += ["## Training curve", "", "| epoch | train loss | val acc | val acc (EMA) | s |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_acc']:.2%} | {h['val_acc_ema']:.2%} | "
+                  f"{h['epoch_seconds']:.0f} |" for h in history]
+        lines.append("")
+    Path(path).write_text("\n".join(lines))

@@ -1,0 +1,88 @@
+"""The digit CNN: a small VGG-style network sized for sub-millisecond CPU inference.
+
+Torch lives here (and in train/export); serving never imports this module.
+The architecture is fully described by :class:`ModelConfig`, which is stored in every
+checkpoint and ONNX file so any loader can rebuild the network from the artifact alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyper-parameters (stored in artifacts)."""
+
+    name: str = "digitnet"
+    channels: tuple[int, int, int] = (32, 64, 128)
+    dropout: float = 0.25
+    num_classes: int = 10
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d["channels"] = tuple(d.get("channels", cls.channels))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class DigitNet(nn.Module):
+    """Three stages of two 3x3 convs; each stage but the last halves the resolution.
+
+    (N, 1, 28, 28) -> stage1 (N, c1, 14, 14) -> stage2 (N, c2, 7, 7)
+    -> stage3 (N, c3, 7, 7) -> global average pool (N, c3) -> linear (N, 10) logits.
+    Global pooling (not a big flatten+dense) keeps parameters small and makes the
+    network less sensitive to exactly where in the 28x28 box the digit sits.
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig()) -> None:
+        super().__init__()
+        self.config = config
+        c1, c2, c3 = config.channels
+        self.features = nn.Sequential(
+            _conv_bn(1, c1),
+            _conv_bn(c1, c1),
+            nn.MaxPool2d(2),  # (N, c1, 14, 14)
+            _conv_bn(c1, c2),
+            _conv_bn(c2, c2),
+            nn.MaxPool2d(2),  # (N, c2, 7, 7)
+            _conv_bn(c2, c3),
+            _conv_bn(c3, c3),
+        )
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),  # (N, c3)
+            nn.Dropout(config.dropout),
+            nn.Linear(c3, config.num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) -> (N, 10)
+        return self.head(self.features(x))
+
+
+def build_model(config: ModelConfig | dict | None = None) -> DigitNet:
+    if config is None:
+        config = ModelConfig()
+    elif isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    return DigitNet(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

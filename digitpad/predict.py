@@ -1,0 +1,168 @@
+"""Predict digits with the exported ONNX model: onnxruntime + numpy only, never torch.
+
+    p = Predictor()                       # the shipped model
+    p.predict(img28)                      # img28: (28, 28) uint8, white ink on black
+    p.predict_batch(batch)                # (N, 28, 28) uint8 -> (N, 10) probabilities
+
+A Predictor is safe to share between threads: ``InferenceSession.run`` is thread-safe and
+the object holds no per-call state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+METADATA_KEY = "digitpad"
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package."""
+    return Path(str(resources.files("digitpad") / "models" / "digitpad.onnx"))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: list[float]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Predictor:
+    """Loads a digitpad ``.onnx`` file; exposes its metadata and predicts 28x28 images.
+
+    ``threads`` is onnxruntime's intra-op thread count. 1 is best for serving (the model
+    is tiny, and parallelism comes from requests/workers, not from splitting one image);
+    use 0 (onnxruntime's default: all cores) for big offline batches.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"model file not found: {self.path}", hint="pass --model PATH to a digitpad .onnx file")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            raise ModelError(f"{self.path} is not a loadable ONNX model ({type(e).__name__})",
+                             hint="pass --model PATH to a digitpad .onnx file") from e
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise ModelError(f"{self.path} has no digitpad metadata", hint="export models with `digitpad train`")
+        self.metadata: dict = json.loads(raw)
+        norm = self.metadata["normalization"]
+        self._scale = np.float32(norm["scale"] / norm["std"])
+        self._shift = np.float32(norm["mean"] / norm["std"])
+        self._input = self.metadata["input"]["name"]
+        self._output = self.metadata["output"]["name"]
+
+    @property
+    def version(self) -> str:
+        return self.metadata["version"]
+
+    @cached_property
+    def labels(self) -> list[str]:
+        return list(self.metadata.get("labels", [str(i) for i in range(10)]))
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 or float in [0, 255] -> (N, 10) float32 logits."""
+        x = np.asarray(images)
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise ValueError(f"expected (N, 28, 28) images, got {x.shape}")
+        # (pixel / 255 - mean) / std, folded into one multiply-add.
+        x = (x.astype(np.float32) * self._scale - self._shift)[:, None, :, :]  # (N, 1, 28, 28)
+        return self.session.run([self._output], {self._input: x})[0]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) -> (N, 10) float32 probabilities."""
+        return softmax(self.logits(images)).astype(np.float32)
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        """One (28, 28) image -> its Prediction."""
+        p = self.predict_batch(np.asarray(image)[None])[0]
+        d = int(p.argmax())
+        return Prediction(digit=d, confidence=float(p[d]), probabilities=[float(v) for v in p])
+
+
+def status_for(confidence: float | None, *, empty: bool, threshold: float) -> str:
+    """'empty' (no ink), 'uncertain' (confidence below threshold) or 'ok'."""
+    if empty:
+        return "empty"
+    return "uncertain" if confidence is not None and confidence < threshold else "ok"
+
+
+def _load_one(job: tuple[str, int]) -> tuple[np.ndarray | None, bool, str | None]:
+    """Read + preprocess one file (runs in worker processes): (image28, empty, error)."""
+    from .errors import DigitpadError
+    from .preprocess import preprocess_bytes
+
+    path, max_pixels = job
+    try:
+        pre = preprocess_bytes(Path(path).read_bytes(), max_pixels=max_pixels)
+    except DigitpadError as e:
+        return None, False, e.message
+    except OSError as e:
+        return None, False, e.strerror or str(e)
+    return pre.image, pre.empty, None
+
+
+def predict_files(
+    predictor: Predictor,
+    paths: list[Path],
+    *,
+    max_pixels: int,
+    uncertain_threshold: float,
+    batch_size: int = 256,
+    jobs: int = 0,
+) -> list[dict]:
+    """Read many image files: decode/preprocess in parallel processes, predict in batches.
+
+    Returns one dict per path, in order: file, digit, confidence, status, probabilities,
+    and error (for files that could not be read; their status is 'error').
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = jobs or os.cpu_count() or 1
+    work = [(str(p), max_pixels) for p in paths]
+    if jobs > 1 and len(work) >= 64:
+        with ProcessPoolExecutor(jobs) as pool:
+            loaded = list(pool.map(_load_one, work, chunksize=64))
+    else:
+        loaded = [_load_one(w) for w in work]
+    rows: list[dict] = [{"file": str(p), "digit": None, "confidence": None, "status": "error",
+                         "probabilities": None, "error": err} for p, (_, _, err) in zip(paths, loaded)]
+    todo = [i for i, (img, empty, err) in enumerate(loaded) if err is None and not empty]
+    for i, (_, empty, err) in enumerate(loaded):
+        if err is None and empty:
+            rows[i].update(status="empty", error=None)
+    for start in range(0, len(todo), batch_size):
+        idx = todo[start: start + batch_size]
+        probs = predictor.predict_batch(np.stack([loaded[i][0] for i in idx]))  # (B, 10)
+        for i, p in zip(idx, probs):
+            d = int(p.argmax())
+            rows[i].update(digit=d, confidence=float(p[d]), probabilities=[round(float(v), 6) for v in p],
+                           status=status_for(float(p[d]), empty=False, threshold=uncertain_threshold), error=None)
+    return rows

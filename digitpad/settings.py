@@ -1,0 +1,32 @@
+"""One settings object for the whole app: CLI flag -> Settings -> constructor arguments.
+
+Every field has a default and a help text; each can also be set by an environment
+variable with the ``DIGITPAD_`` prefix (``DIGITPAD_DATA_DIR``, ``DIGITPAD_MAX_BODY_BYTES``...).
+Nothing else in digitpad reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIGITPAD_", extra="ignore", protected_namespaces=())
+
+    data_dir: Path | None = Field(None, description="folder with the four MNIST IDX files (default: per-user cache, downloaded on first use)")
+    model: Path | None = Field(None, description="path to a digitpad .onnx model (default: the shipped model)")
+    host: str = Field("127.0.0.1", description="address the server binds")
+    port: int = Field(8000, ge=0, le=65535, description="port the server listens on")
+    workers: int = Field(1, ge=1, le=64, description="server worker processes")
+    threads: int = Field(1, ge=0, le=64, description="onnxruntime threads per predictor (1 is best for serving)")
+    max_body_bytes: int = Field(10_000_000, ge=1024, description="largest request body accepted (bytes); larger answers 413")
+    max_pixels: int = Field(40_000_000, ge=1, description="largest image accepted (width x height); checked before decoding")
+    request_timeout: float = Field(10.0, gt=0, description="seconds a request may take before it is answered 503")
+    uncertain_threshold: float = Field(0.6, ge=0, le=1, description="below this confidence a reading is 'uncertain'")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the feedback store (default: SQLite in the per-user data dir)")
+    admin_token: str | None = Field(None, description="bearer token for the feedback admin API (unset: admin API off)")
+    feedback: bool = Field(True, description="collect corrections from the page")
+    log_level: str = Field("info", description="logging level")
