@@ -42,8 +42,10 @@ test: install
 lint: install
 	$(BIN)/ruff check digitpad tests bench
 
+# Re-run the model notebook top to bottom and save its outputs in place.
+# A quick check without touching it: make notebook NOTEBOOK_ARGS="--fast --output /tmp/model.ipynb"
 notebook: install
-	$(BIN)/python -m digitpad.notebook notebooks/model.ipynb
+	$(BIN)/python notebooks/execute.py notebooks/model.ipynb $(NOTEBOOK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -4,7 +4,9 @@
     digitpad evaluate [--model PATH] [--json] [--grid misclassified.png]
     digitpad predict IMAGE|FOLDER|GLOB... [--json]
     digitpad info [--json]
-    digitpad serve [--host 127.0.0.1] [--port 8000] [--workers N] [--model PATH]
+    digitpad serve [--host 127.0.0.1] [--port 8000] [--workers N] [--model PATH] [--no-feedback] [--database-url URL]
+    digitpad feedback add --label N IMAGE... | stats [--json] | export --format npz|idx|png-dir OUT
+    digitpad finetune [--model PATH] [--out DIR] [--epochs N --limit N]
 
 Config flows one way: flags -> ``Settings`` (which also reads ``DIGITPAD_*`` env vars) ->
 constructor arguments. Errors from the domain print one line plus a hint and exit 1;
@@ -125,8 +127,7 @@ def expand_inputs(items: list[str]) -> list[Path]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import Predictor
-    from .predict import predict_files
+    from .predict import Predictor, predict_files
 
     s = _settings(args)
     paths = expand_inputs(args.images)
@@ -182,6 +183,90 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ feedback
+
+
+def _open_store(args: argparse.Namespace):  # noqa: ANN202 (store imported lazily)
+    from .store import FeedbackStore
+
+    return FeedbackStore.open(_settings(args).database_url)
+
+
+def cmd_feedback_add(args: argparse.Namespace) -> int:
+    from .feedback import record
+    from .predict import Predictor
+
+    if not 0 <= args.label <= 9:
+        raise DigitpadError(f"--label must be a digit 0-9, got {args.label}")
+    s = _settings(args)
+    paths = expand_inputs(args.images)
+    predictor = Predictor(s.model)
+    with _open_store(args) as store:
+        for path in paths:
+            fid = record(store, predictor, data=path.read_bytes(), label=args.label, source="upload",
+                         max_pixels=s.max_pixels)
+            print(f"{path}: stored as feedback {fid} (label {args.label})")
+    return 0
+
+
+def cmd_feedback_stats(args: argparse.Namespace) -> int:
+    from .feedback import format_stats
+
+    with _open_store(args) as store:
+        st = store.stats()
+    print(json.dumps(st, indent=2) if args.json else format_stats(st))
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from .feedback import export
+
+    s = _settings(args)
+    with _open_store(args) as store:
+        fs, paths = export(store, args.format, args.out, gz=args.gzip, stored=args.stored, max_pixels=s.max_pixels)
+    skipped = f" ({fs.skipped} skipped: unreadable or empty)" if fs.skipped else ""
+    where = paths[0] if args.format == "npz" else args.out
+    print(f"exported {len(fs):,} feedback images{skipped} as {args.format} -> {where}")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    _need_torch()
+    from dataclasses import replace
+
+    from .feedback import load_feedback
+    from .finetune import FinetuneConfig, finetune
+
+    s = _settings(args)
+    cfg = FinetuneConfig()
+    for name in ("epochs", "limit", "batch_size", "lr", "holdout", "feedback_share", "seed", "threads"):
+        if getattr(args, name) is not None:
+            cfg = replace(cfg, **{name: getattr(args, name)})
+    if args.all_mnist:
+        cfg = replace(cfg, limit=None)
+    with _open_store(args) as store:
+        fs = load_feedback(store, max_pixels=s.max_pixels)
+    r = finetune(fs, cfg, model_path=s.model, data_dir=s.data_dir, out_dir=args.out,
+                 progress=not args.no_progress, version=args.version)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2%}"
+
+    fb, b, a = r["feedback"], r["before"], r["after"]
+    print(f"fine-tuned {r['base_model']['version']} -> {r['model']['version']} in {r['train_seconds']:.0f}s "
+          f"on {fb['train']} feedback images (x{fb['repeat']}) + {r['mnist']['train_images']:,} MNIST images")
+    print(f"{'':<28}{'before':>10}{'after':>10}")
+    print(f"{'held-out feedback (' + str(fb['holdout']) + ')':<28}{pct(b['holdout_accuracy']):>10}"
+          f"{pct(a['holdout_accuracy']):>10}")
+    print(f"{'MNIST test (' + format(r['mnist']['test_images'], ',') + ')':<28}{pct(b['mnist_test_accuracy']):>10}"
+          f"{pct(a['mnist_test_accuracy']):>10}")
+    print(f"model -> {r['model']['path']}   (serve it: digitpad serve --model {r['model']['path']})")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -195,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=None, help="digitpad .onnx model (default: the shipped one; env DIGITPAD_MODEL)")
+
+    def db_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database-url", default=None,
+                       help="feedback database (env DIGITPAD_DATABASE_URL; default: SQLite in the per-user data dir)")
 
     p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
     data_flag(p)
@@ -238,7 +327,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    p.add_argument("--no-feedback", dest="feedback", action="store_false", default=None,
+                   help="do not collect corrections (POST /api/feedback answers 403)")
+    db_flag(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="corrections collected by the page: stats, export")
+    fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    q = fsub.add_parser("add", help="record the true digit of image files (as if corrected on the page)")
+    db_flag(q)
+    model_flag(q)
+    q.add_argument("--label", type=int, required=True, help="the digit 0-9 the images really show")
+    q.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    q.set_defaults(func=cmd_feedback_add)
+    q = fsub.add_parser("stats", help="totals, count per label, live-model accuracy on feedback, confusion")
+    db_flag(q)
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_feedback_stats)
+    q = fsub.add_parser("export", help="write the feedback as 28x28 training data")
+    db_flag(q)
+    q.add_argument("--format", choices=["npz", "idx", "png-dir"], default="npz",
+                   help="npz: one file (images, labels, ids); idx: two IDX files in OUT; png-dir: OUT/<label>/<id>.png")
+    q.add_argument("out", help="output file (npz) or folder (idx, png-dir)")
+    q.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=True, help="gzip the IDX files")
+    q.add_argument("--stored", action="store_true",
+                   help="export the 28x28 stored at collection time instead of re-preprocessing the originals")
+    q.set_defaults(func=cmd_feedback_export)
+
+    p = sub.add_parser("finetune", help="fine-tune a model on the feedback mixed with MNIST (needs torch)")
+    data_flag(p)
+    model_flag(p)
+    db_flag(p)
+    p.add_argument("--out", default="runs/finetune", help="output folder (model.onnx, MODEL_CARD.md, finetune.json)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 3)")
+    p.add_argument("--limit", type=int, default=None, help="MNIST training images mixed in (default 20000)")
+    p.add_argument("--all-mnist", action="store_true", help="mix in all 55,000 MNIST training images")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.01)")
+    p.add_argument("--holdout", type=float, default=None, help="share of feedback held out to measure on (default 0.2)")
+    p.add_argument("--feedback-share", type=float, default=None,
+                   help="share of each epoch that is (repeated) feedback (default 0.25)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_finetune)
     return parser
 
 

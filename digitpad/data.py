@@ -193,6 +193,7 @@ def load_split(
     *,
     download: bool = True,
     verify: bool = True,
+    mirrors: tuple[str, ...] = MIRRORS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 (white ink on black, as MNIST is) and labels (N,) uint8."""
     if split not in MNIST_FILES:
@@ -204,7 +205,7 @@ def load_split(
         if path is None:
             if not download:
                 raise DataError(f"MNIST file {spec.name}(.gz) not found in {ddir}", hint=DATA_HINT)
-            path = download_file(spec, ddir)
+            path = download_file(spec, ddir, mirrors=mirrors)
         data = read_idx_bytes(path)
         if verify and _sha256(data) != spec.sha256:
             # Parse first: a structural problem gives a more precise message than a checksum.

@@ -85,3 +85,10 @@ class Forbidden(DigitpadError):
 class Unauthorized(DigitpadError):
     code = "unauthorized"
     http_status = 401
+
+
+class StoreError(DigitpadError):
+    """The feedback database cannot be opened, migrated or reached (a server-side fault)."""
+
+    code = "store_unavailable"
+    http_status = 503

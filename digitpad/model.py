@@ -7,7 +7,7 @@ checkpoint and ONNX file so any loader can rebuild the network from the artifact
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         d = dict(d)
         d["channels"] = tuple(d.get("channels", cls.channels))
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})

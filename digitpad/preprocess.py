@@ -1,8 +1,85 @@
-"""Preprocessing contract (placeholder: constants only; full image -> 28x28 path to come)."""
+"""Preprocessing contract: any accepted image -> the 28x28 MNIST-style input the model reads.
+
+This module owns the normalisation constants and the whole image -> 28x28 path. The server,
+the CLI, the notebook, the benchmarks and the tests import it; the browser's on-device mode
+mirrors ``to_mnist`` step by step in JavaScript, and a parity test holds the two together.
+That is why every step after decoding is plain numpy (no library filters): each one is a
+small, exactly specified array operation that ports to JavaScript line by line.
+
+    pre = preprocess_bytes(png_bytes)        # decode + to_mnist
+    pre.image                                # (28, 28) uint8, white ink on black
+    pre.empty                                # True when no ink was found
+
+Decoding (``decode_image``) accepts PNG, JPEG, WebP, BMP and GIF; anything else is
+``UnsupportedMediaType`` (415), bytes that do not decode are ``InvalidImage`` (400), and an
+image whose header claims more than ``max_pixels`` pixels is ``PayloadTooLarge`` (413),
+refused before any pixel is decoded.
+
+``to_mnist`` steps, in order (the JavaScript port follows these numbers). Conventions:
+pixel j covers the continuous interval [j, j + 1); ``round(x)`` means floor(x + 0.5);
+``percentile(v, q)`` means sorted(v)[floor(q * (len(v) - 1))].
+
+ 1. Gray. Pillow converts the image to 8-bit "L" (L = (19595 R + 38470 G + 7471 B + 32768)
+    >> 16; 16-bit gray is divided by 257 and rounded), or to "LA" when some pixel is not
+    fully opaque (alpha kept beside L).
+ 2. Reduce. If max(H, W) > WORK_SIDE: k = ceil(max(H, W) / WORK_SIDE) and Pillow's
+    ``reduce(k)``: each k x k block becomes its mean (partial blocks at the right and bottom
+    edges: the mean of their pixels), rounded half up, L and A alike. Now gray (h, w)
+    float32 in [0, 255] and alpha (h, w) float32 = A / 255, or none.
+ 3. Ink map (h, w) float32 in [0, 255], ink bright. The ring is the outer border band of
+    width max(1, min(h, w) // 50).
+    a. Transparent background (alpha present and the ring's median alpha < 0.5), e.g. a canvas
+       PNG: ink = 255 * alpha. Drawn pixels are ink whatever their colour. noise = 0.
+    b. Otherwise composite: gray = alpha * gray + (1 - alpha) * median(ring gray where
+       alpha >= 0.5). Background: if the ring is uniform (max - min <= 2) it is the ring's
+       median; else a quadratic surface a + bx + cy + dx^2 + exy + fy^2 fitted by least
+       squares to a grid of samples, three times, each time keeping the samples whose
+       residual is within max(3 sigma, 3) (sigma = 1.4826 * median |residual| of the kept
+       ones; the first pass starts from the ring median and ring spread). This absorbs
+       uneven light in photos. d = gray - background. Polarity: the tail that holds more
+       mass beyond max(3 sigma, 4), S+ = sum(max(d - t, 0)) vs S- = sum(max(-d - t, 0));
+       ink = max(d, 0) for light-on-dark, max(-d, 0) for dark-on-light. noise = sigma.
+ 4. Soft threshold. floor = max(4 noise, 10). Candidates: pixels with ink > floor; fewer than
+    MIN_INK_PIXELS -> empty. c = percentile(candidates, 0.9) (the ink's own contrast, so faint
+    pencil counts as much as marker); lo = max(floor, 0.25 c), hi = max(0.75 c, lo + 1);
+    v = clip((ink - lo) / (hi - lo), 0, 1): paper grain falls below lo, the edge stays at c/2.
+ 5. Mask. m = v >= 0.5. Specks: along rows, then along columns, split the ink profile into runs
+    of non-empty lines separated by at least max(2, side // 50) empty ones and drop the first
+    or last run while it holds < 2% of the ink. Fewer than MIN_INK_PIXELS left -> empty.
+ 6. Crop to the mask's bounding box (y0:y1, x0:x1). Measure the stroke width w (``stroke_width``,
+    from area and perimeter) and S = max(y1 - y0, x1 - x0).
+ 7. Intermediate. f = INTER_SIDE / S. Area-resample the cropped v with scale f into an array
+    of (ceil((y1 - y0) f) + 2 PAD, ceil((x1 - x0) f) + 2 PAD), offset PAD (``resample_area``, rows then columns).
+    Binarise at t = min(0.5, 0.4 w f) (a stroke thinner than one intermediate pixel is
+    fainter after averaging; the lower threshold keeps it connected).
+ 8. Stroke thickness. Re-measure w_i on the binary intermediate and its bbox side S_i;
+    rho = round((STROKE_TARGET S_i - w_i) / (2 (1 - STROKE_TARGET))) clipped to
+    [-floor(MAX_THIN w_i), PAD - 1]: grow (rho > 0) or shrink (rho < 0) the strokes by rho
+    pixels with an octagon (a = round(|rho| / 2.414) 3x3-square steps then |rho| - a
+    cross steps, max for growing, min for shrinking), so the stroke is STROKE_TARGET of the
+    digit's size whatever pen drew it.
+ 9. Fit and centre, as MNIST was built. bbox of the binary image; s = 20 / max(height, width):
+    the long side becomes exactly 20 px; the short side is centred in the 20 px box; then the
+    20x20 box is moved by a whole number of pixels so that the centre of mass lands on
+    14.5 (the middle of pixel 14), kept inside the 28x28 field. Area-resample the binary image
+    with that scale and offset (rows, then columns; ``resample_area``).
+10. Output: uint8 = round(255 * out), (28, 28), white ink on black.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import DigitpadError, InvalidImage, PayloadTooLarge, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
 
 # MNIST training-set pixel statistics on the [0, 1] scale; stored in every model artifact.
 MNIST_MEAN = 0.1307
@@ -18,67 +95,432 @@ def normalize(images: np.ndarray) -> np.ndarray:
     return ((x - MNIST_MEAN) / MNIST_STD)[:, None, :, :].astype(np.float32)
 
 
-# ---------------------------------------------------------------------------------------
-# PROVISIONAL image -> 28x28 path (to be replaced by the full pipeline). Public API:
-#   decode_image(data, max_pixels) -> PIL.Image  (raises InvalidImage / UnsupportedMediaType / PayloadTooLarge)
-#   to_mnist(img) -> Preprocessed(image=(28, 28) uint8 white-on-black, empty=bool)
-#   preprocess_bytes(data, max_pixels) -> Preprocessed
-import io  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-from PIL import Image, ImageOps  # noqa: E402
-
-from .errors import InvalidImage, PayloadTooLarge, UnsupportedMediaType  # noqa: E402
-
 DEFAULT_MAX_PIXELS = 40_000_000
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF"}
+
+WORK_SIDE = 200  # step 2: images are box-averaged down to at most this many pixels a side
+INTER_SIDE = 80  # step 7: the digit's longest side at the intermediate resolution (4x the 20 px box)
+PAD = 24  # step 7: border of the intermediate array, room for thickening
+STROKE_TARGET = 0.11  # step 8: stroke width / digit size; MNIST's median (tests/data/make_expected.py)
+MAX_THIN = 0.3  # step 8: shrink strokes by at most this share of their width
+MIN_INK_PIXELS = 4  # steps 4-5: less ink than this (at working resolution) is an empty image
 
 
 @dataclass
 class Preprocessed:
-    image: np.ndarray  # (28, 28) uint8, white ink on black: exactly what the model sees
+    """What ``to_mnist`` found. ``image`` is exactly what the model sees."""
+
+    image: np.ndarray  # (28, 28) uint8, white ink on black
     empty: bool  # True when no ink was found (image is then all zeros)
+    bbox: tuple[int, int, int, int] | None = None  # ink box (x0, y0, x1, y1) in input pixels
+    polarity: str = ""  # "alpha" (ink = opaque pixels), "dark-on-light" or "light-on-dark"
+    stroke: float = 0.0  # measured stroke width / digit size, before thickness normalisation
+
+
+# ------------------------------------------------------------------------------ decoding
+
+# Formats Pillow cannot open, recognised by their first bytes so they get 415, not 400.
+_OTHER_SIGNATURES = (
+    (b"%PDF-", "PDF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"8BPS", "PSD"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+)
+
+
+def _sniff_other(data: bytes) -> str | None:
+    """Name of a known unsupported format from the first bytes, or None."""
+    head = data[:1024]
+    for sig, name in _OTHER_SIGNATURES:
+        if head.startswith(sig):
+            return name
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("latin-1")
+        return "AVIF" if brand.startswith("avi") else "HEIC" if brand.startswith(("hei", "mif", "hev")) else "ISO media"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")) or b"<svg" in text:
+        return "SVG"
+    return None
+
+
+def _unsupported(name: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(f"{name} images are not supported; send PNG, JPEG, WebP, BMP or GIF",
+                                hint="export the drawing as PNG")
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Bytes -> a loaded PIL image (first frame; JPEG EXIF orientation applied).
+
+    The pixel count is checked from the header before any pixel is decoded. Raises
+    UnsupportedMediaType (415), InvalidImage (400) or PayloadTooLarge (413), and nothing else.
+    """
     try:
-        img = Image.open(io.BytesIO(data))
-    except Exception as e:
-        raise InvalidImage("the data is not an image we can read") from e
-    if img.format not in ACCEPTED_FORMATS:
-        raise UnsupportedMediaType(f"{img.format} images are not supported; use PNG, JPEG, WebP, BMP or GIF")
-    if img.width * img.height > max_pixels:
-        raise PayloadTooLarge(f"image is {img.width}x{img.height}, over the {max_pixels:,} pixel limit")
-    try:
-        img.load()
-    except Exception as e:
-        raise InvalidImage("the image is truncated or corrupt") from e
-    return ImageOps.exif_transpose(img)
+        return _decode(bytes(data), max_pixels)
+    except DigitpadError:
+        raise
+    except MemoryError as e:
+        raise PayloadTooLarge("the image is too large to decode") from e
+    except Exception as e:  # Pillow raises many types (OSError, SyntaxError, ValueError, struct.error...)
+        raise InvalidImage("the image is truncated or corrupt", hint="send a complete PNG or JPEG file") from e
 
 
-def to_mnist(img: Image.Image) -> Preprocessed:
-    rgba = img.convert("RGBA")
-    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    gray = np.asarray(Image.alpha_composite(bg, rgba).convert("L"), dtype=np.float32)
-    ink = 255.0 - gray if np.median(gray) > 127 else gray
-    ink[ink < 40] = 0
-    ys, xs = np.nonzero(ink)
-    if len(xs) == 0:
-        return Preprocessed(np.zeros((28, 28), np.uint8), True)
-    crop = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
-    h, w = crop.shape
-    s = 20.0 / max(h, w)
-    nh, nw = max(1, round(h * s)), max(1, round(w * s))
-    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize((nw, nh), Image.LANCZOS), np.float32)
-    out = np.zeros((28, 28), np.float32)
-    total = small.sum() or 1.0
-    cy = (small.sum(1) * np.arange(nh)).sum() / total
-    cx = (small.sum(0) * np.arange(nw)).sum() / total
-    oy = int(np.clip(round(14 - cy), 0, 28 - nh))
-    ox = int(np.clip(round(14 - cx), 0, 28 - nw))
-    out[oy: oy + nh, ox: ox + nw] = small
-    return Preprocessed(np.clip(out, 0, 255).astype(np.uint8), False)
+def _decode(data: bytes, max_pixels: int) -> Image.Image:
+    if not data:
+        raise InvalidImage("the image is empty (0 bytes)")
+    other = _sniff_other(data)
+    if other is not None:
+        raise _unsupported(other)
+    with warnings.catch_warnings():
+        # Pillow warns above its own MAX_IMAGE_PIXELS and raises above twice that; our limit
+        # (checked just below) is the one that decides, so the warning is noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data), formats=None)
+        except Image.DecompressionBombError as e:
+            raise PayloadTooLarge(f"image is over the {max_pixels:,} pixel limit") from e
+        except Exception as e:
+            raise InvalidImage("the data is not an image we can read",
+                               hint="send a PNG, JPEG, WebP, BMP or GIF file") from e
+        if img.format not in ACCEPTED_FORMATS and img.format != "MPO":  # MPO: phone JPEGs
+            raise _unsupported(img.format or "this kind of")
+        w, h = img.size  # from the header: nothing decoded yet
+        if w < 1 or h < 1:
+            raise InvalidImage(f"the image has no pixels ({w}x{h})")
+        if w * h > max_pixels:
+            raise PayloadTooLarge(f"image is {w}x{h} = {w * h:,} pixels, over the {max_pixels:,} pixel limit",
+                                  hint="send a smaller image")
+        if img.format == "JPEG" and max(w, h) > 4 * WORK_SIDE:
+            # Decode big photos at a reduced DCT scale (1/2 .. 1/8): faster, and step 2 of
+            # to_mnist would average the detail away anyway.
+            img.draft(img.mode, (2 * WORK_SIDE * w // max(w, h), 2 * WORK_SIDE * h // max(w, h)))
+        try:
+            img.load()
+        except Image.DecompressionBombError as e:
+            raise PayloadTooLarge(f"image is over the {max_pixels:,} pixel limit") from e
+        except MemoryError:
+            raise
+        except Exception as e:
+            raise InvalidImage("the image is truncated or corrupt", hint="send a complete image file") from e
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a malformed EXIF block should not cost the whole image
+        log.debug("ignoring unreadable EXIF orientation", exc_info=True)
+    return img
+
+
+# ------------------------------------------------------------------------------ array helpers
+
+
+def round_half_up(x: np.ndarray | float) -> np.ndarray:
+    """floor(x + 0.5): the rounding of every step (numpy's round is half-to-even; JS's is this)."""
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5)
+
+
+def percentile(v: np.ndarray, q: float) -> float:
+    """sorted(v)[floor(q * (len(v) - 1))]: a nearest-rank percentile with one exact definition."""
+    v = np.ravel(v)
+    k = int(math.floor(q * (len(v) - 1)))
+    return float(np.partition(v, k)[k])
+
+
+def resample_area(x: np.ndarray, axis: int, n_out: int, scale: float, offset: float) -> np.ndarray:
+    """Area (box-filter) resampling of ``x`` along ``axis`` to ``n_out`` pixels, up or down.
+
+    Input pixel j covers [j, j + 1) and maps to [j * scale + offset, (j + 1) * scale + offset)
+    in output coordinates. Output pixel i = the integral of the input over its preimage
+    [(i - offset) / scale, (i + 1 - offset) / scale), times scale: a fully covered output
+    pixel is the mean of what it covers, and ink outside the input counts as 0. Computed with
+    the running integral F(t) = sum(x[:floor t]) + frac(t) x[floor t], so no matrix product
+    (and no BLAS thread pool) is involved.
+    """
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)  # (n, ...)
+    n = x.shape[0]
+    csum = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])  # (n + 1, ...)
+    t = np.clip((np.arange(n_out + 1, dtype=np.float64) - offset) / scale, 0.0, n)  # (n_out + 1,) edges
+    i0 = np.minimum(np.floor(t).astype(np.intp), n - 1)  # pixel each edge falls in
+    frac = (t - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    integral = csum[i0] + frac * x[i0]  # F(t), (n_out + 1, ...)
+    out = (integral[1:] - integral[:-1]) * scale  # (n_out, ...)
+    return np.moveaxis(out, 0, axis).astype(np.float32)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width, in pixels, of a binary (h, w) drawing.
+
+    A stroke of length L and width W has area A = L W and perimeter P = 2 (L + W), so
+    W = (P / 2 - sqrt(P^2 / 4 - 4 A)) / 2 (closed loops and end caps included). P is the
+    sum over 2x2 cells of the gradient magnitude, which is nearly the same for strokes at
+    any angle (a plain edge count would overstate diagonal ones by up to 41%).
+    """
+    a = float(mask.sum())
+    if a == 0:
+        return 0.0
+    m = np.pad(mask.astype(np.float32), 1)  # (h + 2, w + 2)
+    tl, tr, bl, br = m[:-1, :-1], m[:-1, 1:], m[1:, :-1], m[1:, 1:]  # (h + 1, w + 1) each
+    gx = (tr + br - tl - bl) * 0.5
+    gy = (bl + br - tl - tr) * 0.5
+    p = float(np.sqrt(gx * gx + gy * gy).sum())
+    return (p / 2 - math.sqrt(max(p * p / 4 - 4 * a, 0.0))) / 2
+
+
+def _grow(mask: np.ndarray, steps: int, cross: bool, shrink: bool) -> np.ndarray:
+    """``steps`` binary dilations (erosions if shrink) by a 3x3 square or a 3x3 cross.
+
+    Outside the array counts as background for both. (h, w) bool -> (h, w) bool.
+    """
+    op = np.logical_and if shrink else np.logical_or
+    for _ in range(steps):
+        p = np.pad(mask, 1, constant_values=False)  # (h + 2, w + 2)
+        if cross:  # centre and its 4 neighbours
+            mask = op(op(op(p[1:-1, 1:-1], p[:-2, 1:-1]), op(p[2:, 1:-1], p[1:-1, :-2])), p[1:-1, 2:])
+        else:  # separable 3x3 square: rows, then columns
+            r = op(op(p[:-2], p[1:-1]), p[2:])  # (h, w + 2)
+            mask = op(op(r[:, :-2], r[:, 1:-1]), r[:, 2:])
+    return mask
+
+
+def thicken(mask: np.ndarray, rho: int) -> np.ndarray:
+    """Grow (rho > 0) or shrink (rho < 0) binary strokes by |rho| px with an octagon, close to a disc.
+
+    A square of radius a then a diamond of radius b reach a + b along the axes and
+    (a sqrt 2 + b / sqrt 2) along the diagonals; b = a sqrt 2 makes the two equal.
+    """
+    n = abs(int(rho))
+    if n == 0:
+        return mask
+    a = int(round_half_up(n / 2.414))
+    mask = _grow(mask, a, cross=False, shrink=rho < 0)
+    return _grow(mask, n - a, cross=True, shrink=rho < 0)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), end-exclusive, of the True pixels; None if there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _trim_specks(mask: np.ndarray) -> np.ndarray:
+    """Step 5: drop small runs of ink at the ends of the row/column profiles (dust, paper edges)."""
+    for axis in (1, 0):  # axis=1 -> profile over rows; axis=0 -> over columns
+        prof = mask.sum(axis=axis)  # (h,) or (w,)
+        total = prof.sum()
+        if total == 0:
+            return mask
+        gap = max(2, len(prof) // 50)
+        runs = []  # [start, end) of non-empty lines, split at gaps of >= gap empty lines
+        idx = np.flatnonzero(prof)
+        start = prev = int(idx[0])
+        for j in idx[1:]:
+            if j - prev > gap:
+                runs.append((start, prev + 1))
+                start = int(j)
+            prev = int(j)
+        runs.append((start, prev + 1))
+        keep = [int(prof[a:b].sum()) for a, b in runs]
+        while len(runs) > 1 and keep[0] < 0.02 * total:
+            a, b = runs.pop(0)
+            keep.pop(0)
+            mask = mask.copy()
+            if axis == 1:
+                mask[a:b] = False
+            else:
+                mask[:, a:b] = False
+        while len(runs) > 1 and keep[-1] < 0.02 * total:
+            a, b = runs.pop()
+            keep.pop()
+            mask = mask.copy()
+            if axis == 1:
+                mask[a:b] = False
+            else:
+                mask[:, a:b] = False
+    return mask
+
+
+# ------------------------------------------------------------------------------ steps 1-3
+
+
+def _gray_image(img: Image.Image) -> Image.Image:
+    """Step 1: any PIL image -> mode "L" (opaque) or "LA" (some transparency), 8 bits."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        g = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16") or (mode == "I" and g.max() > 255):
+            g = g / 257.0  # 16-bit -> 8-bit scale
+        elif mode == "F" and g.max() <= 1.0:
+            g = g * 255.0
+        return Image.fromarray(np.clip(np.floor(g + 0.5), 0, 255).astype(np.uint8), "L")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        la = img.convert("RGBA").convert("LA")
+        return la if la.getextrema()[1][0] < 255 else la.convert("L")
+    return img.convert("L")
+
+
+def _ring(x: np.ndarray) -> np.ndarray:
+    """The outer band of width max(1, min(h, w) // 50), flattened."""
+    h, w = x.shape
+    b = max(1, min(h, w) // 50)
+    if 2 * b >= min(h, w):
+        return x.ravel()
+    return np.concatenate([x[:b].ravel(), x[-b:].ravel(), x[b:-b, :b].ravel(), x[b:-b, -b:].ravel()])
+
+
+def _background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
+    """Step 3b: smooth background estimate (scalar or (h, w)) and the noise sigma."""
+    ring = _ring(gray)
+    bg = float(np.median(ring))
+    if float(ring.max() - ring.min()) <= 2.0:
+        return bg, 0.0
+    h, w = gray.shape
+    st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))  # sample grid: <= ~4096 points
+    ys, xs = np.mgrid[0:h:st, 0:w:st]
+    g = gray[ys, xs].ravel().astype(np.float64)  # (n,)
+    side = float(max(h, w))
+    x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
+    y = ((ys.ravel() + 0.5) - h / 2) / side
+    X = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)  # (n, 6)
+    sigma = 1.4826 * float(np.median(np.abs(ring - bg)))
+    resid = g - bg
+    beta = np.array([bg, 0, 0, 0, 0, 0], np.float64)
+    for _ in range(3):
+        keep = np.abs(resid) <= max(3 * sigma, 3.0)
+        if keep.sum() < 12:
+            break
+        Xk = X[keep]
+        beta = np.linalg.solve(Xk.T @ Xk + 1e-9 * np.eye(6), Xk.T @ g[keep])
+        resid = g - X @ beta
+        sigma = 1.4826 * float(np.median(np.abs(resid[keep])))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx = (xx + 0.5 - w / 2) / side
+    yy = (yy + 0.5 - h / 2) / side
+    b = beta.astype(np.float32)
+    surface = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy  # (h, w)
+    return surface, sigma
+
+
+def _ink(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, float, str]:
+    """Step 3: (h, w) ink map in [0, 255] (ink bright), noise sigma, polarity."""
+    if alpha is not None and float(np.median(_ring(alpha))) < 0.5:
+        return alpha * np.float32(255.0), 0.0, "alpha"
+    if alpha is not None:
+        ring_g, ring_a = _ring(gray), _ring(alpha)
+        paper = float(np.median(ring_g[ring_a >= 0.5]))
+        gray = alpha * gray + (1.0 - alpha) * np.float32(paper)
+    bg, sigma = _background(gray)
+    d = gray - bg  # (h, w) signed deviation from the background
+    t = max(3 * sigma, 4.0)
+    s_pos = float(np.clip(d - t, 0, None).sum())
+    s_neg = float(np.clip(-d - t, 0, None).sum())
+    if s_pos > s_neg:
+        return np.clip(d, 0, None), sigma, "light-on-dark"
+    return np.clip(-d, 0, None), sigma, "dark-on-light"
+
+
+# ------------------------------------------------------------------------------ to_mnist
+
+
+def _empty(polarity: str = "") -> Preprocessed:
+    return Preprocessed(np.zeros((28, 28), np.uint8), True, None, polarity, 0.0)
+
+
+def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed:
+    """A decoded image -> Preprocessed (28x28 uint8, white ink on black), following the module
+    docstring's steps. ``normalize_stroke=False`` skips step 8 (for measuring the raw strokes)."""
+    # 1-2. 8-bit gray (+ alpha), reduced to working resolution by Pillow's box reduce.
+    small = _gray_image(img)
+    big = max(small.size)
+    k = -(-big // WORK_SIDE) if big > WORK_SIDE else 1
+    if k > 1:
+        small = small.reduce(k)
+    arr = np.asarray(small)  # (h, w) or (h, w, 2) uint8
+    if arr.ndim == 3:
+        gray, alpha = arr[..., 0].astype(np.float32), arr[..., 1].astype(np.float32) / np.float32(255.0)
+    else:
+        gray, alpha = arr.astype(np.float32), None
+
+    # 3. ink map, ink bright.
+    ink, noise, polarity = _ink(gray, alpha)  # (h, w) float32
+
+    # 4. soft threshold relative to the ink's own contrast.
+    floor = max(4 * noise, 10.0)
+    cand = ink[ink > floor]
+    if cand.size < MIN_INK_PIXELS:
+        return _empty(polarity)
+    c = percentile(cand, 0.9)
+    lo = max(floor, 0.25 * c)
+    hi = max(0.75 * c, lo + 1.0)
+    v = np.clip((ink - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)  # (h, w) in [0, 1]
+
+    # 5. binary mask without edge specks.
+    mask = _trim_specks(v >= 0.5)
+    if int(mask.sum()) < MIN_INK_PIXELS:
+        return _empty(polarity)
+    y0, y1, x0, x1 = _bbox(mask)  # dropped specks lie outside this box, by construction
+
+    # 6. crop; stroke width at working resolution.
+    crop = v[y0:y1, x0:x1]  # (hc, wc)
+    hc, wc = crop.shape
+    side = max(hc, wc)
+    w_work = stroke_width(mask[y0:y1, x0:x1])
+
+    # 7. intermediate: longest side INTER_SIDE, PAD px of room around, binarised.
+    f = INTER_SIDE / side
+    soft = resample_area(crop, 0, -(-hc * INTER_SIDE // side) + 2 * PAD, f, PAD)  # (hi, wc)
+    soft = resample_area(soft, 1, -(-wc * INTER_SIDE // side) + 2 * PAD, f, PAD)  # (hi, wi)
+    t = min(0.5, 0.4 * w_work * f)
+    m = soft >= np.float32(t)  # (hi, wi) bool
+    w_i = stroke_width(m)
+    by0, by1, bx0, bx1 = _bbox(m)
+    side_i = max(by1 - by0, bx1 - bx0)
+    stroke = w_i / side_i
+
+    # 8. stroke thickness -> STROKE_TARGET of the digit's size.
+    if normalize_stroke:
+        rho = int(round_half_up((STROKE_TARGET * side_i - w_i) / (2 * (1 - STROKE_TARGET))))
+        rho = max(-int(MAX_THIN * w_i), min(PAD - 1, rho))
+        if rho != 0:
+            grown = thicken(m, rho)
+            if grown.any():
+                m = grown
+
+    # 9. fit the long side to 20 px, centre the short side in the 20 px box, then move the
+    # box by whole pixels to put the centre of mass on 14.5, as MNIST was built.
+    by0, by1, bx0, bx1 = _bbox(m)
+    bh, bw = by1 - by0, bx1 - bx0
+    s = 20.0 / max(bh, bw)
+    mf = m.astype(np.float32)
+    mass = float(mf.sum())
+    cy = float((mf.sum(axis=1) * (np.arange(m.shape[0]) + 0.5)).sum()) / mass  # centre of mass,
+    cx = float((mf.sum(axis=0) * (np.arange(m.shape[1]) + 0.5)).sum()) / mass  # continuous coords
+    offsets = []
+    for c0, extent, cm in ((by0, bh, cy), (bx0, bw, cx)):
+        box = (20.0 - extent * s) / 2  # where the digit starts inside the 20 px box
+        com = (cm - c0) * s + box  # centre of mass inside the 20 px box
+        shift = float(round_half_up(14.5 - com))  # box origin in the 28 px field
+        shift = min(max(shift, -box), 28.0 - box - extent * s)  # keep the digit inside
+        offsets.append(shift + box - c0 * s)  # out = in * s + offset
+    oy, ox = offsets
+    out = resample_area(resample_area(mf, 0, 28, s, oy), 1, 28, s, ox)  # (28, 28) in [0, 1]
+
+    # 10. uint8, white ink on black.
+    image = np.clip(round_half_up(out * 255.0), 0, 255).astype(np.uint8)
+    bbox = (x0 * k, y0 * k, min(x1 * k, img.width), min(y1 * k, img.height))
+    return Preprocessed(image, False, bbox, polarity, float(stroke))
 
 
 def preprocess_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Preprocessed:
-    return to_mnist(decode_image(data, max_pixels=max_pixels))
+    """Image file bytes -> Preprocessed. Raises only DigitpadError subclasses."""
+    img = decode_image(data, max_pixels=max_pixels)
+    try:
+        return to_mnist(img)
+    except DigitpadError:
+        raise
+    except MemoryError as e:
+        raise PayloadTooLarge("the image is too large to process") from e
+    except Exception as e:  # a bug, or an image mode we never met: log it, answer 400
+        log.exception("preprocessing failed for a %s %s %sx%s image", img.format, img.mode, img.width, img.height)
+        raise InvalidImage("the image could not be processed") from e

@@ -171,13 +171,16 @@ def train(
     progress: bool = True,
     export: bool = True,
     version: str | None = None,
-) -> dict:
+    stop_after_epoch: int | None = None,
+) -> dict | None:
     """Run training; returns the artifact metadata. Writes into ``out_dir``:
 
     checkpoint.pt (last epoch, for --resume), best.pt (chosen on validation),
     metrics.jsonl (one line per epoch), model.onnx + MODEL_CARD.md (unless export=False).
     ``extra`` adds (images (N, 28, 28) uint8, labels) to the training set (fine-tuning);
-    ``init_state`` starts from existing weights.
+    ``init_state`` starts from existing weights. ``stop_after_epoch`` ends this invocation
+    early (after saving the checkpoint) and returns None: a time-boxed run, continued later
+    with ``resume=True``.
     """
     from tqdm import tqdm
 
@@ -275,6 +278,9 @@ def train(
             "epoch": epoch + 1, "best": best, "history": history, "elapsed": elapsed,
             "config": cfg.to_dict(),
         }, ckpt_path)
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
+            bar.close()
+            return None
     bar.close()
 
     # Final model: the validation-chosen weights. The test set is evaluated exactly once, here.

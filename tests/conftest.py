@@ -14,6 +14,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _feedback_db_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """No test touches a real feedback database (the per-user SQLite file, or whatever
+    DIGITPAD_DATABASE_URL says outside the tests): apps built from ``Settings()`` get a
+    throwaway SQLite file. Tests that need another store pass their own URL."""
+    old = os.environ.get("DIGITPAD_DATABASE_URL")
+    os.environ["DIGITPAD_DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('feedback-db') / 'feedback.db'}"
+    yield
+    if old is None:
+        os.environ.pop("DIGITPAD_DATABASE_URL", None)
+    else:
+        os.environ["DIGITPAD_DATABASE_URL"] = old
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     d = os.environ.get("DIGITPAD_DATA_DIR")
@@ -43,3 +57,102 @@ def output_dir() -> Path:
     d = REPO / "test-output"
     d.mkdir(exist_ok=True)
     return d
+
+
+# ------------------------------------------------------------------ a real server subprocess
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """``python -m digitpad.cli serve`` on a free 127.0.0.1 port, as a real subprocess.
+
+    ``env`` adds DIGITPAD_* settings (the rest of the environment, e.g. DIGITPAD_MODEL, is
+    inherited). Use as a context manager: waits for /healthz, stops the process by PID, and
+    fails with the server's log if it dies or never answers.
+    """
+
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self.args = args
+        self.env = {**os.environ, "DIGITPAD_DATABASE_URL": f"sqlite:///{log_dir / f'feedback-{self.port}.db'}",
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.startup_s = startup_s
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServerProcess:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        self._log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "digitpad.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
+        )
+        deadline = time.monotonic() + self.startup_s
+        while True:
+            if self.proc.poll() is not None:
+                self._close()
+                pytest.fail(f"server exited with {self.proc.returncode} before answering; its log:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                pytest.fail(f"server did not answer /healthz within {self.startup_s:.0f} s; its log:\n{self.log()}")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # by PID: uvicorn shuts down (and stops its workers) on SIGTERM
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        if getattr(self, "_log_file", None) and not self._log_file.closed:
+            self._log_file.close()
+
+    def assert_alive(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, f"server died; its log:\n{self.log()}"
+
+
+@pytest.fixture(scope="session")
+def server_process() -> type[ServerProcess]:
+    """Start a server of your own: ``with server_process(tmp_path, "--workers", "2", env={...}) as s:``."""
+    return ServerProcess
+
+
+@pytest.fixture(scope="session")
+def live_server_process(tmp_path_factory: pytest.TempPathFactory):
+    """A real digitpad server (uvicorn subprocess) shared by the session's tests."""
+    with ServerProcess(tmp_path_factory.mktemp("live-server")) as server:
+        yield server
+        server.assert_alive()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server_process: ServerProcess) -> str:
+    """URL of the shared real server, e.g. http://127.0.0.1:43817 (no trailing slash)."""
+    return live_server_process.url

@@ -1,0 +1,145 @@
+"""Real pen-drawn digits (UCI pendigits trajectories) rendered as canvas images in many styles.
+
+Each line of the ``.jsonl.gz`` file is one drawing::
+
+    {"id": "pendigits_orig/tra/0", "label": 8, "writer": "pendigits-tra-w12",
+     "canvas": 280, "lineWidth": 16, "strokes": [[[x, y], ...], ...]}
+
+(canvas coordinates, y down). ``render(record, style)`` draws the strokes like a browser
+canvas does (round caps and joins, anti-aliased) and returns image file bytes, so the whole
+path a user's drawing takes (encode, upload, decode, preprocess, predict) can be measured on
+real handwriting: ``bench/pendigits_accuracy.py`` reports accuracy per style.
+
+    records = load(path)
+    dev, holdout = split_by_writer(records, seed=0)     # split writers, not drawings
+    png = render(records[0], STYLES["thin-pen-600"])
+
+Everything is deterministic: the same record and style always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a drawing is put on a canvas."""
+
+    canvas: int = 280  # square canvas side, px
+    line_width: float = 16.0  # pen width on this canvas, px
+    ink: tuple[int, int, int] = (0, 0, 0)
+    background: tuple[int, int, int] | None = (255, 255, 255)  # None: transparent (RGBA PNG)
+    fit: float | None = None  # drawing's longest side as a fraction of the canvas; None: as recorded
+    offset: tuple[float, float] = (0.0, 0.0)  # with fit: drawing centre = (0.5 + dx, 0.5 + dy) * canvas
+    lighting: float = 0.0  # photo look: paper darkens by up to this fraction towards one corner
+    noise: float = 0.0  # photo look: gaussian noise sigma, in 0..255 grey levels
+    format: str = "PNG"  # PNG, JPEG or WEBP
+    quality: int = 85  # JPEG/WebP quality
+
+
+STYLES: dict[str, Style] = {
+    # The web page's own canvas: black pen on white, as recorded.
+    "canvas-280": Style(),
+    "transparent-280": Style(background=None),
+    "white-ink-transparent": Style(ink=(255, 255, 255), background=None, line_width=12),
+    "white-on-black": Style(ink=(255, 255, 255), background=(0, 0, 0)),
+    # Pen widths 3..40 px on canvases 200..800 px.
+    "thin-pen-600": Style(canvas=600, line_width=3),
+    "thin-pen-200": Style(canvas=200, line_width=3),
+    "thick-brush-200": Style(canvas=200, line_width=40, fit=0.85),
+    "marker-800": Style(canvas=800, line_width=40),
+    # Coloured ink on tinted paper.
+    "blue-on-cream": Style(canvas=400, line_width=10, ink=(30, 60, 170), background=(250, 242, 215)),
+    "red-on-grey": Style(canvas=320, line_width=8, ink=(200, 30, 40), background=(200, 205, 210)),
+    # Small and off-centre placements.
+    "small-center-400": Style(canvas=400, line_width=5, fit=0.18),
+    "small-corner-500": Style(canvas=500, line_width=4, fit=0.16, offset=(0.3, 0.3)),
+    "off-centre-300": Style(canvas=300, line_width=10, fit=0.5, offset=(-0.2, 0.17)),
+    # A phone photo of paper: uneven light, sensor noise, JPEG.
+    "photo-jpeg": Style(canvas=480, line_width=7, ink=(45, 45, 60), background=(235, 230, 220),
+                        lighting=0.35, noise=5.0, format="JPEG", quality=80),
+}
+
+
+def load(path: str | Path) -> list[dict]:
+    """All records of a pendigits ``.jsonl`` or ``.jsonl.gz`` file, in file order."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def split_by_writer(records: list[dict], seed: int = 0, holdout: float = 0.3) -> tuple[list[dict], list[dict]]:
+    """(dev, holdout): the writers (not the drawings) are shuffled with ``seed`` and
+    ``holdout`` of them (rounded, at least one) hold out all their drawings."""
+    writers = sorted({r["writer"] for r in records})
+    random.Random(seed).shuffle(writers)
+    held = set(writers[: max(1, round(holdout * len(writers)))])
+    return [r for r in records if r["writer"] not in held], [r for r in records if r["writer"] in held]
+
+
+def _points(record: dict, style: Style) -> list[np.ndarray]:
+    """Strokes in the style's canvas coordinates: list of (n, 2) float arrays (x, y)."""
+    strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
+    if style.fit is None:
+        k = style.canvas / float(record.get("canvas", 280))
+        return [s * k for s in strokes]
+    allp = np.concatenate(strokes)
+    lo, hi = allp.min(axis=0), allp.max(axis=0)
+    k = style.fit * style.canvas / max(float((hi - lo).max()), 1.0)
+    centre = (np.array([0.5, 0.5]) + np.asarray(style.offset)) * style.canvas
+    return [(s - (lo + hi) / 2) * k + centre for s in strokes]
+
+
+def coverage(record: dict, style: Style) -> np.ndarray:
+    """Ink coverage (canvas, canvas) float32 in [0, 1]: the strokes drawn with round caps and
+    joins at 4x (2x for big canvases) and box-averaged down, i.e. anti-aliased like a canvas."""
+    ss = max(2, min(4, 1600 // style.canvas))
+    size = style.canvas * ss
+    img = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    r = style.line_width * ss / 2
+    for s in _points(record, style):
+        pts = [(float(x) * ss, float(y) * ss) for x, y in s]
+        if len(pts) > 1:
+            draw.line(pts, fill=255, width=max(1, round(style.line_width * ss)))
+        for x, y in pts:  # round caps and joins
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(img.reduce(ss), dtype=np.float32) / 255.0
+
+
+def render(record: dict, style: Style) -> bytes:
+    """One drawing in one style -> image file bytes (``style.format``)."""
+    a = coverage(record, style)[..., None]  # (canvas, canvas, 1)
+    ink = np.asarray(style.ink, np.float32)
+    if style.background is None:
+        rgba = np.concatenate([np.broadcast_to(ink, a.shape[:2] + (3,)), a * 255], axis=2)
+        img = Image.fromarray(np.round(rgba).astype(np.uint8), "RGBA")
+    else:
+        paper = np.broadcast_to(np.asarray(style.background, np.float32), a.shape[:2] + (3,))
+        if style.lighting:
+            n = style.canvas
+            yy, xx = np.mgrid[0:n, 0:n] / n
+            shade = 1.0 - style.lighting * ((xx + yy) / 2) ** 1.5  # darker towards bottom right
+            paper = paper * shade[..., None]
+        rgb = paper * (1 - a) + ink * a
+        if style.noise:
+            rng = np.random.default_rng(zlib.crc32(record["id"].encode()))
+            rgb = rgb + rng.normal(0, style.noise, rgb.shape[:2])[..., None]
+        img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    buf = io.BytesIO()
+    if style.format == "PNG":
+        img.save(buf, "PNG", compress_level=1)
+    else:
+        img.save(buf, style.format, quality=style.quality)
+    return buf.getvalue()

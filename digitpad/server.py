@@ -1,0 +1,622 @@
+"""The web app: FastAPI serving the drawing page (``digitpad/static/``) and the JSON API.
+
+    digitpad serve [--host 127.0.0.1] [--port 8000] [--workers N] [--model PATH]
+
+``create_app(settings)`` builds the app; the ONNX ``Predictor`` is opened once in the lifespan
+and handed to routes as a dependency, so importing this module loads no model and never
+imports torch. Endpoints:
+
+    POST /api/predict   an image (multipart field ``image``, or JSON ``{"image": data URL | base64}``)
+                        -> digit, confidence, probabilities, status, 28x28 preview, timings
+    GET  /api/model     the loaded model's metadata
+    GET  /api/config    what the page needs to know (feedback on/off, model version, threshold)
+    GET  /healthz       liveness
+    GET  /docs          OpenAPI (Swagger UI); the spec is at /openapi.json
+    GET  /              the page
+
+Every error answers ``{"error": {"code", "message"}}`` with a 4xx (or 503 on timeout); no
+stack trace ever reaches a client. The body limit and the request timeout are enforced by one
+small ASGI middleware (``_Guard``) that also adds the security headers to every response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+import numpy as np
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+
+from .errors import DigitpadError, InvalidImage, InvalidRequest, MissingField, PayloadTooLarge, UnsupportedMediaType
+from .predict import Predictor
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(str(resources.files("digitpad") / "static"))
+
+# Bodies up to this size are decoded and predicted on the event loop itself: a drawing from the
+# page (~3-15 KB of PNG) takes well under a millisecond, far less than a threadpool round trip.
+# Anything bigger (photos) goes to a worker thread, where the request timeout can abandon it.
+INLINE_MAX_BYTES = 64 * 1024
+
+# Error codes for Starlette's own HTTP errors (unknown route, wrong method, bad multipart...).
+_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "missing_field", 503: "timeout"}
+
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self'; font-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+# ------------------------------------------------------------------ schemas (for OpenAPI and docs)
+
+
+class Timing(BaseModel):
+    decode: float = Field(description="ms to read the body's image (base64 + image decoding)")
+    preprocess: float = Field(description="ms to turn it into the 28x28 model input")
+    inference: float = Field(description="ms in the model")
+    total: float = Field(description="ms from the route's start to the answer")
+
+
+class PredictResponse(BaseModel):
+    digit: int | None = Field(description="the digit read, or null when no ink was found", ge=0, le=9)
+    confidence: float = Field(description="probability of that digit (0 when empty)", ge=0, le=1)
+    probabilities: list[float] = Field(description="probability of each digit 0..9", min_length=10, max_length=10)
+    status: Literal["ok", "uncertain", "empty"] = Field(
+        description="'empty': no ink; 'uncertain': confidence below the server's threshold")
+    preview: str = Field(description="the 28x28 image the model saw, as a PNG data URL (white ink on black)")
+    model: str = Field(description="version of the model that answered")
+    timing_ms: Timing
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. invalid_image")
+    message: str = Field(description="what went wrong, for a person")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    model: str
+
+
+class ConfigResponse(BaseModel):
+    feedback: bool = Field(description="whether the page should offer corrections (POST /api/feedback)")
+    model: str = Field(description="version of the loaded model")
+    uncertain_threshold: float = Field(description="below this confidence a reading is 'uncertain'")
+
+
+_IMAGE_DESCRIPTION = ("PNG (with or without alpha), JPEG (EXIF orientation applied), WebP, BMP or GIF (first frame). "
+                      "Dark ink on a light or transparent background, or light ink on dark.")
+PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {"image": {"type": "string", "format": "binary", "description": _IMAGE_DESCRIPTION}},
+            },
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {"image": {"type": "string", "description":
+                                         "the image as a data URL (data:image/png;base64,...) or bare base64. "
+                                         + _IMAGE_DESCRIPTION}},
+            },
+            "example": {"image": "data:image/png;base64,iVBORw0KGgo..."},
+        },
+    },
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "not an image, bad base64 or malformed JSON", 413: "body or image too large",
+            415: "unsupported image format or request content type", 422: "the image field is missing",
+            503: "the request took longer than the server's timeout"}
+    return {c: {"model": ErrorResponse, "description": text.get(c, "error")} for c in codes}
+
+
+# ------------------------------------------------------------------ the work of one prediction
+
+
+def _ms(t0: float, t1: float) -> float:
+    return round((t1 - t0) * 1000, 3)
+
+
+def _b64decode(text: str) -> bytes:
+    """Bare base64 or a data URL -> bytes (InvalidImage / UnsupportedMediaType on bad input)."""
+    if text.startswith("data:"):
+        header, sep, text = text.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise InvalidImage("a data URL must look like data:image/png;base64,...", code="invalid_base64")
+        mime = header[5:-7].split(";", 1)[0].strip().lower()
+        if mime and not mime.startswith("image/"):
+            raise UnsupportedMediaType(f"the data URL holds {mime}, not an image")
+    # The canvas API emits plain base64; be lenient with whitespace and missing padding only.
+    text = "".join(text.split())
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImage("the image is not valid base64", code="invalid_base64") from None
+    if not data:
+        raise InvalidImage("the image is empty")
+    return data
+
+
+def _png_data_url(img28: np.ndarray) -> str:
+    """(28, 28) uint8 -> 'data:image/png;base64,...' (~900 bytes).
+
+    Written with zlib directly: Pillow's PNG writer costs ~0.3 ms of per-call setup, a fifth
+    of the whole request budget, for an image this small (a test checks Pillow reads it back).
+    """
+    rows = np.zeros((28, 29), np.uint8)  # each row: filter byte 0 (None), then 28 pixels
+    rows[:, 1:] = img28
+    png = b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)),  # 8-bit grayscale
+        _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)),
+        _png_chunk(b"IEND", b""),
+    ))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def read_digit(payload: bytes | str, predictor: Predictor, settings: Settings, t_start: float) -> dict:
+    """Image bytes (or their base64 / data URL text) -> the /api/predict answer as a dict.
+
+    Pure CPU work (base64, decoding, preprocessing, the model): safe to run in a worker thread.
+    """
+    from .predict import status_for
+    from .preprocess import decode_image, to_mnist
+
+    t0 = time.perf_counter()
+    data = _b64decode(payload) if isinstance(payload, str) else payload
+    img = decode_image(data, max_pixels=settings.max_pixels)
+    t1 = time.perf_counter()
+    pre = to_mnist(img)  # .image: (28, 28) uint8, white ink on black
+    t2 = time.perf_counter()
+    if pre.empty:
+        digit, confidence, probs = None, 0.0, [0.0] * 10
+    else:
+        p = predictor.predict(pre.image)
+        digit, confidence, probs = p.digit, round(p.confidence, 6), [round(v, 6) for v in p.probabilities]
+    t3 = time.perf_counter()
+    status = status_for(confidence, empty=pre.empty, threshold=settings.uncertain_threshold)
+    preview = _png_data_url(pre.image)
+    t4 = time.perf_counter()
+    total = _ms(t_start, t4)
+    log.info("predicted %s (%s, confidence %.3f) in %.2f ms", digit, status, confidence, total)
+    return {
+        "digit": digit, "confidence": confidence, "probabilities": probs, "status": status, "preview": preview,
+        "model": predictor.version,
+        "timing_ms": {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": _ms(t2, t3), "total": total},
+    }
+
+
+async def _image_from_request(request: Request) -> bytes | str:
+    """The request's image: raw bytes (multipart) or base64 text (JSON), unparsed beyond that."""
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mime == "application/json":
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting ([[[[...)
+            raise InvalidRequest("the body is not valid JSON", code="invalid_json") from None
+        if not isinstance(body, dict) or "image" not in body:
+            raise MissingField('the JSON body needs an "image" field (a data URL or base64 string)')
+        if not isinstance(body["image"], str):
+            raise MissingField('"image" must be a string: a data URL or base64')
+        return body["image"]
+    if mime == "multipart/form-data":
+        data = _multipart_field(await request.body(), request.headers["content-type"], "image")
+        if data is None:
+            raise MissingField('the form needs a file field named "image" (curl -F image=@digit.png)')
+        if not data:
+            raise InvalidImage("the uploaded file is empty")
+        return data
+    shown = mime or "no content type"
+    raise UnsupportedMediaType(f"send multipart/form-data (field 'image') or application/json, not {shown}",
+                               code="unsupported_content_type")
+
+
+def _multipart_field(body: bytes, content_type: str, name: str) -> bytes | None:
+    """The bytes of form field ``name`` in a multipart/form-data body (None when absent).
+
+    python-multipart's streaming parser is used directly rather than through Starlette's
+    ``request.form()``, which spools every file through a SpooledTemporaryFile: ~4x slower
+    for a few-KB drawing. The body is already in memory and size-limited by ``_Guard``.
+    """
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise InvalidRequest("multipart/form-data needs a boundary parameter", code="invalid_multipart")
+    found: dict[str, bytes] = {}
+    part: dict[str, Any] = {}
+    state = {"ended": False, "parts": 0}
+
+    def on_part_begin() -> None:
+        state["parts"] += 1
+        if state["parts"] > 16:
+            raise InvalidRequest("too many form fields", code="invalid_multipart")
+        part.clear()
+        part.update(field=[], value=[], name=None, data=[])
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part["field"].append(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        part["value"].append(data[start:end])
+
+    def on_header_end() -> None:
+        if b"".join(part["field"]).lower() == b"content-disposition":
+            _, opts = parse_options_header(b"".join(part["value"]))
+            part["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
+        part["field"], part["value"] = [], []
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if part["name"] == name:  # keep only the field we want
+            part["data"].append(data[start:end])
+
+    def on_part_end() -> None:
+        if part["name"] == name and name not in found:
+            found[name] = b"".join(part["data"])
+
+    def on_end() -> None:
+        state["ended"] = True
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end, "on_end": on_end,
+    })
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        raise InvalidRequest("the multipart/form-data body is malformed", code="invalid_multipart") from None
+    if not state["ended"]:
+        raise InvalidRequest("the multipart/form-data body is incomplete (no closing boundary)",
+                             code="invalid_multipart")
+    return found.get(name)
+
+
+# ------------------------------------------------------------------ middleware: limits + headers
+
+
+class _Guard:
+    """Pure ASGI middleware (cheap: no BaseHTTPMiddleware) that, for every HTTP request,
+
+    - reads the whole body first, counting bytes as they arrive: a declared Content-Length over
+      the limit is refused before reading, and a chunked or lying body is cut off at the limit
+      (413); routes then see the buffered body;
+    - answers 503 when the request (body upload included) takes longer than the timeout;
+    - adds the security headers to every response (the /docs page gets its own CSP).
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], *, max_body: int, timeout: float,
+                 headers: list[tuple[bytes, bytes]], docs_headers: list[tuple[bytes, bytes]]) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.timeout = timeout
+        self.headers = headers
+        self.docs_headers = docs_headers
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.docs_headers if scope["path"] == "/docs" else self.headers
+        started = False
+
+        async def send_with_headers(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        with anyio.move_on_after(self.timeout) as deadline:
+            try:
+                body = await self._read_body(scope, receive)
+            except DigitpadError as e:
+                await _send_error(send_with_headers, e.http_status, e.code, e.message)
+                return
+            if body is None:  # the client went away
+                return
+            replayed = False
+
+            async def replay() -> dict:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send_with_headers)
+        if deadline.cancelled_caught and not started:
+            log.warning("%s %s timed out after %.1f s", scope["method"], scope["path"], self.timeout)
+            await _send_error(send_with_headers, 503, "timeout",
+                              f"the request took longer than {self.timeout:g} s; try again")
+
+    async def _read_body(self, scope: dict, receive: Callable) -> bytes | None:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise InvalidRequest("Content-Length is not a number") from None
+                if declared > self.max_body:
+                    raise PayloadTooLarge(f"the body is {declared:,} bytes, over the {self.max_body:,} byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise PayloadTooLarge(f"the body is over the {self.max_body:,} byte limit")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_error(send: Callable, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# ------------------------------------------------------------------ the app
+
+
+class _PageMount(Mount):
+    """The page's files at ``/``, except under ``/api/``: there the router's own answers stand
+    (a JSON 404 for an unknown endpoint, a 405 whose Allow header names the endpoint's methods)."""
+
+    def matches(self, scope: dict) -> tuple[Match, dict]:
+        if scope.get("path", "").startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class _StaticFiles(StaticFiles):
+    """The page's files, always revalidated (ETag) so a new version is picked up at once."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "no-cache"
+        return response
+
+
+async def get_predictor(request: Request) -> Predictor:  # async: a sync dependency costs a threadpool hop
+    """The Predictor opened in the lifespan."""
+    return request.app.state.predictor
+
+
+PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+
+
+def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _docs_page(openapi_url: str) -> tuple[HTMLResponse, str]:
+    """Swagger UI (loaded from its CDN, like FastAPI's default) and a CSP allowing exactly its
+    one inline script by hash: the drawing page itself keeps ``script-src 'self'``."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title="digitpad API")
+    html = page.body.decode()
+    inline = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+                      for s in inline)
+    csp = (f"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net {hashes}; "
+           "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https:; connect-src 'self'; "
+           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+    return page, csp
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The digitpad web app. Nothing heavy happens here: the model opens in the lifespan."""
+    settings = settings or Settings()
+    # python-multipart logs every malformed body at WARNING: client noise, already answered 400.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.predictor = Predictor(settings.model, threads=settings.threads)
+        log.info("model %s loaded from %s", app.state.predictor.version, app.state.predictor.path)
+        # FEEDBACK-HOOK: lifespan  (open the feedback store here, put it on app.state, close it after `yield`)
+        from .feedback_api import open_store
+
+        app.state.store = open_store(settings)  # None when collection is off (--no-feedback)
+        yield
+        if app.state.store is not None:
+            app.state.store.close()
+
+    app = FastAPI(
+        title="digitpad",
+        summary="Handwritten digit recognizer: draw a digit, a CNN trained on MNIST reads it.",
+        version=_package_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+
+    # ---- errors: always {"error": {"code", "message"}}, never a stack trace
+    @app.exception_handler(DigitpadError)
+    async def on_digitpad_error(request: Request, exc: DigitpadError) -> JSONResponse:
+        return _error_response(exc.http_status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return _error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
+        return _error_response(422, "missing_field", message)
+
+    security = {**SECURITY_HEADERS}
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Runs in Starlette's outermost middleware, outside _Guard: add the headers here.
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(500, "internal_error", "internal error; the server log has the details",
+                               {**security, "content-security-policy": PAGE_CSP})
+
+    # ---- API
+    @app.post(
+        "/api/predict",
+        summary="Read the digit in an image",
+        response_model=PredictResponse,
+        responses=_errors(400, 413, 415, 422, 503),
+        openapi_extra={"requestBody": PREDICT_BODY},
+        tags=["predict"],
+    )
+    async def predict(request: Request, predictor: PredictorDep) -> Response:
+        t_start = time.perf_counter()
+        payload = await _image_from_request(request)
+        if len(payload) <= INLINE_MAX_BYTES:
+            result = read_digit(payload, predictor, settings, t_start)
+        else:
+            # abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
+            result = await anyio.to_thread.run_sync(read_digit, payload, predictor, settings, t_start,
+                                                    abandon_on_cancel=True)
+        # A prepared Response skips FastAPI's re-validation of the (already well-formed) dict.
+        return Response(json.dumps(result, separators=(",", ":")), media_type="application/json",
+                        headers={"cache-control": "no-store"})
+
+    @app.get("/api/model", summary="Metadata of the loaded model", tags=["model"])
+    async def model_info(predictor: PredictorDep) -> dict[str, Any]:
+        return predictor.metadata
+
+    @app.get("/api/config", summary="Settings the page needs", response_model=ConfigResponse, tags=["model"])
+    async def config(predictor: PredictorDep) -> ConfigResponse:
+        return ConfigResponse(feedback=settings.feedback, model=predictor.version,
+                              uncertain_threshold=settings.uncertain_threshold)
+
+    @app.get("/healthz", summary="Liveness", response_model=HealthResponse, tags=["health"])
+    async def healthz(predictor: PredictorDep) -> HealthResponse:
+        return HealthResponse(status="ok", model=predictor.version)
+
+    docs_page, docs_csp = _docs_page(app.openapi_url or "/openapi.json")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return docs_page
+
+    # FEEDBACK-HOOK: routes  (app.include_router(digitpad.feedback_api.router) goes here, before the page mount)
+    from .feedback_api import router as feedback_router
+
+    app.include_router(feedback_router)
+
+    # ---- the page (last: it catches every other path)
+    app.router.routes.append(_PageMount("/", app=_StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+
+    def encode(h: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        return [(k.encode(), v.encode()) for k, v in h.items()]
+
+    app.add_middleware(
+        _Guard, max_body=settings.max_body_bytes, timeout=settings.request_timeout,
+        headers=encode({**security, "content-security-policy": PAGE_CSP}),
+        docs_headers=encode({**security, "content-security-policy": docs_csp}),
+    )
+    return app
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digitpad")
+    except PackageNotFoundError:
+        return "0"
+
+
+# ------------------------------------------------------------------ running it
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes (``--workers N``): Settings come from DIGITPAD_* env vars."""
+    return create_app(Settings())
+
+
+def _settings_to_env(settings: Settings) -> None:
+    """Hand the settings to worker processes: uvicorn spawns them fresh, so they re-read the env."""
+    for name, value in settings.model_dump().items():
+        key = f"DIGITPAD_{name.upper()}"
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def log_config(level: str) -> dict:
+    """uvicorn's logging config plus the digitpad loggers (worker processes start with none)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = json.loads(json.dumps(LOGGING_CONFIG))
+    cfg["loggers"]["digitpad"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return cfg
+
+
+def serve(settings: Settings) -> None:
+    """Run the app under uvicorn (blocking). ``workers > 1`` runs that many processes."""
+    import uvicorn
+
+    common = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                  log_config=log_config(settings.log_level), server_header=False)
+    if settings.workers > 1:
+        _settings_to_env(settings)
+        uvicorn.run("digitpad.server:app_from_env", factory=True, workers=settings.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)

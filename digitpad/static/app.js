@@ -1,0 +1,228 @@
+// digitpad page: wires the pad, the prediction loop, uploads, feedback and the keyboard.
+//
+// Every reading goes through predict(): input() turns the pad into {blob, source} and
+// `backend.predict(input, {signal})` answers with the /api/predict JSON shape. A second backend
+// (e.g. on-device inference) only has to implement that one method and be put in BACKENDS.
+
+import { Pad } from "./pad.js";
+import { ApiError, blobToDataURL, getConfig, predictOnServer, sendFeedback } from "./api.js";
+import * as view from "./view.js";
+
+const DEBOUNCE_MS = 100;   // predict this long after the last pen move...
+const MAX_WAIT_MS = 300;   // ...but at least this often during a long stroke
+
+export const BACKENDS = {
+  server: { name: "server", predict: (input, opts) => predictOnServer(input.blob, opts) },
+};
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  backend: BACKENDS.server,
+  seq: 0,             // id of the newest prediction request; only its answer is shown
+  controller: null,   // aborts the request in flight when a newer one starts
+  timer: 0,
+  firstPending: 0,    // when the current debounce burst started (for MAX_WAIT_MS)
+  config: { feedback: false, model: "", uncertain_threshold: 0.6 },
+  reading: null,      // the reading shown, with the exact input it was made from (for feedback)
+};
+
+const pad = new Pad($("pad"));
+
+/** The pad's content as the model's input: the PNG drawing, or the uploaded file. */
+async function input() {
+  return { blob: await pad.toBlob(), source: pad.image ? "upload" : "draw" };
+}
+
+/** Predict what is on the pad now; answers to older requests are dropped. */
+export async function predict() {
+  clearTimeout(state.timer);
+  state.timer = 0;
+  state.firstPending = 0;
+  const seq = ++state.seq;
+  state.controller?.abort();
+  state.controller = null;
+  hideFeedback();
+  if (pad.isEmpty) {
+    view.showEmpty();
+    view.setBusy(false);
+    return;
+  }
+  view.setBusy(true);
+  const controller = new AbortController();
+  state.controller = controller;
+  try {
+    const inp = await input();
+    const reading = await state.backend.predict(inp, { signal: controller.signal });
+    if (seq !== state.seq) return;   // stale: the pad changed since this request started
+    view.setOffline(false);
+    view.showReading(reading);
+    state.reading = { ...reading, input: inp };
+    if (reading.status !== "empty" && pad.pointerId === null) showFeedback();
+  } catch (e) {
+    if (e.name === "AbortError" || seq !== state.seq) return;
+    if (e instanceof ApiError && e.status < 500) {
+      view.setOffline(false);
+      view.showError(e.message);
+    } else if (e instanceof ApiError) {
+      view.setOffline(true, `The server answered ${e.status}: ${e.message}`);
+    } else {
+      view.setOffline(true, "Is digitpad serve running? Check your connection.");
+    }
+  } finally {
+    if (seq === state.seq) {
+      view.setBusy(false);
+      state.controller = null;
+    }
+  }
+}
+
+/** Debounced predict for live reading while the pen moves. */
+function schedule() {
+  view.setBusy(true);
+  const now = performance.now();
+  if (!state.firstPending) state.firstPending = now;
+  clearTimeout(state.timer);
+  const wait = Math.max(0, Math.min(DEBOUNCE_MS, state.firstPending + MAX_WAIT_MS - now));
+  state.timer = setTimeout(predict, wait);
+}
+
+pad.addEventListener("change", (e) => {
+  const kind = e.detail.kind;
+  $("pad-wrap").classList.toggle("has-ink", !pad.isEmpty);
+  if (kind === "start" || kind === "move") {
+    if (kind === "start") hideFeedback();
+    schedule();
+  } else {
+    predict();   // pen up, clear, undo, new image: read it now
+  }
+});
+
+// ------------------------------------------------------------------ tools: clear, undo, upload
+
+$("clear").addEventListener("click", () => pad.clear());
+$("undo").addEventListener("click", () => pad.undo());
+
+async function useFile(file) {
+  if (!file) return;
+  view.setBusy(true);
+  try {
+    await pad.setImage(file, file.name);   // -> "change" -> predict()
+  } catch {
+    pad.clear();
+    view.setBusy(false);
+    view.showError(`Can't open ${file.name || "that file"}: use a PNG, JPEG, WebP, BMP or GIF image.`);
+  }
+}
+
+$("upload").addEventListener("change", (e) => {
+  useFile(e.target.files[0]);
+  e.target.value = "";   // choosing the same file again still fires "change"
+});
+
+const wrap = $("pad-wrap");
+wrap.addEventListener("dragover", (e) => {
+  if (![...e.dataTransfer.types].includes("Files")) return;
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "copy";
+  wrap.classList.add("dragging");
+});
+wrap.addEventListener("dragleave", () => wrap.classList.remove("dragging"));
+wrap.addEventListener("drop", (e) => {
+  e.preventDefault();
+  wrap.classList.remove("dragging");
+  useFile([...e.dataTransfer.files].find((f) => f.type.startsWith("image/")) || e.dataTransfer.files[0]);
+});
+document.addEventListener("paste", (e) => {
+  const file = [...(e.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+  if (file) {
+    e.preventDefault();
+    useFile(file);
+  }
+});
+
+// ------------------------------------------------------------------ feedback (corrections)
+
+function showFeedback() {
+  if (!state.config.feedback) return;
+  $("feedback").hidden = false;
+  $("feedback-ask").hidden = false;
+  $("feedback-thanks").hidden = true;
+  $("feedback-confirm").textContent = `Yes, ${state.reading.digit}`;
+  for (const b of document.querySelectorAll(".digit-picker button")) b.disabled = false;
+  $("feedback-confirm").disabled = false;
+}
+
+function hideFeedback() {
+  $("feedback").hidden = true;
+}
+
+async function giveFeedback(label) {
+  const r = state.reading;
+  if (!r || $("feedback").hidden || $("feedback-ask").hidden) return;
+  for (const b of document.querySelectorAll("#feedback button")) b.disabled = true;
+  const thanks = $("feedback-thanks");
+  try {
+    await sendFeedback({
+      image: await blobToDataURL(r.input.blob),
+      label,
+      predicted: r.digit,
+      confidence: r.confidence,
+      model: r.model,
+      source: r.input.source,
+    });
+    thanks.textContent = label === r.digit ? "Thanks for confirming!" : `Thanks! Saved as a ${label}.`;
+    thanks.classList.remove("failed");
+    $("feedback-ask").hidden = true;
+  } catch (e) {
+    thanks.textContent = `Couldn't save that: ${e.message}`;
+    thanks.classList.add("failed");
+    for (const b of document.querySelectorAll("#feedback button")) b.disabled = false;
+  }
+  thanks.hidden = false;
+}
+
+$("feedback-confirm").addEventListener("click", () => giveFeedback(state.reading?.digit));
+for (const b of document.querySelectorAll(".digit-picker button")) {
+  b.addEventListener("click", () => giveFeedback(Number(b.dataset.digit)));
+}
+
+// ------------------------------------------------------------------ keyboard
+
+document.addEventListener("keydown", (e) => {
+  if (e.target instanceof HTMLInputElement && e.target.type !== "file") return;
+  if (e.key === "Escape") {
+    pad.clear();
+    e.preventDefault();
+  } else if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "z") {
+    pad.undo();
+    e.preventDefault();
+  } else if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey && !$("feedback").hidden) {
+    giveFeedback(Number(e.key));
+    e.preventDefault();
+  }
+});
+
+// ------------------------------------------------------------------ start
+
+async function loadConfig() {
+  try {
+    state.config = await getConfig();
+    $("model-version").textContent = `model: ${state.config.model}`;
+    view.setOffline(false);
+    return true;
+  } catch {
+    view.setOffline(true, "Is digitpad serve running? Check your connection.");
+    return false;
+  }
+}
+
+$("retry").addEventListener("click", async () => {
+  view.setBusy(true);
+  if (await loadConfig()) predict();
+  else view.setBusy(false);
+});
+
+view.buildBars();
+view.showEmpty();
+loadConfig();

@@ -1,0 +1,88 @@
+// Rendering a reading: the big digit, its confidence, the ten bars (+ a hidden table for
+// screen readers) and the 28x28 preview. Knows the DOM, nothing about the network.
+
+const $ = (id) => document.getElementById(id);
+
+const MESSAGES = {
+  empty: "Draw a digit",
+  ok: (d) => `Looks like a ${d}`,
+  uncertain: "Not sure \u2014 is that a digit?",
+  noink: "No digit found \u2014 draw one or try another image",
+};
+
+export function buildBars() {
+  const bars = $("bars");
+  const rows = $("prob-table").tBodies[0];
+  for (let d = 0; d < 10; d++) {
+    const col = document.createElement("div");
+    col.className = "bar";
+    col.dataset.digit = String(d);
+    col.innerHTML = `<span class="bar-value">0%</span><span class="bar-track"><span class="bar-fill"></span></span><span class="bar-label">${d}</span>`;
+    bars.appendChild(col);
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<th scope="row">${d}</th><td>0%</td>`;
+    rows.appendChild(tr);
+  }
+}
+
+function pct(p) {
+  if (p >= 0.995) return "100%";
+  if (p > 0 && p < 0.005) return "<1%";
+  return `${Math.round(p * 100)}%`;
+}
+
+function setBars(probabilities, best) {
+  const cols = $("bars").children;
+  const cells = $("prob-table").tBodies[0].rows;
+  probabilities.forEach((p, d) => {
+    const col = cols[d];
+    col.style.setProperty("--p", String(p));
+    col.classList.toggle("best", d === best);
+    col.querySelector(".bar-value").textContent = p > 0 ? pct(p) : "";
+    cells[d].cells[1].textContent = `${(p * 100).toFixed(1)}%`;
+  });
+}
+
+/** Show a server reading ({digit, confidence, probabilities, status, preview}). */
+export function showReading(r) {
+  const card = $("result");
+  card.dataset.state = r.status;
+  const digit = r.digit === null ? "?" : String(r.digit);
+  $("prediction").textContent = digit;
+  $("confidence").textContent = r.status === "empty" ? "\u00a0" : `${(r.confidence * 100).toFixed(1)}% sure`;
+  $("status-text").textContent =
+    r.status === "ok" ? MESSAGES.ok(r.digit) : r.status === "uncertain" ? MESSAGES.uncertain : MESSAGES.noink;
+  $("preview").src = r.preview;
+  setBars(r.probabilities, r.digit);
+}
+
+/** The blank state: nothing drawn. */
+export function showEmpty() {
+  const card = $("result");
+  card.dataset.state = "empty";
+  $("prediction").textContent = "?";
+  $("confidence").textContent = "\u00a0";
+  $("status-text").textContent = MESSAGES.empty;
+  $("preview").src = "blank28.png";
+  setBars(new Array(10).fill(0), -1);
+}
+
+/** An error the user can act on (e.g. "that file is not an image"). */
+export function showError(message) {
+  const card = $("result");
+  card.dataset.state = "error";
+  $("prediction").textContent = "!";
+  $("confidence").textContent = "\u00a0";
+  $("status-text").textContent = message;
+  setBars(new Array(10).fill(0), -1);
+}
+
+export function setBusy(busy) {
+  $("result").setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+export function setOffline(offline, detail) {
+  $("offline").hidden = !offline;
+  if (detail) $("offline-detail").textContent = detail;
+  document.body.classList.toggle("is-offline", offline);
+}

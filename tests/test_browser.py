@@ -1,0 +1,413 @@
+"""The page in a real Chromium against a real server: real handwriting (pendigits pen
+trajectories from writers held out of any tuning) replayed as mouse strokes and as CDP touch
+events, clear / undo / upload / drop / paste, the unreachable-server state, stale replies,
+the feedback controls, and the README screenshot.
+
+Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``; .ci/run does it)
+and the Playwright Python package (never ``playwright install``: the system browser is used).
+
+    DIGITPAD_PENDIGITS=... .venv/bin/python -m pytest tests/test_browser.py -q
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[1]
+DESKTOP = {"width": 1000, "height": 720}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def digits(pendigits_path: Path) -> dict[int, list[dict]]:
+    """Drawings by writers held out of any tuning, grouped by digit, in file order."""
+    from digitpad.pendigits import load, split_by_writer
+
+    _, holdout = split_by_writer(load(pendigits_path), seed=0)
+    by_digit: dict[int, list[dict]] = {d: [] for d in range(10)}
+    for rec in holdout:
+        by_digit[rec["label"]].append(rec)
+    return by_digit
+
+
+class Tab:
+    """A page in its own context, with the console errors it logged."""
+
+    def __init__(self, browser, url: str, **context_options) -> None:
+        self.context = browser.new_context(base_url=url, **{"viewport": DESKTOP, **context_options})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.goto("/")
+        # Ready when the page has fetched /api/config (the footer shows the model version).
+        self.page.wait_for_function("() => !document.getElementById('model-version').textContent.includes('loading')")
+
+    def close(self) -> None:
+        self.context.close()
+
+    # ---- drawing
+    def _points(self, stroke: list[list[float]], canvas: float) -> list[tuple[float, float]]:
+        box = self.page.get_by_test_id("pad").bounding_box()
+        return [(box["x"] + x / canvas * box["width"], box["y"] + y / canvas * box["height"]) for x, y in stroke]
+
+    def draw_mouse(self, record: dict) -> None:
+        mouse = self.page.mouse
+        for stroke in record["strokes"]:
+            pts = self._points(stroke, record.get("canvas", 280))
+            mouse.move(*pts[0])
+            mouse.down()
+            for p in pts[1:]:
+                mouse.move(*p)
+            mouse.up()
+
+    def draw_touch(self, record: dict) -> None:
+        """Real touch input through the DevTools protocol (the page sees pointerType 'touch')."""
+        cdp = self.context.new_cdp_session(self.page)
+        for stroke in record["strokes"]:
+            pts = self._points(stroke, record.get("canvas", 280))
+            for i, (x, y) in enumerate(pts):
+                cdp.send("Input.dispatchTouchEvent", {
+                    "type": "touchStart" if i == 0 else "touchMove",
+                    "touchPoints": [{"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 0.5}],
+                })
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+
+    # ---- reading the result
+    def settled(self) -> None:
+        """Wait until no prediction is pending (debounce timer or request in flight)."""
+        self.page.wait_for_selector("#result[aria-busy='false']", timeout=15_000)
+
+    def reading(self) -> dict:
+        self.settled()
+        page = self.page
+        text = page.get_by_test_id("prediction").text_content()
+        return {
+            "digit": int(text) if text.isdigit() else None,
+            "state": page.get_attribute("#result", "data-state"),
+            "confidence": page.get_by_test_id("confidence").text_content().strip(),
+            "status": page.locator("#status-text").text_content(),
+            "preview": page.get_by_test_id("preview").get_attribute("src"),
+            "strokes": int(page.get_by_test_id("pad").get_attribute("data-strokes") or 0),
+        }
+
+    def pad_ink(self) -> int:
+        """Sum of the pad canvas's alpha channel: 0 when nothing is drawn."""
+        return self.page.evaluate("""() => {
+            const c = document.getElementById('pad');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let s = 0; for (let i = 3; i < d.length; i += 4) s += d[i]; return s; }""")
+
+
+@pytest.fixture
+def tab(browser, live_server: str):
+    t = Tab(browser, live_server)
+    yield t
+    t.close()
+
+
+def server_reading(url: str, png: bytes) -> dict:
+    r = httpx.post(url + "/api/predict", files={"image": ("d.png", png, "image/png")})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_page_loads_without_console_errors(tab: Tab, digits) -> None:
+    page = tab.page
+    assert page.title().startswith("digitpad")
+    r = tab.reading()
+    assert r["digit"] is None and r["state"] == "empty" and r["status"] == "Draw a digit", r
+    assert page.get_by_test_id("bars").locator(".bar").count() == 10
+    assert page.evaluate("getComputedStyle(document.getElementById('pad')).touchAction") == "none"
+    assert page.evaluate("getComputedStyle(document.getElementById('preview')).imageRendering") == "pixelated"
+    tab.draw_mouse(digits[3][0])
+    assert tab.reading()["digit"] is not None
+    assert tab.errors == []
+
+
+def test_mouse_drawings_are_read(tab: Tab, digits) -> None:
+    got = {}
+    for d in range(10):
+        tab.page.get_by_test_id("clear").click()
+        tab.draw_mouse(digits[d][0])
+        r = tab.reading()
+        assert r["state"] in ("ok", "uncertain"), r
+        assert r["preview"].startswith("data:image/png;base64,"), r["preview"][:40]
+        got[d] = r["digit"]
+    right = sum(got[d] == d for d in got)
+    assert right >= 9, f"read {got} (drawn digit: read digit)"
+    assert tab.errors == []
+
+
+def test_touch_drawings_are_read_and_page_does_not_scroll(browser, live_server: str, digits) -> None:
+    phone = Tab(browser, live_server, viewport={"width": 390, "height": 700}, has_touch=True,
+                device_scale_factor=2)
+    try:
+        page = phone.page
+        # High-DPI: the backing store is devicePixelRatio times the CSS size.
+        w, client_w = page.evaluate("[document.getElementById('pad').width, document.getElementById('pad').clientWidth]")
+        assert abs(w - 2 * client_w) <= 2, (w, client_w)
+        assert page.evaluate("document.documentElement.scrollHeight > innerHeight"), "the page should be scrollable"
+        got = {}
+        for d in range(10):
+            page.get_by_test_id("clear").click()
+            phone.draw_touch(digits[d][1])
+            got[d] = phone.reading()["digit"]
+            assert page.evaluate("scrollY") == 0, "drawing scrolled the page"
+        right = sum(got[d] == d for d in got)
+        assert right >= 9, f"read {got} (drawn digit: read digit)"
+        assert phone.errors == []
+    finally:
+        phone.close()
+
+
+def test_live_reading_while_drawing(tab: Tab, digits) -> None:
+    """A reading arrives during a long stroke, before the pen is lifted."""
+    page = tab.page
+    rec = digits[8][0]
+    pts = tab._points(rec["strokes"][0], 280)
+    with page.expect_response(lambda r: r.url.endswith("/api/predict")):
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for p in pts[1:]:
+            page.mouse.move(*p)
+            page.wait_for_timeout(8)  # a person's pace: ~0.5 s for the stroke
+    assert page.get_attribute("#result", "data-state") in ("ok", "uncertain")
+    page.mouse.up()
+    assert tab.reading()["digit"] is not None
+
+
+def test_clear_and_undo(tab: Tab, digits) -> None:
+    page = tab.page
+    two_strokes = next(r for r in digits[4] if len(r["strokes"]) == 2)
+    tab.draw_mouse(two_strokes)
+    first = tab.reading()
+    assert first["strokes"] == 2 and first["digit"] is not None, first
+
+    page.get_by_test_id("undo").click()
+    after_undo = tab.reading()
+    assert after_undo["strokes"] == 1 and after_undo["state"] != "empty", after_undo
+    assert 0 < tab.pad_ink()
+
+    page.keyboard.press("Control+z")
+    r = tab.reading()
+    assert (r["strokes"], r["digit"], r["state"]) == (0, None, "empty"), r
+    assert tab.pad_ink() == 0
+
+    tab.draw_mouse(digits[7][0])
+    assert tab.reading()["digit"] is not None
+    page.keyboard.press("Escape")
+    r = tab.reading()
+    assert (r["strokes"], r["digit"], r["state"]) == (0, None, "empty"), r
+
+    tab.draw_mouse(digits[2][0])
+    assert tab.reading()["digit"] is not None
+    page.get_by_test_id("clear").click()
+    r = tab.reading()
+    assert (r["digit"], r["state"], r["status"]) == (None, "empty", "Draw a digit"), r
+    assert tab.pad_ink() == 0
+    assert tab.errors == []
+
+
+def test_probabilities_are_readable_as_text(tab: Tab, digits) -> None:
+    tab.draw_mouse(digits[6][0])
+    r = tab.reading()
+    rows = tab.page.locator("#prob-table tbody tr")
+    assert rows.count() == 10
+    values = [float(rows.nth(d).locator("td").text_content().rstrip("%")) for d in range(10)]
+    assert abs(sum(values) - 100) < 1.5, values
+    assert values.index(max(values)) == r["digit"], (values, r)
+
+
+def test_upload_drop_and_paste(tab: Tab, live_server: str, digits) -> None:
+    from digitpad.pendigits import STYLES, render
+
+    page = tab.page
+    cases = [(digits[5][2], "canvas-280"), (digits[0][2], "blue-on-cream"), (digits[9][2], "white-on-black")]
+    files = [(rec, render(rec, STYLES[style])) for rec, style in cases]
+    expected = [server_reading(live_server, png)["digit"] for _, png in files]
+
+    # 1. The file picker.
+    page.get_by_test_id("upload").set_input_files(files=[{"name": "five.png", "mimeType": "image/png",
+                                                          "buffer": files[0][1]}])
+    page.wait_for_function("() => document.getElementById('pad-wrap').classList.contains('has-ink')")
+    r = tab.reading()
+    assert r["digit"] == expected[0], r
+    assert tab.pad_ink() > 0, "the uploaded image is shown on the pad"
+
+    # 2. Drag and drop onto the pad; 3. paste.
+    for (_, png), want, how in ((files[1], expected[1], "drop"), (files[2], expected[2], "paste")):
+        page.evaluate("""([b64, how]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "digit.png", { type: "image/png" }));
+            if (how === "drop") {
+                const el = document.getElementById("pad-wrap");
+                el.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+                el.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            } else {
+                document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+            }
+        }""", [base64.b64encode(png).decode(), how])
+        page.wait_for_function("() => document.getElementById('pad-wrap').classList.contains('has-ink')")
+        r = tab.reading()
+        assert r["digit"] == want, (how, r)
+
+    # Drawing after an upload starts a fresh drawing.
+    tab.draw_mouse(digits[1][0])
+    assert tab.reading()["strokes"] == 1
+    assert tab.errors == []
+
+
+def test_upload_of_a_non_image_shows_a_message(tab: Tab) -> None:
+    tab.page.get_by_test_id("upload").set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain",
+                                                              "buffer": b"not an image"}])
+    tab.page.wait_for_selector("#result[data-state='error']")
+    assert "notes.txt" in tab.page.locator("#status-text").text_content()
+
+
+def test_server_unreachable_then_retry(tab: Tab, digits) -> None:
+    page = tab.page
+    page.route("**/api/predict", lambda route: route.abort("connectionrefused"))
+    tab.draw_mouse(digits[2][0])
+    tab.settled()
+    offline = page.locator("#offline")
+    assert offline.is_visible()
+    assert "reach the server" in offline.text_content()
+    page.unroute("**/api/predict")
+    page.get_by_role("button", name="Retry").click()
+    r = tab.reading()
+    assert not offline.is_visible()
+    assert r["digit"] is not None, r
+
+
+def test_stale_reply_never_overwrites_a_newer_one(tab: Tab, digits) -> None:
+    """The first request is held back; the drawing goes on; when the held request is released
+    the page still shows the reading of the final drawing."""
+    page = tab.page
+    held = []
+
+    def hold_first(route) -> None:
+        if not held:
+            held.append(route)  # no answer for now
+        else:
+            route.continue_()
+
+    page.route("**/api/predict", hold_first)
+    two = next(r for r in digits[5] if len(r["strokes"]) == 2)
+    tab.draw_mouse({"strokes": two["strokes"][:1]})
+    page.wait_for_timeout(300)
+    assert held, "the first request was sent"
+    tab.draw_mouse({"strokes": two["strokes"][1:]})
+    final = tab.reading()
+    assert final["digit"] is not None
+    try:
+        held[0].continue_()  # the page may have aborted it already
+    except Exception:
+        pass
+    page.wait_for_timeout(500)
+    assert tab.reading() == final
+
+
+def test_feedback_controls_post_the_drawing(tab: Tab, digits) -> None:
+    page = tab.page
+    version = httpx.get(page.url.rstrip("/") + "/api/config").json()["model"]
+    tab.draw_mouse(digits[7][0])
+    shown = tab.reading()
+    feedback = page.locator("#feedback")
+    assert feedback.is_visible()
+    assert page.get_by_test_id("feedback-confirm").is_visible()
+
+    with page.expect_response(lambda r: r.url.endswith("/api/feedback")) as info:
+        page.get_by_test_id("feedback-digit-4").click()
+    response = info.value
+    payload = response.request.post_data_json
+    assert payload["label"] == 4 and payload["predicted"] == shown["digit"], payload
+    assert payload["source"] == "draw" and payload["model"] == version, payload
+    assert 0 < payload["confidence"] <= 1, payload
+    assert payload["image"].startswith("data:image/png;base64,"), payload["image"][:40]
+    img = Image.open(io.BytesIO(base64.b64decode(payload["image"].split(",", 1)[1])))
+    assert img.format == "PNG" and img.mode == "RGBA" and img.size == (280, 280)
+    assert img.getpixel((0, 0))[3] == 0, "transparent where nothing is drawn"
+
+    thanks = page.get_by_test_id("feedback-thanks")
+    thanks.wait_for(state="visible")
+    if response.ok:
+        assert "Thanks" in thanks.text_content()
+        assert not page.get_by_test_id("feedback-confirm").is_visible()
+    else:  # the feedback API is not mounted on this server: the page says so, no reload
+        assert "Couldn't save" in thanks.text_content()
+
+    # Keyboard: a digit key answers "it's a ..." for a new reading.
+    page.get_by_test_id("clear").click()
+    tab.draw_mouse(digits[1][0])
+    tab.reading()
+    with page.expect_request(lambda r: r.url.endswith("/api/feedback")) as req:
+        page.keyboard.press("7")
+    assert req.value.post_data_json["label"] == 7
+
+
+def test_feedback_hidden_when_disabled(browser, server_process, tmp_path: Path, digits) -> None:
+    with server_process(tmp_path, env={"DIGITPAD_FEEDBACK": "false"}) as server:
+        t = Tab(browser, server.url)
+        try:
+            t.draw_mouse(digits[3][0])
+            assert t.reading()["digit"] is not None
+            assert not t.page.locator("#feedback").is_visible()
+            assert not t.page.get_by_test_id("feedback-confirm").is_visible()
+        finally:
+            t.close()
+
+
+def test_screenshot(browser, live_server: str, digits, output_dir: Path) -> None:
+    """The README picture: the page with a drawn digit (also a dark-mode and a phone variant)."""
+    shots = {}
+    for name, options in {
+        "screenshot": {},
+        "screenshot-dark": {"color_scheme": "dark"},
+        "screenshot-phone": {"viewport": {"width": 390, "height": 800}, "has_touch": True},
+    }.items():
+        t = Tab(browser, live_server, **options)
+        try:
+            t.draw_mouse(digits[3][0])
+            r = t.reading()
+            assert r["digit"] is not None
+            t.page.wait_for_timeout(250)  # let the bar transition finish
+            path = output_dir / f"{name}.png"
+            t.page.screenshot(path=str(path))
+            shots[name] = path
+            assert t.errors == []
+        finally:
+            t.close()
+    img = Image.open(shots["screenshot"])
+    assert img.size == (DESKTOP["width"], DESKTOP["height"])
+    docs = REPO / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copy(shots["screenshot"], docs / "screenshot.png")
+    assert (docs / "screenshot.png").stat().st_size < 300_000

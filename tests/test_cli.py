@@ -1,0 +1,101 @@
+"""The digitpad CLI end to end, as a user runs it (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def digitpad(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "digitpad.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def png_folder(tmp_path_factory, mnist_dir: Path):
+    """40 MNIST test digits saved as 112x112 black-on-white PNGs, like scans of paper."""
+    from digitpad.data import load_split
+
+    x, y = load_split("test", mnist_dir)
+    folder = tmp_path_factory.mktemp("pngs")
+    for i in range(40):
+        Image.fromarray(255 - x[i]).resize((112, 112), Image.BILINEAR).save(folder / f"d{i:03d}_{y[i]}.png")
+    return folder, y[:40]
+
+
+def test_info():
+    r = digitpad("info")
+    assert r.returncode == 0, r.stderr
+    assert "model:" in r.stdout and "parameters" in r.stdout
+    meta = json.loads(digitpad("info", "--json").stdout)
+    assert meta["labels"] == [str(i) for i in range(10)] and "version" in meta
+
+
+def test_evaluate_json_and_grid(tmp_path: Path, mnist_dir: Path):
+    grid = tmp_path / "wrong.png"
+    r = digitpad("evaluate", "--data-dir", str(mnist_dir), "--limit", "1000", "--json", "--grid", str(grid))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["images"] == 1000 and res["accuracy"] > 0.95
+    assert np.array(res["confusion"]).sum() == 1000 and len(res["per_class_accuracy"]) == 10
+    assert round(1000 * (1 - res["accuracy"])) == res["errors"]
+    assert Image.open(grid).size[0] > 100
+
+
+def test_evaluate_table(mnist_dir: Path, tmp_path: Path):
+    r = digitpad("evaluate", "--data-dir", str(mnist_dir), "--limit", "500", "--grid", "", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "accuracy:" in r.stdout and "confusion" in r.stdout
+
+
+def test_predict_folder_json(png_folder):
+    folder, labels = png_folder
+    r = digitpad("predict", str(folder), "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 40
+    digits = [row["digit"] for row in rows]
+    assert np.mean(np.array(digits) == labels) >= 0.9, digits
+    assert all(row["status"] in ("ok", "uncertain") for row in rows)
+
+
+def test_predict_glob_and_table(png_folder):
+    folder, labels = png_folder
+    r = digitpad("predict", str(folder / "d00*.png"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split() == ["file", "digit", "confidence", "status"]
+    assert len(lines) == 1 + 10
+
+
+def test_predict_bad_file_one_line_and_nonzero(tmp_path: Path, png_folder):
+    folder, _ = png_folder
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    r = digitpad("predict", str(bad), str(folder / "d000_7.png"))
+    assert r.returncode == 1
+    assert "error" in r.stdout and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, rc, needle", [
+    (["predict", "/no/such/file.png"], 1, "no such file or folder"),
+    (["predict", "/no/such/*.png"], 1, "no files match"),
+    (["info", "--model", "/no/such/model.onnx"], 1, "model file not found"),
+    (["evaluate", "--data-dir", "/no/such/dir", "--grid", ""], 1, "not"),
+    (["frobnicate"], 2, "invalid choice"),
+    (["train", "--epochs", "many"], 2, "invalid int value"),
+])
+def test_bad_arguments(args, rc, needle, tmp_path: Path):
+    r = digitpad(*args, cwd=tmp_path)
+    assert r.returncode == rc, (r.stdout, r.stderr)
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    if rc == 1:
+        lines = r.stderr.strip().splitlines()
+        assert lines[0].startswith("digitpad: error:") and len(lines) <= 2, r.stderr

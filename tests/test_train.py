@@ -1,0 +1,99 @@
+"""Training (cheap mode), resumability, the self-describing artifact and ONNX export parity."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training tests need the train extra (torch)")
+
+from digitpad.data import load_split  # noqa: E402
+from digitpad.predict import Predictor  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mnist_dir: Path) -> Path:
+    """`digitpad train` in its cheap mode, run once for the session as a real subprocess."""
+    out = tmp_path_factory.mktemp("tiny-run")
+    r = subprocess.run(
+        [sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
+         "--limit", "2048", "--batch-size", "64", "--out", str(out), "--no-progress", "--version", "tiny-test"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "model tiny-test" in r.stdout
+    return out
+
+
+def test_tiny_run_learns(tiny_run: Path, mnist_dir: Path):
+    """2,048 images, one epoch: far above chance (10%) on MNIST test images it never saw."""
+    pred = Predictor(tiny_run / "model.onnx")
+    x, y = load_split("test", mnist_dir)
+    acc = float((pred.predict_batch(x[:2000]).argmax(1) == y[:2000]).mean())
+    assert acc > 0.5, acc
+    assert pred.metadata["metrics"]["test_accuracy"] > 0.5
+
+
+def test_artifact_describes_itself(tiny_run: Path):
+    meta = Predictor(tiny_run / "model.onnx").metadata
+    assert meta["version"] == "tiny-test"
+    for key in ("architecture", "input", "normalization", "labels", "recipe", "data", "metrics", "created", "parity"):
+        assert key in meta, key
+    assert meta["recipe"]["epochs"] == 1 and meta["recipe"]["limit"] == 2048
+    assert meta["labels"] == [str(i) for i in range(10)]
+    assert len(meta["data"]["checksums_sha256"]) == 4
+    assert 0 < meta["metrics"]["val_accuracy"] <= 1
+    card = (tiny_run / "MODEL_CARD.md").read_text()
+    assert "tiny-test" in card and "Per-class" in card
+    rows = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1]
+
+
+def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
+    """PyTorch (rebuilt from best.pt) and ONNX Runtime logits agree within 1e-4."""
+    from digitpad.model import build_model
+    from digitpad.preprocess import normalize
+
+    ck = torch.load(tiny_run / "best.pt", weights_only=True)
+    model = build_model(ck["config"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    x, _ = load_split("test", mnist_dir)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(normalize(x[:1000]))).numpy()
+    got = Predictor(tiny_run / "model.onnx").logits(x[:1000])
+    assert np.abs(ref - got).max() < 1e-4
+    assert Predictor(tiny_run / "model.onnx").metadata["parity"]["max_abs_logit_diff"] < 1e-4
+
+
+def test_resume_gives_the_same_model(tmp_path: Path, mnist_dir: Path):
+    """Stopping after epoch 1 and resuming equals an uninterrupted 2-epoch run (seeded)."""
+    from digitpad.train import TrainConfig, train
+
+    cfg = TrainConfig(epochs=2, limit=512, batch_size=64, val_size=256)
+    full = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "a", progress=False, export=False)
+    assert train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False,
+                 stop_after_epoch=1) is None
+    resumed = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False, resume=True)
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
+    assert full["metrics"]["val_accuracy"] == resumed["metrics"]["val_accuracy"]
+
+
+def test_augment_keeps_shape_and_range():
+    from digitpad.train import TrainConfig, augment
+
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 8:20, 12:16] = 1.0
+    out = augment(x, TrainConfig(), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
+    assert not torch.allclose(out, x)  # it did something
+    assert (out.sum(dim=(1, 2, 3)) > 0).all()  # and never erased the digit
