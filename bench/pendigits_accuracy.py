@@ -142,10 +142,11 @@ def threshold_table(conf: np.ndarray, correct: np.ndarray) -> list[dict]:
     return rows
 
 
-def recommend(rows: list[dict]) -> float:
-    """The threshold that catches the most errors net of correct readings it flags
-    (a flagged correct answer costs the user as much as a missed error); ties -> lower."""
-    return max(rows, key=lambda r: (r["errors_caught"] - r["correct_flagged"], -r["threshold"]))["threshold"]
+def recommend(rows: list[dict], target: float = 0.99) -> float:
+    """The lowest threshold at which the readings shown as confident are right at least
+    ``target`` of the time (fewest correct readings flagged for that); the highest if none."""
+    ok = [r for r in rows if r["accuracy_kept"] >= target]
+    return min(ok, key=lambda r: r["threshold"])["threshold"] if ok else rows[-1]["threshold"]
 
 
 def save_failures(path: Path, records: list[dict], style: pendigits.Style, reads: list[dict]) -> None:
@@ -239,7 +240,7 @@ def main() -> None:
         print(f"  {r['threshold']:.2f}  flagged {r['flagged']:6.2%}  accuracy {r['accuracy_kept']:7.2%}  "
               f"caught {r['errors_caught']:4d}/{r['errors']}  correct flagged {r['correct_flagged']:4d}")
     rec = recommend(rows)
-    print(f"recommended uncertain_threshold: {rec:.2f}")
+    print(f"recommended uncertain_threshold: {rec:.2f} (lowest with >= 99% of the confident readings right)")
     result = {
         "bench": "pendigits_accuracy", "mode": mode, "model": reader.version, "split": args.split,
         "writers": len({r["writer"] for r in records}), "drawings_per_style": len(records),

@@ -55,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     cfg = TrainConfig()
-    for name in ("epochs", "limit", "batch_size", "lr", "seed", "threads", "val_size"):
+    for name in ("epochs", "limit", "batch_size", "lr", "seed", "split_seed", "threads", "val_size",
+                 "rotate_deg", "shear", "elastic_p", "thickness_p"):
         if getattr(args, name) is not None:
             cfg = replace(cfg, **{name: getattr(args, name)})
     meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume,
@@ -64,14 +65,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, test {m['test_accuracy']:.2%} "
           f"({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
     if args.ship:
-        import shutil
-
-        models = Path(__file__).parent / "models"
-        shutil.copy(Path(args.out) / "model.onnx", models / "digitpad.onnx")
-        shutil.copy(Path(args.out) / "MODEL_CARD.md", models / "MODEL_CARD.md")
-        shutil.copy(Path(args.out) / "metrics.jsonl", models / "metrics.jsonl")
-        print(f"shipped to {models}")
+        _ship(Path(args.out), metrics=[Path(args.out) / "metrics.jsonl"])
     return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    _need_torch()
+    from .train import ensemble
+
+    s = _settings(args)
+    meta = ensemble(args.runs, data_dir=s.data_dir, out_dir=args.out, version=args.version)
+    m = meta["metrics"]
+    print(f"model {meta['version']} ({len(args.runs)} members): validation {m['val_accuracy']:.2%}, "
+          f"test {m['test_accuracy']:.2%} -> {Path(args.out) / 'model.onnx'}")
+    if args.ship:
+        _ship(Path(args.out), metrics=[Path(r) / "metrics.jsonl" for r in args.runs])
+    return 0
+
+
+def _ship(out: Path, metrics: list[Path]) -> None:
+    """Copy a run's model and card (and the members' training metrics) into the package."""
+    import shutil
+
+    models = Path(__file__).parent / "models"
+    shutil.copy(out / "model.onnx", models / "digitpad.onnx")
+    shutil.copy(out / "MODEL_CARD.md", models / "MODEL_CARD.md")
+    for old in models.glob("metrics*.jsonl"):
+        old.unlink()
+    for i, path in enumerate(metrics):
+        shutil.copy(path, models / ("metrics.jsonl" if i == 0 else f"metrics-{i + 1}.jsonl"))
+    print(f"shipped to {models}")
 
 
 # ------------------------------------------------------------------ evaluate
@@ -162,14 +185,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = meta.get("metrics", {})
     print(f"model:      {meta['version']}  ({pred.path})")
     print(f"created:    {meta.get('created')}")
-    print(f"network:    {meta['architecture']['name']} channels {meta['architecture']['channels']}, "
-          f"{meta.get('parameters', 0):,} parameters")
+    arch = meta["architecture"]
+    members = f"{len(arch['members'])} x " if "members" in arch else ""
+    print(f"network:    {arch['name']}: {members}channels {arch['channels']}, {meta.get('parameters', 0):,} parameters")
     print(f"input:      {meta['input']['shape']} {meta['input']['dtype']}: {meta['input']['content']}")
     print(f"normalize:  {meta['normalization']['formula']} (mean {meta['normalization']['mean']}, "
           f"std {meta['normalization']['std']})")
     if m:
         print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
-              f"(epoch {m['best_epoch']} of {m['epochs']}, {m['train_seconds'] / 60:.1f} min training)")
+              f"({m['train_seconds'] / 60:.1f} min training)")
     return 0
 
 
@@ -179,7 +203,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(_settings(args))
+    s = _settings(args)
+    if s.feedback:  # an unusable feedback database: one line and a hint now, not a traceback at startup
+        from .store import FeedbackStore
+
+        FeedbackStore.open(s.database_url).close()
+    serve(s)
     return 0
 
 
@@ -292,7 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train on at most N images (cheap mode)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
+    p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
+    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 12)")
+    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.2)")
+    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.5)")
+    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.4)")
     p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
@@ -300,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ship", action="store_true", help="copy the model, card and metrics into the package")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ensemble", help="combine finished training runs into one model (one ONNX graph)")
+    data_flag(p)
+    p.add_argument("runs", nargs="+", help="training output folders (each with best.pt and meta.json)")
+    p.add_argument("--out", default="runs/ensemble", help="output folder")
+    p.add_argument("--version", default=None, help="model version string")
+    p.add_argument("--ship", action="store_true", help="copy the model, card and members' metrics into the package")
+    p.set_defaults(func=cmd_ensemble)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion on the MNIST test set")
     data_flag(p)
@@ -367,7 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, default=None, help="share of feedback held out to measure on (default 0.2)")
     p.add_argument("--feedback-share", type=float, default=None,
                    help="share of each epoch that is (repeated) feedback (default 0.25)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
+    p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
+    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 12)")
+    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.2)")
+    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.5)")
+    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.4)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

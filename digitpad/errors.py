@@ -92,3 +92,10 @@ class StoreError(DigitpadError):
 
     code = "store_unavailable"
     http_status = 503
+
+
+class Busy(DigitpadError):
+    """The server could not start the work within the request timeout (too many large images at once)."""
+
+    code = "timeout"
+    http_status = 503

@@ -85,20 +85,27 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: np.ndarray) 
     return {"images": int(len(x)), "max_abs_logit_diff": diff, "argmax_agreement": agree, "tolerance": PARITY_TOL}
 
 
-def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = None) -> None:
+def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = None,
+                     histories: dict[str, list[dict]] | None = None) -> None:
     """A markdown model card generated from the metadata (never typed by hand)."""
-    m, r = meta["metrics"], meta["recipe"]
+    m, arch = meta["metrics"], meta["architecture"]
+    members = m.get("members")
+    what = (f"An ensemble of {len(arch['members'])} CNNs (digitnet, channels {arch['channels']}) whose "
+            "log-probabilities are averaged" if members else f"A CNN ({arch['name']}, channels {arch['channels']})")
     lines = [
         f"# digitpad model card: `{meta['version']}`",
         "",
-        f"A {meta['parameters']:,}-parameter CNN ({meta['architecture']['name']}, channels "
-        f"{meta['architecture']['channels']}) that reads one handwritten digit from a 28x28 MNIST-style image.",
+        f"{what}: {meta['parameters']:,} parameters in all. It reads one handwritten digit from a 28x28 "
+        "MNIST-style image.",
         "",
         "| | |",
         "|---|---|",
         f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
         f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
-        f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |",
+    ]
+    if not members:
+        lines.append(f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |")
+    lines += [
         f"| training time | {m['train_seconds'] / 60:.1f} min on {meta['machine']['processor']} "
         f"({meta['machine']['cpus']} threads, torch {meta['machine']['torch']}) |",
         f"| created | {meta['created']} |",
@@ -106,15 +113,21 @@ def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = 
     if "parity" in meta:
         p = meta["parity"]
         lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
+    if members:
+        lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
+        lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {x['test_accuracy']:.2%} | epoch {x['best_epoch']} "
+                  f"of {x['epochs']} ({x['weights']}) | {x['train_seconds'] / 60:.1f} min |" for x in members]
     lines += ["", "## Per-class test accuracy", "", "| digit | " + " | ".join(str(i) for i in range(10)) + " |",
               "|---" * 11 + "|",
               "| accuracy | " + " | ".join(f"{a:.2%}" for a in m["test_per_class_accuracy"]) + " |", ""]
-    lines += ["## Recipe", "", "```json", json.dumps(r, indent=2), "```", ""]
+    lines += ["## Recipe", "", "```json", json.dumps(meta["recipe"], indent=2), "```", ""]
     lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
               f"`{meta['normalization']['formula']}` with mean {MNIST_MEAN} and std {MNIST_STD}.", ""]
-    if history:
-        lines += ["## Training curve", "", "| epoch | train loss | val acc | val acc (EMA) | s |", "|---|---|---|---|---|"]
+    curves = ([("", history)] if history else []) + list((histories or {}).items())
+    for name, rows in curves:
+        lines += [f"## Training curve{' of ' + name if name else ''}", "",
+                  "| epoch | train loss | val acc | val acc (EMA) | s |", "|---|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_acc']:.2%} | {h['val_acc_ema']:.2%} | "
-                  f"{h['epoch_seconds']:.0f} |" for h in history]
+                  f"{h['epoch_seconds']:.0f} |" for h in rows]
         lines.append("")
     Path(path).write_text("\n".join(lines))

@@ -87,30 +87,25 @@ def load_onnx_weights(path: str | Path) -> tuple[nn.Module, dict]:
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     nodes = list(proto.graph.node)
     conv_nodes = [n for n in nodes if n.op_type == "Conv"]
-    bn_nodes = [n for n in nodes if n.op_type == "BatchNormalization"]
     gemm_nodes = [n for n in nodes if n.op_type == "Gemm"]
-    if (len(conv_nodes), len(gemm_nodes)) != (len(convs), len(linears)) or bn_nodes and len(bn_nodes) != len(bns):
-        raise ModelError(f"{path}: its graph does not match the {meta['architecture'].get('name')} architecture",
-                         hint="fine-tune models exported by `digitpad train` or `digitpad finetune`")
+    folded = not any(n.op_type == "BatchNormalization" for n in nodes)
+    if not folded or (len(conv_nodes), len(gemm_nodes)) != (len(convs), len(linears)):
+        raise ModelError(f"{path}: its graph is not a {meta['architecture'].get('name')} exported by digitpad "
+                         "(BatchNorm folded into the convolutions)",
+                         hint="fine-tune models written by `digitpad train` or `digitpad finetune`")
 
     def t(name: str) -> torch.Tensor:
         return torch.from_numpy(np.array(init[name], dtype=np.float32))
 
     with torch.no_grad():
-        for i, (conv, bn, node) in enumerate(zip(convs, bns, conv_nodes, strict=True)):
-            conv.weight.copy_(t(node.input[1]))
+        for conv, bn, node in zip(convs, bns, conv_nodes, strict=True):
+            conv.weight.copy_(t(node.input[1]))  # (cout, cin, 3, 3), BN scale already folded in
             bias = t(node.input[2]) if len(node.input) > 2 and node.input[2] else torch.zeros(conv.out_channels)
-            if bn_nodes:  # unfused export: BN(conv + bias) == BN'(conv) with mean - bias
-                scale, shift, mean, var = (t(n) for n in bn_nodes[i].input[1:5])
-                bn.weight.copy_(scale)
-                bn.bias.copy_(shift)
-                bn.running_mean.copy_(mean - bias)
-                bn.running_var.copy_(var)
-            else:  # folded: the conv bias is all that is left of the BN
-                bn.weight.fill_(1.0)
-                bn.bias.copy_(bias)
-                bn.running_mean.zero_()
-                bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(1 - eps + eps) * 1 + bias = x + bias
+            # The conv bias is all that is left of the BN: an identity BN that adds it.
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(bias)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(1 - eps + eps) * 1 + bias = x + bias
         for lin, node in zip(linears, gemm_nodes, strict=True):
             w = t(node.input[1])
             trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)

@@ -76,10 +76,36 @@ class DigitNet(nn.Module):
         return self.head(self.features(x))
 
 
-def build_model(config: ModelConfig | dict | None = None) -> DigitNet:
+class Ensemble(nn.Module):
+    """Several DigitNets read the same image; their log-probabilities are averaged.
+
+    (N, 1, 28, 28) -> each member (N, 10) -> mean of log-softmax (N, 10). The output works as
+    logits: its softmax is the normalised geometric mean of the members' probabilities.
+    Members trained from different seeds make different mistakes, so the average makes fewer.
+    """
+
+    def __init__(self, members: list[DigitNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logp = torch.stack([torch.log_softmax(m(x), dim=1) for m in self.members])  # (M, N, 10)
+        return logp.mean(0)
+
+
+def ensemble_config(members: list[dict]) -> dict:
+    """The architecture entry stored in an ensemble's artifact."""
+    return {"name": "digitnet-ensemble", "members": members, "channels": members[0]["channels"],
+            "num_classes": members[0]["num_classes"]}
+
+
+def build_model(config: ModelConfig | dict | None = None) -> nn.Module:
+    """A DigitNet from its config, or an Ensemble from a config with ``members``."""
     if config is None:
         config = ModelConfig()
     elif isinstance(config, dict):
+        if "members" in config:
+            return Ensemble([build_model(c) for c in config["members"]])
         config = ModelConfig.from_dict(config)
     return DigitNet(config)
 

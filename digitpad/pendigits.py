@@ -118,6 +118,18 @@ def coverage(record: dict, style: Style) -> np.ndarray:
     return np.asarray(img.reduce(ss), dtype=np.float32) / 255.0
 
 
+def mnist_arrays(records: list[dict], styles: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every record in every named style (default: all), rendered and preprocessed exactly as
+    the server would: ((N, 28, 28) uint8 white-on-black, (N,) uint8 labels). For fine-tuning
+    on dev writers (``train(extra=...)``); evaluate on the held-out writers only."""
+    from .preprocess import preprocess_bytes
+
+    names = styles or list(STYLES)
+    images = [preprocess_bytes(render(r, STYLES[n])).image for n in names for r in records]
+    labels = [r["label"] for _ in names for r in records]
+    return np.stack(images).astype(np.uint8), np.array(labels, dtype=np.uint8)
+
+
 def render(record: dict, style: Style) -> bytes:
     """One drawing in one style -> image file bytes (``style.format``)."""
     a = coverage(record, style)[..., None]  # (canvas, canvas, 1)

@@ -16,54 +16,64 @@ image whose header claims more than ``max_pixels`` pixels is ``PayloadTooLarge``
 refused before any pixel is decoded.
 
 ``to_mnist`` steps, in order (the JavaScript port follows these numbers). Conventions:
-pixel j covers the continuous interval [j, j + 1); ``round(x)`` means floor(x + 0.5);
-``percentile(v, q)`` means sorted(v)[floor(q * (len(v) - 1))].
+arrays are float64 after step 2; pixel j covers the continuous interval [j, j + 1);
+``round(x)`` means floor(x + 0.5); ``percentile(v, q)`` means sorted(v)[floor(q (len(v) - 1))];
+constants are the module's UPPER_CASE names.
 
  1. Gray. Pillow converts the image to 8-bit "L" (L = (19595 R + 38470 G + 7471 B + 32768)
     >> 16; 16-bit gray is divided by 257 and rounded), or to "LA" when some pixel is not
     fully opaque (alpha kept beside L).
- 2. Reduce. If max(H, W) > WORK_SIDE: k = ceil(max(H, W) / WORK_SIDE) and Pillow's
-    ``reduce(k)``: each k x k block becomes its mean (partial blocks at the right and bottom
-    edges: the mean of their pixels), rounded half up, L and A alike. Now gray (h, w)
-    float32 in [0, 255] and alpha (h, w) float32 = A / 255, or none.
- 3. Ink map (h, w) float32 in [0, 255], ink bright. The ring is the outer border band of
-    width max(1, min(h, w) // 50).
+ 2. Reduce. k = ceil(max(H, W) / WORK_SIDE) if max(H, W) > WORK_SIDE, else 1. gray and
+    A become the exact means of k x k blocks (``block_mean``; blocks cut by the right and
+    bottom edges: the mean of the pixels they hold), not rounded. Now gray (h, w) in
+    [0, 255] and alpha (h, w) = A / 255, or none.
+ 3. Ink map (h, w) in [0, 255], ink bright. The ring is the outer band of width
+    max(1, min(h, w) // 50).
     a. Transparent background (alpha present and the ring's median alpha < 0.5), e.g. a canvas
-       PNG: ink = 255 * alpha. Drawn pixels are ink whatever their colour. noise = 0.
-    b. Otherwise composite: gray = alpha * gray + (1 - alpha) * median(ring gray where
-       alpha >= 0.5). Background: if the ring is uniform (max - min <= 2) it is the ring's
-       median; else a quadratic surface a + bx + cy + dx^2 + exy + fy^2 fitted by least
-       squares to a grid of samples, three times, each time keeping the samples whose
-       residual is within max(3 sigma, 3) (sigma = 1.4826 * median |residual| of the kept
-       ones; the first pass starts from the ring median and ring spread). This absorbs
-       uneven light in photos. d = gray - background. Polarity: the tail that holds more
-       mass beyond max(3 sigma, 4), S+ = sum(max(d - t, 0)) vs S- = sum(max(-d - t, 0));
-       ink = max(d, 0) for light-on-dark, max(-d, 0) for dark-on-light. noise = sigma.
- 4. Soft threshold. floor = max(4 noise, 10). Candidates: pixels with ink > floor; fewer than
-    MIN_INK_PIXELS -> empty. c = percentile(candidates, 0.9) (the ink's own contrast, so faint
-    pencil counts as much as marker); lo = max(floor, 0.25 c), hi = max(0.75 c, lo + 1);
-    v = clip((ink - lo) / (hi - lo), 0, 1): paper grain falls below lo, the edge stays at c/2.
- 5. Mask. m = v >= 0.5. Specks: along rows, then along columns, split the ink profile into runs
-    of non-empty lines separated by at least max(2, side // 50) empty ones and drop the first
-    or last run while it holds < 2% of the ink. Fewer than MIN_INK_PIXELS left -> empty.
- 6. Crop to the mask's bounding box (y0:y1, x0:x1). Measure the stroke width w (``stroke_width``,
-    from area and perimeter) and S = max(y1 - y0, x1 - x0).
- 7. Intermediate. f = INTER_SIDE / S. Area-resample the cropped v with scale f into an array
-    of (ceil((y1 - y0) f) + 2 PAD, ceil((x1 - x0) f) + 2 PAD), offset PAD (``resample_area``, rows then columns).
-    Binarise at t = min(0.5, 0.4 w f) (a stroke thinner than one intermediate pixel is
-    fainter after averaging; the lower threshold keeps it connected).
- 8. Stroke thickness. Re-measure w_i on the binary intermediate and its bbox side S_i;
-    rho = round((STROKE_TARGET S_i - w_i) / (2 (1 - STROKE_TARGET))) clipped to
-    [-floor(MAX_THIN w_i), PAD - 1]: grow (rho > 0) or shrink (rho < 0) the strokes by rho
-    pixels with an octagon (a = round(|rho| / 2.414) 3x3-square steps then |rho| - a
-    cross steps, max for growing, min for shrinking), so the stroke is STROKE_TARGET of the
-    digit's size whatever pen drew it.
- 9. Fit and centre, as MNIST was built. bbox of the binary image; s = 20 / max(height, width):
-    the long side becomes exactly 20 px; the short side is centred in the 20 px box; then the
-    20x20 box is moved by a whole number of pixels so that the centre of mass lands on
-    14.5 (the middle of pixel 14), kept inside the 28x28 field. Area-resample the binary image
-    with that scale and offset (rows, then columns; ``resample_area``).
-10. Output: uint8 = round(255 * out), (28, 28), white ink on black.
+       PNG: ink = 255 alpha. Drawn pixels are ink whatever their colour. noise = 0.
+    b. Otherwise composite: gray = alpha gray + (1 - alpha) median(ring gray where
+       alpha >= 0.5). Background: if the ring is uniform (max - min <= 2), the ring's
+       median; else a quadratic surface a + bx + cy + dx^2 + exy + fy^2 (x, y centred and
+       divided by max(h, w)) least-squares fitted to a grid of samples (step
+       round(sqrt(h w / 4096))) three times, each time on the samples whose residual is
+       within max(3 sigma, 3), sigma = 1.4826 median |residual| of the samples kept before
+       (the first pass starts from the ring's median and spread). This absorbs uneven light
+       in photos. d = gray - background. Polarity: with t = max(3 sigma, 4), compare
+       S+ = sum(max(d - t, 0)) and S- = sum(max(-d - t, 0)); ink = max(d, 0) if S+ > S-
+       (light on dark), else max(-d, 0) (dark on light). noise = sigma.
+ 4. Soft threshold. floor = max(4 noise, 10); candidates are the pixels with ink > floor.
+    Empty if there are fewer than max(MIN_INK_PIXELS, MIN_INK_SHARE h w) of them, or if the
+    ink's own contrast c = percentile(candidates, 0.9) is below max(MIN_CONTRAST, 6 noise)
+    (blank paper). lo = max(floor, 0.25 c), hi = max(0.75 c, lo + 1);
+    v = clip((ink - lo) / (hi - lo), 0, 1): paper grain falls below lo, faint pencil counts
+    as much as marker, and the stroke edge stays at c / 2.
+ 5. Mask m = v >= 0.5. Specks: along rows, then along columns, split the ink profile
+    (ink pixels per line) into runs of non-empty lines separated by more than
+    max(2, lines // 50) empty ones; while there are several runs, drop the first (then the
+    last) if it holds < 2% of the ink. Empty if fewer pixels than in step 4 remain.
+ 6. Crop v and m to m's bounding box [y0, y1) x [x0, x1); S = max(y1 - y0, x1 - x0);
+    w = ``stroke_width(m)`` (pixels, from area and perimeter).
+ 7. Intermediate. f = INTER_SIDE / S. Area-resample (``resample_area``, rows then columns)
+    the cropped v with scale f and offset PAD into (ceil((y1 - y0) INTER_SIDE / S) + 2 PAD)
+    x (ceil((x1 - x0) INTER_SIDE / S) + 2 PAD). Binarise at t = min(0.5, 0.4 w f): a
+    stroke thinner than one intermediate pixel is fainter after averaging, and the lower
+    threshold keeps it connected.
+ 8. Stroke thickness. On the binary intermediate: w_i = ``stroke_width``, S_i = longest
+    side of its bbox, stroke = w_i / S_i. If stroke < STROKE_TARGET the goal is
+    STROKE_TARGET, if stroke > STROKE_MAX it is STROKE_MAX, else nothing changes.
+    rho = round((goal S_i - w_i) / (2 (1 - goal))) (the bbox grows with the strokes),
+    clipped to [-floor(MAX_THIN w_i), PAD - 1]; ``thicken(m, rho)`` grows (rho > 0) or
+    shrinks (rho < 0) the strokes by |rho| px with an octagon: a = round(|rho| / 2.414) 3x3
+    square steps, then |rho| - a cross steps (logical or / and of the neighbours; outside
+    is background). Skipped if shrinking would erase everything.
+ 9. Fit and centre, as MNIST was built. bbox [by0, by1) x [bx0, bx1) of the binary image;
+    s = 20 / max(height, width): the long side becomes exactly 20 px, the short side is
+    centred in the 20 px box (box = (20 - extent s) / 2). Centre of mass (cy, cx) of the
+    binary image (pixel centres at j + 0.5); per axis, com = (c - b0) s + box and
+    shift = round(14.5 - com), clipped to [-box, 28 - box - extent s] so the digit stays in
+    the field; offset = shift + box - b0 s. out = area-resample with scale s and that offset
+    into 28 rows, then 28 columns.
+10. Output: round(255 out) as uint8, (28, 28), white ink on black.
 """
 
 from __future__ import annotations
@@ -100,10 +110,14 @@ ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF"}
 
 WORK_SIDE = 200  # step 2: images are box-averaged down to at most this many pixels a side
 INTER_SIDE = 80  # step 7: the digit's longest side at the intermediate resolution (4x the 20 px box)
-PAD = 24  # step 7: border of the intermediate array, room for thickening
-STROKE_TARGET = 0.11  # step 8: stroke width / digit size; MNIST's median (tests/data/make_expected.py)
+PAD = 8  # step 7: border of the intermediate array, room for thickening (rho <= 0.12 * 80 / 2)
+STROKE_TARGET = 0.12  # step 8: thinner strokes are thickened to this share of the digit size (MNIST: median 0.127)
+STROKE_MAX = 0.2  # step 8: thicker strokes are thinned to this
 MAX_THIN = 0.3  # step 8: shrink strokes by at most this share of their width
-MIN_INK_PIXELS = 4  # steps 4-5: less ink than this (at working resolution) is an empty image
+MIN_INK_PIXELS = 4  # steps 4-5: fewer ink pixels than max(this, MIN_INK_SHARE h w) is an empty image
+MIN_INK_SHARE = 0.0005
+MIN_CONTRAST = 16.0  # step 4: ink contrast c below max(this, 6 noise) is an empty image (blank paper)
+SCALE_INFO = "digitpad.scale"  # img.info key set by decode_image: file pixels per decoded pixel
 
 
 @dataclass
@@ -112,7 +126,7 @@ class Preprocessed:
 
     image: np.ndarray  # (28, 28) uint8, white ink on black
     empty: bool  # True when no ink was found (image is then all zeros)
-    bbox: tuple[int, int, int, int] | None = None  # ink box (x0, y0, x1, y1) in input pixels
+    bbox: tuple[int, int, int, int] | None = None  # ink box (x0, y0, x1, y1) in the file's pixels
     polarity: str = ""  # "alpha" (ink = opaque pixels), "dark-on-light" or "light-on-dark"
     stroke: float = 0.0  # measured stroke width / digit size, before thickness normalisation
 
@@ -191,10 +205,12 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
         if w * h > max_pixels:
             raise PayloadTooLarge(f"image is {w}x{h} = {w * h:,} pixels, over the {max_pixels:,} pixel limit",
                                   hint="send a smaller image")
-        if img.format == "JPEG" and max(w, h) > 4 * WORK_SIDE:
-            # Decode big photos at a reduced DCT scale (1/2 .. 1/8): faster, and step 2 of
+        scale = 1.0
+        if img.format in ("JPEG", "MPO") and max(w, h) > 4 * WORK_SIDE:
+            # Decode big photos at a reduced DCT scale (1/2 .. 1/8): much faster, and step 2 of
             # to_mnist would average the detail away anyway.
             img.draft(img.mode, (2 * WORK_SIDE * w // max(w, h), 2 * WORK_SIDE * h // max(w, h)))
+            scale = w / img.size[0]
         try:
             img.load()
         except Image.DecompressionBombError as e:
@@ -203,10 +219,14 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
             raise
         except Exception as e:
             raise InvalidImage("the image is truncated or corrupt", hint="send a complete image file") from e
+    fmt = img.format
     try:
-        img = ImageOps.exif_transpose(img)
+        if img.getexif().get(0x0112, 1) != 1:  # EXIF Orientation: how to turn the pixels upright
+            img = ImageOps.exif_transpose(img)
     except Exception:  # a malformed EXIF block should not cost the whole image
         log.debug("ignoring unreadable EXIF orientation", exc_info=True)
+    img.format = fmt  # (a transposed copy would have lost it)
+    img.info[SCALE_INFO] = scale  # file pixels per decoded pixel (JPEG draft), for Preprocessed.bbox
     return img
 
 
@@ -226,7 +246,7 @@ def percentile(v: np.ndarray, q: float) -> float:
 
 
 def resample_area(x: np.ndarray, axis: int, n_out: int, scale: float, offset: float) -> np.ndarray:
-    """Area (box-filter) resampling of ``x`` along ``axis`` to ``n_out`` pixels, up or down.
+    """Area (box-filter) resampling of 2-D ``x`` along ``axis`` to ``n_out`` pixels, up or down.
 
     Input pixel j covers [j, j + 1) and maps to [j * scale + offset, (j + 1) * scale + offset)
     in output coordinates. Output pixel i = the integral of the input over its preimage
@@ -235,15 +255,34 @@ def resample_area(x: np.ndarray, axis: int, n_out: int, scale: float, offset: fl
     the running integral F(t) = sum(x[:floor t]) + frac(t) x[floor t], so no matrix product
     (and no BLAS thread pool) is involved.
     """
-    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)  # (n, ...)
+    x = np.asarray(x, dtype=np.float64)
+    if axis == 1:
+        return resample_area(x.T, 0, n_out, scale, offset).T
     n = x.shape[0]
-    csum = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])  # (n + 1, ...)
+    csum = np.zeros((n + 1, x.shape[1]))  # (n + 1, m): csum[j] = sum(x[:j])
+    np.cumsum(x, axis=0, out=csum[1:])
     t = np.clip((np.arange(n_out + 1, dtype=np.float64) - offset) / scale, 0.0, n)  # (n_out + 1,) edges
-    i0 = np.minimum(np.floor(t).astype(np.intp), n - 1)  # pixel each edge falls in
-    frac = (t - i0).reshape((-1,) + (1,) * (x.ndim - 1))
-    integral = csum[i0] + frac * x[i0]  # F(t), (n_out + 1, ...)
-    out = (integral[1:] - integral[:-1]) * scale  # (n_out, ...)
-    return np.moveaxis(out, 0, axis).astype(np.float32)
+    i0 = np.minimum(t.astype(np.intp), n - 1)  # the input pixel each edge falls in
+    frac = (t - i0)[:, None]
+    integral = csum[i0] + frac * x[i0]  # F(t), (n_out + 1, m)
+    return (integral[1:] - integral[:-1]) * scale  # (n_out, m)
+
+
+def block_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """(H, W) uint8 -> (ceil(H / k), ceil(W / k)) float64: the exact mean of each k x k block
+    (blocks cut by the right and bottom edges: the mean of the pixels they hold)."""
+    h, w = x.shape
+    if k == 1:
+        return x.astype(np.float64)
+    H, W = -(-h // k), -(-w // k)
+    rows, cols = np.arange(0, h, k), np.arange(0, w, k)  # first line of each block
+    # Sum blocks one axis at a time, the axis that leaves the smaller intermediate first.
+    if H * w <= h * W:
+        sums = np.add.reduceat(np.add.reduceat(x, rows, axis=0, dtype=np.uint64), cols, axis=1)
+    else:
+        sums = np.add.reduceat(np.add.reduceat(x, cols, axis=1, dtype=np.uint64), rows, axis=0)
+    counts = np.outer(np.minimum(k, h - rows), np.minimum(k, w - cols))  # pixels per block
+    return sums / counts
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -257,7 +296,9 @@ def stroke_width(mask: np.ndarray) -> float:
     a = float(mask.sum())
     if a == 0:
         return 0.0
-    m = np.pad(mask.astype(np.float32), 1)  # (h + 2, w + 2)
+    h, w = mask.shape
+    m = np.zeros((h + 2, w + 2))
+    m[1:-1, 1:-1] = mask
     tl, tr, bl, br = m[:-1, :-1], m[:-1, 1:], m[1:, :-1], m[1:, 1:]  # (h + 1, w + 1) each
     gx = (tr + br - tl - bl) * 0.5
     gy = (bl + br - tl - tr) * 0.5
@@ -265,19 +306,30 @@ def stroke_width(mask: np.ndarray) -> float:
     return (p / 2 - math.sqrt(max(p * p / 4 - 4 * a, 0.0))) / 2
 
 
-def _grow(mask: np.ndarray, steps: int, cross: bool, shrink: bool) -> np.ndarray:
-    """``steps`` binary dilations (erosions if shrink) by a 3x3 square or a 3x3 cross.
+def _shift_op(mask: np.ndarray, axis: int, shrink: bool) -> np.ndarray:
+    """One 3-tap max (min if shrink) along ``axis``; outside the array counts as background."""
+    m = mask if axis == 0 else mask.T
+    out = m.copy()
+    if shrink:
+        out[1:] &= m[:-1]
+        out[:-1] &= m[1:]
+        out[0] = False
+        out[-1] = False
+    else:
+        out[1:] |= m[:-1]
+        out[:-1] |= m[1:]
+    return out if axis == 0 else out.T
 
-    Outside the array counts as background for both. (h, w) bool -> (h, w) bool.
-    """
-    op = np.logical_and if shrink else np.logical_or
+
+def _grow(mask: np.ndarray, steps: int, cross: bool, shrink: bool) -> np.ndarray:
+    """``steps`` binary dilations (erosions if shrink) by a 3x3 square or a 3x3 cross
+    (the centre and its 4 neighbours). Outside the array counts as background. (h, w) bool."""
     for _ in range(steps):
-        p = np.pad(mask, 1, constant_values=False)  # (h + 2, w + 2)
-        if cross:  # centre and its 4 neighbours
-            mask = op(op(op(p[1:-1, 1:-1], p[:-2, 1:-1]), op(p[2:, 1:-1], p[1:-1, :-2])), p[1:-1, 2:])
-        else:  # separable 3x3 square: rows, then columns
-            r = op(op(p[:-2], p[1:-1]), p[2:])  # (h, w + 2)
-            mask = op(op(r[:, :-2], r[:, 1:-1]), r[:, 2:])
+        if cross:
+            rows, cols = _shift_op(mask, 0, shrink), _shift_op(mask, 1, shrink)
+            mask = (rows & cols) if shrink else (rows | cols)
+        else:  # separable 3x3 square: along columns, then along rows
+            mask = _shift_op(_shift_op(mask, 0, shrink), 1, shrink)
     return mask
 
 
@@ -378,7 +430,7 @@ def _background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     h, w = gray.shape
     st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))  # sample grid: <= ~4096 points
     ys, xs = np.mgrid[0:h:st, 0:w:st]
-    g = gray[ys, xs].ravel().astype(np.float64)  # (n,)
+    g = gray[ys, xs].ravel()  # (n,)
     side = float(max(h, w))
     x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
     y = ((ys.ravel() + 0.5) - h / 2) / side
@@ -394,10 +446,10 @@ def _background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
         beta = np.linalg.solve(Xk.T @ Xk + 1e-9 * np.eye(6), Xk.T @ g[keep])
         resid = g - X @ beta
         sigma = 1.4826 * float(np.median(np.abs(resid[keep])))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     xx = (xx + 0.5 - w / 2) / side
     yy = (yy + 0.5 - h / 2) / side
-    b = beta.astype(np.float32)
+    b = beta
     surface = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy  # (h, w)
     return surface, sigma
 
@@ -405,11 +457,11 @@ def _background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
 def _ink(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, float, str]:
     """Step 3: (h, w) ink map in [0, 255] (ink bright), noise sigma, polarity."""
     if alpha is not None and float(np.median(_ring(alpha))) < 0.5:
-        return alpha * np.float32(255.0), 0.0, "alpha"
+        return alpha * 255.0, 0.0, "alpha"
     if alpha is not None:
         ring_g, ring_a = _ring(gray), _ring(alpha)
         paper = float(np.median(ring_g[ring_a >= 0.5]))
-        gray = alpha * gray + (1.0 - alpha) * np.float32(paper)
+        gray = alpha * gray + (1.0 - alpha) * paper
     bg, sigma = _background(gray)
     d = gray - bg  # (h, w) signed deviation from the background
     t = max(3 * sigma, 4.0)
@@ -430,34 +482,33 @@ def _empty(polarity: str = "") -> Preprocessed:
 def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed:
     """A decoded image -> Preprocessed (28x28 uint8, white ink on black), following the module
     docstring's steps. ``normalize_stroke=False`` skips step 8 (for measuring the raw strokes)."""
-    # 1-2. 8-bit gray (+ alpha), reduced to working resolution by Pillow's box reduce.
-    small = _gray_image(img)
-    big = max(small.size)
+    # 1-2. 8-bit gray (+ alpha), reduced to working resolution by exact block means.
+    arr = np.asarray(_gray_image(img))  # (H, W) or (H, W, 2) uint8
+    planes = [arr[..., 0], arr[..., 1]] if arr.ndim == 3 else [arr]
+    big = max(arr.shape[:2])
     k = -(-big // WORK_SIDE) if big > WORK_SIDE else 1
-    if k > 1:
-        small = small.reduce(k)
-    arr = np.asarray(small)  # (h, w) or (h, w, 2) uint8
-    if arr.ndim == 3:
-        gray, alpha = arr[..., 0].astype(np.float32), arr[..., 1].astype(np.float32) / np.float32(255.0)
-    else:
-        gray, alpha = arr.astype(np.float32), None
+    planes = [block_mean(p, k) for p in planes]  # (h, w) float64 each
+    gray, alpha = planes[0], (planes[1] / 255.0 if len(planes) == 2 else None)
+    min_pixels = max(MIN_INK_PIXELS, MIN_INK_SHARE * gray.size)
 
     # 3. ink map, ink bright.
-    ink, noise, polarity = _ink(gray, alpha)  # (h, w) float32
+    ink, noise, polarity = _ink(gray, alpha)  # (h, w) float64 in [0, 255]
 
     # 4. soft threshold relative to the ink's own contrast.
     floor = max(4 * noise, 10.0)
     cand = ink[ink > floor]
-    if cand.size < MIN_INK_PIXELS:
+    if cand.size < min_pixels:
         return _empty(polarity)
     c = percentile(cand, 0.9)
+    if c < max(MIN_CONTRAST, 6 * noise):
+        return _empty(polarity)
     lo = max(floor, 0.25 * c)
     hi = max(0.75 * c, lo + 1.0)
-    v = np.clip((ink - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)  # (h, w) in [0, 1]
+    v = np.clip((ink - lo) / (hi - lo), 0.0, 1.0)  # (h, w) in [0, 1]
 
     # 5. binary mask without edge specks.
     mask = _trim_specks(v >= 0.5)
-    if int(mask.sum()) < MIN_INK_PIXELS:
+    if int(mask.sum()) < min_pixels:
         return _empty(polarity)
     y0, y1, x0, x1 = _bbox(mask)  # dropped specks lie outside this box, by construction
 
@@ -472,15 +523,16 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed
     soft = resample_area(crop, 0, -(-hc * INTER_SIDE // side) + 2 * PAD, f, PAD)  # (hi, wc)
     soft = resample_area(soft, 1, -(-wc * INTER_SIDE // side) + 2 * PAD, f, PAD)  # (hi, wi)
     t = min(0.5, 0.4 * w_work * f)
-    m = soft >= np.float32(t)  # (hi, wi) bool
+    m = soft >= t  # (hi, wi) bool
     w_i = stroke_width(m)
     by0, by1, bx0, bx1 = _bbox(m)
     side_i = max(by1 - by0, bx1 - bx0)
     stroke = w_i / side_i
 
     # 8. stroke thickness -> STROKE_TARGET of the digit's size.
-    if normalize_stroke:
-        rho = int(round_half_up((STROKE_TARGET * side_i - w_i) / (2 * (1 - STROKE_TARGET))))
+    if normalize_stroke and (stroke < STROKE_TARGET or stroke > STROKE_MAX):
+        goal = STROKE_TARGET if stroke < STROKE_TARGET else STROKE_MAX
+        rho = int(round_half_up((goal * side_i - w_i) / (2 * (1 - goal))))
         rho = max(-int(MAX_THIN * w_i), min(PAD - 1, rho))
         if rho != 0:
             grown = thicken(m, rho)
@@ -492,7 +544,7 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed
     by0, by1, bx0, bx1 = _bbox(m)
     bh, bw = by1 - by0, bx1 - bx0
     s = 20.0 / max(bh, bw)
-    mf = m.astype(np.float32)
+    mf = m.astype(np.float64)
     mass = float(mf.sum())
     cy = float((mf.sum(axis=1) * (np.arange(m.shape[0]) + 0.5)).sum()) / mass  # centre of mass,
     cx = float((mf.sum(axis=0) * (np.arange(m.shape[1]) + 0.5)).sum()) / mass  # continuous coords
@@ -508,7 +560,8 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed
 
     # 10. uint8, white ink on black.
     image = np.clip(round_half_up(out * 255.0), 0, 255).astype(np.uint8)
-    bbox = (x0 * k, y0 * k, min(x1 * k, img.width), min(y1 * k, img.height))
+    sc = k * float(img.info.get(SCALE_INFO, 1.0))  # file pixels per working pixel
+    bbox = (int(x0 * sc), int(y0 * sc), int(math.ceil(x1 * sc)), int(math.ceil(y1 * sc)))
     return Preprocessed(image, False, bbox, polarity, float(stroke))
 
 

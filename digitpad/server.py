@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import struct
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,7 +49,16 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from .errors import DigitpadError, InvalidImage, InvalidRequest, MissingField, PayloadTooLarge, UnsupportedMediaType
+from . import http_limits
+from .errors import (
+    Busy,
+    DigitpadError,
+    InvalidImage,
+    InvalidRequest,
+    MissingField,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from .predict import Predictor
 from .settings import Settings
 
@@ -60,12 +70,20 @@ STATIC_DIR = Path(str(resources.files("digitpad") / "static"))
 # page (~3-15 KB of PNG) takes well under a millisecond, far less than a threadpool round trip.
 # Anything bigger (photos) goes to a worker thread, where the request timeout can abandon it.
 INLINE_MAX_BYTES = 64 * 1024
+# ... and whose header claims at most this many pixels: a 60 KB PNG can claim 40 MP of one
+# colour, whose decoding would hold the event loop (and every request behind it) for a second.
+INLINE_MAX_PIXELS = 512 * 512
+# Images decoded in worker threads at once, per process. An RGBA PNG needs ~12 bytes a pixel
+# while it is decoded and reduced (~200 MB at the default 16 MP limit): anyio's 40 threads at
+# once could exhaust the machine's memory. Others wait their turn, within the request timeout.
+HEAVY_JOBS = 1
 
 # Error codes for Starlette's own HTTP errors (unknown route, wrong method, bad multipart...).
 _HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "missing_field", 503: "timeout"}
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+# 'wasm-unsafe-eval': on-device mode compiles onnxruntime-web's WebAssembly (no JS eval is allowed).
+PAGE_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
             "connect-src 'self'; font-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
@@ -116,6 +134,8 @@ class ConfigResponse(BaseModel):
     feedback: bool = Field(description="whether the page should offer corrections (POST /api/feedback)")
     model: str = Field(description="version of the loaded model")
     uncertain_threshold: float = Field(description="below this confidence a reading is 'uncertain'")
+    model_url: str = Field("api/model.onnx", description="the model file for on-device reading, versioned by "
+                                                         "its hash (?v=...): cache it for good")
 
 
 _IMAGE_DESCRIPTION = ("PNG (with or without alpha), JPEG (EXIF orientation applied), WebP, BMP or GIF (first frame). "
@@ -166,7 +186,7 @@ def _b64decode(text: str) -> bytes:
             raise InvalidImage("a data URL must look like data:image/png;base64,...", code="invalid_base64")
         mime = header[5:-7].split(";", 1)[0].strip().lower()
         if mime and not mime.startswith("image/"):
-            raise UnsupportedMediaType(f"the data URL holds {mime}, not an image")
+            raise UnsupportedMediaType(f"the data URL holds {mime[:60]}, not an image")
     # The canvas API emits plain base64; be lenient with whitespace and missing padding only.
     text = "".join(text.split())
     text += "=" * (-len(text) % 4)
@@ -230,6 +250,57 @@ def read_digit(payload: bytes | str, predictor: Predictor, settings: Settings, t
         "model": predictor.version,
         "timing_ms": {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": _ms(t2, t3), "total": total},
     }
+
+
+def _claimed_pixels(payload: bytes | str) -> int:
+    """Width x height that the image's header claims, nothing decoded (0 when it cannot be read:
+    the real decode then fails fast with the right error)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        if isinstance(payload, str):  # a canvas PNG: its size is in the first 24 bytes (32 base64 chars)
+            head = payload.partition(",")[2] if payload.startswith("data:") else payload
+            head = base64.b64decode(head[:32], validate=True) if len(head) >= 32 else b""
+        else:
+            head = payload
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
+            return width * height
+        data = _b64decode(payload) if isinstance(payload, str) else payload
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                return img.width * img.height
+    except Exception:
+        return 0
+
+
+def _read_digit_limited(jobs: threading.Semaphore, deadline: float, *args: Any) -> dict:
+    """read_digit in a worker thread, at most HEAVY_JOBS at a time. The slot is taken here, in
+    the thread, and held until the work really ends: a request abandoned by the timeout keeps
+    its slot while its decode finishes, and one still waiting when its time is up never starts."""
+    if not jobs.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise Busy("the server is busy with large images; try again")
+    try:
+        return read_digit(*args)
+    finally:
+        jobs.release()
+
+
+def _return_freed_memory_to_os() -> None:
+    """Make glibc give large freed blocks back to the OS at once. By default its mmap threshold
+    grows after the first large free, and freed image buffers of up to 32 MB then stay in the
+    heap: after one big photo a worker would keep ~400 MB for good. A fixed 1 MB threshold only
+    affects buffers that large (a 280x280 canvas PNG decodes to ~300 KB)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc (musl, macOS): nothing to tune
 
 
 async def _image_from_request(request: Request) -> bytes | str:
@@ -305,14 +376,14 @@ def _multipart_field(body: bytes, content_type: str, name: str) -> bytes | None:
     def on_end() -> None:
         state["ended"] = True
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end, "on_end": on_end,
-    })
     try:
+        parser = MultipartParser(boundary, {
+            "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+            "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end, "on_end": on_end,
+        })
         parser.write(body)
         parser.finalize()
-    except MultipartParseError:
+    except (MultipartParseError, ValueError):  # ValueError: FormParserError (e.g. a boundary over 256 bytes)
         raise InvalidRequest("the multipart/form-data body is malformed", code="invalid_multipart") from None
     if not state["ended"]:
         raise InvalidRequest("the multipart/form-data body is incomplete (no closing boundary)",
@@ -425,12 +496,34 @@ class _PageMount(Mount):
 
 
 class _StaticFiles(StaticFiles):
-    """The page's files, always revalidated (ETag) so a new version is picked up at once."""
+    """The page's files, always revalidated (ETag) so a new version is picked up at once;
+    vendored files carry their version in their path, so browsers keep them for a year."""
 
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers["cache-control"] = "no-cache"
+    def file_response(self, full_path: Any, stat_result: Any, scope: dict, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(full_path, stat_result, scope, *args, **kwargs)
+        versioned = scope.get("path", "").startswith("/vendor/")
+        response.headers["cache-control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
+        if str(full_path).endswith(".wasm"):
+            response.headers["content-type"] = "application/wasm"  # needed for streaming compilation
         return response
+
+
+class _GzipExceptPredict:
+    """gzip (Starlette's GZipMiddleware) for everything over ~1 KB (the page, the 14 MB
+    onnxruntime .wasm -> ~3.7 MB, the model) except /api/predict, whose small answers are
+    latency-bound. Compressed static responses lose Content-Length, not their ETag."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], minimum_size: int = 1024) -> None:
+        from starlette.middleware.gzip import GZipMiddleware
+
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/predict"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 async def get_predictor(request: Request) -> Predictor:  # async: a sync dependency costs a threadpool hop
@@ -442,6 +535,9 @@ PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 
 
 def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # A message may quote the client's input (a data URL's MIME type...): a lone surrogate from
+    # JSON like "\ud800" cannot be encoded as UTF-8 and would turn a 4xx into a 500.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
@@ -462,11 +558,14 @@ def _docs_page(openapi_url: str) -> tuple[HTMLResponse, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The digitpad web app. Nothing heavy happens here: the model opens in the lifespan."""
     settings = settings or Settings()
+    http_limits.configure(settings)  # header size/time limits of this process's connections
+    heavy_jobs = threading.BoundedSemaphore(HEAVY_JOBS)
     # python-multipart logs every malformed body at WARNING: client noise, already answered 400.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _return_freed_memory_to_os()
         app.state.predictor = Predictor(settings.model, threads=settings.threads)
         log.info("model %s loaded from %s", app.state.predictor.version, app.state.predictor.path)
         # FEEDBACK-HOOK: lifespan  (open the feedback store here, put it on app.state, close it after `yield`)
@@ -525,12 +624,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def predict(request: Request, predictor: PredictorDep) -> Response:
         t_start = time.perf_counter()
         payload = await _image_from_request(request)
-        if len(payload) <= INLINE_MAX_BYTES:
+        if len(payload) <= INLINE_MAX_BYTES and _claimed_pixels(payload) <= INLINE_MAX_PIXELS:
             result = read_digit(payload, predictor, settings, t_start)
         else:
             # abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
-            result = await anyio.to_thread.run_sync(read_digit, payload, predictor, settings, t_start,
-                                                    abandon_on_cancel=True)
+            deadline = time.monotonic() + settings.request_timeout
+            result = await anyio.to_thread.run_sync(_read_digit_limited, heavy_jobs, deadline, payload, predictor,
+                                                    settings, t_start, abandon_on_cancel=True)
         # A prepared Response skips FastAPI's re-validation of the (already well-formed) dict.
         return Response(json.dumps(result, separators=(",", ":")), media_type="application/json",
                         headers={"cache-control": "no-store"})
@@ -542,7 +642,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/config", summary="Settings the page needs", response_model=ConfigResponse, tags=["model"])
     async def config(predictor: PredictorDep) -> ConfigResponse:
         return ConfigResponse(feedback=settings.feedback, model=predictor.version,
-                              uncertain_threshold=settings.uncertain_threshold)
+                              uncertain_threshold=settings.uncertain_threshold,
+                              model_url=f"api/model.onnx?v={_model_file(request_app=app)[1]}")
+
+    @app.get("/api/model.onnx", summary="The model file, for on-device reading", tags=["model"],
+             response_class=Response)
+    async def model_file(request: Request) -> Response:
+        data, etag = _model_file(request_app=app)
+        # ?v=<hash> URLs never change content: cache for good. Otherwise revalidate by ETag.
+        fixed = request.query_params.get("v") == etag
+        headers = {"etag": f'"{etag}"',
+                   "cache-control": "public, max-age=31536000, immutable" if fixed else "no-cache"}
+        if request.headers.get("if-none-match", "").strip() == f'"{etag}"':
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="application/octet-stream", headers=headers)
 
     @app.get("/healthz", summary="Liveness", response_model=HealthResponse, tags=["health"])
     async def healthz(predictor: PredictorDep) -> HealthResponse:
@@ -565,12 +678,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def encode(h: dict[str, str]) -> list[tuple[bytes, bytes]]:
         return [(k.encode(), v.encode()) for k, v in h.items()]
 
+    app.add_middleware(_GzipExceptPredict)
     app.add_middleware(
         _Guard, max_body=settings.max_body_bytes, timeout=settings.request_timeout,
         headers=encode({**security, "content-security-policy": PAGE_CSP}),
         docs_headers=encode({**security, "content-security-policy": docs_csp}),
     )
     return app
+
+
+def _model_file(request_app: FastAPI) -> tuple[bytes, str]:
+    """The loaded model's bytes and a 16-hex-digit hash of them (its ETag), read once."""
+    cached = getattr(request_app.state, "model_file", None)
+    if cached is None:
+        data = Path(request_app.state.predictor.path).read_bytes()
+        cached = request_app.state.model_file = (data, hashlib.sha256(data).hexdigest()[:16])
+    return cached
 
 
 def _package_version() -> str:
@@ -613,8 +736,11 @@ def serve(settings: Settings) -> None:
     """Run the app under uvicorn (blocking). ``workers > 1`` runs that many processes."""
     import uvicorn
 
+    # Fail fast, as one line plus a hint from the CLI, rather than as a traceback from the lifespan.
+    Predictor(settings.model, threads=settings.threads)
     common = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                  log_config=log_config(settings.log_level), server_header=False)
+                  log_config=log_config(settings.log_level), server_header=False,
+                  http=http_limits.http_protocol(settings))
     if settings.workers > 1:
         _settings_to_env(settings)
         uvicorn.run("digitpad.server:app_from_env", factory=True, workers=settings.workers, **common)

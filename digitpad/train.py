@@ -45,7 +45,8 @@ class TrainConfig:
     ema_decay: float = 0.999
     val_size: int = 5000
     limit: int | None = None  # cap on training images (cheap mode)
-    seed: int = 0
+    seed: int = 0  # weights init, shuffling, augmentation
+    split_seed: int = 0  # which 5,000 training images form the validation split (shared by ensemble members)
     threads: int = 0  # torch intra-op threads; 0 = torch default
     # augmentation
     rotate_deg: float = 12.0
@@ -120,7 +121,7 @@ def to_input(x: torch.Tensor) -> torch.Tensor:
 
 def split_train_val(images: np.ndarray, labels: np.ndarray, cfg: TrainConfig):
     """Seeded split of the 60k training set into train and validation (never the test set)."""
-    perm = np.random.RandomState(cfg.seed).permutation(len(images))
+    perm = np.random.RandomState(cfg.split_seed).permutation(len(images))
     n_val = cfg.val_size
     if cfg.limit:
         n_val = min(n_val, max(256, cfg.limit // 4))
@@ -345,3 +346,66 @@ def _plain_state(m: torch.nn.Module) -> dict:
 def fast_config(**overrides) -> TrainConfig:
     """The quick recipe used by bench/train_speed.py: fewer epochs, same everything else."""
     return replace(TrainConfig(epochs=8), **overrides)
+
+
+def ensemble(
+    run_dirs: list[str | Path],
+    *,
+    data_dir: str | Path | None,
+    out_dir: str | Path,
+    version: str | None = None,
+) -> dict:
+    """Combine finished training runs into one ensemble artifact (one ONNX graph).
+
+    Every run must share the validation split (``split_seed``), so the ensemble's validation
+    accuracy is measured on images none of its members trained on. The test set is evaluated
+    once, at the end, as for a single run. Writes ``model.onnx`` and ``MODEL_CARD.md``.
+    """
+    from .export import export_onnx, write_model_card
+    from .model import ensemble_config
+
+    runs = [Path(d) for d in run_dirs]
+    metas = [json.loads((r / "meta.json").read_text()) for r in runs]
+    split_seeds = {m["recipe"].get("split_seed", 0) for m in metas}
+    if len(split_seeds) != 1:
+        raise ValueError(f"ensemble members use different validation splits: {split_seeds}")
+    arch = ensemble_config([m["architecture"] for m in metas])
+    model = build_model(arch)
+    for member, run in zip(model.members, runs):
+        member.load_state_dict(torch.load(run / "best.pt", weights_only=True)["model"])
+    model.eval()
+
+    cfg = replace(TrainConfig(), split_seed=split_seeds.pop(), limit=metas[0]["recipe"].get("limit"))
+    _, (xv_np, yv_np) = split_train_val(*mnist.load_split("train", data_dir), cfg)
+    val_acc, _ = accuracy(model, _tensor(xv_np), torch.from_numpy(yv_np.astype(np.int64)))
+    te_img, te_lab = mnist.load_split("test", data_dir)
+    yt = torch.from_numpy(te_lab.astype(np.int64))
+    pred = predict_logits(model, _tensor(te_img)).argmax(1)
+    meta = {
+        "version": version or time.strftime("digitnet-ensemble-%Y%m%d-%H%M%S"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "architecture": arch,
+        "parameters": count_parameters(model),
+        "recipe": {"combine": "mean of the members' log-probabilities", "members": [m["recipe"] for m in metas]},
+        "data": {**metas[0]["data"], "val_images": int(len(xv_np))},
+        "metrics": {
+            "val_accuracy": val_acc,
+            "test_accuracy": float((pred == yt).float().mean()),
+            "test_per_class_accuracy": [float((pred[yt == c] == c).float().mean()) for c in range(10)],
+            "train_seconds": round(sum(m["metrics"]["train_seconds"] for m in metas), 1),
+            "members": [{"version": m["version"], **{k: m["metrics"][k] for k in (
+                "val_accuracy", "test_accuracy", "best_epoch", "epochs", "weights", "train_seconds")}} for m in metas],
+        },
+        "machine": metas[0]["machine"],
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    meta = export_onnx(model, meta, out / "model.onnx", parity_images=te_img[:1000])
+    histories = {}
+    for m, run in zip(metas, runs):
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        histories[m["version"]] = rows
+        (out / f"metrics-{m['version']}.jsonl").write_text((run / "metrics.jsonl").read_text())
+    write_model_card(meta, out / "MODEL_CARD.md", histories=histories)
+    return meta

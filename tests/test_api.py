@@ -102,8 +102,14 @@ def decode_preview(data_url: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings(max_body_bytes=MAX_BODY, max_pixels=MAX_PIXELS, uncertain_threshold=0.6)
+def tmp_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file for the feedback store the app opens (never the per-user default)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('api') / 'feedback.db'}"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_db: str) -> Settings:
+    return Settings(max_body_bytes=MAX_BODY, max_pixels=MAX_PIXELS, uncertain_threshold=0.6, database_url=tmp_db)
 
 
 @pytest.fixture(scope="module")
@@ -231,9 +237,9 @@ def test_empty_image_is_empty(client: TestClient) -> None:
         assert decode_preview(body["preview"]).max() == 0
 
 
-def test_uncertain_below_threshold(mnist_digits) -> None:
+def test_uncertain_below_threshold(mnist_digits, tmp_db: str) -> None:
     """With the threshold at 1, no reading is sure enough: status 'uncertain', digit still given."""
-    with TestClient(create_app(Settings(uncertain_threshold=1.0))) as c:
+    with TestClient(create_app(Settings(uncertain_threshold=1.0, database_url=tmp_db))) as c:
         body = post_file(c, encode(mnist_digits[1][0], "png-l")).json()
     assert body["status"] == "uncertain", body
     assert body["digit"] is not None and body["confidence"] < 1.0, body
@@ -381,7 +387,7 @@ def test_healthz_and_config(client: TestClient, settings: Settings) -> None:
     assert r.status_code == 200, r.text
     assert r.json() == {"feedback": settings.feedback, "model": version,
                         "uncertain_threshold": settings.uncertain_threshold}
-    with TestClient(create_app(Settings(feedback=False, uncertain_threshold=0.4))) as c:
+    with TestClient(create_app(Settings(feedback=False, uncertain_threshold=0.4, database_url=settings.database_url))) as c:
         assert c.get("/api/config").json()["feedback"] is False
         assert c.get("/api/config").json()["uncertain_threshold"] == 0.4
 
@@ -427,13 +433,14 @@ def test_unexpected_exception_is_500_without_traceback(settings: Settings) -> No
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_request_timeout_503(mnist_digits) -> None:
+def test_request_timeout_503(mnist_digits, tmp_db: str) -> None:
     """A tiny timeout: the prediction (sent to a worker thread when the body is large) is abandoned."""
     img = Image.fromarray(paper(mnist_digits[0][0], scale=40))  # 1120 x 1120, a ~100 KB+ PNG
     buf = io.BytesIO()
     img.save(buf, "PNG", compress_level=0)
     assert len(buf.getvalue()) > 64 * 1024
-    with TestClient(create_app(Settings(request_timeout=0.0005)), raise_server_exceptions=False) as c:
+    with TestClient(create_app(Settings(request_timeout=0.0005, database_url=tmp_db)),
+                    raise_server_exceptions=False) as c:
         assert_error(post_file(c, buf.getvalue()), 503, "timeout")
 
 
@@ -479,8 +486,16 @@ def test_page_has_no_inline_script_or_external_url(client: TestClient) -> None:
             assert client.get("/" + asset).status_code == 200, asset
 
 
+def test_serve_with_a_missing_model_says_so(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "digitpad.cli", "serve", "--port", "0", "--model", str(tmp_path / "no.onnx")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "model file not found" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 def test_importing_the_server_does_not_import_torch() -> None:
-    code = "import digitpad.server, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    code = ("import digitpad.server as s, sys; s.create_app(); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
 

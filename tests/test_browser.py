@@ -373,41 +373,54 @@ def test_feedback_controls_post_the_drawing(tab: Tab, digits) -> None:
     assert req.value.post_data_json["label"] == 7
 
 
-def test_feedback_hidden_when_disabled(browser, server_process, tmp_path: Path, digits) -> None:
-    with server_process(tmp_path, env={"DIGITPAD_FEEDBACK": "false"}) as server:
+def test_uncertain_state_and_feedback_off(browser, server_process, tmp_path: Path, digits) -> None:
+    """A server with feedback off and a threshold no reading reaches: the page says it is not
+    sure (still showing its best guess) and offers no feedback controls."""
+    env = {"DIGITPAD_FEEDBACK": "false", "DIGITPAD_UNCERTAIN_THRESHOLD": "1.0"}
+    with server_process(tmp_path, env=env) as server:
         t = Tab(browser, server.url)
         try:
             t.draw_mouse(digits[3][0])
-            assert t.reading()["digit"] is not None
+            r = t.reading()
+            assert r["state"] == "uncertain" and r["digit"] is not None, r
+            assert r["status"].startswith("Not sure"), r
             assert not t.page.locator("#feedback").is_visible()
             assert not t.page.get_by_test_id("feedback-confirm").is_visible()
+            t.page.keyboard.press("3")  # digit keys do nothing either
+            t.page.wait_for_timeout(200)
+            assert t.errors == []
         finally:
             t.close()
 
 
 def test_screenshot(browser, live_server: str, digits, output_dir: Path) -> None:
-    """The README picture: the page with a drawn digit (also a dark-mode and a phone variant)."""
-    shots = {}
-    for name, options in {
-        "screenshot": {},
-        "screenshot-dark": {"color_scheme": "dark"},
-        "screenshot-phone": {"viewport": {"width": 390, "height": 800}, "has_touch": True},
-    }.items():
-        t = Tab(browser, live_server, **options)
-        try:
-            t.draw_mouse(digits[3][0])
-            r = t.reading()
-            assert r["digit"] is not None
-            t.page.wait_for_timeout(250)  # let the bar transition finish
-            path = output_dir / f"{name}.png"
-            t.page.screenshot(path=str(path))
-            shots[name] = path
-            assert t.errors == []
-        finally:
-            t.close()
-    img = Image.open(shots["screenshot"])
+    """The README picture: the page with a drawn digit. The same drawing is then shown in dark
+    mode and on a phone-sized window (the pad redraws its strokes for the new theme and size)."""
+    t = Tab(browser, live_server)
+    try:
+        page = t.page
+        t.draw_mouse(digits[3][0])
+        first = t.reading()
+        assert first["digit"] is not None
+        page.wait_for_timeout(250)  # let the bar transition finish
+        shot = output_dir / "screenshot.png"
+        page.screenshot(path=str(shot))
+        ink = t.pad_ink()
+
+        page.emulate_media(color_scheme="dark")
+        page.wait_for_timeout(100)
+        page.screenshot(path=str(output_dir / "screenshot-dark.png"))
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.wait_for_timeout(250)
+        page.screenshot(path=str(output_dir / "screenshot-phone.png"))
+        assert t.pad_ink() > 0.5 * ink * (390 / DESKTOP["width"]) ** 2, "the drawing survives the resize"
+        assert t.reading()["digit"] == first["digit"]
+        assert t.errors == []
+    finally:
+        t.close()
+    img = Image.open(shot)
     assert img.size == (DESKTOP["width"], DESKTOP["height"])
     docs = REPO / "docs"
     docs.mkdir(exist_ok=True)
-    shutil.copy(shots["screenshot"], docs / "screenshot.png")
+    shutil.copy(shot, docs / "screenshot.png")
     assert (docs / "screenshot.png").stat().st_size < 300_000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -258,9 +259,70 @@ def test_serve_flags_reach_the_settings():
     assert _settings(build_parser().parse_args(["serve"])).feedback is True
 
 
+def test_serve_with_an_unusable_database_says_so_in_one_line(capsys):
+    from digitpad.cli import main
+
+    assert main(["serve", "--port", "1", "--database-url", "postgresql://someone:s3cret@127.0.0.1:9/db"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open the feedback database" in err and "hint:" in err, err
+    assert "s3cret" not in err and "Traceback" not in err, err
+
+
+def test_feedback_side_of_serving_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, digitpad.server, digitpad.feedback_api, digitpad.feedback, digitpad.store; "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "torch was imported"
+
+
 def test_feedback_routes_are_in_the_openapi_spec(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"post"} <= set(paths["/api/feedback"]) and {"get"} <= set(paths["/api/feedback"])
     assert "delete" in paths["/api/feedback/{feedback_id}"]
     body = paths["/api/feedback"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(body)
+
+
+# ------------------------------------------------------------------ the whole loop, in a real browser
+
+
+@pytest.mark.browser
+def test_a_correction_on_the_page_is_counted_by_feedback_stats(server_process, tmp_path, pendigits_path, capsys):
+    """Draw on the page in Chromium, pick the right digit, and `digitpad feedback stats` counts it."""
+    from pathlib import Path
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's Chromium is not at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    from digitpad.cli import main
+    from digitpad.pendigits import load
+
+    record = next(r for r in load(pendigits_path) if r["label"] == 4)
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    with server_process(tmp_path, env={"DIGITPAD_DATABASE_URL": url}) as server, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 720})
+            page.goto(server.url + "/")
+            box = page.get_by_test_id("pad").bounding_box()
+            for stroke in record["strokes"]:
+                pts = [(box["x"] + x / 280 * box["width"], box["y"] + y / 280 * box["height"]) for x, y in stroke]
+                page.mouse.move(*pts[0])
+                page.mouse.down()
+                for pt in pts[1:]:
+                    page.mouse.move(*pt)
+                page.mouse.up()
+            page.get_by_test_id("feedback-digit-4").wait_for(state="visible", timeout=15_000)
+            with page.expect_response(lambda r: r.url.endswith("/api/feedback")) as info:
+                page.get_by_test_id("feedback-digit-4").click()
+            assert info.value.status == 201, info.value.text()
+            page.get_by_test_id("feedback-thanks").wait_for(state="visible")
+        finally:
+            browser.close()
+    capsys.readouterr()
+    assert main(["feedback", "stats", "--json", "--database-url", url]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["total"] == 1 and st["per_label"][4] == 1 and st["by_source"] == {"draw": 1}, st

@@ -97,3 +97,21 @@ def test_augment_keeps_shape_and_range():
     assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
     assert not torch.allclose(out, x)  # it did something
     assert (out.sum(dim=(1, 2, 3)) > 0).all()  # and never erased the digit
+
+
+def test_ensemble_artifact(tiny_run: Path, tmp_path: Path, mnist_dir: Path):
+    """`digitpad ensemble` combines runs into one ONNX graph with its own metadata and parity."""
+    out = tmp_path / "ens"
+    r = subprocess.run([sys.executable, "-m", "digitpad.cli", "ensemble", "--data-dir", str(mnist_dir),
+                        str(tiny_run), str(tiny_run), "--out", str(out), "--version", "tiny-ens"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ens, single = Predictor(out / "model.onnx"), Predictor(tiny_run / "model.onnx")
+    meta = ens.metadata
+    assert meta["version"] == "tiny-ens" and len(meta["architecture"]["members"]) == 2
+    assert [m["version"] for m in meta["metrics"]["members"]] == ["tiny-test", "tiny-test"]
+    assert meta["parity"]["max_abs_logit_diff"] < 1e-4
+    # Two copies of one member read exactly as that member does.
+    x, _ = load_split("test", mnist_dir)
+    assert np.abs(ens.predict_batch(x[:200]) - single.predict_batch(x[:200])).max() < 1e-4
+    assert "## Members" in (out / "MODEL_CARD.md").read_text()

@@ -7,13 +7,32 @@
 import { Pad } from "./pad.js";
 import { ApiError, blobToDataURL, getConfig, predictOnServer, sendFeedback } from "./api.js";
 import * as view from "./view.js";
+import { loadDevice } from "./ondevice.js";
 
 const DEBOUNCE_MS = 100;   // predict this long after the last pen move...
 const MAX_WAIT_MS = 300;   // ...but at least this often during a long stroke
 
 export const BACKENDS = {
-  server: { name: "server", predict: (input, opts) => predictOnServer(input.blob, opts) },
+  server: { name: "server", label: "the server", predict: (input, opts) => predictOnServer(input.blob, opts) },
+  device: {
+    name: "device", label: "this device",
+    predict: async (input) => {
+      const device = await loadDevice();
+      const pixels = input.imageData || await decodePixels(input.blob);
+      return device.predictImageData(pixels, { threshold: state.config.uncertain_threshold });
+    },
+  },
 };
+const MODE_KEY = "digitpad.mode";
+
+/** An image Blob -> its RGBA pixels, as the server's decoder would see them (no colour management). */
+async function decodePixels(blob) {
+  const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,7 +50,10 @@ const pad = new Pad($("pad"));
 
 /** The pad's content as the model's input: the PNG drawing, or the uploaded file. */
 async function input() {
-  return { blob: await pad.toBlob(), source: pad.image ? "upload" : "draw" };
+  const inp = { blob: await pad.toBlob(), source: pad.image ? "upload" : "draw" };
+  // On device, a drawing's pixels are read straight from the canvas: the same RGBA the PNG holds.
+  if (state.backend === BACKENDS.device && !pad.image) inp.imageData = pad.toImageData();
+  return inp;
 }
 
 /** Predict what is on the pad now; answers to older requests are dropped. */
@@ -53,14 +75,21 @@ export async function predict() {
   state.controller = controller;
   try {
     const inp = await input();
-    const reading = await state.backend.predict(inp, { signal: controller.signal });
+    const backend = state.backend;
+    const t0 = performance.now();
+    const reading = await backend.predict(inp, { signal: controller.signal });
     if (seq !== state.seq) return;   // stale: the pad changed since this request started
     view.setOffline(false);
     view.showReading(reading);
+    showWhere(backend, performance.now() - t0);
     state.reading = { ...reading, input: inp };
     if (reading.status !== "empty" && pad.pointerId === null) showFeedback();
   } catch (e) {
     if (e.name === "AbortError" || seq !== state.seq) return;
+    if (state.backend === BACKENDS.device) {   // the runtime or the model did not load
+      deviceFailed(e);
+      return;
+    }
     if (e instanceof ApiError && e.status < 500) {
       view.setOffline(false);
       view.showError(e.message);
@@ -89,7 +118,7 @@ function schedule() {
 
 pad.addEventListener("change", (e) => {
   const kind = e.detail.kind;
-  $("pad-wrap").classList.toggle("has-ink", !pad.isEmpty);
+  if (kind !== "move") $("pad-wrap").classList.toggle("has-ink", !pad.isEmpty);
   if (kind === "start" || kind === "move") {
     if (kind === "start") hideFeedback();
     schedule();
@@ -203,6 +232,53 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+// ------------------------------------------------------------------ where it is read: device or server
+
+function showWhere(backend, ms) {
+  $("where").textContent = `computed on ${backend.label} in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+  $("where").dataset.where = backend.name;
+}
+
+function setMode(mode, { remember = true } = {}) {
+  state.backend = BACKENDS[mode] || BACKENDS.server;
+  $("mode-" + state.backend.name).checked = true;
+  if (remember) {
+    try { localStorage.setItem(MODE_KEY, state.backend.name); } catch { /* private mode: not remembered */ }
+  }
+  $("mode-note").hidden = true;
+  if (state.backend === BACKENDS.device) {
+    keepForOffline();
+    $("where").textContent = "loading the model on this device…";
+    loadDevice().then((d) => {
+      if (state.backend === BACKENDS.device && !$("where").dataset.where) {
+        $("where").textContent = `model ready on this device (${Math.round(d.loadMs)} ms)`;
+      }
+    }, deviceFailed);
+  }
+  delete $("where").dataset.where;
+  if (!pad.isEmpty) predict();
+}
+
+/** Register sw.js, which keeps the page, the runtime (~3.7 MB compressed) and the model for offline
+ *  use. Only once on-device mode is chosen: reading on the server needs the network anyway. */
+function keepForOffline() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("sw.js").catch((e) => console.warn("service worker not registered:", e));
+}
+
+function deviceFailed(e) {
+  if (state.backend !== BACKENDS.device) return;
+  console.warn("on-device reading unavailable:", e);
+  setMode("server", { remember: false });
+  const note = $("mode-note");
+  note.textContent = `Can't run the model on this device (${e.message || e}); reading on the server instead.`;
+  note.hidden = false;
+}
+
+for (const b of document.querySelectorAll("input[name='mode']")) {
+  b.addEventListener("change", () => { if (b.checked) setMode(b.value); });
+}
+
 // ------------------------------------------------------------------ start
 
 async function loadConfig() {
@@ -226,3 +302,6 @@ $("retry").addEventListener("click", async () => {
 view.buildBars();
 view.showEmpty();
 loadConfig();
+let savedMode = "server";
+try { savedMode = localStorage.getItem(MODE_KEY) || "server"; } catch { /* storage blocked */ }
+setMode(savedMode, { remember: false });

@@ -19,7 +19,7 @@ export class Pad extends EventTarget {
     this.pointerId = null;      // one pointer at a time: a second finger is ignored
     this.image = null;          // an uploaded image shown on the pad ({bitmap, blob, name})
     this.frame = 0;
-    this.inkColor = "#111";
+    this._readInk();
     this._bind();
     this._resize();
     new ResizeObserver(() => this._resize()).observe(canvas);
@@ -36,7 +36,7 @@ export class Pad extends EventTarget {
     // Belt and braces with `touch-action: none`: no scrolling, zooming or context menu while drawing.
     c.addEventListener("touchstart", (e) => e.preventDefault(), { passive: false });
     c.addEventListener("contextmenu", (e) => e.preventDefault());
-    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.redraw());
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { this._readInk(); this.redraw(); });
   }
 
   _point(e) {
@@ -74,7 +74,8 @@ export class Pad extends EventTarget {
 
   _changed(kind) {
     this._schedule();
-    this.canvas.dataset.strokes = String(this.strokes.length);
+    const n = String(this.strokes.length);
+    if (this.canvas.dataset.strokes !== n) this.canvas.dataset.strokes = n;
     this.dispatchEvent(new CustomEvent("change", { detail: { kind } }));
   }
 
@@ -117,6 +118,11 @@ export class Pad extends EventTarget {
     this.redraw();
   }
 
+  /** The theme's ink colour (CSS --ink), read once per theme change, not per frame. */
+  _readInk() {
+    this.inkColor = getComputedStyle(this.canvas).getPropertyValue("--ink").trim() || "#111";
+  }
+
   _schedule() {
     if (!this.frame) this.frame = requestAnimationFrame(() => { this.frame = 0; this.redraw(); });
   }
@@ -128,7 +134,6 @@ export class Pad extends EventTarget {
       drawFit(ctx, this.image.bitmap, canvas.width, canvas.height);
       return;
     }
-    this.inkColor = getComputedStyle(canvas).getPropertyValue("--ink").trim() || "#111";
     drawStrokes(ctx, this.strokes, canvas.width, this.inkColor);
   }
 

@@ -78,7 +78,9 @@ export function showError(message) {
 }
 
 export function setBusy(busy) {
-  $("result").setAttribute("aria-busy", busy ? "true" : "false");
+  const value = busy ? "true" : "false";
+  const card = $("result");
+  if (card.getAttribute("aria-busy") !== value) card.setAttribute("aria-busy", value);   // called per pen move
 }
 
 export function setOffline(offline, detail) {

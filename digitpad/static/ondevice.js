@@ -1,0 +1,114 @@
+// On-device reading: the shipped .onnx model run in the browser by onnxruntime-web (wasm,
+// vendored, single-threaded), fed by preprocess.js (the JS mirror of digitpad.preprocess).
+//
+//   const device = await loadDevice();            // throws if the runtime or the model cannot load
+//   const reading = await device.predictImageData(imageData, {threshold});   // /api/predict's shape
+//
+// The runtime and the model are fetched from this server only (no CDN); the service worker
+// (sw.js) keeps them for offline use. The model URL carries the file's hash (?v=...), so a new
+// model is fetched when it changes and a cached one is reused while it does not.
+
+import { normalize, toMnist } from "./preprocess.js";
+
+export const ORT_VERSION = "1.30.0";
+export const ORT_DIR = `vendor/onnxruntime-web-${ORT_VERSION}/`;
+
+let loading = null;
+
+/** Fetch JSON from the server (the service worker answers from its cache when offline). */
+async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url} answered ${r.status}`);
+  return r.json();
+}
+
+/** Load the runtime, the model metadata and the model, once; later calls share the promise. */
+export function loadDevice() {
+  if (!loading) {
+    loading = load().catch((e) => {
+      loading = null;   // let a later attempt retry
+      throw e;
+    });
+  }
+  return loading;
+}
+
+async function load() {
+  const t0 = performance.now();
+  const base = new URL(ORT_DIR, document.baseURI).href;
+  const ort = await import(`./${ORT_DIR}ort.wasm.min.mjs`);
+  ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer / cross-origin isolation needed
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = base;
+  const [config, metadata] = await Promise.all([getJSON("api/config"), getJSON("api/model")]);
+  const modelUrl = config.model_url || "api/model.onnx";
+  const r = await fetch(modelUrl);
+  if (!r.ok) throw new Error(`${modelUrl} answered ${r.status}`);
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  const device = new Device(ort, session, metadata);
+  device.loadMs = performance.now() - t0;
+  return device;
+}
+
+function softmax(logits) {
+  const max = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** 28x28 white-on-black uint8 -> a PNG data URL (the "what the model sees" preview). */
+function previewURL(image) {
+  const c = document.createElement("canvas");
+  c.width = c.height = 28;
+  const ctx = c.getContext("2d");
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = image[i];
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  return c.toDataURL("image/png");
+}
+
+export class Device {
+  constructor(ort, session, metadata) {
+    this.ort = ort;
+    this.session = session;
+    this.metadata = metadata;
+    this.input = metadata.input?.name || session.inputNames[0];
+    this.output = metadata.output?.name || session.outputNames[0];
+  }
+
+  /** (784) uint8 28x28 -> ten probabilities (float32 precision, like the server's). */
+  async probabilities(image) {
+    const x = normalize(image, this.metadata.normalization);
+    const feeds = { [this.input]: new this.ort.Tensor("float32", x, [1, 1, 28, 28]) };
+    const out = await this.session.run(feeds);
+    return softmax(Array.from(out[this.output].data)).map(Math.fround);
+  }
+
+  /** RGBA pixels -> a reading with /api/predict's fields, plus where = "device". */
+  async predictImageData(imageData, { threshold = 0.6, preview = true } = {}) {
+    const t0 = performance.now();
+    const pre = toMnist(imageData);
+    const t1 = performance.now();
+    let digit = null, confidence = 0, probs = new Array(10).fill(0);
+    if (!pre.empty) {
+      probs = await this.probabilities(pre.image);
+      digit = probs.indexOf(Math.max(...probs));
+      confidence = probs[digit];
+    }
+    const t2 = performance.now();
+    const status = pre.empty ? "empty" : confidence < threshold ? "uncertain" : "ok";
+    return {
+      digit, confidence, probabilities: probs, status,
+      preview: preview ? previewURL(pre.image) : "",
+      image: pre.image,
+      model: this.metadata.version,
+      where: "device",
+      timing_ms: { preprocess: t1 - t0, inference: t2 - t1, total: performance.now() - t0 },
+    };
+  }
+}

@@ -1,0 +1,424 @@
+// The browser's copy of digitpad.preprocess.to_mnist: RGBA pixels -> the 28x28 model input.
+//
+// A step-by-step port of digitpad/preprocess.py (the numbered steps of its docstring; the same
+// constants, the same rounding: round(x) = floor(x + 0.5)). tests/test_ondevice.py renders
+// hundreds of drawings, runs this and the Python code on the same PNGs, and fails on any
+// difference in the digit read. Arrays are row-major Float64Array / Uint8Array with explicit
+// (h, w); "mask" arrays hold 0/1 bytes.
+//
+//   const pre = toMnist(imageData);   // {image: Uint8Array(784) white ink on black, empty: bool}
+//   const x = normalize(pre.image, metadata.normalization);   // Float32Array(784), (1, 1, 28, 28)
+
+export const WORK_SIDE = 200;
+export const INTER_SIDE = 80;
+export const PAD = 8;
+export const STROKE_TARGET = 0.12;
+export const STROKE_MAX = 0.2;
+export const MAX_THIN = 0.3;
+export const MIN_INK_PIXELS = 4;
+export const MIN_INK_SHARE = 0.0005;
+export const MIN_CONTRAST = 16.0;
+
+const roundHalfUp = (x) => Math.floor(x + 0.5);
+
+/** numpy's median: the middle value, or the mean of the two middle values. */
+function median(values) {
+  const v = Float64Array.from(values).sort();
+  const n = v.length;
+  return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/** sorted(v)[floor(q (len(v) - 1))]: preprocess.percentile. */
+function percentile(values, q) {
+  const v = Float64Array.from(values).sort();
+  return v[Math.floor(q * (v.length - 1))];
+}
+
+// ------------------------------------------------------------------ array helpers
+
+/** preprocess.block_mean: (H, W) -> (ceil(H/k), ceil(W/k)) exact block means. */
+function blockMean(x, h, w, k) {
+  if (k === 1) return { a: Float64Array.from(x), h, w };
+  const H = Math.ceil(h / k), W = Math.ceil(w / k);
+  const sums = new Float64Array(H * W);
+  for (let y = 0; y < h; y++) {
+    const row = Math.floor(y / k) * W;
+    for (let xx = 0; xx < w; xx++) sums[row + Math.floor(xx / k)] += x[y * w + xx];
+  }
+  for (let by = 0; by < H; by++) {
+    const rows = Math.min(k, h - by * k);
+    for (let bx = 0; bx < W; bx++) sums[by * W + bx] /= rows * Math.min(k, w - bx * k);
+  }
+  return { a: sums, h: H, w: W };
+}
+
+/** preprocess.resample_area along rows: (n, m) -> (nOut, m). */
+function resampleRows(x, n, m, nOut, scale, offset) {
+  const csum = new Float64Array((n + 1) * m);   // csum[j] = sum(x[:j]), sequential like np.cumsum
+  for (let j = 0; j < n; j++) {
+    for (let c = 0; c < m; c++) csum[(j + 1) * m + c] = csum[j * m + c] + x[j * m + c];
+  }
+  const integral = new Float64Array((nOut + 1) * m);   // F(t) at each output edge
+  for (let i = 0; i <= nOut; i++) {
+    const t = Math.min(Math.max((i - offset) / scale, 0), n);
+    const i0 = Math.min(Math.trunc(t), n - 1);
+    const frac = t - i0;
+    for (let c = 0; c < m; c++) integral[i * m + c] = csum[i0 * m + c] + frac * x[i0 * m + c];
+  }
+  const out = new Float64Array(nOut * m);
+  for (let i = 0; i < nOut; i++) {
+    for (let c = 0; c < m; c++) out[i * m + c] = (integral[(i + 1) * m + c] - integral[i * m + c]) * scale;
+  }
+  return out;
+}
+
+function transpose(x, h, w) {
+  const out = new x.constructor(h * w);
+  for (let y = 0; y < h; y++) for (let c = 0; c < w; c++) out[c * h + y] = x[y * w + c];
+  return out;
+}
+
+/** resample_area along columns: (n, m) -> (n, mOut), through a transpose as in Python. */
+function resampleCols(x, n, m, mOut, scale, offset) {
+  return transpose(resampleRows(transpose(x, n, m), m, n, mOut, scale, offset), mOut, n);
+}
+
+/** preprocess.stroke_width: mean stroke width (px) of a binary (h, w) mask, from area and perimeter. */
+function strokeWidth(mask, h, w) {
+  let a = 0;
+  for (let i = 0; i < mask.length; i++) a += mask[i];
+  if (a === 0) return 0;
+  const at = (y, x) => (y < 0 || x < 0 || y >= h || x >= w ? 0 : mask[y * w + x]);
+  let p = 0;
+  for (let y = -1; y < h; y++) {
+    for (let x = -1; x < w; x++) {
+      const tl = at(y, x), tr = at(y, x + 1), bl = at(y + 1, x), br = at(y + 1, x + 1);
+      const gx = (tr + br - tl - bl) * 0.5, gy = (bl + br - tl - tr) * 0.5;
+      p += Math.sqrt(gx * gx + gy * gy);
+    }
+  }
+  return (p / 2 - Math.sqrt(Math.max(p * p / 4 - 4 * a, 0))) / 2;
+}
+
+/** One 3-tap max (min if shrink) along axis 0 (columns of rows) or 1; outside is background. */
+function shiftOp(m, h, w, axis, shrink) {
+  const out = new Uint8Array(h * w);
+  const n = axis === 0 ? h : w;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = axis === 0 ? y : x;
+      const prev = i > 0 ? m[axis === 0 ? (y - 1) * w + x : y * w + x - 1] : null;
+      const next = i < n - 1 ? m[axis === 0 ? (y + 1) * w + x : y * w + x + 1] : null;
+      const v = m[y * w + x];
+      if (shrink) out[y * w + x] = prev === null || next === null ? 0 : v & prev & next;
+      else out[y * w + x] = v | (prev ?? 0) | (next ?? 0);
+    }
+  }
+  return out;
+}
+
+function grow(mask, h, w, steps, cross, shrink) {
+  for (let s = 0; s < steps; s++) {
+    if (cross) {
+      const rows = shiftOp(mask, h, w, 0, shrink), cols = shiftOp(mask, h, w, 1, shrink);
+      mask = rows.map((r, i) => (shrink ? r & cols[i] : r | cols[i]));
+    } else {
+      mask = shiftOp(shiftOp(mask, h, w, 0, shrink), h, w, 1, shrink);
+    }
+  }
+  return mask;
+}
+
+/** preprocess.thicken: grow (rho > 0) or shrink (rho < 0) strokes by |rho| px with an octagon. */
+function thicken(mask, h, w, rho) {
+  const n = Math.abs(rho);
+  if (n === 0) return mask;
+  const a = roundHalfUp(n / 2.414);
+  mask = grow(mask, h, w, a, false, rho < 0);
+  return grow(mask, h, w, n - a, true, rho < 0);
+}
+
+/** [y0, y1, x0, x1] (end-exclusive) of the set pixels, or null. */
+function bbox(mask, h, w) {
+  let y0 = h, y1 = -1, x0 = w, x1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (mask[y * w + x]) {
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+      }
+    }
+  }
+  return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
+}
+
+/** Step 5: drop small runs of ink at the ends of the row, then column, profiles. */
+function trimSpecks(mask, h, w) {
+  mask = Uint8Array.from(mask);
+  for (const byRows of [true, false]) {
+    const len = byRows ? h : w;
+    const prof = new Float64Array(len);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) prof[byRows ? y : x] += mask[y * w + x];
+    let total = 0;
+    for (const v of prof) total += v;
+    if (total === 0) return mask;
+    const gap = Math.max(2, Math.floor(len / 50));
+    const idx = [];
+    for (let j = 0; j < len; j++) if (prof[j]) idx.push(j);
+    const runs = [];
+    let start = idx[0], prev = idx[0];
+    for (const j of idx.slice(1)) {
+      if (j - prev > gap) {
+        runs.push([start, prev + 1]);
+        start = j;
+      }
+      prev = j;
+    }
+    runs.push([start, prev + 1]);
+    const keep = runs.map(([a, b]) => { let s = 0; for (let j = a; j < b; j++) s += prof[j]; return s; });
+    const drop = ([a, b]) => {
+      for (let j = a; j < b; j++) {
+        if (byRows) mask.fill(0, j * w, (j + 1) * w);
+        else for (let y = 0; y < h; y++) mask[y * w + j] = 0;
+      }
+    };
+    while (runs.length > 1 && keep[0] < 0.02 * total) { drop(runs.shift()); keep.shift(); }
+    while (runs.length > 1 && keep[keep.length - 1] < 0.02 * total) { drop(runs.pop()); keep.pop(); }
+  }
+  return mask;
+}
+
+// ------------------------------------------------------------------ steps 1-3
+
+/** The outer band of width max(1, min(h, w) // 50), as a plain array (order irrelevant: medians). */
+function ring(x, h, w) {
+  const b = Math.max(1, Math.floor(Math.min(h, w) / 50));
+  if (2 * b >= Math.min(h, w)) return Array.from(x);
+  const out = [];
+  for (let y = 0; y < h; y++) {
+    for (let c = 0; c < w; c++) {
+      if (y < b || y >= h - b || c < b || c >= w - b) out.push(x[y * w + c]);
+    }
+  }
+  return out;
+}
+
+/** Solve the 6x6 system A beta = v by Gaussian elimination with partial pivoting. */
+function solve6(A, v) {
+  const n = 6;
+  const M = A.map((row, i) => [...row, v[i]]);
+  for (let c = 0; c < n; c++) {
+    let piv = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[piv][c])) piv = r;
+    [M[c], M[piv]] = [M[piv], M[c]];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r][c] / M[c][c];
+      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
+    }
+  }
+  const beta = new Array(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = M[r][n];
+    for (let k = r + 1; k < n; k++) s -= M[r][k] * beta[k];
+    beta[r] = s / M[r][r];
+  }
+  return beta;
+}
+
+/** Step 3b: background surface (h*w Float64Array, or a number) and the noise sigma. */
+function background(gray, h, w) {
+  const rg = ring(gray, h, w);
+  const bg = median(rg);
+  if (Math.max(...rg) - Math.min(...rg) <= 2.0) return { bg, sigma: 0 };
+  const st = Math.max(1, roundHalfUp(Math.sqrt(h * w / 4096.0)));
+  const side = Math.max(h, w);
+  const X = [], g = [];   // (n, 6) design matrix, (n,) samples
+  for (let y = 0; y < h; y += st) {
+    for (let x = 0; x < w; x += st) {
+      const xc = ((x + 0.5) - w / 2) / side, yc = ((y + 0.5) - h / 2) / side;
+      X.push([1, xc, yc, xc * xc, xc * yc, yc * yc]);
+      g.push(gray[y * w + x]);
+    }
+  }
+  let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
+  let resid = g.map((v) => v - bg);
+  let beta = [bg, 0, 0, 0, 0, 0];
+  for (let pass = 0; pass < 3; pass++) {
+    const lim = Math.max(3 * sigma, 3.0);
+    const keep = resid.map((r) => Math.abs(r) <= lim);
+    if (keep.filter(Boolean).length < 12) break;
+    const A = Array.from({ length: 6 }, (_, i) => Array.from({ length: 6 }, (_, j) => (i === j ? 1e-9 : 0)));
+    const v = new Array(6).fill(0);
+    const XtX = Array.from({ length: 6 }, () => new Array(6).fill(0));
+    for (let s = 0; s < X.length; s++) {
+      if (!keep[s]) continue;
+      const row = X[s];
+      for (let i = 0; i < 6; i++) {
+        v[i] += row[i] * g[s];
+        for (let j = 0; j < 6; j++) XtX[i][j] += row[i] * row[j];
+      }
+    }
+    for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) A[i][j] += XtX[i][j];
+    beta = solve6(A, v);
+    resid = X.map((row, s) => g[s] - (row[0] * beta[0] + row[1] * beta[1] + row[2] * beta[2]
+      + row[3] * beta[3] + row[4] * beta[4] + row[5] * beta[5]));
+    sigma = 1.4826 * median(resid.filter((_, s) => keep[s]).map(Math.abs));
+  }
+  const b = beta;
+  const surface = new Float64Array(h * w);
+  for (let y = 0; y < h; y++) {
+    const yy = (y + 0.5 - h / 2) / side;
+    for (let x = 0; x < w; x++) {
+      const xx = (x + 0.5 - w / 2) / side;
+      surface[y * w + x] = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy;
+    }
+  }
+  return { bg: surface, sigma };
+}
+
+/** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. */
+function inkMap(gray, alpha, h, w) {
+  if (alpha !== null && median(ring(alpha, h, w)) < 0.5) {
+    return { ink: alpha.map((a) => a * 255.0), noise: 0, polarity: "alpha" };
+  }
+  if (alpha !== null) {
+    const rg = ring(gray, h, w), ra = ring(alpha, h, w);
+    const paper = median(rg.filter((_, i) => ra[i] >= 0.5));
+    gray = gray.map((g, i) => alpha[i] * g + (1.0 - alpha[i]) * paper);
+  }
+  const { bg, sigma } = background(gray, h, w);
+  const d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
+  const t = Math.max(3 * sigma, 4.0);
+  let sPos = 0, sNeg = 0;
+  for (const v of d) {
+    sPos += Math.max(v - t, 0);
+    sNeg += Math.max(-v - t, 0);
+  }
+  if (sPos > sNeg) return { ink: d.map((v) => Math.max(v, 0)), noise: sigma, polarity: "light-on-dark" };
+  return { ink: d.map((v) => Math.max(-v, 0)), noise: sigma, polarity: "dark-on-light" };
+}
+
+// ------------------------------------------------------------------ to_mnist
+
+const EMPTY = () => ({ image: new Uint8Array(784), empty: true });
+
+/**
+ * RGBA pixels ({data, width, height}, e.g. an ImageData) -> {image: Uint8Array(784) (28x28,
+ * white ink on black), empty}. Mirrors preprocess.to_mnist (normalize_stroke=True).
+ */
+export function toMnist({ data, width: W0, height: H0 }) {
+  // 1. 8-bit gray (Pillow's L), alpha kept only when some pixel is not fully opaque.
+  const n0 = W0 * H0;
+  const L = new Uint8Array(n0), A = new Uint8Array(n0);
+  let opaque = true;
+  for (let i = 0; i < n0; i++) {
+    const r = data[4 * i], g = data[4 * i + 1], b = data[4 * i + 2];
+    L[i] = (19595 * r + 38470 * g + 7471 * b + 32768) >>> 16;
+    A[i] = data[4 * i + 3];
+    if (A[i] < 255) opaque = false;
+  }
+  // 2. reduce to working resolution by exact block means.
+  const big = Math.max(H0, W0);
+  const k = big > WORK_SIDE ? Math.ceil(big / WORK_SIDE) : 1;
+  const gm = blockMean(L, H0, W0, k);
+  const { h, w } = gm;
+  const gray = gm.a;
+  const alpha = opaque ? null : blockMean(A, H0, W0, k).a.map((v) => v / 255.0);
+  const minPixels = Math.max(MIN_INK_PIXELS, MIN_INK_SHARE * h * w);
+
+  // 3. ink map.
+  const { ink, noise } = inkMap(gray, alpha, h, w);
+
+  // 4. soft threshold.
+  const floor = Math.max(4 * noise, 10.0);
+  const cand = ink.filter((v) => v > floor);
+  if (cand.length < minPixels) return EMPTY();
+  const c = percentile(cand, 0.9);
+  if (c < Math.max(MIN_CONTRAST, 6 * noise)) return EMPTY();
+  const lo = Math.max(floor, 0.25 * c);
+  const hi = Math.max(0.75 * c, lo + 1.0);
+  const v = ink.map((x) => Math.min(Math.max((x - lo) / (hi - lo), 0.0), 1.0));   // (h, w)
+
+  // 5. binary mask without edge specks.
+  const mask = trimSpecks(Uint8Array.from(v, (x) => (x >= 0.5 ? 1 : 0)), h, w);
+  let count = 0;
+  for (const x of mask) count += x;
+  if (count < minPixels) return EMPTY();
+  const [y0, y1, x0, x1] = bbox(mask, h, w);
+
+  // 6. crop; stroke width at working resolution.
+  const hc = y1 - y0, wc = x1 - x0;
+  const crop = new Float64Array(hc * wc), cmask = new Uint8Array(hc * wc);
+  for (let y = 0; y < hc; y++) {
+    for (let x = 0; x < wc; x++) {
+      crop[y * wc + x] = v[(y + y0) * w + x + x0];
+      cmask[y * wc + x] = mask[(y + y0) * w + x + x0];
+    }
+  }
+  const side = Math.max(hc, wc);
+  const wWork = strokeWidth(cmask, hc, wc);
+
+  // 7. intermediate: longest side INTER_SIDE, PAD px of room around, binarised.
+  const f = INTER_SIDE / side;
+  const hi7 = Math.ceil(hc * INTER_SIDE / side) + 2 * PAD, wi7 = Math.ceil(wc * INTER_SIDE / side) + 2 * PAD;
+  let soft = resampleRows(crop, hc, wc, hi7, f, PAD);   // (hi7, wc)
+  soft = resampleCols(soft, hi7, wc, wi7, f, PAD);      // (hi7, wi7)
+  const t = Math.min(0.5, 0.4 * wWork * f);
+  let m = Uint8Array.from(soft, (x) => (x >= t ? 1 : 0));
+  const wI = strokeWidth(m, hi7, wi7);
+  let bb = bbox(m, hi7, wi7);
+  const sideI = Math.max(bb[1] - bb[0], bb[3] - bb[2]);
+  const stroke = wI / sideI;
+
+  // 8. stroke thickness -> STROKE_TARGET of the digit's size.
+  if (stroke < STROKE_TARGET || stroke > STROKE_MAX) {
+    const goal = stroke < STROKE_TARGET ? STROKE_TARGET : STROKE_MAX;
+    let rho = roundHalfUp((goal * sideI - wI) / (2 * (1 - goal)));
+    rho = Math.max(-Math.trunc(MAX_THIN * wI), Math.min(PAD - 1, rho));
+    if (rho !== 0) {
+      const grown = thicken(m, hi7, wi7, rho);
+      if (grown.some((x) => x)) m = grown;
+    }
+  }
+
+  // 9. fit the long side to 20 px, centre in the box, shift the centre of mass to 14.5.
+  bb = bbox(m, hi7, wi7);
+  const [by0, by1, bx0, bx1] = bb;
+  const bh = by1 - by0, bw = bx1 - bx0;
+  const s = 20.0 / Math.max(bh, bw);
+  const mf = Float64Array.from(m);
+  let mass = 0, sy = 0, sx = 0;
+  for (let y = 0; y < hi7; y++) {
+    for (let x = 0; x < wi7; x++) {
+      const q = mf[y * wi7 + x];
+      mass += q;
+      sy += q * (y + 0.5);
+      sx += q * (x + 0.5);
+    }
+  }
+  const cy = sy / mass, cx = sx / mass;   // integers and halves: exact whatever the order
+  const offsets = [[by0, bh, cy], [bx0, bw, cx]].map(([c0, extent, cm]) => {
+    const box = (20.0 - extent * s) / 2;
+    const com = (cm - c0) * s + box;
+    let shift = roundHalfUp(14.5 - com);
+    shift = Math.min(Math.max(shift, -box), 28.0 - box - extent * s);
+    return shift + box - c0 * s;
+  });
+  const out = resampleCols(resampleRows(mf, hi7, wi7, 28, s, offsets[0]), 28, wi7, 28, s, offsets[1]);
+
+  // 10. uint8, white ink on black.
+  const image = Uint8Array.from(out, (x) => Math.min(Math.max(roundHalfUp(x * 255.0), 0), 255));
+  return { image, empty: false };
+}
+
+/** (784) uint8 -> Float32Array(784), the (1, 1, 28, 28) model input: (pixel * scale - mean) / std,
+ *  folded into one float32 multiply-add exactly as digitpad.predict.Predictor does it. */
+export function normalize(image, { scale, mean, std }) {
+  const f = Math.fround;
+  const a = f(scale / std), b = f(mean / std);
+  const x = new Float32Array(image.length);
+  for (let i = 0; i < image.length; i++) x[i] = f(f(image[i] * a) - b);
+  return x;
+}

@@ -1,0 +1,236 @@
+"""On-device mode in a real Chromium against a real server: the browser's preprocessing
+(``static/preprocess.js``) and onnxruntime-web give the server's answers on hundreds of
+pendigits drawings; the page reads digits with the server stopped (service worker); it falls
+back to the server when the runtime cannot load; static files are compressed and cached.
+
+    DIGITPAD_PENDIGITS=... .venv/bin/python -m pytest tests/test_ondevice.py -q
+    (or: pytest -k "ondevice or offline")
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+PARITY_DRAWINGS = 320  # drawings in the parity test, each in one of the PNG styles in turn
+BATCH = 40  # PNGs per page.evaluate call
+
+# Runs in the page: PNGs (base64) -> decoded RGBA -> preprocess.js -> onnxruntime-web.
+PAGE_READ = """async (pngs) => {
+  const { loadDevice } = await import('/ondevice.js');
+  const { toMnist } = await import('/preprocess.js');
+  const device = await loadDevice();
+  const out = [];
+  for (const b64 of pngs) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
+                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const pre = toMnist(ctx.getImageData(0, 0, bitmap.width, bitmap.height));
+    const probs = pre.empty ? null : await device.probabilities(pre.image);
+    out.push({ image: Array.from(pre.image), empty: pre.empty, probs });
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def records(pendigits_path: Path) -> list[dict]:
+    from digitpad.pendigits import load
+
+    return load(pendigits_path)
+
+
+def _new_page(browser, url: str | None = None):
+    context = browser.new_context(**({"base_url": url} if url else {}), viewport={"width": 1000, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    return context, page, errors
+
+
+def _draw_mouse(page, record: dict) -> None:
+    box = page.get_by_test_id("pad").bounding_box()
+    side = record.get("canvas", 280)
+    for stroke in record["strokes"]:
+        pts = [(box["x"] + x / side * box["width"], box["y"] + y / side * box["height"]) for x, y in stroke]
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for p in pts[1:]:
+            page.mouse.move(*p)
+        page.mouse.up()
+
+
+def _reading(page) -> tuple[str, str]:
+    page.wait_for_selector("#result[aria-busy='false']", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('where').dataset.where", timeout=30_000)
+    return page.get_by_test_id("prediction").text_content(), page.get_by_test_id("where").text_content()
+
+
+def test_ondevice_parity_with_server(browser, live_server: str, records: list[dict]) -> None:
+    """Same PNG -> same 28x28 and same digit in the browser as on the server, for 320 drawings."""
+    from digitpad.pendigits import STYLES, render
+    from digitpad.predict import Predictor
+    from digitpad.preprocess import preprocess_bytes
+
+    styles = [name for name, st in STYLES.items() if st.format == "PNG"]
+    step = max(1, len(records) // PARITY_DRAWINGS)
+    chosen = records[::step][:PARITY_DRAWINGS]
+    cases = [(rec["id"], styles[i % len(styles)], render(rec, STYLES[styles[i % len(styles)]]))
+             for i, rec in enumerate(chosen)]
+    predictor = Predictor()  # the server's own code path: decode + to_mnist + the same .onnx
+    assert httpx.get(live_server + "/api/model").json()["version"] == predictor.version
+
+    context, page, errors = _new_page(browser, live_server)
+    try:
+        page.goto("/")
+        got = []
+        for i in range(0, len(cases), BATCH):
+            got += page.evaluate(PAGE_READ, [base64.b64encode(png).decode() for _, _, png in cases[i:i + BATCH]])
+    finally:
+        context.close()
+
+    mismatches, max_pixel, max_prob, compared = [], 0, 0.0, 0
+    for (rid, style, png), js in zip(cases, got, strict=True):
+        pre = preprocess_bytes(png)
+        img_js = np.array(js["image"], np.int16).reshape(28, 28)
+        diff = int(np.abs(img_js - pre.image.astype(np.int16)).max())
+        max_pixel = max(max_pixel, diff)
+        if js["empty"] != pre.empty:
+            mismatches.append(f"{rid} [{style}]: empty in JS={js['empty']}, in Python={pre.empty}")
+            continue
+        if pre.empty:
+            continue
+        py = predictor.predict_batch(pre.image[None])[0]
+        pj = np.array(js["probs"])
+        dp = float(np.abs(pj - py).max())
+        max_prob = max(max_prob, dp)
+        compared += 1
+        if int(pj.argmax()) != int(py.argmax()) or dp > 1e-3:
+            mismatches.append(f"{rid} [{style}]: digit JS={int(pj.argmax())} Python={int(py.argmax())}, "
+                              f"max prob diff {dp:.2e}, max pixel diff {diff}")
+    print(f"\nparity: {len(cases)} drawings ({compared} with ink), styles {styles}; "
+          f"max 28x28 pixel difference {max_pixel}, max probability difference {max_prob:.2e}")
+    assert compared >= 300, f"only {compared} drawings had ink"
+    assert not mismatches, "\n".join(mismatches)
+    assert errors == [], errors
+
+    # And one through the real HTTP API, so the comparison is with what the server answers.
+    rid, style, png = cases[0]
+    r = httpx.post(live_server + "/api/predict", files={"image": ("d.png", png, "image/png")})
+    assert r.status_code == 200, r.text
+    assert abs(np.array(r.json()["probabilities"]) - np.array(got[0]["probs"])).max() <= 1e-3, (rid, style)
+
+
+def test_ondevice_reads_offline_with_the_server_stopped(browser, server_process, tmp_path: Path,
+                                                         records: list[dict]) -> None:
+    """One visit in on-device mode, then the server stops: the page still loads (service worker),
+    remembers the mode, and reads a mouse-drawn digit on the device."""
+    from digitpad.pendigits import STYLES, render
+    from digitpad.predict import Predictor
+    from digitpad.preprocess import preprocess_bytes
+
+    # A drawing the model reads with confidence, so the check is about offline, not accuracy.
+    predictor = Predictor()
+    rec = next(r for r in records[:200]
+               if (p := predictor.predict(preprocess_bytes(render(r, STYLES["transparent-280"])).image)).digit
+               == r["label"] and p.confidence > 0.95)
+
+    context, page, errors = _new_page(browser)
+    try:
+        with server_process(tmp_path) as server:
+            page.goto(server.url + "/")
+            page.get_by_test_id("mode-device").check()
+            page.wait_for_function("() => document.getElementById('where').textContent.includes('ready')",
+                                   timeout=60_000)
+            # The service worker controls the page and holds the versioned model.
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+            model_url = httpx.get(server.url + "/api/config").json()["model_url"]
+            assert "?v=" in model_url, model_url
+            page.wait_for_function("(u) => caches.match(u).then((r) => !!r)", arg=model_url, timeout=60_000)
+        # the server is stopped now; and no network at all
+        context.set_offline(True)
+        page.reload()
+        assert page.get_by_test_id("mode-device").is_checked(), "the mode was not remembered"
+        _draw_mouse(page, rec)
+        digit, where = _reading(page)
+        assert digit == str(rec["label"]), (digit, where, rec["id"])
+        assert "this device" in where, where
+        assert page.locator("#offline").is_hidden()
+        assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "Failed to load" not in e] == []
+    finally:
+        context.close()
+
+
+def test_ondevice_falls_back_to_the_server_when_the_runtime_cannot_load(browser, live_server: str,
+                                                                        records: list[dict]) -> None:
+    context, page, _ = _new_page(browser, live_server)
+    try:
+        context.route("**/vendor/**", lambda route: route.abort("failed"))
+        page.goto("/")
+        page.get_by_test_id("mode-device").check()
+        note = page.get_by_test_id("mode-note")
+        note.wait_for(state="visible", timeout=30_000)
+        assert "on the server instead" in note.text_content()
+        assert page.get_by_test_id("mode-server").is_checked()
+        _draw_mouse(page, records[0])
+        digit, where = _reading(page)
+        assert digit.isdigit(), digit
+        assert "the server" in where, where
+    finally:
+        context.close()
+
+
+def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
+    gz = {"accept-encoding": "gzip"}
+    with httpx.Client(base_url=live_server) as c:
+        page = c.get("/", headers=gz)
+        assert page.status_code == 200
+        assert page.headers.get("content-encoding") == "gzip", page.headers
+        assert page.headers["cache-control"] == "no-cache"
+        csp = page.headers["content-security-policy"]
+        assert "'wasm-unsafe-eval'" in csp and "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", ""), csp
+        sw = c.get("/sw.js", headers=gz)
+        assert sw.status_code == 200 and "javascript" in sw.headers["content-type"], sw.headers
+        assert sw.headers["cache-control"] == "no-cache"
+        wasm = c.get("/vendor/onnxruntime-web-1.30.0/ort-wasm-simd-threaded.wasm", headers=gz)
+        assert wasm.status_code == 200
+        assert wasm.headers["content-type"] == "application/wasm"
+        assert wasm.headers.get("content-encoding") == "gzip", wasm.headers
+        assert "max-age=31536000" in wasm.headers["cache-control"]
+        assert wasm.content[:4] == b"\0asm"  # httpx decompressed it
+        url = c.get("/api/config").json()["model_url"]
+        model = c.get("/" + url, headers=gz)
+        assert model.status_code == 200 and model.headers.get("content-encoding") == "gzip", model.headers
+        assert "immutable" in model.headers["cache-control"]
+        assert hashlib.sha256(model.content).hexdigest()[:16] == model.headers["etag"].strip('"') == url.split("v=")[1]
+        again = c.get("/" + url, headers={"if-none-match": model.headers["etag"]})
+        assert again.status_code == 304, again.status_code
+        unversioned = c.get("/api/model.onnx")
+        assert unversioned.headers["cache-control"] == "no-cache"
+        predict_answer = c.post("/api/predict", files={"image": ("d.png", b"x", "image/png")}, headers=gz)
+        assert "content-encoding" not in predict_answer.headers  # latency-bound answers stay plain
