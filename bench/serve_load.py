@@ -14,7 +14,10 @@ For each worker count (``--workers 1 2``) the script starts ``digitpad serve`` a
 - cold start: process spawn -> first successful prediction;
 - sequential latency p50/p95/p99 (one connection, keep-alive);
 - throughput (predictions/s), latency and errors at ``--clients 1 8 32`` connections;
-- RSS of each serving process after start and after the load (psutil).
+- RSS of each serving process after start and after the load (psutil);
+- the server's CPU time per request (all its processes), and from it the projected
+  throughput with one free core per worker (``workers * 1000 / CPU ms``): unlike the raw
+  rate, CPU per request barely depends on what else the machine is running.
 
 Before that it reads every drawing in-process to split the server's own time into decode,
 preprocess, inference (the ``timing_ms`` the API returns), so the HTTP overhead is the rest.
@@ -177,7 +180,7 @@ def main() -> None:
                       f"{seq['server_cpu_ms']:.2f} server CPU ms each)")
                 run["load"] = []
                 print(f"  {'clients':>7} {'pred/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'requests':>8} "
-                      f"{'CPU ms/req':>10} {'=> pred/s on 2 free cores':>26}")
+                      f"{'CPU ms/req':>10} {'projected pred/s':>16}")
                 for c in args.clients:
                     spy = None
                     if args.profile is not None and c == max(args.clients) and w == args.workers[0]:
@@ -186,7 +189,7 @@ def main() -> None:
                                                          seconds=args.seconds))
                     run["load"].append(r)
                     print(f"  {c:>7} {r['per_s']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>6} "
-                          f"{r['requests']:>8} {r['server_cpu_ms']:>10.2f} {r['projected_per_s']:>26.0f}")
+                          f"{r['requests']:>8} {r['server_cpu_ms']:>10.2f} {r['projected_per_s']:>16.0f}")
                     if spy is not None:
                         spy.wait(args.seconds + 30)
                         run["profile_shares"] = py_spy_summary(args.profile / "profile.txt")

@@ -201,6 +201,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    # One thread per numeric library in every server process (set before numpy loads; worker
+    # processes inherit it): requests and workers are the parallelism, and BLAS/OpenMP thread
+    # pools would only fight them for the cores. ONNX Runtime's own count is DIGITPAD_THREADS (1).
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     from .server import serve
 
     s = _settings(args)
@@ -317,16 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
     data_flag(p)
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoint, metrics, model.onnx, card)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 30)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 20)")
     p.add_argument("--limit", type=int, default=None, help="train on at most N images (cheap mode)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
     p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
     p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
-    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 12)")
-    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.2)")
-    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.5)")
-    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.4)")
+    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
+    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
+    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
+    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
     p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
@@ -411,10 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of each epoch that is (repeated) feedback (default 0.25)")
     p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
     p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
-    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 12)")
-    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.2)")
-    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.5)")
-    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.4)")
+    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
+    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
+    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
+    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Every knob of a training run; stored in the artifact as its recipe."""
 
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 128
     lr: float = 0.1  # peak of the one-cycle schedule
     momentum: float = 0.9
@@ -49,14 +49,14 @@ class TrainConfig:
     split_seed: int = 0  # which 5,000 training images form the validation split (shared by ensemble members)
     threads: int = 0  # torch intra-op threads; 0 = torch default
     # augmentation
-    rotate_deg: float = 12.0
+    rotate_deg: float = 10.0
     scale: float = 0.10  # zoom in [1-s, 1+s]
     aspect: float = 0.10  # independent x/y stretch
-    shear: float = 0.20  # radians
+    shear: float = 0.15  # radians
     shift_px: float = 2.5
     elastic_px: float = 1.2  # amplitude of smooth random warps
-    elastic_p: float = 0.5
-    thickness_p: float = 0.4  # share of images thickened or thinned
+    elastic_p: float = 0.3
+    thickness_p: float = 0.3  # share of images thickened or thinned
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict:

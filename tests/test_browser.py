@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -420,7 +421,8 @@ def test_screenshot(browser, live_server: str, digits, output_dir: Path) -> None
         t.close()
     img = Image.open(shot)
     assert img.size == (DESKTOP["width"], DESKTOP["height"])
-    docs = REPO / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copy(shot, docs / "screenshot.png")
-    assert (docs / "screenshot.png").stat().st_size < 300_000
+    assert shot.stat().st_size < 300_000
+    # The README's picture is refreshed on request only, so a test run leaves the tree clean.
+    if os.environ.get("DIGITPAD_UPDATE_SCREENSHOT") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        shutil.copy(shot, REPO / "docs" / "screenshot.png")

@@ -126,6 +126,17 @@ def test_transparent_background_any_ink_colour(ink, seven_ref):
     assert np.abs(pre.image.astype(int) - seven_ref).max() <= 1
 
 
+def test_semi_transparent_ink_on_opaque_paper(seven_ref):
+    """Opaque background, ink pixels half transparent: composited onto the paper colour."""
+    cover = np.asarray(Image.open(io.BytesIO(draw(SEVEN, background=None))))[..., 3]
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., :3] = np.where(cover[..., None] > 0, 0, 250)  # black ink pixels, off-white paper
+    rgba[..., 3] = np.where(cover > 0, 128 + cover // 2, 255)
+    pre = run(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert pre.polarity == "dark-on-light"
+    assert near(pre.image, seven_ref) <= 4, near(pre.image, seven_ref)
+
+
 def test_coloured_ink_on_tinted_paper(seven_ref):
     img = run(draw(SEVEN, ink=(30, 60, 170), background=(250, 242, 215))).image
     assert near(img, seven_ref) <= 3, near(img, seven_ref)
