@@ -261,11 +261,13 @@ def _claimed_pixels(payload: bytes | str) -> int:
     from PIL import Image
 
     try:
+        head = payload
         if isinstance(payload, str):  # a canvas PNG: its size is in the first 24 bytes (32 base64 chars)
-            head = payload.partition(",")[2] if payload.startswith("data:") else payload
-            head = base64.b64decode(head[:32], validate=True) if len(head) >= 32 else b""
-        else:
-            head = payload
+            text = payload.partition(",")[2] if payload.startswith("data:") else payload
+            try:
+                head = base64.b64decode(text[:32], validate=True)
+            except ValueError:  # whitespace or padding in the first 32: the full decode below
+                head = b""
         if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
             width, height = struct.unpack(">II", head[16:24])
             return width * height
