@@ -192,7 +192,9 @@ def test_ondevice_falls_back_to_the_server_when_the_runtime_cannot_load(browser,
     try:
         context.route("**/vendor/**", lambda route: route.abort("failed"))
         page.goto("/")
-        page.get_by_test_id("mode-device").check()
+        # click, not check(): the blocked runtime fails at once, so the page may already have
+        # switched back to the server by the time Playwright would verify the radio's state.
+        page.get_by_test_id("mode-device").click()
         note = page.get_by_test_id("mode-note")
         note.wait_for(state="visible", timeout=30_000)
         assert "on the server instead" in note.text_content()
