@@ -321,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", default=None,
                        help="feedback database (env DIGITPAD_DATABASE_URL; default: SQLite in the per-user data dir)")
 
+    def recipe_flags(p: argparse.ArgumentParser) -> None:
+        """Seeds and augmentation strengths, shared by train and finetune (defaults: TrainConfig)."""
+        p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
+        p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
+        p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
+        p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
+        p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
+        p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
+
     p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
     data_flag(p)
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoint, metrics, model.onnx, card)")
@@ -328,12 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train on at most N images (cheap mode)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
-    p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
-    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
-    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
-    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
-    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
+    recipe_flags(p)
     p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
@@ -416,12 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, default=None, help="share of feedback held out to measure on (default 0.2)")
     p.add_argument("--feedback-share", type=float, default=None,
                    help="share of each epoch that is (repeated) feedback (default 0.25)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
-    p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
-    p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
-    p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
-    p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
-    p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
+    recipe_flags(p)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -4,7 +4,7 @@ events, clear / undo / upload / drop / paste, the unreachable-server state, stal
 the feedback controls, and the README screenshot.
 
 Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``; .ci/run does it)
-and the Playwright Python package (never ``playwright install``: the system browser is used).
+and the Playwright Python package (never a browser downloaded by Playwright: the system one is used).
 
     DIGITPAD_PENDIGITS=... .venv/bin/python -m pytest tests/test_browser.py -q
 """
