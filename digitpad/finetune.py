@@ -41,7 +41,16 @@ from .errors import DigitpadError, ModelError
 from .feedback import FeedbackSet
 from .model import build_model, count_parameters
 from .predict import Predictor, default_model_path
-from .train import TrainConfig, _tensor, augment, machine_info, predict_logits, split_train_val, to_input
+from .train import (
+    TrainConfig,
+    _tensor,
+    augment,
+    machine_info,
+    predict_logits,
+    seed_torch,
+    split_train_val,
+    to_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +189,7 @@ def finetune(
                             hint="collect corrections on the page first (digitpad feedback stats)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = seed_torch(cfg)
 
     base_path = Path(model_path) if model_path else default_model_path()
     base = Predictor(base_path, threads=0)

@@ -151,6 +151,14 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
 # ---------------------------------------------------------------- the loop
 
 
+def seed_torch(cfg: TrainConfig) -> torch.Generator:
+    """Apply ``cfg.threads`` and ``cfg.seed`` to torch; returns the generator for shuffling and augmentation."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    return torch.Generator().manual_seed(cfg.seed)
+
+
 def machine_info() -> dict:
     return {
         "platform": platform.platform(),
@@ -187,10 +195,7 @@ def train(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = seed_torch(cfg)
 
     tr_img, tr_lab = mnist.load_split("train", data_dir)
     (x_np, y_np), (xv_np, yv_np) = split_train_val(tr_img, tr_lab, cfg)

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -163,3 +166,15 @@ def live_server_process(tmp_path_factory: pytest.TempPathFactory):
 def live_server(live_server_process: ServerProcess) -> str:
     """URL of the shared real server, e.g. http://127.0.0.1:43817 (no trailing slash)."""
     return live_server_process.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a browser Playwright downloads)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

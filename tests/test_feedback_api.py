@@ -289,23 +289,17 @@ def test_feedback_routes_are_in_the_openapi_spec(client):
 
 
 @pytest.mark.browser
-def test_a_correction_on_the_page_is_counted_by_feedback_stats(server_process, tmp_path, pendigits_path, capsys):
+def test_a_correction_on_the_page_is_counted_by_feedback_stats(browser, server_process, tmp_path, pendigits_path,
+                                                               capsys):
     """Draw on the page in Chromium, pick the right digit, and `digitpad feedback stats` counts it."""
-    from pathlib import Path
-
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian's Chromium is not at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
     from digitpad.cli import main
     from digitpad.pendigits import load
 
     record = next(r for r in load(pendigits_path) if r["label"] == 4)
     url = f"sqlite:///{tmp_path / 'feedback.db'}"
-    with server_process(tmp_path, env={"DIGITPAD_DATABASE_URL": url}) as server, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu"])
+    with server_process(tmp_path, env={"DIGITPAD_DATABASE_URL": url}) as server:
+        page = browser.new_page(viewport={"width": 1000, "height": 720})
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 720})
             page.goto(server.url + "/")
             box = page.get_by_test_id("pad").bounding_box()
             for stroke in record["strokes"]:
@@ -321,7 +315,7 @@ def test_a_correction_on_the_page_is_counted_by_feedback_stats(server_process, t
             assert info.value.status == 201, info.value.text()
             page.get_by_test_id("feedback-thanks").wait_for(state="visible")
         finally:
-            browser.close()
+            page.close()
     capsys.readouterr()
     assert main(["feedback", "stats", "--json", "--database-url", url]) == 0
     st = json.loads(capsys.readouterr().out)
