@@ -1,6 +1,6 @@
 """The ``digitpad`` command line.
 
-    digitpad train [--epochs N --limit N --out DIR --resume --ship]
+    digitpad train [--epochs N --limit N --out DIR --resume --ship] [--pendigits PATH]
     digitpad evaluate [--model PATH] [--json] [--grid misclassified.png]
     digitpad predict IMAGE|FOLDER|GLOB... [--json]
     digitpad info [--json]
@@ -19,10 +19,11 @@ import argparse
 import glob
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
-from .errors import DigitpadError
+from .errors import DataError, DigitpadError
 from .settings import Settings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -59,8 +60,23 @@ def cmd_train(args: argparse.Namespace) -> int:
                  "rotate_deg", "shear", "elastic_p", "thickness_p"):
         if getattr(args, name) is not None:
             cfg = replace(cfg, **{name: getattr(args, name)})
-    meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume,
-                 progress=not args.no_progress, version=args.version)
+    extra = extra_info = None
+    if args.pendigits:
+        from .pendigits import TRAIN_STYLES, training_set
+
+        path = Path(args.pendigits)
+        if not path.is_file():
+            raise DataError(f"no pendigits file at {path}", hint="pass the trajectories .jsonl.gz, "
+                            "e.g. --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz")
+        styles = [n.strip() for n in (args.pendigits_styles or ",".join(TRAIN_STYLES)).split(",") if n.strip()]
+        try:
+            *extra, extra_info = training_set(path, styles, limit=args.pendigits_limit, jobs=os.cpu_count() or 1)
+        except ValueError as e:
+            raise DataError(str(e), hint="see digitpad.pendigits.STYLES") from None
+        print(f"+ {extra_info['images']:,} pen-drawn images: {extra_info['drawings']:,} drawings of "
+              f"{len(extra_info['writers'])} dev writers x {len(styles)} styles", file=sys.stderr)
+    meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume, extra=extra,
+                 extra_info=extra_info, progress=not args.no_progress, version=args.version)
     m = meta["metrics"]
     print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, test {m['test_accuracy']:.2%} "
           f"({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
@@ -341,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
+    p.add_argument("--pendigits", default=None, metavar="PATH",
+                   help="also train on the dev writers of this pendigits .jsonl.gz, rendered as canvases "
+                        "(its held-out writers stay unseen, for bench/pendigits_accuracy.py)")
+    p.add_argument("--pendigits-styles", default=None,
+                   help="comma-separated pendigits.STYLES to render (default: canvas-280,thick-brush-200,small-center-400)")
+    p.add_argument("--pendigits-limit", type=int, default=None, help="use the first N dev drawings only (cheap mode)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--ship", action="store_true", help="copy the model, card and metrics into the package")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -244,7 +245,13 @@ def record_feedback(store: FeedbackStore, predictor, form: FeedbackForm, *, max_
 async def post_feedback(request: Request, store: StoreDep) -> JSONResponse:
     settings: Settings = request.app.state.settings
     form = await parse_feedback(request)
+    from .server import run_limited
+
+    # One image decode at a time per process, like /api/predict's large images: a burst of
+    # big uploads must not hold anyio's 40 threads' worth of decoded pixels at once.
+    deadline = time.monotonic() + settings.request_timeout
     fid = await anyio.to_thread.run_sync(
+        run_limited, request.app.state.heavy_jobs, deadline,
         lambda: record_feedback(store, request.app.state.predictor, form, max_pixels=settings.max_pixels))
     return JSONResponse({"id": fid}, status_code=201, headers={"cache-control": "no-store"})
 

@@ -65,6 +65,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(str(resources.files("digitpad") / "static"))
+SWAGGER_UI_DIR = "vendor/swagger-ui-5.35.0"  # under STATIC_DIR: the /docs page's script and styles
 
 # Bodies up to this size are decoded and predicted on the event loop itself: a drawing from the
 # page (~3-15 KB of PNG) takes well under a millisecond, far less than a threadpool round trip.
@@ -280,14 +281,15 @@ def _claimed_pixels(payload: bytes | str) -> int:
         return 0
 
 
-def _read_digit_limited(jobs: threading.Semaphore, deadline: float, *args: Any) -> dict:
-    """read_digit in a worker thread, at most HEAVY_JOBS at a time. The slot is taken here, in
-    the thread, and held until the work really ends: a request abandoned by the timeout keeps
-    its slot while its decode finishes, and one still waiting when its time is up never starts."""
+def run_limited(jobs: threading.Semaphore, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread, at most HEAVY_JOBS image decodes at a time (predict and
+    feedback share the slots). The slot is taken here, in the thread, and held until the work
+    really ends: a request abandoned by the timeout keeps its slot while its decode finishes,
+    and one still waiting when its time is up never starts."""
     if not jobs.acquire(timeout=max(0.0, deadline - time.monotonic())):
         raise Busy("the server is busy with large images; try again")
     try:
-        return read_digit(*args)
+        return fn(*args)
     finally:
         jobs.release()
 
@@ -544,16 +546,18 @@ def _error_response(status: int, code: str, message: str, headers: dict[str, str
 
 
 def _docs_page(openapi_url: str) -> tuple[HTMLResponse, str]:
-    """Swagger UI (loaded from its CDN, like FastAPI's default) and a CSP allowing exactly its
-    one inline script by hash: the drawing page itself keeps ``script-src 'self'``."""
-    page = get_swagger_ui_html(openapi_url=openapi_url, title="digitpad API")
+    """Swagger UI from the vendored copy (no CDN: the docs work offline, like the page) and a
+    CSP allowing exactly its one inline script by hash: the drawing page keeps ``script-src 'self'``."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title="digitpad API",
+                               swagger_js_url=f"/{SWAGGER_UI_DIR}/swagger-ui-bundle.js",
+                               swagger_css_url=f"/{SWAGGER_UI_DIR}/swagger-ui.css",
+                               swagger_favicon_url="/favicon.svg")
     html = page.body.decode()
     inline = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
     hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
                       for s in inline)
-    csp = (f"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net {hashes}; "
-           "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https:; connect-src 'self'; "
-           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+    csp = (f"default-src 'self'; script-src 'self' {hashes}; style-src 'self'; img-src 'self' data:; "
+           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
     return page, csp
 
 
@@ -587,6 +591,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.heavy_jobs = heavy_jobs  # shared with POST /api/feedback, which decodes images too
 
     # ---- errors: always {"error": {"code", "message"}}, never a stack trace
     @app.exception_handler(DigitpadError)
@@ -631,8 +636,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             # abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
             deadline = time.monotonic() + settings.request_timeout
-            result = await anyio.to_thread.run_sync(_read_digit_limited, heavy_jobs, deadline, payload, predictor,
-                                                    settings, t_start, abandon_on_cancel=True)
+            result = await anyio.to_thread.run_sync(run_limited, heavy_jobs, deadline, read_digit, payload,
+                                                    predictor, settings, t_start, abandon_on_cancel=True)
         # A prepared Response skips FastAPI's re-validation of the (already well-formed) dict.
         return Response(json.dumps(result, separators=(",", ":")), media_type="application/json",
                         headers={"cache-control": "no-store"})

@@ -176,6 +176,7 @@ def train(
     out_dir: str | Path,
     resume: bool = False,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
+    extra_info: dict | None = None,
     init_state: dict | None = None,
     progress: bool = True,
     export: bool = True,
@@ -186,8 +187,9 @@ def train(
 
     checkpoint.pt (last epoch, for --resume), best.pt (chosen on validation),
     metrics.jsonl (one line per epoch), model.onnx + MODEL_CARD.md (unless export=False).
-    ``extra`` adds (images (N, 28, 28) uint8, labels) to the training set (fine-tuning);
-    ``init_state`` starts from existing weights. ``stop_after_epoch`` ends this invocation
+    ``extra`` adds (images (N, 28, 28) uint8, labels) to the training set (e.g. pen-drawn digits
+    of the pendigits dev writers, ``pendigits.training_set``), described in the artifact by
+    ``extra_info``; ``init_state`` starts from existing weights. ``stop_after_epoch`` ends this invocation
     early (after saving the checkpoint) and returns None: a time-boxed run, continued later
     with ``resume=True``.
     """
@@ -212,8 +214,11 @@ def train(
     steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           nesterov=True, weight_decay=cfg.weight_decay)
+    # One-cycle needs >= 2 warm-up steps and >= 1 annealing step: tiny cheap-mode runs
+    # (a few batches) get a longer warm-up share and a schedule of at least 4 steps.
+    total_steps = max(4, cfg.epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.2)
+        opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=max(0.2, 2.0 / total_steps))
 
     start_epoch, best, history, elapsed = 0, {"val_acc": -1.0}, [], 0.0
     ckpt_path = out / "checkpoint.pt"
@@ -309,6 +314,7 @@ def train(
             "checksums_sha256": mnist.checksums(),
             "train_images": int(len(x)),
             "extra_images": int(len(extra[0])) if extra is not None else 0,
+            **({"extra": extra_info} if extra_info else {}),
             "val_images": int(len(xv)),
         },
         "metrics": {

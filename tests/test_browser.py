@@ -412,3 +412,30 @@ def test_screenshot(browser, live_server: str, digits, output_dir: Path) -> None
     if os.environ.get("DIGITPAD_UPDATE_SCREENSHOT") == "1":
         (REPO / "docs").mkdir(exist_ok=True)
         shutil.copy(shot, REPO / "docs" / "screenshot.png")
+
+
+def test_api_docs_render_offline(browser, live_server: str) -> None:
+    """/docs is Swagger UI from the package itself: it renders with every other host blocked,
+    under its own CSP, without console errors."""
+    context = browser.new_context(base_url=live_server)
+    outside: list[str] = []
+
+    def only_this_server(route) -> None:  # noqa: ANN001
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto("/docs")
+        page.wait_for_selector("#operations-predict-predict_api_predict_post", timeout=15_000)
+        assert page.locator(".opblock").count() >= 5
+        assert outside == [] and errors == [], (outside, errors)
+    finally:
+        context.close()
