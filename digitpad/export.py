@@ -103,6 +103,16 @@ def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = 
         f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
         f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
     ]
+    d = meta["data"]
+    trained_on = f"{d.get('train_images', 0) - d.get('extra_images', 0):,} MNIST training images"
+    if d.get("extra"):
+        x = d["extra"]
+        trained_on += (f" + {x['images']:,} pen-drawn digits ({x['drawings']:,} drawings by the "
+                       f"{len(x['writers'])} dev writers of {x['source']}, in {len(x['styles'])} canvas styles; "
+                       f"its {len(x['held_out_writers'])} held-out writers unseen)")
+    elif d.get("extra_images"):
+        trained_on += f" + {d['extra_images']:,} extra images"
+    lines.append(f"| training data | {trained_on} |")
     if not members:
         lines.append(f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |")
     lines += [

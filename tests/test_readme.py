@@ -1,9 +1,9 @@
 """Docs cannot drift: every `digitpad ...` command shown in the README runs and exits 0.
 
 Commands are run as shown, with three adjustments: the data paths point at this machine's copy
-(DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS), training-like commands run in their cheap mode, and
-outputs go to a temporary folder (nothing is shipped into the package). `serve` is long-running
-and covered by the server tests.
+(DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS), training-like commands run in their cheap mode (and
+with 64 pen-drawn extras at most), and outputs go to a temporary folder (nothing is shipped into
+the package). `serve` is long-running and covered by the server tests.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def adapt(cmd: str, tmp: Path) -> list[str]:
             else:
                 out += [flag, value]
         out += ["--no-progress"] if out[0] == "train" and "--no-progress" not in out else []
+        out += ["--pendigits-limit", "64"] if "--pendigits" in out and "--pendigits-limit" not in out else []
     return [sys.executable, "-m", "digitpad.cli", *out]
 
 

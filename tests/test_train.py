@@ -115,3 +115,36 @@ def test_ensemble_artifact(tiny_run: Path, tmp_path: Path, mnist_dir: Path):
     x, _ = load_split("test", mnist_dir)
     assert np.abs(ens.predict_batch(x[:200]) - single.predict_batch(x[:200])).max() < 1e-4
     assert "## Members" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_training_on_pendigits_dev_writers_only(tmp_path: Path, mnist_dir: Path, pendigits_path: Path):
+    """--pendigits adds rendered drawings of the dev writers, never the held-out ones, and the
+    artifact says which writers and styles it saw."""
+    from digitpad.pendigits import load, split_by_writer
+
+    r = subprocess.run(
+        [sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
+         "--limit", "256", "--out", str(tmp_path), "--no-progress", "--pendigits", str(pendigits_path),
+         "--pendigits-styles", "canvas-280,thin-pen-200", "--pendigits-limit", "30"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    extra = Predictor(tmp_path / "model.onnx").metadata["data"]["extra"]
+    dev, held = split_by_writer(load(pendigits_path), seed=0)
+    assert extra["images"] == 60 and extra["drawings"] == 30, extra
+    assert extra["styles"] == ["canvas-280", "thin-pen-200"]
+    assert set(extra["writers"]) == {rec["writer"] for rec in dev[:30]}
+    assert set(extra["held_out_writers"]) == {rec["writer"] for rec in held}
+    assert not set(extra["writers"]) & set(extra["held_out_writers"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--pendigits", "no/such.jsonl.gz"], "no pendigits file"),
+    (["--pendigits-styles", "crayon"], "unknown pendigits style"),
+])
+def test_training_on_pendigits_bad_flags(tmp_path: Path, mnist_dir: Path, pendigits_path: Path, flags, message):
+    args = ["--pendigits", str(pendigits_path), *flags] if flags[0] != "--pendigits" else flags
+    r = subprocess.run([sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
+                        "--limit", "256", "--out", str(tmp_path), "--no-progress", *args],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and message in r.stderr and "hint:" in r.stderr, r.stderr
