@@ -65,6 +65,7 @@ STYLES: dict[str, Style] = {
     "small-center-400": Style(canvas=400, line_width=5, fit=0.18),
     "small-corner-500": Style(canvas=500, line_width=4, fit=0.16, offset=(0.3, 0.3)),
     "off-centre-300": Style(canvas=300, line_width=10, fit=0.5, offset=(-0.2, 0.17)),
+    "tiny-corner-800": Style(canvas=800, line_width=3, fit=0.06, offset=(-0.35, 0.35)),
     # A phone photo of paper: uneven light, sensor noise, JPEG.
     "photo-jpeg": Style(canvas=480, line_width=7, ink=(45, 45, 60), background=(235, 230, 220),
                         lighting=0.35, noise=5.0, format="JPEG", quality=80),

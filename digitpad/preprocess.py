@@ -47,6 +47,11 @@ constants are the module's UPPER_CASE names.
     (blank paper). lo = max(floor, 0.25 c), hi = max(0.75 c, lo + 1);
     v = clip((ink - lo) / (hi - lo), 0, 1): paper grain falls below lo, faint pencil counts
     as much as marker, and the stroke edge stays at c / 2.
+ 4a. Zoom (only when k > 1 and step 4 found ink). The candidates' bounding box [cy0, cy1) x [cx0, cx1), e =
+    max(cy1 - cy0, cx1 - cx0). If e <= ZOOM_SIDE, the digit is small in the image: crop the
+    decoded image (the pixels of step 1) to [max(0, (cy0 - g) k), min(H, (cy1 + g) k)) x
+    [max(0, (cx0 - g) k), min(W, (cx1 + g) k)), g = floor(e / 2) + 2, and run every step
+    from 1 on the crop instead, without step 4a. (The crop's own k is usually 1.)
  5. Mask m = v >= 0.5. Specks: along rows, then along columns, split the ink profile
     (ink pixels per line) into runs of non-empty lines separated by more than
     max(2, lines // 50) empty ones; while there are several runs, drop the first (then the
@@ -118,6 +123,7 @@ MAX_THIN = 0.3  # step 8: shrink strokes by at most this share of their width
 MIN_INK_PIXELS = 4  # steps 4-5: fewer ink pixels than max(this, MIN_INK_SHARE h w) is an empty image
 MIN_INK_SHARE = 0.0005
 MIN_CONTRAST = 16.0  # step 4: ink contrast c below max(this, 6 noise) is an empty image (blank paper)
+ZOOM_SIDE = 24  # step 4a: ink spanning at most this many working pixels is re-read from the file's pixels
 SCALE_INFO = "digitpad.scale"  # img.info key set by decode_image: file pixels per decoded pixel
 
 
@@ -511,9 +517,10 @@ def _empty(polarity: str = "") -> Preprocessed:
     return Preprocessed(np.zeros((28, 28), np.uint8), True, None, polarity, 0.0)
 
 
-def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed:
+def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = True) -> Preprocessed:
     """A decoded image -> Preprocessed (28x28 uint8, white ink on black), following the module
-    docstring's steps. ``normalize_stroke=False`` skips step 8 (for measuring the raw strokes)."""
+    docstring's steps. ``normalize_stroke=False`` skips step 8 (for measuring the raw strokes);
+    ``zoom=False`` skips step 4a (it is how step 4a itself re-reads the crop)."""
     # 1-2. 8-bit gray (+ alpha), reduced to working resolution by exact block means.
     gray_plane, alpha_plane = _planes(img)  # () -> (H, W) uint8, and (H, W) uint8 or None
     big = max(img.size)
@@ -537,6 +544,26 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True) -> Preprocessed
     c = percentile(cand, 0.9)
     if c < max(MIN_CONTRAST, 6 * noise):
         return _empty(polarity)
+
+    # 4a. zoom: a digit small in a reduced image (a 50 px digit on an 800 px canvas is 12
+    # working pixels, its strokes sub-pixel) is read again from the file's own pixels.
+    if zoom and k > 1:
+        ys, xs = np.nonzero(ink > floor)
+        cy0, cy1, cx0, cx1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        extent = max(cy1 - cy0, cx1 - cx0)
+        if extent <= ZOOM_SIDE:
+            margin = extent // 2 + 2  # working pixels of room for the strokes' faint edges
+            H, W = img.height, img.width
+            box = (max(0, (cx0 - margin) * k), max(0, (cy0 - margin) * k),
+                   min(W, (cx1 + margin) * k), min(H, (cy1 + margin) * k))  # (left, top, right, bottom)
+            part = img.crop(box)
+            part.info[SCALE_INFO] = img.info.get(SCALE_INFO, 1.0)
+            pre = to_mnist(part, normalize_stroke=normalize_stroke, zoom=False)
+            if pre.bbox is not None:
+                sc = float(img.info.get(SCALE_INFO, 1.0))
+                dx, dy = int(box[0] * sc), int(box[1] * sc)
+                pre.bbox = (pre.bbox[0] + dx, pre.bbox[1] + dy, pre.bbox[2] + dx, pre.bbox[3] + dy)
+            return pre
     lo = max(floor, 0.25 * c)
     hi = max(0.75 * c, lo + 1.0)
     v = np.clip((ink - lo) / (hi - lo), 0.0, 1.0)  # (h, w) in [0, 1]

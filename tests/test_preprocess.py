@@ -178,6 +178,19 @@ def test_tiny_digit(seven_ref, predictor):
     assert predictor.predict(pre.image).digit == 7
 
 
+@pytest.mark.parametrize("digit,strokes", [(1, ONE), (4, FOUR), (7, SEVEN)])
+def test_tiny_thin_digit_in_the_corner_of_a_big_canvas(digit, strokes, seven_ref, predictor):
+    """32 px drawn with a 2 px pen near a corner of an 800 px canvas: 8 working pixels with
+    sub-pixel strokes, read again from the file's pixels (step 4a), never "empty"."""
+    big = run(draw(strokes, canvas=800, width=2, fit=0.04, offset=(-0.35, 0.35)))
+    ref = run(draw(strokes, canvas=280, width=5, fit=0.6))
+    assert not big.empty
+    assert near(big.image, ref.image) <= 12, near(big.image, ref.image)
+    assert predictor.predict(big.image).digit == digit
+    x0, y0, x1, y1 = big.bbox  # in the file's pixels: around (0.15, 0.85) x 800
+    assert 80 <= x0 < x1 <= 160 and 640 <= y0 < y1 <= 720, big.bbox
+
+
 def test_photo_with_uneven_light_noise_and_faint_ink(seven_ref, predictor):
     rng = np.random.default_rng(0)
     h = w = 360

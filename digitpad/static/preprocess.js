@@ -18,6 +18,7 @@ export const MAX_THIN = 0.3;
 export const MIN_INK_PIXELS = 4;
 export const MIN_INK_SHARE = 0.0005;
 export const MIN_CONTRAST = 16.0;
+export const ZOOM_SIDE = 24;
 
 const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -308,7 +309,7 @@ const EMPTY = () => ({ image: new Uint8Array(784), empty: true });
  * RGBA pixels ({data, width, height}, e.g. an ImageData) -> {image: Uint8Array(784) (28x28,
  * white ink on black), empty}. Mirrors preprocess.to_mnist (normalize_stroke=True).
  */
-export function toMnist({ data, width: W0, height: H0 }) {
+export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
   // 1. 8-bit gray (Pillow's L), alpha kept only when some pixel is not fully opaque.
   const n0 = W0 * H0;
   const L = new Uint8Array(n0), A = new Uint8Array(n0);
@@ -337,6 +338,31 @@ export function toMnist({ data, width: W0, height: H0 }) {
   if (cand.length < minPixels) return EMPTY();
   const c = percentile(cand, 0.9);
   if (c < Math.max(MIN_CONTRAST, 6 * noise)) return EMPTY();
+
+  // 4a. zoom: a digit small in a reduced image is read again from the original pixels.
+  if (zoom && k > 1) {
+    let cy0 = h, cy1 = 0, cx0 = w, cx1 = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (ink[y * w + x] > floor) {
+          cy0 = Math.min(cy0, y); cy1 = Math.max(cy1, y + 1);
+          cx0 = Math.min(cx0, x); cx1 = Math.max(cx1, x + 1);
+        }
+      }
+    }
+    const extent = Math.max(cy1 - cy0, cx1 - cx0);
+    if (extent <= ZOOM_SIDE) {
+      const g = Math.floor(extent / 2) + 2;
+      const top = Math.max(0, (cy0 - g) * k), bottom = Math.min(H0, (cy1 + g) * k);
+      const left = Math.max(0, (cx0 - g) * k), right = Math.min(W0, (cx1 + g) * k);
+      const cw = right - left, ch = bottom - top;
+      const part = new Uint8ClampedArray(cw * ch * 4);   // the crop, RGBA
+      for (let y = 0; y < ch; y++) {
+        for (let i = 0; i < cw * 4; i++) part[y * cw * 4 + i] = data[((y + top) * W0 + left) * 4 + i];
+      }
+      return toMnist({ data: part, width: cw, height: ch }, { zoom: false });
+    }
+  }
   const lo = Math.max(floor, 0.25 * c);
   const hi = Math.max(0.75 * c, lo + 1.0);
   const v = ink.map((x) => Math.min(Math.max((x - lo) / (hi - lo), 0.0), 1.0));   // (h, w)
