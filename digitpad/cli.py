@@ -70,7 +70,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                             "e.g. --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz")
         styles = [n.strip() for n in (args.pendigits_styles or ",".join(TRAIN_STYLES)).split(",") if n.strip()]
         try:
-            *extra, extra_info = training_set(path, styles, limit=args.pendigits_limit, jobs=os.cpu_count() or 1)
+            images, labels, extra_info = training_set(path, styles, limit=args.pendigits_limit,
+                                                      jobs=os.cpu_count() or 1)
+            extra = (images, labels)
         except ValueError as e:
             raise DataError(str(e), hint="see digitpad.pendigits.STYLES") from None
         print(f"+ {extra_info['images']:,} pen-drawn images: {extra_info['drawings']:,} drawings of "

@@ -47,11 +47,12 @@ constants are the module's UPPER_CASE names.
     (blank paper). lo = max(floor, 0.25 c), hi = max(0.75 c, lo + 1);
     v = clip((ink - lo) / (hi - lo), 0, 1): paper grain falls below lo, faint pencil counts
     as much as marker, and the stroke edge stays at c / 2.
- 4a. Zoom (only when k > 1 and step 4 found ink). The candidates' bounding box [cy0, cy1) x [cx0, cx1), e =
-    max(cy1 - cy0, cx1 - cx0). If e <= ZOOM_SIDE, the digit is small in the image: crop the
-    decoded image (the pixels of step 1) to [max(0, (cy0 - g) k), min(H, (cy1 + g) k)) x
-    [max(0, (cx0 - g) k), min(W, (cx1 + g) k)), g = floor(e / 2) + 2, and run every step
-    from 1 on the crop instead, without step 4a. (The crop's own k is usually 1.)
+ 4a. Zoom (only when k > 1 and step 4 found ink). The candidates' bounding box
+    [cy0, cy1) x [cx0, cx1), e = max(cy1 - cy0, cx1 - cx0). If e <= ZOOM_SIDE, the digit is
+    small in the image: crop the decoded image (the pixels of step 1) to
+    [max(0, (cy0 - g) k), min(H, (cy1 + g) k)) x [max(0, (cx0 - g) k), min(W, (cx1 + g) k)),
+    g = floor(e / 2) + 2, and run every step from 1 on the crop instead, without step 4a.
+    (The crop's own k is usually 1.)
  5. Mask m = v >= 0.5. Specks: along rows, then along columns, split the ink profile
     (ink pixels per line) into runs of non-empty lines separated by more than
     max(2, lines // 50) empty ones; while there are several runs, drop the first (then the
@@ -538,7 +539,8 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
 
     # 4. soft threshold relative to the ink's own contrast.
     floor = max(4 * noise, 10.0)
-    cand = ink[ink > floor]
+    inked = ink > floor  # (h, w) bool: the candidates
+    cand = ink[inked]
     if cand.size < min_pixels:
         return _empty(polarity)
     c = percentile(cand, 0.9)
@@ -548,8 +550,7 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
     # 4a. zoom: a digit small in a reduced image (a 50 px digit on an 800 px canvas is 12
     # working pixels, its strokes sub-pixel) is read again from the file's own pixels.
     if zoom and k > 1:
-        ys, xs = np.nonzero(ink > floor)
-        cy0, cy1, cx0, cx1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        cy0, cy1, cx0, cx1 = _bbox(inked)
         extent = max(cy1 - cy0, cx1 - cx0)
         if extent <= ZOOM_SIDE:
             margin = extent // 2 + 2  # working pixels of room for the strokes' faint edges

@@ -341,15 +341,7 @@ export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
 
   // 4a. zoom: a digit small in a reduced image is read again from the original pixels.
   if (zoom && k > 1) {
-    let cy0 = h, cy1 = 0, cx0 = w, cx1 = 0;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        if (ink[y * w + x] > floor) {
-          cy0 = Math.min(cy0, y); cy1 = Math.max(cy1, y + 1);
-          cx0 = Math.min(cx0, x); cx1 = Math.max(cx1, x + 1);
-        }
-      }
-    }
+    const [cy0, cy1, cx0, cx1] = bbox(Uint8Array.from(ink, (x) => (x > floor ? 1 : 0)), h, w);
     const extent = Math.max(cy1 - cy0, cx1 - cx0);
     if (extent <= ZOOM_SIDE) {
       const g = Math.floor(extent / 2) + 2;
