@@ -18,13 +18,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamps make installs idempotent: they re-run only when pyproject.toml changes.
-$(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
+# Stamps make installs idempotent: they re-run only when the build inputs change (the editable
+# install compiles the C extension digitpad/_fastpre.c in place, so a changed .c file re-installs).
+$(VENV)/.serve-installed: pyproject.toml setup.py digitpad/_fastpre.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
 # torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build.
-$(VENV)/.all-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.all-installed: pyproject.toml setup.py digitpad/_fastpre.c | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $(VENV)/.serve-installed $@
@@ -48,4 +49,4 @@ notebook: install
 	$(BIN)/python notebooks/execute.py notebooks/model.ipynb $(NOTEBOOK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info digitpad/*.so

@@ -85,13 +85,21 @@ def main() -> None:
         "wall_s": round(wall, 2), "images_per_s": round(len(rows) / wall, 1), "cpu_s": round(cpu, 2),
         "cpu_ms_per_image": round(1000 * cpu / len(rows), 3),
         "images_per_s_on_free_cores": round(len(rows) / cpu * (args.jobs or os.cpu_count() or 1), 1),
-        "accuracy": round(correct / len(rows), 4),
+        "accuracy": round(correct / len(rows), 4), "model": _model_version(),
     }
     print(f"digitpad predict: {len(rows)} {args.kind} PNGs in {wall:.2f} s = {result['images_per_s']:.0f} images/s "
           f"({result['cpu_ms_per_image']:.2f} CPU ms per image; load average {result['load_avg']}); "
           f"accuracy {result['accuracy']:.2%}")
     print(json.dumps(result))
 
+
+
+def _model_version() -> str:
+    """The model the command reads with (DIGITPAD_MODEL or the shipped one)."""
+    from digitpad.predict import Predictor
+    from digitpad.settings import Settings
+
+    return Predictor(Settings().model).version
 
 if __name__ == "__main__":
     main()

@@ -142,14 +142,19 @@ def main() -> None:
         sys.exit("wrk not found: install it with `apt-get install -y wrk` (Debian/Ubuntu)")
     os.environ.update(ONE_THREAD_ENV)  # the in-process breakdown too
 
+    from digitpad import preprocess
+    from digitpad.predict import Predictor
+    from digitpad.settings import Settings
+
     drawings = canvas_drawings(pendigits_path(args.pendigits), args.drawings)
     result: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
         "load_avg_before": [round(x, 2) for x in os.getloadavg()], "drawings": len(drawings),
         "png_bytes_mean": round(float(np.mean([len(d.png) for d in drawings]))),
+        "model": Predictor(Settings().model).version, "preprocess_engine": preprocess.ENGINE,
     }
     print(f"{len(drawings)} canvas drawings (280x280 RGBA PNG, mean {result['png_bytes_mean']} bytes); "
-          f"load average {result['load_avg_before']}")
+          f"model {result['model']}, preprocessing {preprocess.ENGINE}; load average {result['load_avg_before']}")
 
     result["in_process_ms"] = in_process_breakdown(drawings, args.rounds)
     b = result["in_process_ms"]

@@ -86,8 +86,9 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: np.ndarray) 
 
 
 def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = None,
-                     histories: dict[str, list[dict]] | None = None) -> None:
-    """A markdown model card generated from the metadata (never typed by hand)."""
+                     histories: dict[str, list[dict]] | None = None, quantized: dict | None = None) -> None:
+    """A markdown model card generated from the metadata (never typed by hand); ``quantized``:
+    the metadata of the int8 serving twin (``digitpad.quantize``)."""
     m, arch = meta["metrics"], meta["architecture"]
     members = m.get("members")
     what = (f"An ensemble of {len(arch['members'])} CNNs (digitnet, channels {arch['channels']}) whose "
@@ -123,6 +124,10 @@ def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = 
     if "parity" in meta:
         p = meta["parity"]
         lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
+    if quantized:
+        from .quantize import card_row
+
+        lines.append(card_row(quantized))
     if members:
         lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
         lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {x['test_accuracy']:.2%} | epoch {x['best_epoch']} "

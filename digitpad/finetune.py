@@ -3,7 +3,7 @@
     digitpad finetune --out runs/ft                          # from the shipped model
     digitpad finetune --model runs/ft/model.onnx --out runs/ft2
     digitpad finetune --epochs 1 --limit 2048 --out /tmp/ft  # cheap mode (tests)
-    digitpad serve --model runs/ft/model.onnx
+    digitpad serve --model runs/ft/model.int8.onnx          # its int8 twin (digitpad.quantize)
 
 Starting weights come from the ONNX file itself (any digitpad model, the shipped one included,
 so fine-tunes chain): the network is rebuilt from the file's ``architecture`` metadata and its
@@ -40,7 +40,7 @@ from . import data as mnist
 from .errors import DigitpadError, ModelError
 from .feedback import FeedbackSet
 from .model import build_model, count_parameters
-from .predict import Predictor, default_model_path
+from .predict import Predictor, float_model_path
 from .train import (
     TrainConfig,
     _tensor,
@@ -181,6 +181,7 @@ def finetune(
     from tqdm import tqdm
 
     from .export import PARITY_TOL, export_onnx, write_model_card
+    from .quantize import int8_path, quantize_run
 
     if cfg.epochs < 1:
         raise DigitpadError("--epochs must be at least 1")
@@ -191,8 +192,12 @@ def finetune(
     out.mkdir(parents=True, exist_ok=True)
     gen = seed_torch(cfg)
 
-    base_path = Path(model_path) if model_path else default_model_path()
+    base_path = Path(model_path) if model_path else float_model_path()
     base = Predictor(base_path, threads=0)
+    if "quantization" in base.metadata:
+        src = base.metadata["quantization"]["float_model"]["version"]
+        raise ModelError(f"{base_path} is an int8 serving model; fine-tuning starts from float weights",
+                         hint=f"pass --model with the float model it was made from ({src}, model.onnx beside it)")
     model, base_meta = load_onnx_weights(base_path)
     te_img, te_lab = mnist.load_split("test", data_dir)
     diff = parity(model, base, te_img[:256])
@@ -280,9 +285,13 @@ def finetune(
         test_per_class_accuracy=[float((te_pred[te_lab == c] == c).mean()) for c in range(10)],
         feedback_holdout_accuracy=after["holdout_accuracy"], feedback_holdout_images=int(len(ho_x)))
     _set_metadata(model_file, meta)
+    qmeta = quantize_run(model_file, np.concatenate([mx, fb_x]), te_img, te_lab,
+                         calibration_source="MNIST training images and feedback")
     summary = {
         "base_model": {"version": base_meta["version"], "path": str(base_path), "sha256": meta["parent"]["sha256"]},
         "model": {"version": meta["version"], "path": str(model_file)},
+        "int8_model": {"version": qmeta["version"], "path": str(int8_path(model_file)),
+                       "argmax_agreement": qmeta["quantization"]["argmax_agreement"]},
         "feedback": {"rows": len(feedback), "skipped": feedback.skipped, "train": int(len(fb_x)),
                      "holdout": int(len(ho_x)), "repeat": repeat,
                      "holdout_ids": [int(i) for i in feedback.ids[ho_idx]]},
@@ -292,7 +301,7 @@ def finetune(
         "history": history,
         "train_seconds": round(elapsed, 1),
     }
-    write_model_card(meta, out / "MODEL_CARD.md", history=history)
+    write_model_card(meta, out / "MODEL_CARD.md", history=history, quantized=qmeta)
     with open(out / "MODEL_CARD.md", "a") as f:
         f.write(_card_section(summary))
     (out / "finetune.json").write_text(json.dumps(summary, indent=2))

@@ -6,6 +6,12 @@ mirrors ``to_mnist`` step by step in JavaScript, and a parity test holds the two
 That is why every step after decoding is plain numpy (no library filters): each one is a
 small, exactly specified array operation that ports to JavaScript line by line.
 
+Engines. The numpy code here is the reference. When the optional C extension
+``digitpad._fastpre`` is built (``pip install -e .`` compiles ``_fastpre.c``; without a
+compiler the install still succeeds), steps 2 and 4-10 run in C instead, bit-identical
+(tests/test_preprocess_fast.py) and several times faster. ``ENGINE`` says which one runs
+("c" or "numpy"); DIGITPAD_PREPROCESS=numpy, read once at import, forces the numpy code.
+
     pre = preprocess_bytes(png_bytes)        # decode + to_mnist
     pre.image                                # (28, 28) uint8, white ink on black
     pre.empty                                # True when no ink was found
@@ -87,9 +93,11 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -276,13 +284,18 @@ def resample_area(x: np.ndarray, axis: int, n_out: int, scale: float, offset: fl
     return (integral[1:] - integral[:-1]) * scale  # (n_out, m)
 
 
-def block_mean(x: np.ndarray, k: int) -> np.ndarray:
+def block_mean(x: np.ndarray, k: int, divisor: float = 1.0) -> np.ndarray:
     """(H, W) -> (ceil(H / k), ceil(W / k)) float64: the exact mean of each k x k block
-    (blocks cut by the right and bottom edges: the mean of the pixels they hold)."""
-    if k == 1:
-        return np.asarray(x, dtype=np.float64)
+    (blocks cut by the right and bottom edges: the mean of the pixels they hold), then
+    divided by ``divisor`` (alpha: 255), in that order."""
     x = np.asarray(x)
     h, w = x.shape
+    if ENGINE == "c" and x.dtype == np.uint8:
+        out = np.empty((-(-h // k), -(-w // k)))  # (ceil(h / k), ceil(w / k))
+        _fastpre.block_mean(x, k, out, float(divisor))  # the same integer sums and divisions
+        return out
+    if k == 1:
+        return np.asarray(x, dtype=np.float64) / divisor
     # 8-bit pixels are summed as integers (exact, so the same as float64 sums, and 2-3x
     # faster: no float copy of the whole image) while the sums fit in int32.
     acc = np.int32 if x.dtype == np.uint8 and k * k * 255 < 2**31 else np.float64
@@ -297,7 +310,7 @@ def block_mean(x: np.ndarray, k: int) -> np.ndarray:
         part = rows[:, j::k]
         sums[:, : part.shape[1]] += part
     counts = np.outer(np.minimum(k, h - np.arange(0, h, k)), np.minimum(k, w - np.arange(0, w, k)))
-    return sums / counts
+    return sums / counts / divisor
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -315,23 +328,19 @@ def stroke_width(mask: np.ndarray) -> float:
     m = np.zeros((h + 2, w + 2), np.uint8)
     m[1:-1, 1:-1] = mask
     # Each 2x2 cell is one of 16 patterns (tl + 2 tr + 4 bl + 8 br); its gradient magnitude
-    # sqrt(gx^2 + gy^2), gx = (tr + br - tl - bl) / 2, gy = (bl + br - tl - tr) / 2, is a
-    # table lookup, so P = sum over patterns of count x magnitude.
+    # sqrt(gx^2 + gy^2), gx = (tr + br - tl - bl) / 2, gy = (bl + br - tl - tr) / 2, is 1 for
+    # a straight edge (two side-by-side pixels set), sqrt(1/2) for a corner (one or three
+    # set) and 0 otherwise. So P = edges + sqrt(1/2) corners, with both counts exact integers:
+    # one multiply and one add, the same in C and JavaScript (a dot product over the 16
+    # patterns would round in whatever order BLAS sums).
     code = m[:-1, :-1] + 2 * m[:-1, 1:] + 4 * m[1:, :-1] + 8 * m[1:, 1:]  # (h + 1, w + 1)
-    p = float(np.bincount(code.ravel(), minlength=16) @ _CELL_GRADIENT)
+    counts = np.bincount(code.ravel(), minlength=16)  # (16,) cells per pattern
+    p = int(counts[_EDGE_CELLS].sum()) + int(counts[_CORNER_CELLS].sum()) * math.sqrt(0.5)
     return (p / 2 - math.sqrt(max(p * p / 4 - 4 * a, 0.0))) / 2
 
 
-def _cell_gradient() -> np.ndarray:
-    """(16,) gradient magnitude of each 2x2 binary pattern, indexed tl + 2 tr + 4 bl + 8 br."""
-    c = np.arange(16)
-    tl, tr, bl, br = c & 1, (c >> 1) & 1, (c >> 2) & 1, (c >> 3) & 1
-    gx = (tr + br - tl - bl) * 0.5
-    gy = (bl + br - tl - tr) * 0.5
-    return np.sqrt(gx * gx + gy * gy)
-
-
-_CELL_GRADIENT = _cell_gradient()
+_EDGE_CELLS = [3, 5, 10, 12]  # tl+tr, tl+bl, tr+br, bl+br: |gradient| = 1
+_CORNER_CELLS = [1, 2, 4, 8, 7, 11, 13, 14]  # one or three pixels set: |gradient| = sqrt(1/2)
 
 
 def _shift_op(mask: np.ndarray, axis: int, shrink: bool) -> np.ndarray:
@@ -461,6 +470,16 @@ def _ring(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:b].ravel(), x[-b:].ravel(), x[b:-b, :b].ravel(), x[b:-b, -b:].ravel()])
 
 
+def _median_below(v: np.ndarray, t: float) -> bool:
+    """np.median(v) < t, usually decided by counting (a canvas's ring is all 0 or all 1)."""
+    below, half = int(np.count_nonzero(v < t)), len(v) // 2
+    if below > half:  # both middle values (one when len(v) is odd) are below t
+        return True
+    if len(v) - below > half:  # (v >= t or NaN) the middle values are not below t
+        return False
+    return float(np.median(v)) < t
+
+
 def _background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     """Step 3b: smooth background estimate (scalar or (h, w)) and the noise sigma."""
     ring = _ring(gray)
@@ -518,6 +537,15 @@ def _empty(polarity: str = "") -> Preprocessed:
     return Preprocessed(np.zeros((28, 28), np.uint8), True, None, polarity, 0.0)
 
 
+class _Finished(NamedTuple):
+    """What steps 4-10 made of an ink map (``_finish_numpy`` and the C twin ``_fastpre.finish``)."""
+
+    kind: str  # "empty"; "zoom" (step 4a: re-read box); "done"
+    box: tuple[int, int, int, int] | None = None  # zoom: candidates' (cy0, cy1, cx0, cx1); done: ink (y0, y1, x0, x1)
+    image: np.ndarray | None = None  # done: (28, 28) uint8
+    stroke: float = 0.0  # done: stroke width / digit size before step 8
+
+
 def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = True) -> Preprocessed:
     """A decoded image -> Preprocessed (28x28 uint8, white ink on black), following the module
     docstring's steps. ``normalize_stroke=False`` skips step 8 (for measuring the raw strokes);
@@ -526,45 +554,64 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
     gray_plane, alpha_plane = _planes(img)  # () -> (H, W) uint8, and (H, W) uint8 or None
     big = max(img.size)
     k = -(-big // WORK_SIDE) if big > WORK_SIDE else 1
-    alpha = block_mean(alpha_plane, k) / 255.0 if alpha_plane is not None else None  # (h, w) or None
+    alpha = block_mean(alpha_plane, k, 255.0) if alpha_plane is not None else None  # (h, w) or None
 
     # 3. ink map, ink bright. (A transparent background decides from alpha alone: then the
     # gray plane is never computed, which is most of a canvas PNG's cost.)
-    if alpha is not None and float(np.median(_ring(alpha))) < 0.5:
+    if alpha is not None and _median_below(_ring(alpha), 0.5):
         ink, noise, polarity = alpha * 255.0, 0.0, "alpha"
     else:
         gray = block_mean(gray_plane(), k)  # (h, w) float64
         ink, noise, polarity = _ink(gray, alpha)  # (h, w) float64 in [0, 255]
     min_pixels = max(MIN_INK_PIXELS, MIN_INK_SHARE * ink.size)
 
+    # 4-10, one function of the ink map (in C when the extension is built).
+    finish = _finish_c if ENGINE == "c" else _finish_numpy
+    res = finish(ink, noise, min_pixels, zoom and k > 1, normalize_stroke)
+    if res.kind == "empty":
+        return _empty(polarity)
+    if res.kind == "zoom":
+        # 4a. a digit small in a reduced image (a 50 px digit on an 800 px canvas is 12
+        # working pixels, its strokes sub-pixel) is read again from the file's own pixels.
+        cy0, cy1, cx0, cx1 = res.box
+        extent = max(cy1 - cy0, cx1 - cx0)
+        margin = extent // 2 + 2  # working pixels of room for the strokes' faint edges
+        H, W = img.height, img.width
+        box = (max(0, (cx0 - margin) * k), max(0, (cy0 - margin) * k),
+               min(W, (cx1 + margin) * k), min(H, (cy1 + margin) * k))  # (left, top, right, bottom)
+        part = img.crop(box)
+        part.info[SCALE_INFO] = img.info.get(SCALE_INFO, 1.0)
+        pre = to_mnist(part, normalize_stroke=normalize_stroke, zoom=False)
+        if pre.bbox is not None:
+            sc = float(img.info.get(SCALE_INFO, 1.0))
+            dx, dy = int(box[0] * sc), int(box[1] * sc)
+            pre.bbox = (pre.bbox[0] + dx, pre.bbox[1] + dy, pre.bbox[2] + dx, pre.bbox[3] + dy)
+        return pre
+    y0, y1, x0, x1 = res.box
+    sc = k * float(img.info.get(SCALE_INFO, 1.0))  # file pixels per working pixel
+    bbox = (int(x0 * sc), int(y0 * sc), int(math.ceil(x1 * sc)), int(math.ceil(y1 * sc)))
+    return Preprocessed(res.image, False, bbox, polarity, res.stroke)
+
+
+def _finish_numpy(ink: np.ndarray, noise: float, min_pixels: float, zoom: bool, normalize_stroke: bool) -> _Finished:
+    """Steps 4-10 on the (h, w) float64 ink map: the readable reference (``_fastpre.finish``
+    is its C twin, and the tests hold the two to identical results). ``zoom``: step 4a may
+    ask for a re-read (only when the image was reduced, k > 1)."""
     # 4. soft threshold relative to the ink's own contrast.
     floor = max(4 * noise, 10.0)
     inked = ink > floor  # (h, w) bool: the candidates
     cand = ink[inked]
     if cand.size < min_pixels:
-        return _empty(polarity)
+        return _Finished("empty")
     c = percentile(cand, 0.9)
     if c < max(MIN_CONTRAST, 6 * noise):
-        return _empty(polarity)
+        return _Finished("empty")
 
-    # 4a. zoom: a digit small in a reduced image (a 50 px digit on an 800 px canvas is 12
-    # working pixels, its strokes sub-pixel) is read again from the file's own pixels.
-    if zoom and k > 1:
+    # 4a. zoom: a digit that spans few working pixels; to_mnist re-reads its box.
+    if zoom:
         cy0, cy1, cx0, cx1 = _bbox(inked)
-        extent = max(cy1 - cy0, cx1 - cx0)
-        if extent <= ZOOM_SIDE:
-            margin = extent // 2 + 2  # working pixels of room for the strokes' faint edges
-            H, W = img.height, img.width
-            box = (max(0, (cx0 - margin) * k), max(0, (cy0 - margin) * k),
-                   min(W, (cx1 + margin) * k), min(H, (cy1 + margin) * k))  # (left, top, right, bottom)
-            part = img.crop(box)
-            part.info[SCALE_INFO] = img.info.get(SCALE_INFO, 1.0)
-            pre = to_mnist(part, normalize_stroke=normalize_stroke, zoom=False)
-            if pre.bbox is not None:
-                sc = float(img.info.get(SCALE_INFO, 1.0))
-                dx, dy = int(box[0] * sc), int(box[1] * sc)
-                pre.bbox = (pre.bbox[0] + dx, pre.bbox[1] + dy, pre.bbox[2] + dx, pre.bbox[3] + dy)
-            return pre
+        if max(cy1 - cy0, cx1 - cx0) <= ZOOM_SIDE:
+            return _Finished("zoom", (cy0, cy1, cx0, cx1))
     lo = max(floor, 0.25 * c)
     hi = max(0.75 * c, lo + 1.0)
     v = np.clip((ink - lo) / (hi - lo), 0.0, 1.0)  # (h, w) in [0, 1]
@@ -572,7 +619,7 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
     # 5. binary mask without edge specks.
     mask = _trim_specks(v >= 0.5)
     if int(mask.sum()) < min_pixels:
-        return _empty(polarity)
+        return _Finished("empty")
     y0, y1, x0, x1 = _bbox(mask)  # dropped specks lie outside this box, by construction
 
     # 6. crop; stroke width at working resolution.
@@ -588,7 +635,10 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
     t = min(0.5, 0.4 * w_work * f)
     m = soft >= t  # (hi, wi) bool
     w_i = stroke_width(m)
-    by0, by1, bx0, bx1 = _bbox(m)
+    bb = _bbox(m)
+    if bb is None:  # not seen in practice; both engines fail the same way
+        raise ValueError("no ink left at the intermediate resolution")
+    by0, by1, bx0, bx1 = bb
     side_i = max(by1 - by0, bx1 - bx0)
     stroke = w_i / side_i
 
@@ -608,6 +658,7 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
     bh, bw = by1 - by0, bx1 - bx0
     s = 20.0 / max(bh, bw)
     mf = m.astype(np.float64)
+    # Sums of integers and halves, exact in any order (so C may sum them its own way).
     mass = float(mf.sum())
     cy = float((mf.sum(axis=1) * (np.arange(m.shape[0]) + 0.5)).sum()) / mass  # centre of mass,
     cx = float((mf.sum(axis=0) * (np.arange(m.shape[1]) + 0.5)).sum()) / mass  # continuous coords
@@ -623,9 +674,21 @@ def to_mnist(img: Image.Image, *, normalize_stroke: bool = True, zoom: bool = Tr
 
     # 10. uint8, white ink on black.
     image = np.clip(round_half_up(out * 255.0), 0, 255).astype(np.uint8)
-    sc = k * float(img.info.get(SCALE_INFO, 1.0))  # file pixels per working pixel
-    bbox = (int(x0 * sc), int(y0 * sc), int(math.ceil(x1 * sc)), int(math.ceil(y1 * sc)))
-    return Preprocessed(image, False, bbox, polarity, float(stroke))
+    return _Finished("done", (y0, y1, x0, x1), image, float(stroke))
+
+
+_KINDS = ("empty", "zoom", "done")
+
+
+def _finish_c(ink: np.ndarray, noise: float, min_pixels: float, zoom: bool, normalize_stroke: bool) -> _Finished:
+    """``_finish_numpy`` computed by the C extension, bit for bit."""
+    image = np.empty((28, 28), np.uint8)
+    kind, y0, y1, x0, x1, stroke = _fastpre.finish(np.ascontiguousarray(ink, dtype=np.float64), float(noise),
+                                                   float(min_pixels), bool(zoom), bool(normalize_stroke), image)
+    if kind == 3:
+        raise ValueError("no ink left at the intermediate resolution")
+    name = _KINDS[kind]
+    return _Finished(name, (y0, y1, x0, x1) if name != "empty" else None, image if name == "done" else None, stroke)
 
 
 def preprocess_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Preprocessed:
@@ -640,3 +703,27 @@ def preprocess_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pr
     except Exception as e:  # a bug, or an image mode we never met: log it, answer 400
         log.exception("preprocessing failed for a %s %s %sx%s image", img.format, img.mode, img.width, img.height)
         raise InvalidImage("the image could not be processed") from e
+
+
+# ------------------------------------------------------------------------------ engine
+
+
+def _load_fastpre():
+    """The C extension ``digitpad._fastpre`` (built by ``pip install``, optional), or None when
+    it is missing, was built from other constants, or DIGITPAD_PREPROCESS=numpy asks for numpy."""
+    if os.environ.get("DIGITPAD_PREPROCESS", "").strip().lower() == "numpy":
+        return None
+    try:
+        from . import _fastpre as ext
+    except ImportError:
+        return None
+    ours = {"INTER_SIDE": INTER_SIDE, "PAD": PAD, "STROKE_TARGET": STROKE_TARGET, "STROKE_MAX": STROKE_MAX,
+            "MAX_THIN": MAX_THIN, "MIN_CONTRAST": MIN_CONTRAST, "ZOOM_SIDE": ZOOM_SIDE}
+    if ext.CONSTANTS != ours:  # a stale build: rebuild with `pip install -e .`
+        log.warning("digitpad._fastpre was built with other constants (%s); using numpy", ext.CONSTANTS)
+        return None
+    return ext
+
+
+_fastpre = _load_fastpre()
+ENGINE = "c" if _fastpre is not None else "numpy"  # which engine runs steps 2 and 4-10, read once at import

@@ -331,9 +331,12 @@ def train(
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     if export:
         from .export import export_onnx, write_model_card
+        from .quantize import quantize_run
 
         meta = export_onnx(final, meta, out / "model.onnx", parity_images=te_img[:1000])
-        write_model_card(meta, out / "MODEL_CARD.md", history=history)
+        qmeta = quantize_run(out / "model.onnx", x_np, te_img, te_lab,
+                             calibration_source="the run's training images")
+        write_model_card(meta, out / "MODEL_CARD.md", history=history, quantized=qmeta)
     return meta
 
 
@@ -374,6 +377,7 @@ def ensemble(
     """
     from .export import export_onnx, write_model_card
     from .model import ensemble_config
+    from .quantize import quantize_run
 
     runs = [Path(d) for d in run_dirs]
     metas = [json.loads((r / "meta.json").read_text()) for r in runs]
@@ -387,7 +391,7 @@ def ensemble(
     model.eval()
 
     cfg = replace(TrainConfig(), split_seed=split_seeds.pop(), limit=metas[0]["recipe"].get("limit"))
-    _, (xv_np, yv_np) = split_train_val(*mnist.load_split("train", data_dir), cfg)
+    (train_np, _), (xv_np, yv_np) = split_train_val(*mnist.load_split("train", data_dir), cfg)
     val_acc, _ = accuracy(model, _tensor(xv_np), torch.from_numpy(yv_np.astype(np.int64)))
     te_img, te_lab = mnist.load_split("test", data_dir)
     yt = torch.from_numpy(te_lab.astype(np.int64))
@@ -413,10 +417,12 @@ def ensemble(
     out.mkdir(parents=True, exist_ok=True)
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     meta = export_onnx(model, meta, out / "model.onnx", parity_images=te_img[:1000])
+    qmeta = quantize_run(out / "model.onnx", train_np, te_img, te_lab,
+                         calibration_source="MNIST training images (the members' split)")
     histories = {}
     for m, run in zip(metas, runs):
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         histories[m["version"]] = rows
         (out / f"metrics-{m['version']}.jsonl").write_text((run / "metrics.jsonl").read_text())
-    write_model_card(meta, out / "MODEL_CARD.md", histories=histories)
+    write_model_card(meta, out / "MODEL_CARD.md", histories=histories, quantized=qmeta)
     return meta

@@ -435,6 +435,22 @@ def test_unexpected_exception_is_500_without_traceback(settings: Settings) -> No
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
+def test_unexpected_exception_in_predict_is_500(settings: Settings, mnist_digits, monkeypatch) -> None:
+    """The same on POST /api/predict, which _Guard answers without Starlette's error middleware."""
+    import digitpad.server
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(digitpad.server, "read_digit", broken)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = post_file(c, encode(mnist_digits[1][0], "png-l"))
+        assert c.get("/healthz").status_code == 200  # and it keeps serving
+    err = assert_error(r, 500, "internal_error")
+    assert "secret" not in r.text, err
+    assert r.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
 def test_request_timeout_503(mnist_digits, tmp_db: str) -> None:
     """A tiny timeout: the prediction (sent to a worker thread when the body is large) is abandoned."""
     img = Image.fromarray(paper(mnist_digits[0][0], scale=40))  # 1120 x 1120, a ~100 KB+ PNG
@@ -548,8 +564,7 @@ def test_live_server_predicts(live_server: str, live_server_process, mnist_digit
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "server" not in r.headers  # no version banner
     time.sleep(0.2)
-    assert re.search(r"predicted \d \((ok|uncertain), confidence 0\.\d+\) in [\d.]+ ms", live_server_process.log()), \
-        live_server_process.log()[-2000:]
+    assert re.search(r'"POST /api/predict HTTP/1.1" 200', live_server_process.log()), live_server_process.log()[-2000:]
 
 
 def test_live_server_body_limits(tmp_path: Path, server_process) -> None:
@@ -606,7 +621,7 @@ def test_live_server_two_workers(tmp_path: Path, server_process, mnist_digits) -
             time.sleep(0.2)  # the second worker may still be starting
         log = server.log()
         assert log.count(f"loaded from {model}") == 2, log[-3000:]  # --model reached both workers
-        assert "predicted" in log, log[-3000:]  # and worker processes log their predictions
+        assert '"POST /api/predict HTTP/1.1" 200' in log, log[-3000:]  # and worker processes log their requests
         server.assert_alive()
 
 
@@ -635,3 +650,41 @@ def test_readme_api_examples_run(live_server: str) -> None:
             assert body == json.loads(shown), (cmd, out.stdout)
         else:
             assert body["digit"] == 7 and body["status"] in ("ok", "uncertain"), (cmd, out.stdout[:300])
+
+
+def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mnist_digits) -> None:
+    """_Guard sends POST /api/predict straight to the endpoint (skipping Starlette's stack);
+    with that shortcut removed, the same requests get byte-identical answers and headers."""
+    from digitpad.server import _Guard
+
+    requests = [
+        {"files": {"image": ("d.png", encode(mnist_digits[3][0], "png-rgba"), "image/png")}},
+        {"json": {"image": "data:image/png;base64," + base64.b64encode(encode(mnist_digits[7][0], "png-l")).decode()}},
+        {"files": {"image": ("d.png", b"not an image", "image/png")}},
+        {"json": {"image": 42}},
+        {"content": b"{", "headers": {"content-type": "application/json"}},
+        {"content": b"x", "headers": {"content-type": "text/plain"}},
+        {"files": {"other": ("d.png", blank_png(), "image/png")}},
+        {"files": {"image": ("d.png", png_header_only(50_000, 50_000), "image/png")}},
+    ]
+
+    def answers(client: TestClient) -> list[tuple[int, bytes, dict]]:
+        out = []
+        for kw in requests:
+            r = client.post("/api/predict", **kw)
+            body = json.loads(r.content)
+            body.pop("timing_ms", None)  # the only field that may differ
+            out.append((r.status_code, json.dumps(body, sort_keys=True),
+                        {k: v for k, v in r.headers.items() if k != "content-length"}))
+        return out
+
+    with TestClient(create_app(settings)) as client:
+        fast = answers(client)
+        guard = client.app.middleware_stack
+        while not isinstance(guard, _Guard):
+            guard = guard.app
+        assert ("POST", "/api/predict") in guard.fast
+        guard.fast = {}
+        routed = answers(client)
+    assert [a[0] for a in fast] == [200, 200, 400, 422, 400, 415, 422, 413], [a[0] for a in fast]
+    assert fast == routed

@@ -16,8 +16,9 @@ from PIL import Image
 
 from digitpad.cli import main
 from digitpad.data import parse_idx
+from digitpad.errors import ModelError
 from digitpad.feedback import record
-from digitpad.predict import Predictor
+from digitpad.predict import Predictor, float_model_path
 from digitpad.preprocess import preprocess_bytes
 from digitpad.store import FeedbackStore
 
@@ -150,15 +151,29 @@ def test_feedback_add_records_files(capsys, tmp_path):
 # ------------------------------------------------------------------ finetune
 
 
-def test_onnx_weights_rebuild_in_torch_exactly(shipped_model, mnist_dir):
+def test_onnx_weights_rebuild_in_torch_exactly(shipped_float_model, mnist_dir):
     pytest.importorskip("torch")
     from digitpad.data import load_split
     from digitpad.finetune import load_onnx_weights, parity
 
     images, _ = load_split("test", mnist_dir, download=False)
-    model, meta = load_onnx_weights(shipped_model)
-    assert meta["version"] == Predictor(shipped_model).version
-    assert parity(model, Predictor(shipped_model), images[:300]) < 1e-4
+    model, meta = load_onnx_weights(shipped_float_model)
+    assert meta["version"] == Predictor(shipped_float_model).version
+    assert parity(model, Predictor(shipped_float_model), images[:300]) < 1e-4
+
+
+def test_finetune_refuses_an_int8_model(shipped_model, collected, tmp_path, mnist_dir):
+    """The served int8 model has no float weights to train: one clear error naming the float model."""
+    pytest.importorskip("torch")
+    from digitpad.feedback import load_feedback
+    from digitpad.finetune import FinetuneConfig, finetune
+
+    with FeedbackStore.open(collected[0]) as store:
+        fs = load_feedback(store)
+    with pytest.raises(ModelError, match="int8 serving model") as e:
+        finetune(fs, FinetuneConfig(epochs=1, limit=256), model_path=shipped_model, data_dir=mnist_dir,
+                 out_dir=tmp_path / "ft", progress=False)
+    assert "digitnet" in e.value.hint
 
 
 def test_feedback_split_is_seeded_and_disjoint(collected):
@@ -182,7 +197,7 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     assert code == 0, err
     r = json.loads(stdout)
     assert (r["feedback"]["rows"], r["feedback"]["train"], r["feedback"]["holdout"]) == (N, N - 12, 12)
-    base = Predictor()
+    base = Predictor(float_model_path())  # fine-tuning starts from the shipped float model
     assert r["base_model"]["version"] == base.version
 
     new = Predictor(out / "model.onnx")
@@ -200,6 +215,11 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Fine-tuning" in card and new.version in card
     assert json.loads((out / "finetune.json").read_text())["after"] == r["after"]
+    # ... and its int8 twin, measured against it.
+    q = Predictor(out / "model.int8.onnx")
+    assert r["int8_model"]["version"] == q.version == new.version + "-int8"
+    assert q.metadata["quantization"]["float_model"]["version"] == new.version
+    assert q.metadata["quantization"]["argmax_agreement"] >= 0.99
 
     # The server can be pointed at it.
     from fastapi.testclient import TestClient

@@ -83,7 +83,7 @@ def test_runner_refuses_to_save_a_failing_notebook(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_committed_notebook_is_a_full_run_of_the_shipped_model(shipped_model: Path) -> None:
+def test_committed_notebook_is_a_full_run_of_the_shipped_model(shipped_model: Path, shipped_float_model: Path) -> None:
     """Fails when the model changes and `make notebook` was not re-run (or a fast run was committed)."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert _errors(nb) == []
@@ -91,8 +91,9 @@ def test_committed_notebook_is_a_full_run_of_the_shipped_model(shipped_model: Pa
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "not run top to bottom"
     head = _text(nb, _first_code_cell(nb))
     assert "mode: full" in head, head
-    sha = hashlib.sha256(shipped_model.read_bytes()).hexdigest()[:16]
-    assert f"sha256 {sha}" in head, f"the notebook ran on another model; run `make notebook`\n{head}"
+    for model in (shipped_model, shipped_float_model):  # the served int8 file and its float source
+        sha = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+        assert f"sha256 {sha}" in head, f"the notebook ran on another model; run `make notebook`\n{head}"
     assert _pngs(nb) >= 16, _pngs(nb)
     size = NOTEBOOK.stat().st_size
     assert size < 3_000_000, f"{size:,} bytes"

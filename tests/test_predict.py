@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -59,7 +60,28 @@ def test_metadata(predictor: Predictor):
     assert m["input"]["shape"][1:] == [1, 28, 28]
     assert m["normalization"]["mean"] == pytest.approx(0.1307)
     assert m["labels"] == [str(i) for i in range(10)]
-    assert m["parity"]["max_abs_logit_diff"] < 1e-4
+
+
+def test_served_model_is_the_int8_twin_of_the_shipped_float_model(predictor: Predictor, shipped_float_model: Path):
+    """The default model is the int8 file derived from the shipped float one, which it names by
+    sha256: shipping a new float model without re-quantizing it fails here."""
+    q = predictor.metadata["quantization"]
+    f = Predictor(shipped_float_model)
+    assert predictor.path.name == "digitpad.int8.onnx"
+    assert q["float_model"]["sha256"] == hashlib.sha256(shipped_float_model.read_bytes()).hexdigest(), \
+        "run: digitpad quantize digitpad/models/digitpad.onnx --ship"
+    assert predictor.version == f.version + "-int8" == q["float_model"]["version"] + "-int8"
+    assert f.metadata["parity"]["max_abs_logit_diff"] < 1e-4  # torch vs ONNX, for the float file
+
+
+def test_int8_reads_like_the_float_model(predictor: Predictor, shipped_float_model: Path, mnist_dir: Path):
+    from digitpad.data import load_split
+
+    x, _ = load_split("test", mnist_dir)
+    pf = Predictor(shipped_float_model, threads=0).predict_batch(x[:3000])  # (3000, 10)
+    pq = predictor.predict_batch(x[:3000])
+    assert (pf.argmax(1) == pq.argmax(1)).mean() >= 0.999
+    assert np.abs(pf - pq).max() < 0.05
 
 
 def test_bad_model_files(tmp_path: Path):

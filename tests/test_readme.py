@@ -40,8 +40,9 @@ def adapt(cmd: str, tmp: Path) -> list[str]:
         a = a.replace("../shared/data/mnist", data_dir)
         a = a.replace("../shared/data/pendigits/trajectories-dev.jsonl.gz", pendigits)
         out.append(a)
-    if out and out[0] in ("train", "finetune"):
+    if out and out[0] in ("train", "finetune", "quantize"):
         out = [a for a in out if a != "--ship"]
+    if out and out[0] in ("train", "finetune"):
         for flag, value in CHEAP.items():
             if flag in out:
                 out[out.index(flag) + 1] = value

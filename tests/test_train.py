@@ -54,6 +54,40 @@ def test_artifact_describes_itself(tiny_run: Path):
     assert [r["epoch"] for r in rows] == [1]
 
 
+def test_run_writes_an_int8_twin(tiny_run: Path, mnist_dir: Path):
+    """model.int8.onnx: derived from model.onnx (named by sha256), reads like it, and its
+    recorded test accuracy is real."""
+    import hashlib
+
+    f, q = Predictor(tiny_run / "model.onnx"), Predictor(tiny_run / "model.int8.onnx")
+    meta = q.metadata["quantization"]
+    assert q.version == "tiny-test-int8"
+    assert meta["float_model"]["sha256"] == hashlib.sha256((tiny_run / "model.onnx").read_bytes()).hexdigest()
+    x, y = load_split("test", mnist_dir)
+    pf, pq = f.predict_batch(x).argmax(1), q.predict_batch(x).argmax(1)
+    assert (pf == pq).mean() >= 0.98 and (pf == pq).mean() == pytest.approx(meta["argmax_agreement"])
+    assert (pq == y).mean() == pytest.approx(q.metadata["metrics"]["test_accuracy"])
+    assert "int8 serving model (`tiny-test-int8`)" in (tiny_run / "MODEL_CARD.md").read_text()
+
+
+def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
+    out = tmp_path / "q.onnx"
+    cmd = [sys.executable, "-m", "digitpad.cli", "quantize", "--data-dir", str(mnist_dir)]
+    r = subprocess.run([*cmd, str(tiny_run / "model.onnx"), "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and "model tiny-test-int8" in r.stdout, r.stderr
+    assert Predictor(out).metadata["quantization"]["calibration"]["source"] == "MNIST training images"
+    r = subprocess.run([*cmd, str(out)], capture_output=True, text=True)  # int8 again: one line + hint
+    assert r.returncode == 1 and "already quantized" in r.stderr and "hint:" in r.stderr, r.stderr
+    # --ship only installs the twin of the shipped float model (checked before any work).
+    from digitpad.predict import default_model_path
+
+    served = default_model_path().read_bytes()
+    r = subprocess.run([*cmd, str(tiny_run / "model.onnx"), "--out", str(tmp_path / "x.onnx"), "--ship"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "not the shipped float model" in r.stderr, r.stderr
+    assert not (tmp_path / "x.onnx").exists() and default_model_path().read_bytes() == served
+
+
 def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
     """PyTorch (rebuilt from best.pt) and ONNX Runtime logits agree within 1e-4."""
     from digitpad.model import build_model

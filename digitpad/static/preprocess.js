@@ -90,14 +90,18 @@ function strokeWidth(mask, h, w) {
   for (let i = 0; i < mask.length; i++) a += mask[i];
   if (a === 0) return 0;
   const at = (y, x) => (y < 0 || x < 0 || y >= h || x >= w ? 0 : mask[y * w + x]);
-  let p = 0;
+  // |gradient| of a 2x2 cell is 1 for a straight edge (two side-by-side pixels), sqrt(1/2) for
+  // a corner (one or three pixels), else 0: P = edges + sqrt(1/2) corners, rounded as in Python.
+  let edges = 0, corners = 0;
   for (let y = -1; y < h; y++) {
     for (let x = -1; x < w; x++) {
       const tl = at(y, x), tr = at(y, x + 1), bl = at(y + 1, x), br = at(y + 1, x + 1);
-      const gx = (tr + br - tl - bl) * 0.5, gy = (bl + br - tl - tr) * 0.5;
-      p += Math.sqrt(gx * gx + gy * gy);
+      const n = tl + tr + bl + br;
+      if (n === 1 || n === 3) corners++;
+      else if (n === 2 && tl !== br) edges++;
     }
   }
+  const p = edges + corners * Math.sqrt(0.5);
   return (p / 2 - Math.sqrt(Math.max(p * p / 4 - 4 * a, 0))) / 2;
 }
 
