@@ -605,7 +605,9 @@ static PyObject *py_block_mean(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_Format(PyExc_ValueError, "block_mean: out must be a (%zd, %zd) float64 C-contiguous array", Hb, Wb);
         goto exit;
     }
-    /* rowsum (W): sums of the rows of one row of blocks; acc (Wb): their block sums. Exact integers. */
+    /* rowsum (W): sums of the rows of one row of blocks (exact integers), zero outside the
+     * columns [lo, hi) that hold ink; only the blocks over [lo, hi) are summed and divided, the
+     * rest of the output row is 0.0. Most of a canvas's alpha is 0, so most work is skipped. */
     int64_t *rowsum = calloc(W ? (size_t)W : 1, sizeof(int64_t));
     if (rowsum == NULL) {
         PyErr_NoMemory();
@@ -616,35 +618,51 @@ static PyObject *py_block_mean(PyObject *Py_UNUSED(self), PyObject *args)
     double *dst = out.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t by = 0; by < Hb; by++) {
-        Py_ssize_t ya = by * k, yb = ya + k < H ? ya + k : H;
-        memset(rowsum, 0, (size_t)W * sizeof(int64_t));
+        Py_ssize_t ya = by * k, yb = ya + k < H ? ya + k : H, lo = W, hi = 0;
         for (Py_ssize_t y = ya; y < yb; y++) {
             const uint8_t *row = (const uint8_t *)(src + y * ys);
             if (xs == 1) {
-                /* 8 pixels at a time, skipping all-zero words: most of a canvas's alpha is 0 */
+                /* 8 pixels at a time, skipping all-zero words */
                 Py_ssize_t xx = 0;
                 for (; xx + 8 <= W; xx += 8) {
                     uint64_t word;
                     memcpy(&word, row + xx, 8);
-                    if (word != 0)
-                        for (int j = 0; j < 8; j++)
-                            rowsum[xx + j] += row[xx + j];
+                    if (word == 0)
+                        continue;
+                    for (int j = 0; j < 8; j++)
+                        rowsum[xx + j] += row[xx + j];
+                    lo = xx < lo ? xx : lo;
+                    hi = xx + 8 > hi ? xx + 8 : hi; /* (another row of the block may reach further) */
                 }
                 for (; xx < W; xx++)
-                    rowsum[xx] += row[xx];
-            } else
+                    if (row[xx]) {
+                        rowsum[xx] += row[xx];
+                        lo = xx < lo ? xx : lo;
+                        hi = xx + 1 > hi ? xx + 1 : hi;
+                    }
+            } else { /* a strided view (the L of an LA array): every column */
                 for (Py_ssize_t xx = 0; xx < W; xx++)
                     rowsum[xx] += row[xx * xs];
+                lo = 0, hi = W;
+            }
         }
-        for (Py_ssize_t bx = 0; bx < Wb; bx++) {
+        double *drow = dst + by * Wb;
+        memset(drow, 0, (size_t)Wb * sizeof(double)); /* all-zero bits are 0.0 */
+        if (lo >= hi)
+            continue;
+        Py_ssize_t bx0 = lo / k, bx1 = (hi - 1) / k + 1;
+        for (Py_ssize_t bx = bx0; bx < bx1; bx++) {
             Py_ssize_t xa = bx * k, xb = xa + k < W ? xa + k : W;
             int64_t sum = 0;
             for (Py_ssize_t xx = xa; xx < xb; xx++)
                 sum += rowsum[xx];
             /* exact integer sum / pixel count / divisor: correctly rounded divisions in numpy's order
              * (0 / count is 0.0: skipping it saves most divisions on a canvas) */
-            dst[by * Wb + bx] = sum ? (double)sum / (double)((yb - ya) * (xb - xa)) / divisor : 0.0;
+            if (sum)
+                drow[bx] = (double)sum / (double)((yb - ya) * (xb - xa)) / divisor;
         }
+        Py_ssize_t xend = bx1 * k < W ? bx1 * k : W; /* rowsum back to zero where it was used */
+        memset(rowsum + bx0 * k, 0, (size_t)(xend - bx0 * k) * sizeof(int64_t));
     }
     Py_END_ALLOW_THREADS
     free(rowsum);

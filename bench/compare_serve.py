@@ -1,0 +1,115 @@
+"""Two checkouts of digitpad served side by side, measured in alternation: old against new in the
+same moments of a shared, noisy machine (where back-to-back runs of one build vary by ~1.4x).
+
+    git worktree add ../digitpad-old 90ab5be
+    .venv/bin/python bench/compare_serve.py --old ../digitpad-old            # new = this checkout
+    .venv/bin/python bench/compare_serve.py --old ../a --new ../b --rounds 9 --seconds 4
+
+Each checkout runs ``python -m digitpad.cli serve`` (one worker, this interpreter, its own
+package first on the path, its own shipped model); then, round after round, wrk posts the
+bench's canvas drawings to one server and then the other, sequentially (1 connection) and at
+8 connections. Reported per checkout: medians over rounds of sequential p50 latency, requests/s
+at 8 connections, and server CPU ms per request (psutil), and the new/old ratios. One JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import ONE_THREAD_ENV, canvas_drawings, free_port, multipart, pendigits_path  # noqa: E402
+
+LUA = Path(__file__).resolve().parent / "wrk_predict.lua"
+
+
+def wrk_once(port: int, body_dir: Path, count: int, ctype: str, clients: int, seconds: int) -> dict:
+    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA),
+           f"http://127.0.0.1:{port}", "--", str(body_dir), str(count), ctype]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+
+
+def median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--old", type=Path, required=True, help="checkout to compare against")
+    ap.add_argument("--new", type=Path, default=Path(__file__).resolve().parents[1], help="default: this checkout")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=4, help="per wrk run")
+    ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"))
+    args = ap.parse_args()
+    env = {**os.environ, **ONE_THREAD_ENV, "DIGITPAD_FEEDBACK": "false"}
+    env.pop("DIGITPAD_MODEL", None)  # each checkout serves its own shipped model
+
+    drawings = canvas_drawings(pendigits_path(args.pendigits), 200)
+    servers: dict[str, tuple[int, subprocess.Popen]] = {}
+    with tempfile.TemporaryDirectory(prefix="digitpad-compare-") as tmp:
+        body_dir = Path(tmp)
+        for k, d in enumerate(drawings):
+            body, ctype = multipart(d.png)
+            (body_dir / f"{k:04d}.bin").write_bytes(body)
+        try:
+            for name, root in (("old", args.old), ("new", args.new)):
+                port = free_port()
+                proc = subprocess.Popen([sys.executable, "-m", "digitpad.cli", "serve", "--port", str(port)],
+                                        cwd=root, env={**env, "PYTHONPATH": str(root.resolve())},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                servers[name] = (port, proc)
+            models = {}
+            for name, (port, proc) in servers.items():
+                deadline = time.monotonic() + 60
+                while True:  # bounded wait for the server to answer
+                    try:
+                        models[name] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())["model"]
+                        break
+                    except OSError:
+                        if time.monotonic() > deadline or proc.poll() is not None:
+                            sys.exit(f"the {name} server did not start")
+                        time.sleep(0.2)
+            runs: dict[str, dict[str, list[dict]]] = {n: {"sequential": [], "c8": []} for n in servers}
+            for _ in range(args.rounds):
+                for kind, clients in (("sequential", 1), ("c8", 8)):
+                    for name, (port, proc) in servers.items():
+                        ps = psutil.Process(proc.pid)
+                        cpu0 = sum(ps.cpu_times()[:2])
+                        r = wrk_once(port, body_dir, len(drawings), ctype, clients, args.seconds)
+                        cpu = sum(ps.cpu_times()[:2]) - cpu0
+                        runs[name][kind].append({"per_s": r["requests"] / (r["duration_us"] / 1e6),
+                                                 "p50_ms": r["p50_us"] / 1000, "cpu_ms": 1000 * cpu / r["requests"],
+                                                 "errors": r["status_errors"] + r["read_errors"] + r["timeouts"]})
+        finally:
+            for _, proc in servers.values():  # only the processes this script started
+                proc.terminate()
+                proc.wait(timeout=30)
+
+    summary = {}
+    for name, d in runs.items():
+        summary[name] = {"model": models[name], "sequential_p50_ms": round(median([x["p50_ms"] for x in d["sequential"]]), 3),
+                         "sequential_cpu_ms": round(median([x["cpu_ms"] for x in d["sequential"]]), 3),
+                         "c8_per_s": round(median([x["per_s"] for x in d["c8"]])),
+                         "c8_cpu_ms": round(median([x["cpu_ms"] for x in d["c8"]]), 3),
+                         "errors": sum(x["errors"] for k in d for x in d[k])}
+        print(f"{name}: {summary[name]}")
+    o, n = summary["old"], summary["new"]
+    ratios = {"sequential_p50": round(n["sequential_p50_ms"] / o["sequential_p50_ms"], 2),
+              "c8_per_s": round(n["c8_per_s"] / o["c8_per_s"], 2), "c8_cpu_ms": round(n["c8_cpu_ms"] / o["c8_cpu_ms"], 2)}
+    print(f"new / old: {ratios}")
+    print(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "load_avg": [round(x, 2) for x in os.getloadavg()],
+                      "rounds": args.rounds, "seconds": args.seconds, "summary": summary, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    main()
