@@ -5,15 +5,17 @@
  * identical, not merely close: every float64 operation happens in the same order as numpy
  * does it (np.cumsum is a sequential sum, divisions stay divisions, round(x) is
  * floor(x + 0.5)), and it must be compiled without FMA contraction or fast-math
- * (setup.py: -O2 -ffp-contract=off). Where numpy's order is not pinned (a float .sum()), the
+ * (setup.py: -O3 -ffp-contract=off; -O3 only vectorises element-wise loops, it never reorders
+ * a floating-point sum without -ffast-math). Where numpy's order is not pinned (a float .sum()), the
  * values summed are integers or halves, exact in any order. tests/test_preprocess_fast.py
  * compares the two engines on real and synthetic images.
  *
  * Arrays come in through the buffer protocol (numpy arrays; no numpy headers needed) and
  * results go into arrays the caller allocated. All arrays are row-major; masks hold 0/1
- * bytes. No global state; the GIL is released while the pure C part runs.
+ * bytes. No state but per-thread scratch buffers reused between calls (arena_alloc); the GIL
+ * is released while the pure C part runs.
  *
- *   block_mean(x (H, W) uint8, k, out (ceil(H/k), ceil(W/k)) float64)       preprocess.block_mean
+ *   block_mean(x (H, W) uint8, k, out (ceil(H/k), ceil(W/k)) float64, divisor)  preprocess.block_mean
  *   finish(ink (h, w) float64, noise, min_pixels, zoom, normalize_stroke, out (28, 28) uint8)
  *       -> (kind, y0, y1, x0, x1, stroke)                                  preprocess._finish_numpy
  *       kind 0: empty; 1: zoom, box = candidates' bbox; 2: done, box = ink bbox, out written;

@@ -1,6 +1,6 @@
 """Predict digits with the exported ONNX model: onnxruntime + numpy only, never torch.
 
-    p = Predictor()                       # the shipped model
+    p = Predictor()                       # the shipped model (its int8 twin, see default_model_path)
     p.predict(img28)                      # img28: (28, 28) uint8, white ink on black
     p.predict_batch(batch)                # (N, 28, 28) uint8 -> (N, 10) probabilities
 
