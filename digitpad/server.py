@@ -669,8 +669,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             response = await predict(request)
         except DigitpadError as exc:
-            response = _error_response(exc.http_status, exc.code, exc.message)
-        except Exception:  # what on_unexpected answers (the security headers come from _Guard)
+            response = await on_digitpad_error(request, exc)
+        except Exception:  # on_unexpected's answer, minus its headers: here _Guard adds them
             log.exception("unexpected error on POST /api/predict")
             response = _error_response(500, "internal_error", "internal error; the server log has the details")
         await response(scope, receive, send)
