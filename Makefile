@@ -19,13 +19,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps make installs idempotent: they re-run only when the build inputs change (the editable
-# install compiles the C extension digitpad/_fastpre.c in place, so a changed .c file re-installs).
-$(VENV)/.serve-installed: pyproject.toml setup.py digitpad/_fastpre.c | $(BIN)/python
+# install compiles the C extensions digitpad/_fastpre.c and _fastpng.c in place, so a changed .c file re-installs).
+$(VENV)/.serve-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
 # torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build.
-$(VENV)/.all-installed: pyproject.toml setup.py digitpad/_fastpre.c | $(BIN)/python
+$(VENV)/.all-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $(VENV)/.serve-installed $@

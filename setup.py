@@ -12,6 +12,7 @@ setup(
             # Bit-identical to numpy: no FMA contraction, no fast-math, no -march=native.
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11"],
             optional=True,
-        )
+        ),
+        Extension("digitpad._fastpng", ["digitpad/_fastpng.c"], extra_compile_args=["-O3", "-std=c11"], optional=True),
     ],
 )

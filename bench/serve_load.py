@@ -101,7 +101,7 @@ def in_process_breakdown(drawings: list[Drawing], rounds: int) -> dict:
 def py_spy_summary(raw: Path) -> dict[str, float]:
     """Share of py-spy samples (collapsed stacks) spent under each step of a request."""
     marks = {"decode": "decode_image", "preprocess": "to_mnist", "inference": "run (onnxruntime",
-             "multipart": "_multipart_field", "preview": "_png_data_url", "base64": "_b64decode"}
+             "multipart": "(digitpad/forms.py", "preview": "_png_data_url", "base64": "_b64decode"}
     total = 0
     hits = dict.fromkeys(marks, 0)
     idle = 0

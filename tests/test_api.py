@@ -436,7 +436,7 @@ def test_unexpected_exception_is_500_without_traceback(settings: Settings) -> No
 
 
 def test_unexpected_exception_in_predict_is_500(settings: Settings, mnist_digits, monkeypatch) -> None:
-    """The same on POST /api/predict, which _Guard answers without Starlette's error middleware."""
+    """The same on POST /api/predict, which the app answers without Starlette's error middleware."""
     import digitpad.server
 
     def broken(*args: object) -> None:
@@ -653,10 +653,8 @@ def test_readme_api_examples_run(live_server: str) -> None:
 
 
 def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mnist_digits) -> None:
-    """_Guard sends POST /api/predict straight to the endpoint (skipping Starlette's stack);
+    """The app answers POST /api/predict itself, ahead of FastAPI's stack (``_App.direct``);
     with that shortcut removed, the same requests get byte-identical answers and headers."""
-    from digitpad.server import _Guard
-
     requests = [
         {"files": {"image": ("d.png", encode(mnist_digits[3][0], "png-rgba"), "image/png")}},
         {"json": {"image": "data:image/png;base64," + base64.b64encode(encode(mnist_digits[7][0], "png-l")).decode()}},
@@ -680,11 +678,8 @@ def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mn
 
     with TestClient(create_app(settings)) as client:
         fast = answers(client)
-        guard = client.app.middleware_stack
-        while not isinstance(guard, _Guard):
-            guard = guard.app
-        assert ("POST", "/api/predict") in guard.fast
-        guard.fast = {}
+        assert ("POST", "/api/predict") in client.app.direct
+        client.app.direct = {}
         routed = answers(client)
     assert [a[0] for a in fast] == [200, 200, 400, 422, 400, 415, 422, 413], [a[0] for a in fast]
     assert fast == routed
