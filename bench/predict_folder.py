@@ -58,7 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=10_000, help="number of image files")
     ap.add_argument("--kind", choices=["mnist", "canvas"], default="mnist")
-    ap.add_argument("--jobs", type=int, default=0, help="passed to digitpad predict (0: one per core)")
+    ap.add_argument("--jobs", type=int, default=0, help="passed to digitpad predict (0: one per core but one)")
     ap.add_argument("--data-dir", default=os.environ.get("DIGITPAD_DATA_DIR"))
     ap.add_argument("--pendigits", default=None)
     args = ap.parse_args()
@@ -84,7 +84,7 @@ def main() -> None:
         "load_avg": [round(x, 2) for x in os.getloadavg()], "kind": args.kind, "images": len(rows),
         "wall_s": round(wall, 2), "images_per_s": round(len(rows) / wall, 1), "cpu_s": round(cpu, 2),
         "cpu_ms_per_image": round(1000 * cpu / len(rows), 3),
-        "images_per_s_on_free_cores": round(len(rows) / cpu * (args.jobs or os.cpu_count() or 1), 1),
+        "images_per_s_on_free_cores": round(len(rows) / cpu * (os.cpu_count() or 1), 1),
         "accuracy": round(correct / len(rows), 4), "model": _model_version(),
     }
     print(f"digitpad predict: {len(rows)} {args.kind} PNGs in {wall:.2f} s = {result['images_per_s']:.0f} images/s "

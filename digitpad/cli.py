@@ -177,7 +177,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     paths = expand_inputs(args.images)
-    pred = Predictor(s.model, threads=0)
+    # One onnxruntime thread: batches are predicted while the decoding processes use the cores.
+    pred = Predictor(s.model, threads=1)
     rows = predict_files(pred, paths, max_pixels=s.max_pixels, uncertain_threshold=s.uncertain_threshold,
                       batch_size=args.batch_size, jobs=args.jobs)
     if args.json:
@@ -219,9 +220,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if m:
         print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
               f"({m['train_seconds'] / 60:.1f} min training)")
-    from .preprocess import ENGINE
+    from .preprocess import engine_description
 
-    print(f"preprocess: {'C extension (digitpad._fastpre)' if ENGINE == 'c' else 'numpy (C extension not built, or DIGITPAD_PREPROCESS=numpy)'}")
+    print(f"preprocess: {engine_description()}")
     if "quantization" in meta:
         q = meta["quantization"]
         print(f"quantized:  {q['scheme']}; from {q['float_model']['version']} (test "
@@ -467,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--batch-size", type=int, default=256, help="images per model call")
-    p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core)")
+    p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core but one, which predicts meanwhile)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("info", help="show the model's metadata")

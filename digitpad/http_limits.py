@@ -66,13 +66,17 @@ if HttpToolsProtocol is not None:
             super().connection_made(transport)
             self._in_headers = True
             self._header_bytes = 0  # bytes received while a header block was unfinished
-            self._header_total = 0  # size of the current request's URL and headers, as parsed
             self._reject = False
-            self._header_deadline: asyncio.TimerHandle | None = None
-            self._arm_deadline()
+            self._headers_since = self.loop.time()  # when the current header block began
+            # One timer per connection, not one per request (a timer costs ~5 us, ~0.5% of a
+            # prediction): it re-arms itself for whatever time the current header block has left.
+            self._header_deadline: asyncio.TimerHandle | None = self.loop.call_later(
+                self.header_timeout, self._check_header_deadline)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_deadline()
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -83,7 +87,7 @@ if HttpToolsProtocol is not None:
                 return
             if self._in_headers:
                 # Every byte of this chunk belongs to an unfinished header block. (httptools holds
-                # a partial header value itself, so counting in on_header alone would come too late.)
+                # a partial header value itself, so counting complete headers alone would come too late.)
                 self._header_bytes += len(data)
                 self._reject = self._header_bytes > self.max_header_bytes
             if self._reject:
@@ -94,22 +98,14 @@ if HttpToolsProtocol is not None:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_headers = True
-            self._header_total = 0
-            self._arm_deadline()
-
-        def on_url(self, url: bytes) -> None:
-            self._header_total += len(url)
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._header_total += len(name) + len(value) + 4  # ": " and CRLF
-            super().on_header(name, value)
+            self._headers_since = self.loop.time()
 
         def on_headers_complete(self) -> None:
             self._in_headers = False
             self._header_bytes = 0
-            self._cancel_deadline()
-            if self._header_total > self.max_header_bytes:  # arrived in one read: refuse it here
+            # The block as parsed (it may have arrived in one read with the body): URL and headers.
+            size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)  # ": ", CRLF
+            if size > self.max_header_bytes:
                 self._reject = True  # data_received answers 431; no ASGI cycle is started
                 return
             super().on_headers_complete()
@@ -122,20 +118,18 @@ if HttpToolsProtocol is not None:
             if not self._reject:
                 super().on_message_complete()
 
-        def _arm_deadline(self) -> None:
-            if self._header_deadline is None:
-                self._header_deadline = self.loop.call_later(self.header_timeout, self._on_header_timeout)
-
-        def _cancel_deadline(self) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-                self._header_deadline = None
-
-        def _on_header_timeout(self) -> None:
+        def _check_header_deadline(self) -> None:
             self._header_deadline = None
-            if self._in_headers and not self.transport.is_closing():
-                log.info("closing a connection that sent no complete request in %.0f s", self.header_timeout)
-                self.transport.close()
+            if self.transport.is_closing():
+                return
+            left = self.header_timeout
+            if self._in_headers:
+                left = self._headers_since + self.header_timeout - self.loop.time()
+                if left <= 0:
+                    log.info("closing a connection that sent no complete request in %.0f s", self.header_timeout)
+                    self.transport.close()
+                    return
+            self._header_deadline = self.loop.call_later(left, self._check_header_deadline)
 
 else:  # pragma: no cover - httptools ships with uvicorn[standard]
     LimitedHttpTools = None  # type: ignore[assignment,misc]

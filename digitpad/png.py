@@ -26,8 +26,12 @@ from . import _fastpng  # ImportError without the C extension: preprocess then n
 
 try:
     from zlib_ng import zlib_ng as _zlib  # ~4x faster inflate than the standard zlib
+
+    INFLATE = "zlib-ng"
 except ImportError:  # pragma: no cover - zlib-ng is a dependency; this keeps a broken wheel harmless
     import zlib as _zlib
+
+    INFLATE = "zlib"
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -102,17 +106,25 @@ def read(data: bytes, max_pixels: int) -> Image.Image | None:
     # "L" and "RGBA" share the buffer; "RGB" and "LA" are copied into Pillow's own layout.
     img = Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
     img.format = "PNG"
+    # Attributes of this object only: images derived from it (crop, convert...) are new Image
+    # objects without them, so these arrays can never be read for pixels they do not match.
+    setattr(img, _PIXELS, pixels.reshape(height, width, bpp))
     if alpha is not None:
-        # An attribute of this object only: images derived from it (crop, convert...) are new
-        # Image objects without it, so a plane can never be read for pixels it does not match.
         setattr(img, _ALPHA, alpha)
     return img
 
 
+_PIXELS = "_digitpad_pixels"
 _ALPHA = "_digitpad_alpha"
 
 
+def pixels(img: Image.Image) -> np.ndarray | None:
+    """(H, W, channels) uint8: the pixels ``read`` decoded into ``img`` itself (numpy reads
+    them without Pillow's copy to bytes), or None for any other image."""
+    return getattr(img, _PIXELS, None)
+
+
 def alpha_plane(img: Image.Image) -> np.ndarray | None:
-    """(H, W) uint8: the alpha plane that ``read`` kept while decoding ``img`` itself (saves
-    Pillow's getchannel and a copy to numpy, ~0.07 ms a canvas), or None."""
+    """(H, W) uint8, contiguous: the alpha plane that ``read`` kept while decoding ``img``
+    itself (saves Pillow's getchannel and a copy to numpy, ~0.07 ms a canvas), or None."""
     return getattr(img, _ALPHA, None)

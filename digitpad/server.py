@@ -298,11 +298,8 @@ def run_limited(jobs: threading.Semaphore, deadline: float, fn: Callable[..., An
 def _log_preprocess_engine() -> None:
     from . import preprocess
 
-    if preprocess.ENGINE == "c":
-        log.info("preprocessing: C extension digitpad._fastpre")
-    else:
-        log.warning("preprocessing: numpy, ~3x slower with the same results (DIGITPAD_PREPROCESS=numpy, or the C "
-                    "extension is not built: install a C compiler and re-run `pip install -e .`)")
+    level = logging.INFO if preprocess.ENGINE == "c" else logging.WARNING
+    log.log(level, "preprocessing: %s", preprocess.engine_description())
 
 
 def _return_freed_memory_to_os() -> None:
