@@ -58,7 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=10_000, help="number of image files")
     ap.add_argument("--kind", choices=["mnist", "canvas"], default="mnist")
-    ap.add_argument("--jobs", type=int, default=0, help="passed to digitpad predict (0: one per core but one)")
+    ap.add_argument("--jobs", type=int, default=0, help="passed to digitpad predict (0: its default)")
     ap.add_argument("--data-dir", default=os.environ.get("DIGITPAD_DATA_DIR"))
     ap.add_argument("--pendigits", default=None)
     args = ap.parse_args()

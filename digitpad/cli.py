@@ -468,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--batch-size", type=int, default=256, help="images per model call")
-    p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core but one, which predicts meanwhile)")
+    p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core; one fewer for small files, which decode faster than the model reads them)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("info", help="show the model's metadata")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -112,3 +113,33 @@ def test_shipped_model_meets_its_claim(predictor: Predictor, mnist_dir: Path):
     claimed = predictor.metadata["metrics"]["test_accuracy"]
     assert abs(result["accuracy"] - claimed) < 2e-4, (result["accuracy"], claimed)
     assert result["accuracy"] >= 0.997, result["accuracy"]
+
+
+def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, test_images, tmp_path: Path):
+    """The pooled path (>= 64 files: decoding processes, batches predicted as they fill) gives
+    each file the answer it gets alone, in order, with errors and empty images in place."""
+    from PIL import Image
+
+    from digitpad.predict import default_jobs, predict_files
+    from digitpad.preprocess import preprocess_bytes
+
+    x, _ = test_images
+    paths = []
+    for i in range(90):
+        p = tmp_path / f"{i:03d}.png"
+        if i == 17:
+            p.write_bytes(b"not an image")
+        elif i == 40:
+            Image.new("L", (28, 28), 0).save(p)  # blank: empty
+        else:
+            Image.fromarray(x[i]).save(p)
+        paths.append(p)
+    rows = predict_files(predictor, paths, max_pixels=10**7, uncertain_threshold=0.6, batch_size=16, jobs=2)
+    assert [r["file"] for r in rows] == [str(p) for p in paths]
+    assert rows[17]["status"] == "error" and rows[17]["error"] and rows[17]["digit"] is None
+    assert rows[40]["status"] == "empty" and rows[40]["error"] is None
+    for i in (0, 1, 39, 41, 89):
+        p = predictor.predict(preprocess_bytes(paths[i].read_bytes()).image)
+        assert rows[i]["digit"] == p.digit and rows[i]["error"] is None
+        assert rows[i]["probabilities"] == [round(v, 6) for v in p.probabilities]
+    assert default_jobs(paths) == max(1, (os.cpu_count() or 1) - 1)  # small files: a core for the model
