@@ -42,6 +42,7 @@ _KINDS = {0: ("L", 1), 2: ("RGB", 3), 4: ("LA", 2), 6: ("RGBA", 4)}
 # chunk (tRNS, PLTE, eXIf, text that may hold EXIF, APNG's acTL...) sends the file to Pillow.
 _HARMLESS = frozenset({b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"pHYs", b"sBIT", b"bKGD", b"tIME"})
 
+_MAX_CHUNKS = 4096
 _HEAD = struct.Struct(">I4s")  # chunk length, chunk type
 _IHDR = struct.Struct(">IIBBBBB")  # width, height, bit depth, color type, compression, filter, interlace
 
@@ -55,7 +56,7 @@ def read(data: bytes, max_pixels: int) -> Image.Image | None:
     header = None
     idat: list[memoryview] = []
     idat_end = 0
-    while True:
+    for _ in range(_MAX_CHUNKS):
         if pos + 12 > end:
             return None  # truncated: no IEND
         length, kind = _HEAD.unpack_from(data, pos)
@@ -78,6 +79,8 @@ def read(data: bytes, max_pixels: int) -> Image.Image | None:
         elif kind not in _HARMLESS:
             return None
         pos = body_end + 4
+    else:  # thousands of tiny chunks: not a canvas; bounds the time this Python loop can take
+        return None
 
     width, height, depth, color, compression, filtering, interlace = header
     if (depth != 8 or color not in _KINDS or compression or filtering or interlace or not idat

@@ -17,6 +17,10 @@ imports torch. Endpoints:
 Every error answers ``{"error": {"code", "message"}}`` with a 4xx (or 503 on timeout); no
 stack trace ever reaches a client. The body limit and the request timeout are enforced by one
 small ASGI middleware (``_Guard``) that also adds the security headers to every response.
+
+``POST /api/predict``, the one hot path, is answered by ``predict_direct`` behind its own
+``_Guard``, ahead of FastAPI's middleware stack and router (``_App.direct``): the same answers,
+headers and errors as the routed endpoint, which stays the documented one (OpenAPI).
 """
 
 from __future__ import annotations

@@ -163,6 +163,7 @@ def test_refuses_what_pillow_must_decide():
         "filter type 5": make_png(px, "RGBA", [0] * 8,
                                   stream=zlib.compress(b"".join(b"\x05" + px[y].tobytes() for y in range(8)))),
         "not a PNG": b"GIF89a" + good[6:],
+        "5,000 chunks": make_png(px, "RGBA", [0] * 8, extra=[(b"tIME", b"\x07\xea\x0b\x16\x00\x00\x00")] * 5000),
     }
     for name, data in cases.items():
         assert _refused(data), name
