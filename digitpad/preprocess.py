@@ -97,7 +97,8 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -199,8 +200,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise InvalidImage("the image is empty (0 bytes)")
-    if _png_read is not None:  # a canvas PNG in ~0.1 ms; None: Pillow decides, below
-        img = _png_read(data, max_pixels)
+    if _png is not None:  # a canvas PNG in ~0.1 ms; None: Pillow decides, below
+        img = _png.read(data, max_pixels)
         if img is not None:
             img.info[SCALE_INFO] = 1.0
             return img
@@ -473,11 +474,11 @@ def _planes(img: Image.Image) -> tuple[Callable[[], np.ndarray], np.ndarray | No
     """Step 1 as (a function giving the gray plane, the alpha plane or None), both (H, W)
     uint8. The gray plane is computed only when asked for: a canvas PNG never needs it."""
     if img.mode == "RGBA":  # the browser canvas: read alpha directly (Pillow's L of RGBA = L of LA)
-        a = _alpha_plane(img) if _alpha_plane is not None else None  # kept by png.read, or:
+        a = _png.alpha_plane(img) if _png is not None else None  # kept by png.read, or:
         if a is None:
             a = np.asarray(img.getchannel("A"))
         return (lambda: np.asarray(img.convert("L"))), (a if int(a.min()) < 255 else None)
-    arr = _png_pixels(img) if _png_pixels is not None and img.mode in ("L", "LA") else None  # png.read's, or:
+    arr = _png.pixels(img) if _png is not None and img.mode in ("L", "LA") else None  # png.read's, or:
     if arr is None:
         arr = np.asarray(_gray_image(img))  # (H, W) or (H, W, 2)
     elif arr.shape[2] == 1:
@@ -752,16 +753,16 @@ def _load_fastpre():
     return ext
 
 
-def _load_png_reader() -> tuple[Any, Any, Any]:
-    """``png.read``, ``png.pixels`` and ``png.alpha_plane`` (plain PNGs without Pillow's
-    overhead) when the C engine runs, else Nones: the numpy reference decodes with Pillow."""
+def _load_png() -> ModuleType | None:
+    """``digitpad.png`` (plain PNGs without Pillow's overhead) when the C engine runs, else None:
+    the numpy reference decodes every image with Pillow."""
     if _fastpre is None:
-        return None, None, None
+        return None
     try:
-        from .png import alpha_plane, pixels, read
+        from . import png
     except ImportError:  # _fastpng not built
-        return None, None, None
-    return read, pixels, alpha_plane
+        return None
+    return png
 
 
 def engine_description() -> str:
@@ -769,13 +770,11 @@ def engine_description() -> str:
     if ENGINE != "c":
         return ("numpy, ~3x slower with the same results (DIGITPAD_PREPROCESS=numpy, or the C extensions are "
                 "not built: install a C compiler and re-run `pip install -e .`)")
-    if _png_read is None:
+    if _png is None:
         return "C extension digitpad._fastpre; PNGs decoded by Pillow (digitpad._fastpng is not built)"
-    from .png import INFLATE
-
-    return f"C extension digitpad._fastpre; plain PNGs read by digitpad.png ({INFLATE} + digitpad._fastpng)"
+    return f"C extension digitpad._fastpre; plain PNGs read by digitpad.png ({_png.INFLATE} + digitpad._fastpng)"
 
 
 _fastpre = _load_fastpre()
 ENGINE = "c" if _fastpre is not None else "numpy"  # which engine runs steps 2 and 4-10, read once at import
-_png_read, _png_pixels, _alpha_plane = _load_png_reader()
+_png = _load_png()
