@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 import numpy as np
@@ -53,7 +53,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from . import forms, http_limits
+from . import forms, http_limits, workers
 from .errors import (
     Busy,
     DigitpadError,
@@ -63,8 +63,11 @@ from .errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from .predict import Predictor
+from .predict import Batcher, Prediction, Predictor
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .preprocess import Preprocessed
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +233,20 @@ def read_digit(payload: bytes | str, predictor: Predictor, settings: Settings, t
 
     Pure CPU work (base64, decoding, preprocessing, the model): safe to run in a worker thread.
     """
-    from .predict import status_for
+    pre, t0, t1, t2 = _read_image(payload, settings)
+    prediction = None if pre.empty else predictor.predict(pre.image)
+    return _answer(pre, prediction, _ms(t2, time.perf_counter()), predictor.version, settings, t_start, t0, t1, t2)
+
+
+async def read_digit_batched(payload: bytes | str, batcher: Batcher, settings: Settings, t_start: float) -> dict:
+    """``read_digit``, in the event loop, with the model run shared by the requests that came together."""
+    pre, t0, t1, t2 = _read_image(payload, settings)
+    prediction, inference_ms = (None, 0.0) if pre.empty else await batcher.predict(pre.image)
+    return _answer(pre, prediction, round(inference_ms, 3), batcher.predictor.version, settings, t_start, t0, t1, t2)
+
+
+def _read_image(payload: bytes | str, settings: Settings) -> tuple[Preprocessed, float, float, float]:
+    """Payload -> (its 28x28 Preprocessed, and perf_counter times: start, decoded, preprocessed)."""
     from .preprocess import decode_image, to_mnist
 
     t0 = time.perf_counter()
@@ -238,23 +254,28 @@ def read_digit(payload: bytes | str, predictor: Predictor, settings: Settings, t
     img = decode_image(data, max_pixels=settings.max_pixels)
     t1 = time.perf_counter()
     pre = to_mnist(img)  # .image: (28, 28) uint8, white ink on black
-    t2 = time.perf_counter()
-    if pre.empty:
+    return pre, t0, t1, time.perf_counter()
+
+
+def _answer(pre: Preprocessed, prediction: Prediction | None, inference_ms: float, version: str,
+            settings: Settings, t_start: float, t0: float, t1: float, t2: float) -> dict:
+    """The /api/predict answer (a dict) from the reading's parts and times."""
+    from .predict import status_for
+
+    if prediction is None:
         digit, confidence, probs = None, 0.0, [0.0] * 10
     else:
-        p = predictor.predict(pre.image)
-        digit, confidence, probs = p.digit, round(p.confidence, 6), [round(v, 6) for v in p.probabilities]
-    t3 = time.perf_counter()
+        digit, confidence = prediction.digit, round(prediction.confidence, 6)
+        probs = [round(v, 6) for v in prediction.probabilities]
     status = status_for(confidence, empty=pre.empty, threshold=settings.uncertain_threshold)
     preview = _png_data_url(pre.image)
-    t4 = time.perf_counter()
-    total = _ms(t_start, t4)
+    total = _ms(t_start, time.perf_counter())
     # DEBUG: uvicorn's access log already has a line per request; this second one costs ~30 us (~2%).
     log.debug("predicted %s (%s, confidence %.3f) in %.2f ms", digit, status, confidence, total)
     return {
         "digit": digit, "confidence": confidence, "probabilities": probs, "status": status, "preview": preview,
-        "model": predictor.version,
-        "timing_ms": {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": _ms(t2, t3), "total": total},
+        "model": version,
+        "timing_ms": {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": inference_ms, "total": total},
     }
 
 
@@ -539,6 +560,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _return_freed_memory_to_os()
         app.state.predictor = Predictor(settings.model, threads=settings.threads)
+        app.state.batcher = Batcher(app.state.predictor)  # for the small images read in the event loop
         log.info("model %s loaded from %s", app.state.predictor.version, app.state.predictor.path)
         _log_preprocess_engine()
         # FEEDBACK-HOOK: lifespan  (open the feedback store here, put it on app.state, close it after `yield`)
@@ -605,7 +627,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictor: Predictor = app.state.predictor  # (not a dependency: FastAPI's solving costs ~0.05-0.1 ms)
         payload = _image_from_body(body, content_type)
         if len(payload) <= INLINE_MAX_BYTES and _claimed_pixels(payload) <= INLINE_MAX_PIXELS:
-            result = read_digit(payload, predictor, settings, t_start)
+            result = await read_digit_batched(payload, app.state.batcher, settings, t_start)
         else:
             # abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
             deadline = time.monotonic() + settings.request_timeout
@@ -739,12 +761,15 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     # Fail fast, as one line plus a hint from the CLI, rather than as a traceback from the lifespan.
+    port = workers.check_address(settings.host, settings.port)
     Predictor(settings.model, threads=settings.threads)
     common = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                   log_config=log_config(settings.log_level), access_log=settings.access_log, server_header=False,
                   http=http_limits.http_protocol(settings))
     if settings.workers > 1:
         _settings_to_env(settings)
-        uvicorn.run("digitpad.server:app_from_env", factory=True, workers=settings.workers, **common)
+        common["port"] = port  # --port 0: the free port found, the same for every worker
+        workers.run_workers(uvicorn.Config("digitpad.server:app_from_env", factory=True, workers=settings.workers,
+                                           **common), settings.host, port)
     else:
         uvicorn.run(create_app(settings), **common)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import socket
 import struct
@@ -26,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from digitpad import workers
 from digitpad.server import create_app
 from digitpad.settings import Settings
 
@@ -442,7 +444,7 @@ def test_unexpected_exception_in_predict_is_500(settings: Settings, mnist_digits
     def broken(*args: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(digitpad.server, "read_digit", broken)
+    monkeypatch.setattr(digitpad.server, "_read_image", broken)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = post_file(c, encode(mnist_digits[1][0], "png-l"))
         assert c.get("/healthz").status_code == 200  # and it keeps serving
@@ -622,7 +624,52 @@ def test_live_server_two_workers(tmp_path: Path, server_process, mnist_digits) -
         log = server.log()
         assert log.count(f"loaded from {model}") == 2, log[-3000:]  # --model reached both workers
         assert '"POST /api/predict HTTP/1.1" 200' in log, log[-3000:]  # and worker processes log their requests
+        if workers.PER_WORKER_SOCKETS:
+            _assert_connections_spread(server)
+        # A second server on the same port is refused (it would otherwise share the port's traffic).
+        second = subprocess.run([sys.executable, "-m", "digitpad.cli", "serve", "--port", str(server.port),
+                                 "--workers", "2", "--no-feedback"], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stderr
+        assert f"127.0.0.1:{server.port} is already in use" in second.stderr and "hint:" in second.stderr
         server.assert_alive()
+
+
+def _assert_connections_spread(server) -> None:  # noqa: ANN001 (conftest.ServerProcess)
+    """Each worker listens on a socket of its own, and new connections reach both of them."""
+    import psutil
+
+    def listening(child: psutil.Process) -> set[str]:  # its listening sockets on the port, as "socket:[inode]"
+        return {os.readlink(f"/proc/{child.pid}/fd/{c.fd}") for c in child.net_connections("tcp")
+                if c.status == "LISTEN" and c.laddr.port == server.port}
+
+    # The supervisor's children: the two workers (and multiprocessing's resource tracker).
+    children = [child for child in psutil.Process(server.proc.pid).children() if listening(child)]
+    assert len(children) == 2, children
+    assert len(set.union(*map(listening, children))) == 2  # two sockets, not one shared by both
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
+    try:
+        for c in clients:  # one request each, so that every connection has been accepted
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        ours = {c.getsockname() for c in clients}
+        held = [sum((c.raddr.ip, c.raddr.port) in ours for c in child.net_connections("tcp") if c.raddr)
+                for child in children]
+        # 16 connections hashed over 2 sockets all land on one with probability 2/2**16.
+        assert sum(held) == 16 and min(held) > 0, held
+    finally:
+        for c in clients:
+            c.close()
+    # A worker that dies is replaced by one with a socket of its own, and the port keeps answering.
+    children[0].kill()
+    children[0].wait(10)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = [child for child in psutil.Process(server.proc.pid).children() if listening(child)]
+        if len(now) == 2 and children[0] not in now:
+            break
+        assert httpx.get(server.url + "/healthz").status_code == 200  # the other worker answers meanwhile
+        time.sleep(0.2)
+    assert len(now) == 2 and len(set.union(*map(listening, now))) == 2, now
 
 
 def test_readme_api_examples_run(live_server: str) -> None:

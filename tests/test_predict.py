@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitpad.errors import ModelError
-from digitpad.predict import Predictor
+from digitpad.predict import Batcher, Predictor
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,55 @@ def test_thread_safe(predictor: Predictor, test_images):
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda i: predictor.predict(x[i]).digit, range(len(x))))
     assert got == expected.tolist()
+
+
+def test_batcher_runs_requests_that_come_together_once(predictor: Predictor, test_images):
+    """The server's Batcher: the answers of one by one, in one model run per loop turn."""
+    import asyncio
+
+    x, _ = test_images
+    runs: list[int] = []
+
+    class Counting(Predictor):
+        def predict_batch(self, images: np.ndarray) -> np.ndarray:
+            runs.append(len(images))
+            return super().predict_batch(images)
+
+    async def main() -> list:
+        batcher = Batcher(Counting(predictor.path), max_batch=16)
+        together = await asyncio.gather(*(batcher.predict(img) for img in x[:40]))
+        alone = await batcher.predict(x[40])
+        return [*together, alone]
+
+    got = asyncio.run(main())
+    assert runs == [16, 16, 8, 1]  # 40 at once: max_batch each; then a lone request
+    for (prediction, ms), img in zip(got, x):
+        assert prediction == predictor.predict(img)  # the int8 model: identical, batch or not
+        assert 0 < ms < 1000
+
+
+def test_batcher_failure_reaches_every_waiter_and_skips_the_cancelled(predictor: Predictor, test_images):
+    import asyncio
+
+    x, _ = test_images
+    seen: list[int] = []
+
+    class Broken(Predictor):
+        def predict_batch(self, images: np.ndarray) -> np.ndarray:
+            seen.append(len(images))
+            raise RuntimeError("model failed")
+
+    async def main() -> list:
+        batcher = Batcher(Broken(predictor.path))
+        tasks = [asyncio.ensure_future(batcher.predict(img)) for img in x[:3]]
+        await asyncio.sleep(0)  # all three queued
+        tasks[0].cancel()  # a request that timed out meanwhile: not read at all
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert seen == [2]
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(isinstance(r, RuntimeError) for r in results[1:])
 
 
 def test_metadata(predictor: Predictor):
