@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 import anyio
 import numpy as np
@@ -233,33 +233,41 @@ def read_digit(payload: bytes | str, predictor: Predictor, settings: Settings, t
 
     Pure CPU work (base64, decoding, preprocessing, the model): safe to run in a worker thread.
     """
-    pre, t0, t1, t2 = _read_image(payload, settings)
-    prediction = None if pre.empty else predictor.predict(pre.image)
-    return _answer(pre, prediction, _ms(t2, time.perf_counter()), predictor.version, settings, t_start, t0, t1, t2)
+    reading = _read_image(payload, settings)
+    prediction = None if reading.pre.empty else predictor.predict(reading.pre.image)
+    inference_ms = _ms(reading.preprocessed, time.perf_counter())
+    return _answer(reading, prediction, inference_ms, predictor.version, settings, t_start)
 
 
 async def read_digit_batched(payload: bytes | str, batcher: Batcher, settings: Settings, t_start: float) -> dict:
-    """``read_digit``, in the event loop, with the model run shared by the requests that came together."""
-    pre, t0, t1, t2 = _read_image(payload, settings)
-    prediction, inference_ms = (None, 0.0) if pre.empty else await batcher.predict(pre.image)
-    return _answer(pre, prediction, round(inference_ms, 3), batcher.predictor.version, settings, t_start, t0, t1, t2)
+    """``read_digit`` in the event loop, where requests that came together share one model run."""
+    reading = _read_image(payload, settings)
+    prediction, inference_ms = (None, 0.0) if reading.pre.empty else await batcher.predict(reading.pre.image)
+    return _answer(reading, prediction, round(inference_ms, 3), batcher.predictor.version, settings, t_start)
 
 
-def _read_image(payload: bytes | str, settings: Settings) -> tuple[Preprocessed, float, float, float]:
-    """Payload -> (its 28x28 Preprocessed, and perf_counter times: start, decoded, preprocessed)."""
+class _Reading(NamedTuple):
+    pre: Preprocessed  # .image: (28, 28) uint8, white ink on black
+    started: float  # perf_counter times
+    decoded: float
+    preprocessed: float
+
+
+def _read_image(payload: bytes | str, settings: Settings) -> _Reading:
+    """Payload -> its 28x28 input for the model, timed."""
     from .preprocess import decode_image, to_mnist
 
     t0 = time.perf_counter()
     data = _b64decode(payload) if isinstance(payload, str) else payload
     img = decode_image(data, max_pixels=settings.max_pixels)
     t1 = time.perf_counter()
-    pre = to_mnist(img)  # .image: (28, 28) uint8, white ink on black
-    return pre, t0, t1, time.perf_counter()
+    pre = to_mnist(img)
+    return _Reading(pre, t0, t1, time.perf_counter())
 
 
-def _answer(pre: Preprocessed, prediction: Prediction | None, inference_ms: float, version: str,
-            settings: Settings, t_start: float, t0: float, t1: float, t2: float) -> dict:
-    """The /api/predict answer (a dict) from the reading's parts and times."""
+def _answer(reading: _Reading, prediction: Prediction | None, inference_ms: float, version: str,
+            settings: Settings, t_start: float) -> dict:
+    """The /api/predict answer as a dict."""
     from .predict import status_for
 
     if prediction is None:
@@ -267,15 +275,17 @@ def _answer(pre: Preprocessed, prediction: Prediction | None, inference_ms: floa
     else:
         digit, confidence = prediction.digit, round(prediction.confidence, 6)
         probs = [round(v, 6) for v in prediction.probabilities]
-    status = status_for(confidence, empty=pre.empty, threshold=settings.uncertain_threshold)
-    preview = _png_data_url(pre.image)
+    status = status_for(confidence, empty=reading.pre.empty, threshold=settings.uncertain_threshold)
+    preview = _png_data_url(reading.pre.image)
     total = _ms(t_start, time.perf_counter())
     # DEBUG: uvicorn's access log already has a line per request; this second one costs ~30 us (~2%).
     log.debug("predicted %s (%s, confidence %.3f) in %.2f ms", digit, status, confidence, total)
     return {
         "digit": digit, "confidence": confidence, "probabilities": probs, "status": status, "preview": preview,
         "model": version,
-        "timing_ms": {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": inference_ms, "total": total},
+        "timing_ms": {"decode": _ms(reading.started, reading.decoded),
+                      "preprocess": _ms(reading.decoded, reading.preprocessed),
+                      "inference": inference_ms, "total": total},
     }
 
 
