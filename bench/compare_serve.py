@@ -4,12 +4,14 @@ same moments of a shared, noisy machine (where back-to-back runs of one build va
     git worktree add ../digitpad-old 90ab5be
     .venv/bin/python bench/compare_serve.py --old ../digitpad-old            # new = this checkout
     .venv/bin/python bench/compare_serve.py --old ../a --new ../b --rounds 9 --seconds 4
+    .venv/bin/python bench/compare_serve.py --old ../digitpad-old --workers 2 --clients 8 32
 
-Each checkout runs ``python -m digitpad.cli serve`` (one worker, this interpreter, its own
-package first on the path, its own shipped model); then, round after round, wrk posts the
-bench's canvas drawings to one server and then the other, sequentially (1 connection) and at
-8 connections. Reported per checkout: medians over rounds of sequential p50 latency, requests/s
-at 8 connections, and server CPU ms per request (psutil), and the new/old ratios. One JSON line.
+Each checkout runs ``python -m digitpad.cli serve`` (``--workers`` processes, default one; this
+interpreter, its own package first on the path, its own shipped model); then, round after round,
+wrk posts the bench's canvas drawings to one server and then the other, sequentially (1
+connection) and at each ``--clients`` count (default 8). Reported per checkout: medians over
+rounds of sequential p50 latency, requests/s under load, and server CPU ms per request (psutil,
+all the server's processes), and the new/old ratios. One JSON line.
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ def wrk_once(port: int, body_dir: Path, count: int, ctype: str, clients: int, se
     return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a server: its process and its workers."""
+    total = 0.0
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            total += sum(p.cpu_times()[:2])
+        except psutil.NoSuchProcess:  # a worker replaced meanwhile
+            pass
+    return total
+
+
 def median(xs: list[float]) -> float:
     return sorted(xs)[len(xs) // 2]
 
@@ -49,6 +62,8 @@ def main() -> None:
     ap.add_argument("--new", type=Path, default=Path(__file__).resolve().parents[1], help="default: this checkout")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=4, help="per wrk run")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes of each server")
+    ap.add_argument("--clients", type=int, nargs="+", default=[8], help="connections of the load runs")
     ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"))
     args = ap.parse_args()
     env = {**os.environ, **ONE_THREAD_ENV, "DIGITPAD_FEEDBACK": "false"}
@@ -64,7 +79,8 @@ def main() -> None:
         try:
             for name, root in (("old", args.old), ("new", args.new)):
                 port = free_port()
-                proc = subprocess.Popen([sys.executable, "-m", "digitpad.cli", "serve", "--port", str(port)],
+                proc = subprocess.Popen([sys.executable, "-m", "digitpad.cli", "serve", "--port", str(port),
+                                         "--workers", str(args.workers)],
                                         cwd=root, env={**env, "PYTHONPATH": str(root.resolve())},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 servers[name] = (port, proc)
@@ -79,14 +95,14 @@ def main() -> None:
                         if time.monotonic() > deadline or proc.poll() is not None:
                             sys.exit(f"the {name} server did not start")
                         time.sleep(0.2)
-            runs: dict[str, dict[str, list[dict]]] = {n: {"sequential": [], "c8": []} for n in servers}
+            kinds = [("sequential", 1), *((f"c{c}", c) for c in args.clients)]
+            runs: dict[str, dict[str, list[dict]]] = {n: {kind: [] for kind, _ in kinds} for n in servers}
             for _ in range(args.rounds):
-                for kind, clients in (("sequential", 1), ("c8", 8)):
+                for kind, clients in kinds:
                     for name, (port, proc) in servers.items():
-                        ps = psutil.Process(proc.pid)
-                        cpu0 = sum(ps.cpu_times()[:2])
+                        cpu0 = server_cpu(proc.pid)
                         r = wrk_once(port, body_dir, len(drawings), ctype, clients, args.seconds)
-                        cpu = sum(ps.cpu_times()[:2]) - cpu0
+                        cpu = server_cpu(proc.pid) - cpu0
                         runs[name][kind].append({"per_s": r["requests"] / (r["duration_us"] / 1e6),
                                                  "p50_ms": r["p50_us"] / 1000, "cpu_ms": 1000 * cpu / r["requests"],
                                                  "errors": r["status_errors"] + r["read_errors"] + r["timeouts"]})
@@ -98,17 +114,21 @@ def main() -> None:
     summary = {}
     for name, d in runs.items():
         summary[name] = {"model": models[name], "sequential_p50_ms": round(median([x["p50_ms"] for x in d["sequential"]]), 3),
-                         "sequential_cpu_ms": round(median([x["cpu_ms"] for x in d["sequential"]]), 3),
-                         "c8_per_s": round(median([x["per_s"] for x in d["c8"]])),
-                         "c8_cpu_ms": round(median([x["cpu_ms"] for x in d["c8"]]), 3),
-                         "errors": sum(x["errors"] for k in d for x in d[k])}
+                         "sequential_cpu_ms": round(median([x["cpu_ms"] for x in d["sequential"]]), 3)}
+        for kind in [k for k in d if k != "sequential"]:
+            summary[name][f"{kind}_per_s"] = round(median([x["per_s"] for x in d[kind]]))
+            summary[name][f"{kind}_cpu_ms"] = round(median([x["cpu_ms"] for x in d[kind]]), 3)
+        summary[name]["errors"] = sum(x["errors"] for k in d for x in d[k])
         print(f"{name}: {summary[name]}")
     o, n = summary["old"], summary["new"]
-    ratios = {"sequential_p50": round(n["sequential_p50_ms"] / o["sequential_p50_ms"], 2),
-              "c8_per_s": round(n["c8_per_s"] / o["c8_per_s"], 2), "c8_cpu_ms": round(n["c8_cpu_ms"] / o["c8_cpu_ms"], 2)}
+    ratios = {"sequential_p50": round(n["sequential_p50_ms"] / o["sequential_p50_ms"], 2)}
+    for key in n:
+        if key.startswith("c") and (key.endswith("_per_s") or key.endswith("_cpu_ms")):
+            ratios[key] = round(n[key] / o[key], 2)
     print(f"new / old: {ratios}")
     print(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "load_avg": [round(x, 2) for x in os.getloadavg()],
-                      "rounds": args.rounds, "seconds": args.seconds, "summary": summary, "ratios": ratios}))
+                      "workers": args.workers, "rounds": args.rounds, "seconds": args.seconds, "summary": summary,
+                      "ratios": ratios}))
 
 
 if __name__ == "__main__":
