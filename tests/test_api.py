@@ -642,8 +642,19 @@ def _assert_connections_spread(server) -> None:  # noqa: ANN001 (conftest.Server
         return {os.readlink(f"/proc/{child.pid}/fd/{c.fd}") for c in child.net_connections("tcp")
                 if c.status == "LISTEN" and c.laddr.port == server.port}
 
-    # The supervisor's children: the two workers (and multiprocessing's resource tracker).
-    children = [child for child in psutil.Process(server.proc.pid).children() if listening(child)]
+    def serving_workers(previous: list | None = None) -> list[psutil.Process]:
+        """The supervisor's children that listen on the port (not multiprocessing's resource tracker),
+        once there are two of them (a worker listens a moment after it logs its model) other than
+        ``previous``."""
+        deadline = time.monotonic() + 60
+        while True:
+            now = [child for child in psutil.Process(server.proc.pid).children() if listening(child)]
+            if (len(now) == 2 and not set(now) & set(previous or [])) or time.monotonic() > deadline:
+                return now
+            assert httpx.get(server.url + "/healthz").status_code == 200  # the port answers meanwhile
+            time.sleep(0.2)
+
+    children = serving_workers()
     assert len(children) == 2, children
     assert len(set.union(*map(listening, children))) == 2  # two sockets, not one shared by both
     clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
@@ -662,13 +673,7 @@ def _assert_connections_spread(server) -> None:  # noqa: ANN001 (conftest.Server
     # A worker that dies is replaced by one with a socket of its own, and the port keeps answering.
     children[0].kill()
     children[0].wait(10)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        now = [child for child in psutil.Process(server.proc.pid).children() if listening(child)]
-        if len(now) == 2 and children[0] not in now:
-            break
-        assert httpx.get(server.url + "/healthz").status_code == 200  # the other worker answers meanwhile
-        time.sleep(0.2)
+    now = serving_workers(previous=children[:1])
     assert len(now) == 2 and len(set.union(*map(listening, now))) == 2, now
 
 
