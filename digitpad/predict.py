@@ -139,7 +139,7 @@ class Batcher:
     at once (every connection whose bytes came in the same wake-up): each request decodes and
     preprocesses its image, queues it here and waits; the first one queued schedules the run
     for right after them, so the model reads them all in one ``predict_batch``. That pays
-    onnxruntime's per-run overhead once and finds the weights still in cache: ~0.1 ms less CPU
+    onnxruntime's per-run overhead once and finds the weights still in cache: 0.1-0.2 ms less CPU
     per request under load (BENCHMARKS.md). A lone request is a batch of one, one loop turn
     later. The int8 model's answers do not depend on the batch (a test holds them equal).
     """
