@@ -26,10 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import ONE_THREAD_ENV, canvas_drawings, free_port, multipart, pendigits_path  # noqa: E402
+from serving import ONE_THREAD_ENV, canvas_drawings, free_port, multipart, pendigits_path, tree_cpu_seconds  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk_predict.lua"
 
@@ -39,17 +37,6 @@ def wrk_once(port: int, body_dir: Path, count: int, ctype: str, clients: int, se
            f"http://127.0.0.1:{port}", "--", str(body_dir), str(count), ctype]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a server: its process and its workers."""
-    total = 0.0
-    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        try:
-            total += sum(p.cpu_times()[:2])
-        except psutil.NoSuchProcess:  # a worker replaced meanwhile
-            pass
-    return total
 
 
 def median(xs: list[float]) -> float:
@@ -100,9 +87,9 @@ def main() -> None:
             for _ in range(args.rounds):
                 for kind, clients in kinds:
                     for name, (port, proc) in servers.items():
-                        cpu0 = server_cpu(proc.pid)
+                        cpu0 = tree_cpu_seconds(proc.pid)
                         r = wrk_once(port, body_dir, len(drawings), ctype, clients, args.seconds)
-                        cpu = server_cpu(proc.pid) - cpu0
+                        cpu = tree_cpu_seconds(proc.pid) - cpu0
                         runs[name][kind].append({"per_s": r["requests"] / (r["duration_us"] / 1e6),
                                                  "p50_ms": r["p50_us"] / 1000, "cpu_ms": 1000 * cpu / r["requests"],
                                                  "errors": r["status_errors"] + r["read_errors"] + r["timeouts"]})

@@ -78,6 +78,21 @@ def post(port: int, body: bytes, ctype: str, timeout: float = 10.0) -> tuple[int
         conn.close()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and all its children (a server and its workers)."""
+    import psutil
+
+    main = psutil.Process(pid)
+    total = 0.0
+    for p in [main, *main.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:  # a worker that ended meanwhile
+            pass
+    return total
+
+
 class Server:
     """``python -m digitpad.cli serve`` on a free loopback port (a real uvicorn subprocess).
 
@@ -129,18 +144,8 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server and all its processes: a cold-start
         figure that, unlike wall time, barely depends on what else the machine is running."""
-        import psutil
-
         assert self.proc is not None
-        main = psutil.Process(self.proc.pid)
-        total = 0.0
-        for p in [main, *main.children(recursive=True)]:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-        return round(total, 3)
+        return round(tree_cpu_seconds(self.proc.pid), 3)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the processes that serve requests: the server itself, or its uvicorn workers."""

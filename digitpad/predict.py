@@ -157,15 +157,13 @@ class Batcher:
         future = loop.create_future()
         self._queue.append((image, future))
         if len(self._queue) == 1:
-            loop.call_soon(self._run)
+            loop.call_soon(self._run, loop)
         return await future
 
-    def _run(self) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
         if self._queue:  # more than one batch waiting: the rest gets its own run, next loop turn
-            import asyncio
-
-            asyncio.get_running_loop().call_soon(self._run)
+            loop.call_soon(self._run, loop)
         batch = [(image, future) for image, future in batch if not future.done()]  # done: timed out
         if not batch:
             return
