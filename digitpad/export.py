@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .artifact import FORMAT, METADATA_KEY, write_atomically
 from .preprocess import MNIST_MEAN, MNIST_STD, normalize
 
 log = logging.getLogger(__name__)
 
-METADATA_KEY = "digitpad"
-FORMAT = "digitpad-onnx/1"
 OPSET = 17
 PARITY_TOL = 1e-4
 
@@ -58,11 +57,7 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(full)
     proto.doc_string = f"digitpad model {full.get('version')}"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".onnx.part")
-    tmp.write_bytes(proto.SerializeToString())
-    tmp.replace(path)
+    path = write_atomically(path, proto.SerializeToString())
     log.info("exported %s (%.0f KB)", path, path.stat().st_size / 1024)
     return full
 

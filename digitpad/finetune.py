@@ -37,10 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as mnist
+from .artifact import METADATA_KEY, float_model_path, int8_path
 from .errors import DigitpadError, ModelError
 from .feedback import FeedbackSet
 from .model import build_model, count_parameters
-from .predict import Predictor, float_model_path
+from .predict import Predictor
 from .train import (
     TrainConfig,
     _tensor,
@@ -155,7 +156,6 @@ def _set_metadata(path: Path, meta: dict) -> None:
     """Replace the digitpad metadata of an exported file (weights untouched), atomically."""
     import onnx
 
-    from .export import METADATA_KEY
 
     proto = onnx.load(str(path))
     for entry in proto.metadata_props:
@@ -181,7 +181,7 @@ def finetune(
     from tqdm import tqdm
 
     from .export import PARITY_TOL, export_onnx, write_model_card
-    from .quantize import int8_path, quantize_run
+    from .quantize import quantize_run
 
     if cfg.epochs < 1:
         raise DigitpadError("--epochs must be at least 1")

@@ -15,33 +15,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .artifact import METADATA_KEY, default_model_path
 from .errors import ModelError
 
 if TYPE_CHECKING:
     import asyncio
-
-METADATA_KEY = "digitpad"
-
-
-def float_model_path() -> Path:
-    """The shipped float model: the training artifact (fine-tuning starts from it)."""
-    return Path(str(resources.files("digitpad") / "models" / "digitpad.onnx"))
-
-
-def default_model_path() -> Path:
-    """The model served when none is named: the shipped int8 twin of the float model
-    (``digitpad.quantize``; ~3x faster on the CPU), or the float model if it is missing."""
-    from .quantize import int8_path
-
-    q = int8_path(float_model_path())
-    return q if q.is_file() else float_model_path()
-
 
 @dataclass(frozen=True)
 class Prediction:

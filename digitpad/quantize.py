@@ -23,18 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .artifact import METADATA_KEY, int8_path, write_atomically
 from .errors import ModelError
+from .predict import Predictor
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_IMAGES = 512  # MinMax ranges settle well before this many images
 SCHEME = "int8 static, QDQ: int8 weights per output channel, uint8 activations (MinMax calibration)"
-
-
-def int8_path(float_path: str | Path) -> Path:
-    """runs/x/model.onnx -> runs/x/model.int8.onnx"""
-    p = Path(float_path)
-    return p.with_name(p.name.removesuffix(".onnx") + ".int8.onnx")
 
 
 def quantize(
@@ -55,8 +51,6 @@ def quantize(
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .export import METADATA_KEY
-    from .predict import Predictor
 
     src = Path(src)
     dst = Path(dst) if dst is not None else int8_path(src)
@@ -106,10 +100,7 @@ def quantize(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.doc_string = f"digitpad model {meta['version']}"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dst = dst.with_suffix(".onnx.part")
-    tmp_dst.write_bytes(proto.SerializeToString())
-    tmp_dst.replace(dst)
+    write_atomically(dst, proto.SerializeToString())
     q = meta["quantization"]
     log.info("quantized %s -> %s (%.0f KB): test %.2f%% (float %.2f%%), agreement %.2f%%", src, dst,
              dst.stat().st_size / 1024, 100 * meta["metrics"]["test_accuracy"],

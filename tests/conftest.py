@@ -57,7 +57,7 @@ def pendigits_path() -> Path:
 @pytest.fixture(scope="session")
 def shipped_model() -> Path:
     """The model served by default: the int8 twin of the shipped float model."""
-    from digitpad.predict import default_model_path
+    from digitpad.artifact import default_model_path
 
     return default_model_path()
 
@@ -65,7 +65,7 @@ def shipped_model() -> Path:
 @pytest.fixture(scope="session")
 def shipped_float_model() -> Path:
     """The shipped float model: the training artifact (fine-tuning, torch parity)."""
-    from digitpad.predict import float_model_path
+    from digitpad.artifact import float_model_path
 
     return float_model_path()
 

@@ -251,12 +251,13 @@ def test_no_feedback_refuses_posts_and_opens_no_database(tmp_path, samples):
 
 
 def test_serve_flags_reach_the_settings():
-    from digitpad.cli import _settings, build_parser
+    from digitpad.cli import build_parser
+    from digitpad.cli.common import settings_from
 
     args = build_parser().parse_args(["serve", "--no-feedback", "--database-url", "sqlite:///x.db"])
-    s = _settings(args)
+    s = settings_from(args)
     assert (s.feedback, s.database_url) == (False, "sqlite:///x.db")
-    assert _settings(build_parser().parse_args(["serve"])).feedback is True
+    assert settings_from(build_parser().parse_args(["serve"])).feedback is True
 
 
 def test_serve_with_an_unusable_database_says_so_in_one_line(capsys):

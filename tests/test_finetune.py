@@ -14,11 +14,12 @@ import pytest
 from feedback_support import drawings
 from PIL import Image
 
+from digitpad.artifact import float_model_path
 from digitpad.cli import main
 from digitpad.data import parse_idx
 from digitpad.errors import ModelError
 from digitpad.feedback import record
-from digitpad.predict import Predictor, float_model_path
+from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
 from digitpad.store import FeedbackStore
 

@@ -79,7 +79,7 @@ def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
     r = subprocess.run([*cmd, str(out)], capture_output=True, text=True)  # int8 again: one line + hint
     assert r.returncode == 1 and "already quantized" in r.stderr and "hint:" in r.stderr, r.stderr
     # --ship only installs the twin of the shipped float model (checked before any work).
-    from digitpad.predict import default_model_path
+    from digitpad.artifact import default_model_path
 
     served = default_model_path().read_bytes()
     r = subprocess.run([*cmd, str(tiny_run / "model.onnx"), "--out", str(tmp_path / "x.onnx"), "--ship"],
