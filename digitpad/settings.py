@@ -8,6 +8,7 @@ Nothing else in digitpad reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port the server listens on")
     workers: int = Field(1, ge=1, le=64, description="server worker processes")
     threads: int = Field(1, ge=0, le=64, description="onnxruntime threads per predictor (1 is best for serving)")
+    preprocess: Literal["auto", "c", "numpy"] = Field(
+        "auto", description="preprocessing engine: 'auto' (the C extension when it is built), 'c' or 'numpy' (the reference)")
     max_body_bytes: int = Field(10_000_000, ge=1024, description="largest request body accepted (bytes); larger answers 413")
     max_pixels: int = Field(16_000_000, ge=1, description="largest image accepted (width x height); checked before decoding")
     request_timeout: float = Field(10.0, gt=0, description="seconds a request may take before it is answered 503")

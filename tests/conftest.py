@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from digitpad import harness
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -81,80 +83,25 @@ def output_dir() -> Path:
 # ------------------------------------------------------------------ a real server subprocess
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """``python -m digitpad.cli serve`` on a free 127.0.0.1 port, as a real subprocess.
-
-    ``env`` adds DIGITPAD_* settings (the rest of the environment, e.g. DIGITPAD_MODEL, is
-    inherited). Use as a context manager: waits for /healthz, stops the process by PID, and
-    fails with the server's log if it dies or never answers.
-    """
+class ServerProcess(harness.ServerProcess):
+    """The package's server harness (``digitpad.harness``), started from the repo root; a server
+    that dies or never answers fails the test with its log. Positional: the log folder, then
+    ``digitpad serve`` arguments: ``with server_process(tmp_path, "--workers", "2", env={...}) as s:``."""
 
     def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"server-{self.port}.log"
-        self.args = args
-        self.env = {**os.environ, "DIGITPAD_DATABASE_URL": f"sqlite:///{log_dir / f'feedback-{self.port}.db'}",
-                    "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.startup_s = startup_s
-        self.proc = None
+        super().__init__(*args, log_dir=log_dir, env=env, startup_s=startup_s, cwd=REPO)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> ServerProcess:
-        import subprocess
-        import sys
-        import time
-        import urllib.request
-
-        self._log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "digitpad.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
-        )
-        deadline = time.monotonic() + self.startup_s
-        while True:
-            if self.proc.poll() is not None:
-                self._close()
-                pytest.fail(f"server exited with {self.proc.returncode} before answering; its log:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                pytest.fail(f"server did not answer /healthz within {self.startup_s:.0f} s; its log:\n{self.log()}")
-            time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        import subprocess
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # by PID: uvicorn shuts down (and stops its workers) on SIGTERM
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._close()
-
-    def _close(self) -> None:
-        if getattr(self, "_log_file", None) and not self._log_file.closed:
-            self._log_file.close()
+    def start(self, ready: str = "/healthz") -> ServerProcess:
+        try:
+            return super().start(ready)
+        except harness.HarnessError as e:
+            pytest.fail(str(e))
 
     def assert_alive(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, f"server died; its log:\n{self.log()}"
+        try:
+            super().assert_alive()
+        except harness.HarnessError as e:
+            pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitpad import workers
-from digitpad.server import create_app
 from digitpad.settings import Settings
+from digitpad.web import sockets as workers
+from digitpad.web.app import create_app
 
 MAX_BODY = 300_000  # small limits keep the oversize tests cheap
 MAX_PIXELS = 4_000_000
@@ -439,12 +439,12 @@ def test_unexpected_exception_is_500_without_traceback(settings: Settings) -> No
 
 def test_unexpected_exception_in_predict_is_500(settings: Settings, mnist_digits, monkeypatch) -> None:
     """The same on POST /api/predict, which the app answers without Starlette's error middleware."""
-    import digitpad.server
+    import digitpad.reading
 
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(digitpad.server, "_read_image", broken)
+    monkeypatch.setattr(digitpad.reading, "prepare", broken)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = post_file(c, encode(mnist_digits[1][0], "png-l"))
         assert c.get("/healthz").status_code == 200  # and it keeps serving
@@ -515,7 +515,7 @@ def test_serve_with_a_missing_model_says_so(tmp_path: Path) -> None:
 
 
 def test_importing_the_server_does_not_import_torch() -> None:
-    code = ("import digitpad.server as s, sys; s.create_app(); "
+    code = ("import digitpad.web.app as s, sys; s.create_app(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -704,9 +704,11 @@ def test_readme_api_examples_run(live_server: str) -> None:
             assert body["digit"] == 7 and body["status"] in ("ok", "uncertain"), (cmd, out.stdout[:300])
 
 
-def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mnist_digits) -> None:
-    """The app answers POST /api/predict itself, ahead of FastAPI's stack (``_App.direct``);
-    with that shortcut removed, the same requests get byte-identical answers and headers."""
+def test_predict_has_one_handler_and_answers_as_documented(settings: Settings, mnist_digits) -> None:
+    """POST /api/predict is answered by one handler, ahead of FastAPI's stack (``web.predict``):
+    no twin exists, OpenAPI documents it, and every answer matches the document."""
+    from digitpad.web.schemas import ErrorResponse, PredictResponse
+
     requests = [
         {"files": {"image": ("d.png", encode(mnist_digits[3][0], "png-rgba"), "image/png")}},
         {"json": {"image": "data:image/png;base64," + base64.b64encode(encode(mnist_digits[7][0], "png-l")).decode()}},
@@ -717,21 +719,45 @@ def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mn
         {"files": {"other": ("d.png", blank_png(), "image/png")}},
         {"files": {"image": ("d.png", png_header_only(50_000, 50_000), "image/png")}},
     ]
-
-    def answers(client: TestClient) -> list[tuple[int, bytes, dict]]:
-        out = []
+    with TestClient(create_app(settings)) as client:
+        routes = [r for r in client.app.routes if getattr(r, "path", None) == "/api/predict"]
+        assert len(routes) == 1, routes  # one handler: the direct dispatch guards that route's own app
+        assert client.app.direct[("POST", "/api/predict")].app is routes[0].app
+        op = client.get("/openapi.json").json()["paths"]["/api/predict"]["post"]
+        statuses = []
         for kw in requests:
             r = client.post("/api/predict", **kw)
-            body = json.loads(r.content)
-            body.pop("timing_ms", None)  # the only field that may differ
-            out.append((r.status_code, json.dumps(body, sort_keys=True),
-                        {k: v for k, v in r.headers.items() if k != "content-length"}))
-        return out
+            statuses.append(r.status_code)
+            assert str(r.status_code) in op["responses"], (r.status_code, list(op["responses"]))
+            model = PredictResponse if r.status_code == 200 else ErrorResponse
+            model.model_validate(r.json())
+            assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in r.headers
+            assert r.status_code != 200 or r.headers["cache-control"] == "no-store"
+    assert statuses == [200, 200, 400, 422, 400, 415, 422, 413], statuses
+    assert set(op["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
 
-    with TestClient(create_app(settings)) as client:
-        fast = answers(client)
-        assert ("POST", "/api/predict") in client.app.direct
-        client.app.direct = {}
-        routed = answers(client)
-    assert [a[0] for a in fast] == [200, 200, 400, 422, 400, 415, 422, 413], [a[0] for a in fast]
-    assert fast == routed
+
+def test_an_internal_preprocessing_failure_is_a_400_everywhere(mnist_digits, tmp_db: str, monkeypatch, capsys,
+                                                                tmp_path: Path) -> None:
+    """A failure inside preprocessing (e.g. fit28's "no ink left at the intermediate resolution")
+    is the same 400 on /api/predict, on /api/feedback and in `digitpad predict`: every path reads
+    through ``reading.prepare``, and ``preprocess.preprocess`` translates it (once, 500 on the server)."""
+    import dataclasses
+
+    from digitpad import engines
+    from digitpad.cli import main
+
+    def broken(*args: object) -> None:
+        raise ValueError("no ink left at the intermediate resolution")
+
+    monkeypatch.setattr(engines, "NUMPY", dataclasses.replace(engines.NUMPY, finish=broken))
+    monkeypatch.setenv("DIGITPAD_PREPROCESS", "numpy")
+    png = encode(mnist_digits[4][0], "png-l")
+    with TestClient(create_app(Settings(database_url=tmp_db, preprocess="numpy")), raise_server_exceptions=False) as c:
+        assert_error(post_file(c, png), 400, "invalid_image")
+        r = c.post("/api/feedback", files={"image": ("d.png", png, "image/png")}, data={"label": "4"})
+        assert_error(r, 400, "invalid_image")
+    (tmp_path / "d.png").write_bytes(png)
+    assert main(["predict", str(tmp_path / "d.png"), "--json"]) == 1
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "error" and row["error"] == "the image could not be processed", row

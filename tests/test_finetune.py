@@ -21,6 +21,7 @@ from digitpad.errors import ModelError
 from digitpad.feedback import record
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
+from digitpad.reading import Reader
 from digitpad.store import FeedbackStore
 
 N = 60
@@ -31,10 +32,10 @@ def collected(tmp_path_factory) -> tuple[str, list[tuple[bytes, int]]]:
     """A store holding N real drawings, each recorded with its true label by the API's own path."""
     url = f"sqlite:///{tmp_path_factory.mktemp('feedback') / 'feedback.db'}"
     samples = drawings(N)
-    predictor = Predictor()
+    reader = Reader(Predictor(), max_pixels=10_000_000, uncertain_threshold=0.6)
     with FeedbackStore.open(url) as store:
         for png, label in samples:
-            record(store, predictor, data=png, label=label, source="draw", max_pixels=10_000_000)
+            record(store, reader, data=png, label=label, source="draw")
     return url, samples
 
 
@@ -225,8 +226,8 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     # The server can be pointed at it.
     from fastapi.testclient import TestClient
 
-    from digitpad.server import create_app
     from digitpad.settings import Settings
+    from digitpad.web.app import create_app
 
     with TestClient(create_app(Settings(model=out / "model.onnx", feedback=False))) as c:
         assert c.get("/api/model").json()["version"] == new.version

@@ -222,3 +222,53 @@ def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
         assert unversioned.headers["cache-control"] == "no-cache"
         predict_answer = c.post("/api/predict", files={"image": ("d.png", b"x", "image/png")}, headers=gz)
         assert "content-encoding" not in predict_answer.headers  # latency-bound answers stay plain
+
+
+def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dict]) -> None:
+    """preprocess.js's step 3c (sheet edges and the desk) against inkmap.border_regions on random
+    masks, and the whole toMnist on phone photos of a sheet on a desk (PNG: one decoding both ways)."""
+    from photo_support import desk_photo
+
+    from digitpad import inkmap
+    from digitpad.preprocess import preprocess_bytes
+
+    rng = np.random.default_rng(3)
+    masks = []
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(3, 60, 2))
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.8)
+        m[: int(rng.integers(0, 3)), :] = True  # often a band along an edge
+        masks.append(m)
+    photos = [desk_photo(r, desk=desk, size=(750, 1000), frac=0.1, seed=i, fmt="PNG")
+              for i, r in enumerate(records[::1000][:3]) for desk in ((60, 55, 50), (235, 235, 240))]
+    context, page, errors = _new_page(browser, live_server)
+    try:
+        page.goto("/")
+        got = page.evaluate("""async (masks) => {
+          const { borderRegions } = await import('/preprocess.js');
+          return masks.map(([h, w, bits]) => Array.from(borderRegions(Uint8Array.from(bits), h, w)));
+        }""", [[m.shape[0], m.shape[1], m.ravel().astype(int).tolist()] for m in masks])
+        images = page.evaluate(PAGE_READ, [base64.b64encode(p).decode() for p in photos])
+    finally:
+        context.close()
+    for m, js in zip(masks, got, strict=True):
+        assert np.array_equal(np.array(js, bool).reshape(m.shape), inkmap.border_regions(m)), m.shape
+    assert any(inkmap.border_regions(m).any() for m in masks)
+    for png, js in zip(photos, images, strict=True):
+        pre = preprocess_bytes(png)
+        assert js["empty"] == pre.empty is False
+        assert np.array_equal(np.array(js["image"], np.uint8).reshape(28, 28), pre.image)
+    assert errors == [], errors
+
+
+def test_js_constants_are_the_python_ones(live_server: str) -> None:
+    """preprocess.js declares the preprocessing constants again: they must be the Python ones."""
+    import re
+
+    from digitpad import fit28, inkmap, preprocess
+
+    js = httpx.get(live_server + "/preprocess.js").text
+    declared = dict(re.findall(r"^export const ([A-Z_]+) = ([0-9.]+);", js, flags=re.M))
+    python = {**fit28.CONSTANTS, "WORK_SIDE": preprocess.WORK_SIDE, "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
+              "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN}
+    assert {k: float(v) for k, v in declared.items()} == {k: float(v) for k, v in python.items()}

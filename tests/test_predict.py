@@ -75,8 +75,8 @@ def test_batcher_runs_requests_that_come_together_once(predictor: Predictor, tes
 
     got = asyncio.run(main())
     assert runs == [16, 16, 8, 1]  # 40 at once: max_batch each; then a lone request
-    for (prediction, ms), img in zip(got, x):
-        assert prediction == predictor.predict(img)  # the int8 model: identical, batch or not
+    for (probs, ms), img in zip(got, x):
+        assert probs.tolist() == predictor.predict_batch(img[None])[0].tolist()  # the int8 model: identical
         assert 0 < ms < 1000
 
 
@@ -169,8 +169,9 @@ def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, tes
     each file the answer it gets alone, in order, with errors and empty images in place."""
     from PIL import Image
 
-    from digitpad.predict import default_jobs, predict_files
+    from digitpad.batch import default_jobs, read_files
     from digitpad.preprocess import preprocess_bytes
+    from digitpad.reading import Reader
 
     x, _ = test_images
     paths = []
@@ -183,7 +184,8 @@ def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, tes
         else:
             Image.fromarray(x[i]).save(p)
         paths.append(p)
-    rows = predict_files(predictor, paths, max_pixels=10**7, uncertain_threshold=0.6, batch_size=16, jobs=2)
+    reader = Reader(predictor, max_pixels=10**7, uncertain_threshold=0.6)
+    rows = read_files(reader, paths, batch_size=16, jobs=2)
     assert [r["file"] for r in rows] == [str(p) for p in paths]
     assert rows[17]["status"] == "error" and rows[17]["error"] and rows[17]["digit"] is None
     assert rows[40]["status"] == "empty" and rows[40]["error"] is None

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DigitpadError
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..reading import Reader
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -23,14 +28,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def reader_from(s: Settings, threads: int | None = None) -> Reader:
+    """The one image reader (decode -> preprocess -> model), configured from the settings."""
+    from .. import engines
+    from ..predict import Predictor
+    from ..reading import Reader  # (onnxruntime: loaded only by the commands that read images)
+
+    predictor = Predictor(s.model, threads=s.threads if threads is None else threads)
+    return Reader(predictor, engine=engines.choose(s.preprocess), max_pixels=s.max_pixels,
+                  uncertain_threshold=s.uncertain_threshold)
+
+
 def need_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise DigitpadError(
-            "training needs PyTorch, which is not installed",
-            hint="pip install -e '.[train]'  (or: make install)",
-        ) from None
+    """A clear error, before anything starts, when the train extra is missing."""
+    if importlib.util.find_spec("torch") is None:
+        raise DigitpadError("training needs PyTorch, which is not installed",
+                            hint="pip install -e '.[train]'  (or: make install)")
 
 
 def data_flag(p: argparse.ArgumentParser) -> None:

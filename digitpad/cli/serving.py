@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from .common import data_flag, db_flag, expand_inputs, model_flag, settings_from
+from .common import data_flag, db_flag, expand_inputs, model_flag, reader_from, settings_from
 
 # ------------------------------------------------------------------ evaluate
 
@@ -46,14 +46,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..predict import Predictor, predict_files
+    from ..batch import read_files
 
     s = settings_from(args)
     paths = expand_inputs(args.images)
     # One onnxruntime thread: batches are predicted while the decoding processes use the cores.
-    pred = Predictor(s.model, threads=1)
-    rows = predict_files(pred, paths, max_pixels=s.max_pixels, uncertain_threshold=s.uncertain_threshold,
-                      batch_size=args.batch_size, jobs=args.jobs)
+    rows = read_files(reader_from(s, threads=1), paths, batch_size=args.batch_size, jobs=args.jobs)
     if args.json:
         # One row per line: readable, and each row goes through json's C encoder (indent=2 would
         # use the pure-Python one, a sixth of the command's time on 10,000 files).
@@ -93,9 +91,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if m:
         print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
               f"({m['train_seconds'] / 60:.1f} min training)")
-    from ..preprocess import engine_description
+    from .. import engines
 
-    print(f"preprocess: {engine_description()}")
+    print(f"preprocess: {engines.choose(s.preprocess).describe()}")
     if "quantization" in meta:
         q = meta["quantization"]
         print(f"quantized:  {q['scheme']}; from {q['float_model']['version']} (test "
@@ -114,7 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # pools would only fight them for the cores. ONNX Runtime's own count is DIGITPAD_THREADS (1).
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from ..server import serve
+    from ..web.serve import serve
 
     s = settings_from(args)
     if s.feedback:  # an unusable feedback database: one line and a hint now, not a traceback at startup
@@ -123,8 +121,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         FeedbackStore.open(s.database_url).close()
     serve(s)
     return 0
-
-
 
 # ------------------------------------------------------------------ parsers
 

@@ -20,7 +20,7 @@ import logging
 import socket
 import sys
 
-from .errors import DigitpadError
+from ..errors import DigitpadError
 
 log = logging.getLogger("uvicorn.error")
 
