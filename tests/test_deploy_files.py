@@ -21,7 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import REPO
-from topology_support import NGINX_TEMPLATE, NginxProxy, render_template
+from topology_support import NGINX_TEMPLATE, nginx_proxy, render_template
 
 from digitpad.cli import build_parser
 from digitpad.settings import Settings
@@ -167,7 +167,7 @@ def test_compose_file_matches_the_compose_spec(tmp_path):
 
 
 def nginx_t(values: dict[str, str]) -> subprocess.CompletedProcess:
-    proxy = NginxProxy([8000], max_body_bytes=Settings().max_body_bytes)
+    proxy = nginx_proxy([8000], max_body_bytes=Settings().max_body_bytes)
     try:
         proxy.site_conf.write_text(render_template(NGINX_TEMPLATE.read_text(), values))
         return proxy.test_config()

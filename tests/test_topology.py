@@ -30,7 +30,7 @@ import pytest
 from conftest import REPO, ServerProcess, free_port
 from feedback_support import drawings
 from sqlalchemy import select
-from topology_support import NginxProxy, postgres_url
+from topology_support import nginx_proxy, postgres_url
 
 from digitpad.settings import Settings
 from digitpad.store import Feedback, FeedbackStore
@@ -148,7 +148,7 @@ class Topology:
     def __init__(self, tmp: Path, db_url: str) -> None:
         self.tmp, self.db_url = tmp, db_url
         self.replicas: list[ServerProcess] = []
-        self.proxy: NginxProxy | None = None
+        self.proxy = None  # a started NginxProxy
 
     def start_replica(self) -> ServerProcess:
         # A restarted replica gets a new address, as a new pod does; the proxy is told (reload).
@@ -191,7 +191,7 @@ def topology(tmp_path_factory):
         try:
             for _ in range(REPLICAS):
                 topo.replicas.append(topo.start_replica())
-            topo.proxy = NginxProxy(topo.ports, max_body_bytes=MAX_BODY).__enter__()
+            topo.proxy = nginx_proxy(topo.ports, max_body_bytes=MAX_BODY).__enter__()
             yield topo
         finally:
             if topo.proxy is not None:
@@ -310,7 +310,7 @@ def test_the_proxy_answers_its_own_errors_in_the_apps_shape(topology):
     assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "payload_too_large"
     # No replica can answer: a JSON 503 with Retry-After, not nginx's HTML 502.
-    nowhere = NginxProxy([free_port()], max_body_bytes=MAX_BODY)  # a port nothing listens on
+    nowhere = nginx_proxy([free_port()], max_body_bytes=MAX_BODY)  # a port nothing listens on
     with nowhere:
         r = httpx.get(f"{nowhere.url}/healthz", timeout=30)
     assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
