@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     header_timeout: float = Field(10.0, gt=0, description="seconds a connection may take to send its request headers before it is closed")
     uncertain_threshold: float = Field(0.6, ge=0, le=1, description="below this confidence a reading is 'uncertain'")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the feedback store (default: SQLite in the per-user data dir)")
+    migrate: bool = Field(True, description="bring the feedback database's schema up to date when the server or a command opens it "
+                                           "(false: replicas that leave it to `digitpad db upgrade`; a schema not at head is then a start-up error)")
     admin_token: str | None = Field(None, description="bearer token for the feedback admin API (unset: admin API off)")
     feedback: bool = Field(True, description="collect corrections from the page")
     log_level: str = Field("info", description="logging level")

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def open_store(args: argparse.Namespace) -> FeedbackStore:
     from ..store import FeedbackStore  # (SQLAlchemy: only for the commands that open the store)
 
-    return FeedbackStore.open(settings_from(args).database_url)
+    s = settings_from(args)
+    return FeedbackStore.open(s.database_url, migrate_schema=s.migrate)
 
 
 def cmd_feedback_add(args: argparse.Namespace) -> int:

@@ -118,7 +118,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if s.feedback:  # an unusable feedback database: one line and a hint now, not a traceback at startup
         from ..store import FeedbackStore
 
-        FeedbackStore.open(s.database_url).close()
+        # DIGITPAD_MIGRATE=false (replicas behind a migration step): check the schema, change nothing.
+        FeedbackStore.open(s.database_url, migrate_schema=s.migrate).close()
     serve(s)
     return 0
 

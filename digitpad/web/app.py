@@ -82,7 +82,7 @@ def _open_store(settings: Settings) -> FeedbackStore | None:
     if not settings.feedback:
         log.info("feedback collection is off")
         return None
-    store = FeedbackStore.open(settings.database_url)
+    store = FeedbackStore.open(settings.database_url, migrate_schema=settings.migrate)
     log.info("feedback store: %s", store.url)
     return store
 
