@@ -95,6 +95,28 @@ def test_predict_bad_file_one_line_and_nonzero(tmp_path: Path, png_folder):
     assert "error" in r.stdout and "Traceback" not in r.stderr
 
 
+def test_folder_scans_pick_only_formats_the_decoder_reads(tmp_path: Path, png_folder):
+    """A folder with a TIFF beside a PNG: the scan lists the PNG only (TIFF is refused with 415 by
+    the decoder, so listing it would only add an error row); a TIFF named explicitly is refused."""
+    from PIL import Image as PILImage
+
+    from digitpad.cli.common import IMAGE_SUFFIXES
+    from digitpad.preprocess import ACCEPTED_FORMATS
+
+    extensions = PILImage.registered_extensions()
+    assert {extensions[s] for s in IMAGE_SUFFIXES} <= ACCEPTED_FORMATS, sorted(IMAGE_SUFFIXES)
+    folder, _ = png_folder
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "seven.png").write_bytes((folder / "d000_7.png").read_bytes())
+    PILImage.open(folder / "d001_2.png").save(mixed / "two.tif")
+    r = digitpad("predict", str(mixed), "--json")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert [Path(row["file"]).name for row in json.loads(r.stdout)] == ["seven.png"]
+    r = digitpad("predict", str(mixed / "two.tif"), "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)[0]["status"] == "error", r.stdout
+
+
 @pytest.mark.parametrize("args, rc, needle", [
     (["predict", "/no/such/file.png"], 1, "no such file or folder"),
     (["predict", "/no/such/*.png"], 1, "no files match"),

@@ -14,7 +14,9 @@ from pathlib import Path
 from ..errors import DigitpadError
 from ..settings import Settings
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+# What a folder scan picks up: the suffixes of the formats the decoder accepts
+# (preprocess.ACCEPTED_FORMATS: PNG, JPEG, WebP, BMP, GIF), so that no file is listed only to be refused.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
