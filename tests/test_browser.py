@@ -83,6 +83,22 @@ class Tab:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         cdp.detach()
 
+    def draw_pen(self, record: dict) -> None:
+        """Pen input through the DevTools protocol (the page sees pointerType 'pen', with pressure)."""
+        cdp = self.context.new_cdp_session(self.page)
+        for stroke in record["strokes"]:
+            pts = self._points(stroke, record.get("canvas", 280))
+            for i, (x, y) in enumerate(pts):
+                cdp.send("Input.dispatchMouseEvent", {
+                    "type": "mousePressed" if i == 0 else "mouseMoved", "x": x, "y": y, "button": "left",
+                    "buttons": 1, "clickCount": 1 if i == 0 else 0, "pointerType": "pen", "force": 0.5})
+            cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": pts[-1][0], "y": pts[-1][1],
+                                                  "button": "left", "clickCount": 1, "pointerType": "pen"})
+        cdp.detach()
+
+    def draw(self, record: dict, how: str) -> None:
+        {"mouse": self.draw_mouse, "touch": self.draw_touch, "pen": self.draw_pen}[how](record)
+
     # ---- reading the result
     def settled(self) -> None:
         """Wait until no prediction is pending (debounce timer or request in flight)."""
@@ -220,6 +236,43 @@ def test_clear_and_undo(tab: Tab, digits) -> None:
     assert (r["digit"], r["state"], r["status"]) == (None, "empty", "Draw a digit"), r
     assert tab.pad_ink() == 0
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("mode", "how"), [("device", "mouse"), ("server", "touch"), ("server", "pen")])
+def test_keys_work_after_choosing_where_to_read(browser, live_server: str, digits, mode: str, how: str) -> None:
+    """Choosing "Read it: on this device / on the server" focuses a radio; then drawing, Esc,
+    Ctrl+Z and the digit keys must still act on the pad (strokes must not pile up)."""
+    t = Tab(browser, live_server, has_touch=how == "touch")
+    try:
+        page = t.page
+        radio = page.get_by_test_id(f"mode-{mode}")
+        radio.tap() if how == "touch" else radio.click()
+        assert page.evaluate("document.activeElement.name") == "mode"
+        t.draw(digits[7][0], how)
+        first = t.reading()
+        assert first["strokes"] == len(digits[7][0]["strokes"]) and first["digit"] is not None, first
+        page.keyboard.press("Escape")
+        r = t.reading()
+        assert (r["strokes"], r["digit"], r["state"]) == (0, None, "empty"), r
+        assert t.pad_ink() == 0
+
+        two = next(rec for rec in digits[4] if len(rec["strokes"]) == 2)
+        t.draw(two, how)
+        assert t.reading()["strokes"] == 2
+        page.keyboard.press("Control+z")
+        assert t.reading()["strokes"] == 1
+
+        # Focus back on the radio (keyboard users tab to it): the keys still reach the pad.
+        radio.focus()
+        with page.expect_request(lambda q: q.url.endswith("/api/feedback")) as req:
+            page.keyboard.press("5")
+        assert req.value.post_data_json["label"] == 5
+        page.keyboard.press("Escape")
+        assert t.reading()["strokes"] == 0
+        assert page.get_by_test_id(f"mode-{mode}").is_checked()
+        assert t.errors == []
+    finally:
+        t.close()
 
 
 def test_probabilities_are_readable_as_text(tab: Tab, digits) -> None:

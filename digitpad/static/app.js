@@ -218,8 +218,15 @@ for (const b of document.querySelectorAll(".digit-picker button")) {
 
 // ------------------------------------------------------------------ keyboard
 
+/** Keys typed into a text field belong to it; everywhere else (the pad, buttons, the mode radios)
+ *  they are the page's shortcuts. */
+function typingIn(el) {
+  if (el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement || el?.isContentEditable) return true;
+  return el instanceof HTMLInputElement && !["radio", "checkbox", "button", "submit", "reset", "file"].includes(el.type);
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.target instanceof HTMLInputElement && e.target.type !== "file") return;
+  if (typingIn(e.target)) return;
   if (e.key === "Escape") {
     pad.clear();
     e.preventDefault();
