@@ -139,3 +139,22 @@ def test_make_run_on_a_busy_port_says_what_a_make_user_can_do(tmp_path: Path) ->
     assert f"127.0.0.1:{port} is already in use" in out, out
     assert "make run PORT=" in out and "DIGITPAD_PORT=" in out, out
     assert "Traceback" not in out, out
+
+
+# ------------------------------------------------------------------ make test: what it skipped
+
+
+def test_the_test_run_ends_by_saying_what_it_skipped_and_how_to_run_it() -> None:
+    """Without DIGITPAD_TEST_POSTGRES_URL the PostgreSQL cases skip; the run's last lines say so
+    in one line, with their number and how to run them (a real pytest run of those cases)."""
+    import re
+
+    env = {k: v for k, v in os.environ.items() if k != "DIGITPAD_TEST_POSTGRES_URL"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_store.py",
+                        "-k", "postgres"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tail = r.stdout.strip().splitlines()[-2:]
+    skipped = int(re.search(r"(\d+) skipped", tail[-1]).group(1))
+    assert skipped > 0, tail
+    assert tail[0].startswith("skipped: ") and f"{skipped} PostgreSQL cases" in tail[0], tail
+    assert "DIGITPAD_TEST_POSTGRES_URL" in tail[0] and ".ci/run" in tail[0], tail
