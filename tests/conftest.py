@@ -129,8 +129,9 @@ class ServerProcess:
     fails with the server's log if it dies or never answers.
     """
 
-    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60) -> None:
-        self.port = free_port()
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()   # a given port: a server started again where the page knows it
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         self.args = args
@@ -148,7 +149,7 @@ class ServerProcess:
         import time
         import urllib.request
 
-        self._log_file = open(self.log_path, "wb")
+        self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "digitpad.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,

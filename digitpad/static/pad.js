@@ -49,7 +49,7 @@ export class Pad extends EventTarget {
     e.preventDefault();
     // preventDefault() also stops the browser from moving focus: the pad takes it itself, so that
     // the keys (Esc, Ctrl+Z) act where the pen is, not on whatever was clicked before.
-    this.canvas.focus({ preventScroll: true });
+    this.canvas.focus({ preventScroll: true, focusVisible: false });
     this.canvas.setPointerCapture(e.pointerId);
     this.pointerId = e.pointerId;
     if (this.image) { this.image = null; this.strokes = []; }   // drawing replaces an uploaded image
