@@ -209,7 +209,8 @@ def load_split(
     else:
         ddir = Path(data_dir)
         if not ddir.is_dir():
-            raise DataError(f"no such folder: {ddir}", hint="--data-dir / DIGITPAD_DATA_DIR names the MNIST folder")
+            raise DataError(f"no such folder: {ddir}",
+                            hint="check the path; without --data-dir or DIGITPAD_DATA_DIR, MNIST is downloaded once")
         download = bool(download)
     out = {}
     for kind, spec in MNIST_FILES[split].items():
