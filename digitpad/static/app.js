@@ -269,6 +269,7 @@ $("retry").addEventListener("click", async () => {
 
 view.buildBars();
 view.showEmpty();
+outbox.refresh();   // corrections kept from an earlier visit: say so, and retry until the server answers
 loadConfig();
 let savedMode = "server";
 try { savedMode = localStorage.getItem(MODE_KEY) || "server"; } catch { /* storage blocked */ }

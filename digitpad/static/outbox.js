@@ -71,6 +71,11 @@ class Outbox extends EventTarget {
     await this._changed();
   }
 
+  /** Announce how many wait (and retry every RETRY_MS while some do), e.g. when the page starts. */
+  refresh() {
+    return this._changed().catch(() => {});   // no IndexedDB: nothing waits
+  }
+
   async _changed() {
     const count = await request("readonly", (s) => s.count());
     clearInterval(this.timer);
