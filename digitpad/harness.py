@@ -55,8 +55,8 @@ class ServerProcess:
     """``python -m digitpad.cli serve ARGS`` on a free 127.0.0.1 port, as a real subprocess."""
 
     def __init__(self, *args: str, log_dir: Path | None = None, env: dict[str, str] | None = None,
-                 startup_s: float = 60.0, cwd: Path | None = None) -> None:
-        self.port = free_port()
+                 startup_s: float = 60.0, cwd: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()  # a given port: a server started again where its clients know it
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = args
         self._tmp = tempfile.TemporaryDirectory(prefix="digitpad-server-") if log_dir is None else None

@@ -19,6 +19,38 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]
 
 
+# ------------------------------------------------------------------ what was skipped, said at the end
+
+# Skips by kind: (marker or reason text, what was skipped, how to run it).
+SKIP_KINDS = [
+    ("postgres", "PostgreSQL cases", "set DIGITPAD_TEST_POSTGRES_URL, or run .ci/run, which starts one"),
+    ("browser", "Chromium cases", "apt-get install chromium; .ci/run does"),
+    ("CI=true", "CI-only checks", "run with CI=true"),
+]
+
+
+def skip_summary(reports: list) -> str:
+    """One line: how many tests of each kind were skipped and how to run them ('' if none)."""
+    counts: dict[tuple[str, str], int] = {}
+    for rep in reports:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        kind = next(((what, how) for key, what, how in SKIP_KINDS if key in rep.keywords or key in reason),
+                    ("other", reason.removeprefix("Skipped: ")))
+        counts[kind] = counts.get(kind, 0) + 1
+    parts = [f"{n} {what} ({how})" for (what, how), n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "skipped: " + "; ".join(parts) if parts else ""
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after -ra's list, just above the counts
+def pytest_terminal_summary(terminalreporter):  # noqa: ANN001, ANN201
+    try:
+        return (yield)
+    finally:
+        line = skip_summary(terminalreporter.stats.get("skipped", []))
+        if line:
+            terminalreporter.write_line(line, yellow=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _feedback_db_in_tmp(tmp_path_factory: pytest.TempPathFactory):
     """No test touches a real feedback database (the per-user SQLite file, or whatever
@@ -88,8 +120,9 @@ class ServerProcess(harness.ServerProcess):
     that dies or never answers fails the test with its log. Positional: the log folder, then
     ``digitpad serve`` arguments: ``with server_process(tmp_path, "--workers", "2", env={...}) as s:``."""
 
-    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60) -> None:
-        super().__init__(*args, log_dir=log_dir, env=env, startup_s=startup_s, cwd=REPO)
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60,
+                 port: int | None = None) -> None:
+        super().__init__(*args, log_dir=log_dir, env=env, startup_s=startup_s, cwd=REPO, port=port)
 
     def start(self, ready: str = "/healthz") -> ServerProcess:
         try:

@@ -43,6 +43,16 @@ PAGE_READ = """async (pngs) => {
 }"""
 
 
+# Runs in the page: true once the outbox of corrections (IndexedDB) is empty.
+WAITING_IS_EMPTY = """() => new Promise((resolve) => {
+  const open = indexedDB.open('digitpad');
+  open.onsuccess = () => {
+    const count = open.result.transaction('feedback-outbox').objectStore('feedback-outbox').count();
+    count.onsuccess = () => { open.result.close(); resolve(count.result === 0); };
+  };
+})"""
+
+
 @pytest.fixture(scope="module")
 def records(pendigits_path: Path) -> list[dict]:
     from digitpad.pendigits import load
@@ -168,6 +178,61 @@ def test_ondevice_reads_offline_with_the_server_stopped(browser, server_process,
         assert "this device" in where, where
         assert page.locator("#offline").is_hidden()
         assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "Failed to load" not in e] == []
+    finally:
+        context.close()
+
+
+def test_server_down_offers_the_device_and_keeps_corrections_until_it_is_back(
+        browser, server_process, tmp_path: Path, records: list[dict]) -> None:
+    """Reading on the server, with the model kept from an earlier on-device visit: the server
+    stops, and "Can't reach the server" offers to read on this device (no stale "computed on the
+    server" line under it); a correction made then waits in the browser (IndexedDB) and reaches
+    the server when it is back, on the same database."""
+    env = {"DIGITPAD_ADMIN_TOKEN": "test-token"}
+    context, page, errors = _new_page(browser)
+    try:
+        with server_process(tmp_path, env=env) as server:
+            page.goto(server.url + "/")
+            page.get_by_test_id("mode-device").check()
+            page.wait_for_function("() => document.getElementById('where').textContent.includes('ready')",
+                                   timeout=60_000)
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+            model_url = httpx.get(server.url + "/api/config").json()["model_url"]
+            page.wait_for_function("(u) => caches.match(u).then((r) => !!r)", arg=model_url, timeout=60_000)
+            page.reload()   # a later visit, reading on the server; the model is only in the cache now
+            page.get_by_test_id("mode-server").check()
+            _draw_mouse(page, records[0])
+            assert "the server" in _reading(page)[1]
+        # The server is stopped.
+        page.keyboard.press("Escape")
+        _draw_mouse(page, records[1])
+        offer = page.get_by_test_id("use-device")
+        offer.wait_for(state="visible", timeout=30_000)
+        assert page.locator("#offline").is_visible()
+        assert page.get_by_test_id("where").text_content() == ""
+        offer.click()
+        digit, where = _reading(page)
+        assert digit.isdigit() and "this device" in where, (digit, where)
+        assert page.locator("#offline").is_hidden()
+
+        label = (int(digit) + 1) % 10   # "no, it's a ...": a correction
+        page.get_by_test_id(f"feedback-digit-{label}").click()
+        thanks = page.get_by_test_id("feedback-thanks")
+        thanks.wait_for(state="visible")
+        assert "sent when the server answers" in thanks.text_content(), thanks.text_content()
+        outbox = page.get_by_test_id("outbox")
+        assert outbox.is_visible() and outbox.text_content().startswith("1 correction saved on this device")
+
+        with server_process(tmp_path, env=env, port=server.port) as again:   # same port, same database
+            with page.expect_response(lambda r: r.url.endswith("/api/feedback"), timeout=30_000) as sent:
+                page.reload()   # the page starts: what waits is sent
+            assert sent.value.status == 201, sent.value.text()
+            page.wait_for_function(WAITING_IS_EMPTY, timeout=30_000)   # and then no longer kept
+            assert outbox.is_hidden()
+            rows = httpx.get(again.url + "/api/feedback", headers={"Authorization": "Bearer test-token"}).json()
+        assert rows["total"] == 1 and rows["items"][0]["label"] == label, rows
+        assert [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "Failed to load" not in e
+                and "Failed to fetch" not in e] == []
     finally:
         context.close()
 

@@ -19,7 +19,9 @@ from ..settings import Settings
 if TYPE_CHECKING:
     from ..reading import Reader
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+# What a folder scan picks up: the suffixes of the formats the decoder accepts
+# (decode.ACCEPTED_FORMATS: PNG, JPEG, WebP, BMP, GIF), so that no file is listed only to be refused.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from ..errors import DigitpadError
 from .common import data_flag, db_flag, expand_inputs, model_flag, reader_from, settings_from
 
 # ------------------------------------------------------------------ evaluate
@@ -25,7 +26,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(Predictor(s.model, threads=0), s.data_dir, limit=args.limit)
     images, labels, guesses, confidences, _ = result.pop("_wrong")
     if args.grid:
-        misclassified_grid(images, labels, guesses, confidences).save(args.grid)
+        try:
+            misclassified_grid(images, labels, guesses, confidences).save(args.grid)
+        except (OSError, ValueError) as e:  # no such folder, not writable, not a picture's name
+            raise DigitpadError(f"cannot write {args.grid}: {getattr(e, 'strerror', None) or e}",
+                                hint="--grid takes a .png file name in an existing folder") from None
         result["grid"] = str(args.grid)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -131,7 +136,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     data_flag(p)
     model_flag(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--grid", default="misclassified.png", help="PNG grid of misclassified digits ('' to skip)")
+    p.add_argument("--grid", default=None, metavar="PNG", help="also draw the misclassified digits into this PNG file")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
     p.set_defaults(func=cmd_evaluate)
 

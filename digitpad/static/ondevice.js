@@ -14,6 +14,7 @@ export const ORT_VERSION = "1.30.0";
 export const ORT_DIR = `vendor/onnxruntime-web-${ORT_VERSION}/`;
 
 let loading = null;
+let loaded = false;
 
 /** Fetch JSON from the server (the service worker answers from its cache when offline). */
 async function getJSON(url) {
@@ -25,12 +26,27 @@ async function getJSON(url) {
 /** Load the runtime, the model metadata and the model, once; later calls share the promise. */
 export function loadDevice() {
   if (!loading) {
-    loading = load().catch((e) => {
+    loading = load().then((device) => {
+      loaded = true;
+      return device;
+    }, (e) => {
       loading = null;   // let a later attempt retry
       throw e;
     });
   }
   return loading;
+}
+
+/** Whether on-device reading can start without the server: the model is loaded in this page,
+ *  or the service worker keeps it (one visit in on-device mode stored it, with the runtime). */
+export async function deviceAvailable() {
+  if (loaded) return true;
+  try {
+    const model = new URL("api/model.onnx", document.baseURI).href;
+    return Boolean(await caches.match(model, { ignoreSearch: true }));
+  } catch {
+    return false;   // no Cache Storage (e.g. not a secure context)
+  }
 }
 
 async function load() {

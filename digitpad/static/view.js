@@ -1,11 +1,17 @@
 // Rendering a reading: the big digit, its confidence, the ten bars (+ a hidden table for
-// screen readers) and the 28x28 preview. Knows the DOM, nothing about the network.
+// screen readers), the 28x28 preview and where it was computed. Knows the DOM, nothing about
+// the network.
 
 const $ = (id) => document.getElementById(id);
 
+/** "a 7", "an 8": the article as the digit is spoken. */
+export function aDigit(d) {
+  return `${d === 8 ? "an" : "a"} ${d}`;
+}
+
 const MESSAGES = {
   empty: "Draw a digit",
-  ok: (d) => `Looks like a ${d}`,
+  ok: (d) => `Looks like ${aDigit(d)}`,
   uncertain: "Not sure \u2014 is that a digit?",
   noink: "No digit found \u2014 draw one or try another image",
 };
@@ -65,16 +71,28 @@ export function showEmpty() {
   $("status-text").textContent = MESSAGES.empty;
   $("preview").src = "blank28.png";
   setBars(new Array(10).fill(0), -1);
+  setWhere("");
 }
 
-/** An error the user can act on (e.g. "that file is not an image"). */
+/** An error the user can act on (e.g. "that file is not an image"): no reading is shown. */
 export function showError(message) {
   const card = $("result");
   card.dataset.state = "error";
   $("prediction").textContent = "!";
   $("confidence").textContent = "\u00a0";
   $("status-text").textContent = message;
+  $("preview").src = "blank28.png";
   setBars(new Array(10).fill(0), -1);
+  setWhere("");
+}
+
+/** The line under "Read it": where the reading shown was computed, and how fast, or the state of
+ *  the on-device model. `where` ("device" / "server") is set only for a reading. */
+export function setWhere(text, where = "") {
+  const el = $("where");
+  el.textContent = text;
+  if (where) el.dataset.where = where;
+  else delete el.dataset.where;
 }
 
 export function setBusy(busy) {
@@ -83,8 +101,19 @@ export function setBusy(busy) {
   if (card.getAttribute("aria-busy") !== value) card.setAttribute("aria-busy", value);   // called per pen move
 }
 
-export function setOffline(offline, detail) {
+/** The "Can't reach the server" box; `canUseDevice` offers on-device reading in it. */
+export function setOffline(offline, detail, { canUseDevice = false } = {}) {
   $("offline").hidden = !offline;
+  $("use-device").hidden = !(offline && canUseDevice);
   if (detail) $("offline-detail").textContent = detail;
+  if (offline) setWhere("");   // the last "computed on the server in N ms" is not this state's
   document.body.classList.toggle("is-offline", offline);
+}
+
+/** Corrections saved on this device, waiting for the server. */
+export function setOutbox(count) {
+  const el = $("outbox");
+  el.hidden = count === 0;
+  el.textContent = count === 1 ? "1 correction saved on this device: it is sent when the server answers."
+    : `${count} corrections saved on this device: they are sent when the server answers.`;
 }

@@ -59,10 +59,9 @@ def _digit(name: str, value: object, *, required: bool) -> int | None:
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MissingField(f'"{name}" must be an integer 0-9, got {value!r}')
-    if not 0 <= value <= 9:
-        raise InvalidRequest(f'"{name}" must be a digit 0-9, got {value}', code=f"invalid_{name}")
+    # Present but not a digit ("seven", 7.5, true, 10): the field is there, its value is wrong.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise InvalidRequest(f'"{name}" must be a digit 0-9, got {value!r}', code=f"invalid_{name}")
     return value
 
 
