@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import time
 from dataclasses import replace
@@ -59,9 +58,6 @@ from .recipe import FinetuneConfig, TrainConfig, training_recipe
 
 if TYPE_CHECKING:
     from .feedback import FeedbackSet
-
-log = logging.getLogger(__name__)
-
 
 # ---------------------------------------------------------------- ONNX -> torch
 

@@ -35,6 +35,7 @@ def train(
     resume: bool = False,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
     extra_info: dict | None = None,
+    extra_val: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     init_state: dict | None = None,
     progress: bool = True,
     export: bool = True,
@@ -48,7 +49,8 @@ def train(
     MODEL_CARD.md (``export=False`` also skips the test set: speed benches and resume tests).
     ``extra`` adds (images (N, 28, 28) uint8, labels) to the training set (e.g. pen-drawn digits
     of the pendigits dev writers, ``pendigits.training_set``), described in the artifact by
-    ``extra_info``; ``init_state`` starts from existing weights. ``stop_after_epoch`` ends this
+    ``extra_info``; ``extra_val`` (name -> images, labels) are further validation sets, logged in
+    metrics.jsonl each epoch (they choose nothing); ``init_state`` starts from existing weights. ``stop_after_epoch`` ends this
     invocation early (after saving the checkpoint) and returns None: a time-boxed run, continued
     later with ``resume=True``.
     """
@@ -66,6 +68,7 @@ def train(
         model.load_state_dict(init_state)
     fitted = fit(model, cfg, tensors(x_np, y_np), tensors(xv_np, yv_np), gen=gen, out_dir=out,
                  schedule=one_cycle, architecture=cfg.model.to_dict(), ema_decay=cfg.ema_decay,
+                 extra_val={name: tensors(*xy) for name, xy in (extra_val or {}).items()},
                  resume=resume, progress=progress, stop_after_epoch=stop_after_epoch)
     if fitted is None:
         return None
@@ -84,6 +87,7 @@ def train(
             "extra_images": int(len(extra[0])) if extra is not None else 0,
             **({"extra": extra_info} if extra_info else {}),
             "val_images": int(len(xv_np)),
+            **({"extra_val_images": {k: int(len(v[0])) for k, v in extra_val.items()}} if extra_val else {}),
         },
         "metrics": {
             "val_accuracy": best["val_acc"],

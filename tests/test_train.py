@@ -110,12 +110,18 @@ def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
 
 
 def test_resume_gives_the_same_model(tmp_path: Path, mnist_dir: Path):
-    """Stopping after epoch 1 and resuming equals an uninterrupted 2-epoch run (seeded)."""
+    """Stopping after epoch 1 and resuming equals an uninterrupted 2-epoch run (seeded). An
+    extra validation set (here: test images, as a stand-in) is logged and changes nothing."""
     from digitpad.recipe import TrainConfig
     from digitpad.train import train
 
     cfg = TrainConfig(epochs=2, limit=512, batch_size=64, val_size=256)
-    full = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "a", progress=False, export=False)
+    x, y = load_split("test", mnist_dir)
+    full = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "a", progress=False, export=False,
+                 extra_val={"other": (x[:300], y[:300])})
+    rows = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [0 <= r["val_acc_other"] <= 1 for r in rows] == [True, True], rows
+    assert full["data"]["extra_val_images"] == {"other": 300}
     assert train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False,
                  stop_after_epoch=1) is None
     resumed = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False, resume=True)

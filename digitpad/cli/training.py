@@ -31,13 +31,13 @@ RECIPE_DEST = "recipe_"  # config flags live apart from Settings' names (--threa
 def recipe_flags(p: argparse.ArgumentParser, config: type) -> None:
     """One flag per field of the dataclass ``config`` (``--field-name``), its help and shown
     default taken from the field: the command accepts exactly the knobs its run uses. Fields are
-    grouped by the class that declares them (the run's own knobs, then the inherited ones)."""
+    grouped under the class that declares them (the run's own knobs, then the inherited ones)."""
     hints = typing.get_type_hints(config)
     groups = {}
     for cls in [c for c in config.__mro__ if dataclasses.is_dataclass(c)]:
         summary = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".").replace("``", "")
         groups[cls] = p.add_argument_group(f"{cls.__name__}: {summary[0].lower() + summary[1:]}")
-    for f in sorted(dataclasses.fields(config), key=lambda f: _declared_in(config, f.name) is not config):
+    for f in dataclasses.fields(config):
         if "help" not in f.metadata:
             continue  # not a knob (e.g. TrainConfig.model)
         kind = _flag_type(hints[f.name], f"{config.__name__}.{f.name}")
@@ -58,7 +58,7 @@ def recipe_from(args: argparse.Namespace, config: type):
 
 def _declared_in(config: type, name: str) -> type:
     """The most basic dataclass in ``config``'s bases that declares field ``name``."""
-    return [c for c in config.__mro__ if name in getattr(c, "__annotations__", {})][-1]
+    return [c for c in config.__mro__ if name in c.__dict__.get("__annotations__", {})][-1]
 
 
 def _flag_type(hint: object, name: str) -> type:
@@ -69,6 +69,7 @@ def _flag_type(hint: object, name: str) -> type:
     if hint in (int, float, str, bool):
         return hint
     raise TypeError(f"{name}: no command-line flag for a field of type {hint}")
+
 
 # ------------------------------------------------------------------ train
 
