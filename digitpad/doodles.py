@@ -132,7 +132,8 @@ def triangle(rng: np.random.Generator) -> Strokes:
     while True:
         p = rng.uniform(-1, 1, (3, 2))
         sides = np.linalg.norm(p - np.roll(p, 1, 0), axis=1)
-        area = abs(np.cross(p[1] - p[0], p[2] - p[0])) / 2
+        u, v = p[1] - p[0], p[2] - p[0]
+        area = abs(u[0] * v[1] - u[1] * v[0]) / 2
         if sides.min() > 0.35 * sides.max() and area > 0.25 * sides.max() ** 2 / 2:
             return [np.concatenate([p, p[:1]])]
 

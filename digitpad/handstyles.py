@@ -2,9 +2,10 @@
 real trajectories so that styles reach the model even where the training writers lack them.
 
 Measured on UNIPEN's gmd lab (the slashing lab) before writing these:
-- a slashed zero's slash is a second, straight stroke, mostly from beyond the top right to
-  beyond the bottom left of the oval (10 in 12), overshooting it by 0-45% above and 30-60%
-  below (of the oval's height); lab art's writers slash steeply, nearly vertically;
+- a slashed zero's slash is a second, straight stroke through the middle, mostly from beyond
+  the top right to beyond the bottom left of the oval (10 in 12), rising at ~50-75 degrees and
+  overshooting it by 0-45% above and 0-60% below (of the oval's height); lab art's writers
+  slash steeply, nearly vertically;
 - a barred seven's bar is a separate, near-horizontal stroke at 45-65% of the height, drawn
   left to right across the stem, often as wide as the seven;
 - a flagged one is one stroke that starts low on the left (55-70% of the height) and runs up
@@ -92,15 +93,16 @@ def _crossings(strokes: Strokes, y: float) -> list[float]:
 
 
 def slashed_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
-    """Ø: a straight slash through the oval, past its outline at both ends."""
+    """Ø: a straight slash through the middle of the oval, past its outline at both ends."""
     lo, hi = _box(strokes)
-    w, h = hi - lo
-    if rng.random() < 0.8:  # the usual slant, from beyond the top right to beyond the bottom left
-        top = lo + (rng.uniform(0.85, 1.25) * w, rng.uniform(-0.45, 0.0) * h)
-        bottom = lo + (rng.uniform(-0.25, 0.1) * w, rng.uniform(1.0, 1.6) * h)
-    else:  # steep, nearly vertical (as lab art's writers slash)
-        top = lo + (rng.uniform(0.3, 0.9) * w, rng.uniform(-0.3, 0.0) * h)
-        bottom = lo + (rng.uniform(0.1, 0.7) * w, rng.uniform(1.0, 1.3) * h)
+    h = (hi - lo)[1]
+    centre = (lo + hi) / 2 + rng.normal(0, 0.04, 2) * (hi - lo)
+    # Rising to the right at 50-75 degrees (gmd's writers), or steeply at 75-88 (art's).
+    angle = np.radians(rng.uniform(50, 75) if rng.random() < 0.8 else rng.uniform(75, 88))
+    run = 1 / np.tan(angle)  # x change per unit of y going up
+    y_top, y_bottom = lo[1] - rng.uniform(0.0, 0.45) * h, hi[1] + rng.uniform(0.0, 0.6) * h
+    top = (centre[0] + run * (centre[1] - y_top), y_top)
+    bottom = (centre[0] - run * (y_bottom - centre[1]), y_bottom)
     ends = (top, bottom) if rng.random() < 0.8 else (bottom, top)
     return strokes + [line(*ends, rng)]
 
@@ -194,8 +196,8 @@ def _path_ratio(s: np.ndarray) -> float:
 def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
     """(index of the left stroke, index of its corner point, index of the stem) of a four
     written in two strokes, or None when the drawing is not clearly one. The stem is the
-    straighter stroke and runs mostly down; the left stroke comes down to a corner (the minimum
-    of x - 0.3 y along it) and then runs right, past the stem."""
+    straighter stroke and runs mostly down; the left stroke comes down to a corner (the maximum
+    of y - x / 2 along it: lowest before the bar runs right) and then runs right, past the stem."""
     if len(strokes) != 2 or min(len(s) for s in strokes) < 3:
         return None
     stem = int(np.argmin([_path_ratio(s) for s in strokes]))
@@ -205,7 +207,7 @@ def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
     h = (hi - lo)[1]
     if np.ptp(st[:, 1]) < max(1.5 * np.ptp(st[:, 0]), 0.5 * h):
         return None
-    corner = int(np.argmin(s[:, 0] - 0.3 * s[:, 1]))
+    corner = int(np.argmax(s[:, 1] - 0.5 * s[:, 0]))
     down, right = s[: corner + 1], s[corner:]
     if np.ptp(down[:, 1]) < 0.2 * h or right[:, 0].max() - s[corner, 0] < 0.25 * h:
         return None
@@ -329,8 +331,8 @@ def variant(record: dict, seed: int = 0, weights: dict[str, dict[str, float]] | 
 def detect_style(record: dict) -> str:
     """The hand style a real drawing shows, where simple geometry can tell: 'slashed-zero'
     (a 0 with a long straight stroke through the middle of the others), 'barred-seven' (a 7 with a short near-horizontal
-    stroke below its top third, across another stroke), 'one-flag' (a 1 wider than 0.3 of its height whose first stroke
-    starts below the top), 'open-four' / 'closed-four'; else 'natural'."""
+    stroke below its top third, across another stroke), 'one-flag' (a 1 whose first stroke starts left of and below
+    its top), 'open-four' / 'closed-four'; else 'natural'."""
     strokes, label = _strokes(record), str(record["label"])
     if not strokes:
         return "natural"
@@ -352,8 +354,11 @@ def detect_style(record: dict) -> str:
                     and y > lo[1] + 0.25 * h and y < lo[1] + 0.85 * h
                     and any(s[:, 0].min() < x < s[:, 0].max() for x in _crossings(strokes[:i] + strokes[i + 1:], y))):
                 return "barred-seven"
-    if label == "1" and w > 0.3 * h and strokes[0][0][1] > lo[1] + 0.2 * h:
-        return "one-flag"
+    if label == "1":
+        first = strokes[0]
+        top = first[int(np.argmin(first[:, 1]))]
+        if top[0] - first[0][0] > 0.08 * h and first[0][1] - top[1] > 0.1 * h:
+            return "one-flag"
     if label == "4":
         shape = four_shape(strokes)
         if shape in ("open", "closed"):

@@ -36,6 +36,7 @@ big digit writers are dealt first so that they spread over the splits.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import random
@@ -98,7 +99,17 @@ def _record(raw: dict, source: str, strokes: list, **extra) -> dict:
 
 
 def _read(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
+    """The file's JSON lines, parsed once per process (and again if the file changes): a
+    corpus build reads each file for the writer split and for the records. Callers copy,
+    never change, what they get."""
+    st = Path(path).stat()
+    return _parse(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: str, size: int, mtime_ns: int) -> list[dict]:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -194,7 +205,7 @@ def load_source(source: str, *, pendigits_path: str | Path | None = None,
     if source == "pendigits":
         if pendigits_path is None:
             raise ValueError("pendigits_path is needed for source 'pendigits'")
-        return [_record(r, "pendigits", r["strokes"]) for r in pendigits.load(pendigits_path)]
+        return [_record(r, "pendigits", r["strokes"]) for r in _read(Path(pendigits_path))]
     if source not in UNIPEN_FILES:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     if unipen_dir is None:
@@ -269,7 +280,7 @@ def writer_splits(*, pendigits_path: str | Path | None = None, unipen_dir: str |
     """The one writer split of every writer in the data given: writer -> 'train'|'val'|'test'."""
     out: dict[str, str] = {}
     if pendigits_path is not None:
-        out.update(split_pendigits(pendigits.load(pendigits_path), seed=seed))
+        out.update(split_pendigits(_read(Path(pendigits_path)), seed=seed))
     if unipen_dir is not None:
         out.update(split_writers(unipen_writers(unipen_dir), seed=seed))
     return out
