@@ -23,7 +23,7 @@ Augmentation (``spec.hand_styles``, ``spec.symbol_jitter``): each 0/1/4/7 drawin
 hand style (``handstyles.variant``), each number symbol ``symbol_jitter`` more times with
 ``handstyles.jitter``; ``augmented`` marks them, ``hand_style`` names the style (for real
 drawings: ``handstyles.detect_style``; for doodles: the kind). In val/test, variants are for
-reporting per style: filter on ``augmented``. Every record is drawn in each canvas style of
+reporting per style: filter on ``augmented``, or build with ``variants_only``. Every record is drawn in each canvas style of
 ``spec.styles`` (``pendigits.STYLES`` names; ``canvas_style`` says which), keeping its size
 relative to the pen (``style_for``); renderings the server reads as empty are left out.
 
@@ -74,6 +74,7 @@ class CorpusSpec:
     synth_percent: int | None = None
     synth_simple: int | None = None  # drawn - . , / : ( ) +, this many of each
     limit: int | None = None  # cheap mode: at most this many records per source
+    variants_only: bool = False  # only the hand-style variants of the digits (per-style reports)
     seed: int = 0  # writer split, doodles, styles
 
     def resolved(self) -> CorpusSpec:
@@ -183,9 +184,14 @@ def records(spec: CorpusSpec, *, pendigits_path: str | Path, unipen_dir: str | P
     for source in ("pendigits", "unipen-digits"):
         digits += _limit(mine(handwriting.load_source(source, pendigits_path=pendigits_path,
                                                       unipen_dir=unipen_dir)), spec.limit)
+    variants = [v for r in digits if (v := handstyles.variant(r, seed=spec.seed)) is not None] \
+        if spec.hand_styles or spec.variants_only else []
+    if spec.variants_only:
+        add(variants, augmented=True)
+        return out
     add(digits)
     if spec.hand_styles:
-        add([v for r in digits if (v := handstyles.variant(r, seed=spec.seed)) is not None], augmented=True)
+        add(variants, augmented=True)
 
     symbols = _limit(mine(handwriting.load_source("unipen-symbols", unipen_dir=unipen_dir)), spec.limit)
     add(symbols)
