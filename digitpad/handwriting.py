@@ -201,16 +201,31 @@ def _numbers(raws: list[dict]) -> list[dict]:
 def load_source(source: str, *, pendigits_path: str | Path | None = None,
                 unipen_dir: str | Path | None = None, vet: bool = True) -> list[dict]:
     """All records of one of SOURCES, on the 280 canvas, in file order (symbols that fail
-    ``vet_symbol`` left out unless ``vet`` is False)."""
+    ``vet_symbol`` left out unless ``vet`` is False). Made once per process and file version:
+    the list is new, the records are shared, so copy a record before changing it."""
     if source == "pendigits":
         if pendigits_path is None:
             raise ValueError("pendigits_path is needed for source 'pendigits'")
-        return [_record(r, "pendigits", r["strokes"]) for r in _read(Path(pendigits_path))]
-    if source not in UNIPEN_FILES:
+        path = Path(pendigits_path)
+    elif source not in UNIPEN_FILES:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
-    if unipen_dir is None:
+    elif unipen_dir is None:
         raise ValueError(f"unipen_dir is needed for source {source!r}")
-    raws = _read(Path(unipen_dir) / UNIPEN_FILES[source])
+    else:
+        path = Path(unipen_dir) / UNIPEN_FILES[source]
+    st = path.stat()
+    return list(_load(source, str(path), vet, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=16)
+def _load(source: str, path: str, vet: bool, size: int, mtime_ns: int) -> tuple[dict, ...]:
+    raws = _read(Path(path))
+    return tuple(_make(source, raws, vet))
+
+
+def _make(source: str, raws: list[dict], vet: bool) -> list[dict]:
+    if source == "pendigits":
+        return [_record(r, "pendigits", r["strokes"]) for r in raws]
     if source == "unipen-digits":
         return [_record(r, source, r["strokes"]) for r in raws]
     if source == "unipen-symbols":
