@@ -43,9 +43,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-Strokes = list[np.ndarray]  # each (n, 2) float64
+from .strokes import Strokes, pen
+
 CANVAS = 280
-STEP = 7.0
 
 
 def _circle(c, r, a0: float, turns: float, n: int = 60, ry: float | None = None) -> np.ndarray:
@@ -251,19 +251,6 @@ KINDS: dict[str, Callable[[np.random.Generator], Strokes]] = {
 }
 
 
-def _pen(s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Resample a polyline every ~STEP px and add smoothed tremor (ends included)."""
-    seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-    at = np.concatenate([[0.0], np.cumsum(seg)])
-    n = max(2, int(np.ceil(at[-1] / STEP)) + 1)
-    u = np.linspace(0, at[-1], n)
-    p = np.stack([np.interp(u, at, s[:, 0]), np.interp(u, at, s[:, 1])], axis=1)
-    noise = rng.normal(0, 0.8, p.shape)
-    if n > 2:
-        noise = (noise + np.roll(noise, 1, 0) + np.roll(noise, -1, 0)) / 3
-    return p + noise
-
-
 def doodle(kind: str, seed: int, index: int = 0) -> dict:
     """One doodle of ``kind`` as a stroke record on the 280 canvas (deterministic)."""
     if kind not in KINDS:
@@ -279,7 +266,7 @@ def doodle(kind: str, seed: int, index: int = 0) -> dict:
     lo, hi = allp.min(axis=0), allp.max(axis=0)
     k = rng.uniform(200 if kind == "spiral" else 150, 230) / max(float((hi - lo).max()), 1e-9)
     centre = CANVAS / 2 + rng.uniform(-15, 15, 2)
-    pts = [_pen((s - (lo + hi) / 2) * k + centre, rng) for s in shapes]
+    pts = [pen((s - (lo + hi) / 2) * k + centre, rng) for s in shapes]
     return {"id": f"doodle:{seed}:{index}:{kind}", "label": "doodle", "writer": f"doodles:{seed}",
             "lab": "doodles", "source": "doodles", "quality": None, "style": kind,
             "canvas": CANVAS, "lineWidth": 16, "strokes": [np.round(s, 2).tolist() for s in pts]}

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-Strokes = list[np.ndarray]  # each (n, 2) float64, canvas px, y down
+from .strokes import Strokes, as_arrays, box, crossings, line, path_ratio, refit
 
 # Which styles each digit may get, with their weights (``variant`` draws one).
 VARIANTS: dict[str, dict[str, float]] = {
@@ -44,57 +44,11 @@ VARIANTS: dict[str, dict[str, float]] = {
     "4": {"open-four": 0.5, "closed-four": 0.5},
     "7": {"barred-seven": 0.8, "seven-serif": 0.2},
 }
-STEP = 7.0  # px between points of an added stroke, like the real samples
-
-
-def _strokes(record: dict) -> Strokes:
-    return [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
-
-
-def _box(strokes: Strokes) -> tuple[np.ndarray, np.ndarray]:
-    allp = np.concatenate(strokes)
-    return allp.min(axis=0), allp.max(axis=0)
-
-
-def line(p, q, rng: np.random.Generator, *, bow: float = 0.03, tremor: float = 0.7) -> np.ndarray:
-    """A hand-drawn straight stroke from p to q: (n, 2) points every ~STEP px, bowed sideways
-    by up to ``bow`` of its length, with ``tremor`` px of smoothed jitter (ends kept)."""
-    p, q = np.asarray(p, float), np.asarray(q, float)
-    length = float(np.linalg.norm(q - p))
-    n = max(2, int(np.ceil(length / STEP)) + 1)
-    t = np.linspace(0, 1, n)[:, None]
-    pts = p + (q - p) * t
-    normal = np.array([-(q - p)[1], (q - p)[0]]) / max(length, 1e-9)
-    pts += normal * (rng.uniform(-bow, bow) * length * np.sin(np.pi * t))
-    if tremor and n > 2:
-        noise = rng.normal(0, tremor, (n, 2))
-        noise = (noise + np.roll(noise, 1, 0) + np.roll(noise, -1, 0)) / 3  # smoothed
-        noise[[0, -1]] = 0
-        pts += noise
-    return pts
-
-
-def refit(strokes: Strokes, like: Strokes) -> Strokes:
-    """Scale ``strokes`` (about their bbox centre) to the longest side and centre of ``like``."""
-    lo, hi = _box(strokes)
-    lo0, hi0 = _box(like)
-    k = float((hi0 - lo0).max()) / max(float((hi - lo).max()), 1e-9)
-    return [(s - (lo + hi) / 2) * k + (lo0 + hi0) / 2 for s in strokes]
-
-
-def _crossings(strokes: Strokes, y: float) -> list[float]:
-    """x of every point where the strokes cross the horizontal line at ``y``."""
-    xs = []
-    for s in strokes:
-        for (x0, y0), (x1, y1) in zip(s[:-1], s[1:], strict=True):
-            if (y0 - y) * (y1 - y) <= 0 and y0 != y1:
-                xs.append(x0 + (x1 - x0) * (y - y0) / (y1 - y0))
-    return xs
 
 
 def slashed_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """Ø: a straight slash through the middle of the oval, past its outline at both ends."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     centre = (lo + hi) / 2 + rng.normal(0, 0.04, 2) * (hi - lo)
     # Rising to the right at 50-75 degrees (gmd's writers), or steeply at 75-88 (art's).
@@ -109,17 +63,17 @@ def slashed_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 
 def dotted_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """A zero with a dot (a short tap) in the middle, as some programmers write it."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     c = (lo + hi) / 2 + rng.normal(0, 0.04, 2) * (hi - lo)
     return strokes + [line(c, c + rng.normal(0, 3, 2), rng, tremor=0)]
 
 
 def barred_seven(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """7 with a bar: a short near-horizontal stroke across the stem at mid height."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     w, h = hi - lo
     y = lo[1] + rng.uniform(0.45, 0.62) * h
-    xs = _crossings(strokes, y)
+    xs = crossings(strokes, y)
     if not xs:
         return None
     stem = float(np.median(xs))
@@ -132,7 +86,7 @@ def barred_seven(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 def seven_serif(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """7 whose top bar starts with a short down-stroke at its left end (a serif)."""
     first = strokes[0]
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     w, h = hi - lo
     if first[0][1] > lo[1] + 0.2 * h or first[0][0] > lo[0] + 0.25 * w or w < 0.45 * h:
         return None  # not a top bar starting at the left, or so narrow that a serif closes a 9
@@ -143,7 +97,7 @@ def seven_serif(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 
 def _has_flag(strokes: Strokes) -> bool:
     """A flag already: wide, or the first stroke starts left of and below its top point."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     w, h = hi - lo
     first = strokes[0]
     top = first[int(np.argmin(first[:, 1]))]
@@ -154,7 +108,7 @@ def one_flag(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """1 with a flag: an up-stroke from low on the left to the top, then down the stem."""
     if _has_flag(strokes):
         return None
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     first = strokes[0]
     top = first[int(np.argmin(first[:, 1]))]
@@ -168,7 +122,7 @@ def one_flag(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 
 def one_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """1 with a foot: a base bar centred under the stem, drawn after it."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     allp = np.concatenate(strokes)
     base = allp[allp[:, 1] > hi[1] - 0.25 * h]
@@ -187,12 +141,6 @@ def one_flag_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     return None if flagged is None else one_foot(flagged, rng)
 
 
-def _path_ratio(s: np.ndarray) -> float:
-    """Ink length / chord: 1 for a straight stroke, larger for curved or folded ones."""
-    chord = float(np.linalg.norm(s[-1] - s[0]))
-    return float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) / max(chord, 1e-9)
-
-
 def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
     """(index of the left stroke, index of its corner point, index of the stem) of a four
     written in two strokes, or None when the drawing is not clearly one. The stem is the
@@ -200,10 +148,10 @@ def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
     of y - x / 2 along it: lowest before the bar runs right) and then runs right, past the stem."""
     if len(strokes) != 2 or min(len(s) for s in strokes) < 3:
         return None
-    stem = int(np.argmin([_path_ratio(s) for s in strokes]))
+    stem = int(np.argmin([path_ratio(s) for s in strokes]))
     left = 1 - stem
     st, s = strokes[stem], strokes[left]
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     if np.ptp(st[:, 1]) < max(1.5 * np.ptp(st[:, 0]), 0.5 * h):
         return None
@@ -211,9 +159,9 @@ def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
     down, right = s[: corner + 1], s[corner:]
     if np.ptp(down[:, 1]) < 0.2 * h or right[:, 0].max() - s[corner, 0] < 0.25 * h:
         return None
-    if max(_path_ratio(down), _path_ratio(right)) > 1.5:  # curled, not a down-stroke and a bar
+    if max(path_ratio(down), path_ratio(right)) > 1.5:  # curled, not a down-stroke and a bar
         return None
-    xs = _crossings([st], float(s[corner, 1]))
+    xs = crossings([st], float(s[corner, 1]))
     if not xs or right[:, 0].max() < max(xs) + 0.12 * h:  # the bar crosses the stem (else: a 9)
         return None
     return left, corner, stem
@@ -225,7 +173,7 @@ def four_shape(strokes: Strokes) -> str | None:
     if parts is None:
         return None
     left, corner, stem = parts
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     start, c = strokes[left][0], strokes[left][corner]
     stem_top = strokes[stem][int(np.argmin(strokes[stem][:, 1]))]
@@ -240,7 +188,7 @@ def _redraw_four(strokes: Strokes, rng: np.random.Generator, closed: bool) -> St
     if parts is None or four_shape(strokes) == ("closed" if closed else "open"):
         return None
     left, corner, stem = parts
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     h = (hi - lo)[1]
     c = strokes[left][corner]
     stem_top = strokes[stem][int(np.argmin(strokes[stem][:, 1]))]
@@ -267,7 +215,7 @@ def closed_four(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 def jitter(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     """A slightly different hand: slant (shear up to +-14 deg), rotation (+-6 deg), width
     (+-15%) and smoothed per-point noise (~1 px); stroke order and point order kept."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     c = (lo + hi) / 2
     shear = np.tan(np.radians(rng.uniform(-14, 14)))
     a = np.radians(rng.uniform(-6, 6))
@@ -301,7 +249,7 @@ def apply(style: str, record: dict, seed: int = 0) -> dict | None:
     does not apply. Deterministic: the same (style, record id, seed) gives the same strokes."""
     if style not in STYLES:
         raise ValueError(f"unknown hand style {style!r}; known: {', '.join(STYLES)}")
-    strokes = _strokes(record)
+    strokes = as_arrays(record)
     new = STYLES[style](strokes, _generator(record, style, seed)) if strokes else None
     if new is None:
         return None
@@ -333,26 +281,26 @@ def detect_style(record: dict) -> str:
     (a 0 with a long straight stroke through the middle of the others), 'barred-seven' (a 7 with a short near-horizontal
     stroke below its top third, across another stroke), 'one-flag' (a 1 whose first stroke starts left of and below
     its top), 'open-four' / 'closed-four'; else 'natural'."""
-    strokes, label = _strokes(record), str(record["label"])
+    strokes, label = as_arrays(record), str(record["label"])
     if not strokes:
         return "natural"
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     w, h = hi - lo
     if label == "0" and len(strokes) >= 2:
         for i, s in enumerate(strokes):  # a straight stroke through the middle of the others
-            olo, ohi = _box(strokes[:i] + strokes[i + 1:])
+            olo, ohi = box(strokes[:i] + strokes[i + 1:])
             size = np.maximum(ohi - olo, 1.0)
             mid = (s[0] + s[-1]) / 2
-            if (len(s) >= 2 and _path_ratio(s) < 1.4 and np.linalg.norm(s[-1] - s[0]) > 0.7 * size[1]
+            if (len(s) >= 2 and path_ratio(s) < 1.4 and np.linalg.norm(s[-1] - s[0]) > 0.7 * size[1]
                     and (np.abs(mid - (olo + ohi) / 2) < 0.35 * size).all()):
                 return "slashed-zero"
     if label == "7" and len(strokes) >= 2:
         for i, s in enumerate(strokes):
             dx, dy = np.ptp(s[:, 0]), np.ptp(s[:, 1])
             y = float(s[:, 1].mean())
-            if (len(s) >= 2 and _path_ratio(s) < 1.4 and dy < 0.5 * dx and dx > 0.12 * h
+            if (len(s) >= 2 and path_ratio(s) < 1.4 and dy < 0.5 * dx and dx > 0.12 * h
                     and y > lo[1] + 0.25 * h and y < lo[1] + 0.85 * h
-                    and any(s[:, 0].min() < x < s[:, 0].max() for x in _crossings(strokes[:i] + strokes[i + 1:], y))):
+                    and any(s[:, 0].min() < x < s[:, 0].max() for x in crossings(strokes[:i] + strokes[i + 1:], y))):
                 return "barred-seven"
     if label == "1":
         first = strokes[0]

@@ -34,30 +34,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .handstyles import line
-
-Strokes = list[np.ndarray]
-
-
-def _strokes(record: dict) -> Strokes:
-    return [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
-
-
-def _box(strokes: Strokes) -> tuple[np.ndarray, np.ndarray]:
-    allp = np.concatenate(strokes)
-    return allp.min(axis=0), allp.max(axis=0)
+from .strokes import Strokes, as_arrays, box, line
 
 
 def _fit(strokes: Strokes, rng: np.random.Generator, canvas: int = 280) -> Strokes:
     """Longest side 180-215 px, centred near the canvas centre (like the real digits)."""
-    lo, hi = _box(strokes)
+    lo, hi = box(strokes)
     k = rng.uniform(180, 215) / max(float((hi - lo).max()), 1e-9)
     centre = canvas / 2 + rng.uniform(-10, 10, 2)
     return [(s - (lo + hi) / 2) * k + centre for s in strokes]
 
 
 def dollar(s: Strokes, rng: np.random.Generator) -> Strokes:
-    lo, hi = _box(s)
+    lo, hi = box(s)
     w, h = hi - lo
     cx = (lo[0] + hi[0]) / 2 + rng.uniform(-0.05, 0.05) * w
     offsets = [0.0] if rng.random() < 0.7 else [-rng.uniform(0.08, 0.14) * w, rng.uniform(0.08, 0.14) * w]
@@ -80,7 +69,7 @@ def percent(o1: Strokes, o2: Strokes, rng: np.random.Generator) -> Strokes:
     def small(o: Strokes, dy: float, side: int) -> Strokes:
         """An o of 25-38% of the height, centred ``dy`` below the middle, clear of the slash
         on ``side`` (-1 left, +1 right)."""
-        lo, hi = _box(o)
+        lo, hi = box(o)
         size = rng.uniform(0.25, 0.38) * height
         k = size / max(float((hi - lo).max()), 1e-9)
         # the slash's x at dy, then clear of it: radius + both pens' half widths, measured
@@ -152,23 +141,18 @@ def simple(label: str, rng: np.random.Generator) -> Strokes:
 SIMPLE = "-.,/:()+"
 
 
-def _path_ratio(s: np.ndarray) -> float:
-    chord = float(np.linalg.norm(s[-1] - s[0]))
-    return float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) / max(chord, 1e-9)
-
-
 def usable_s(record: dict) -> bool:
     """An S or s fit to make a '$': one stroke, at least as tall as wide."""
-    s = _strokes(record)
+    s = as_arrays(record)
     if record["label"] not in ("S", "s") or len(s) != 1:
         return False
-    lo, hi = _box(s)
+    lo, hi = box(s)
     return (hi - lo)[1] >= (hi - lo)[0]
 
 
 def usable_o(record: dict) -> bool:
     """An o, O or 0 fit to be one of a '%''s circles: one or two strokes."""
-    return str(record["label"]) in ("o", "O", "0") and 1 <= len(_strokes(record)) <= 2
+    return str(record["label"]) in ("o", "O", "0") and 1 <= len(as_arrays(record)) <= 2
 
 
 def _record(parent: dict, label: str, strokes: Strokes, rng: np.random.Generator, index: int) -> dict:
@@ -191,10 +175,10 @@ def simple_record(label: str, seed: int = 0, index: int = 0, writer: str = "synt
 def dollar_record(s_record: dict, seed: int = 0, index: int = 0) -> dict:
     """A '$' from an S/s record (deterministic given seed and index)."""
     rng = np.random.default_rng([seed, index, 36])
-    return _record(s_record, "$", dollar(_strokes(s_record), rng), rng, index)
+    return _record(s_record, "$", dollar(as_arrays(s_record), rng), rng, index)
 
 
 def percent_record(o_record: dict, o_record2: dict, seed: int = 0, index: int = 0) -> dict:
     """A '%' from two o/O/0 records (the writer is the first one's)."""
     rng = np.random.default_rng([seed, index, 37])
-    return _record(o_record, "%", percent(_strokes(o_record), _strokes(o_record2), rng), rng, index)
+    return _record(o_record, "%", percent(as_arrays(o_record), as_arrays(o_record2), rng), rng, index)
