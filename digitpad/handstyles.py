@@ -120,8 +120,8 @@ def one_flag(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     return [flag] + strokes
 
 
-def one_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
-    """1 with a foot: a base bar centred under the stem, drawn after it."""
+def _foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
+    """A base bar centred under the stem, drawn after it."""
     lo, hi = box(strokes)
     h = (hi - lo)[1]
     allp = np.concatenate(strokes)
@@ -136,9 +136,17 @@ def one_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     return strokes + [line((x - half, y - tilt), (x + half, y + tilt), rng)]
 
 
+def one_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
+    """1 with a foot. Not on a one that is already wide (a long shallow flag over a slanted
+    stem): with a bar under it, it reads as a 2."""
+    lo, hi = box(strokes)
+    return None if (hi - lo)[0] > 0.4 * (hi - lo)[1] else _foot(strokes, rng)
+
+
 def one_flag_foot(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
+    """1 with a (new, steep) flag and a foot."""
     flagged = one_flag(strokes, rng)
-    return None if flagged is None else one_foot(flagged, rng)
+    return None if flagged is None else _foot(flagged, rng)
 
 
 def _four_parts(strokes: Strokes) -> tuple[int, int, int] | None:
