@@ -2,6 +2,7 @@
 
 DIGITPAD_DATA_DIR        folder with the four MNIST IDX .gz files
 DIGITPAD_PENDIGITS       the pendigits trajectories-dev.jsonl.gz file
+DIGITPAD_UNIPEN          the UNIPEN folder (trajectories-dev, symbols-dev, letters-*-dev, numbers-dev)
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def pendigits_path() -> Path:
     p = os.environ.get("DIGITPAD_PENDIGITS")
     if not p or not Path(p).is_file():
         _missing("set DIGITPAD_PENDIGITS to trajectories-dev.jsonl.gz (make test sets it)")
+    return Path(p)
+
+
+@pytest.fixture(scope="session")
+def unipen_dir() -> Path:
+    p = os.environ.get("DIGITPAD_UNIPEN")
+    if not p or not (Path(p) / "symbols-dev.jsonl.gz").is_file():
+        _missing("set DIGITPAD_UNIPEN to the UNIPEN folder (make test sets it to ../shared/data/unipen)")
     return Path(p)
 
 
