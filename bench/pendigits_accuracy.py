@@ -72,11 +72,11 @@ class HttpReader:
 class DirectReader:
     """The server's own reading (``digitpad.reading.Reader``) in this process, minus HTTP."""
 
-    def __init__(self, model: str | None, threshold: float) -> None:
+    def __init__(self, model: str | None, threshold: float | None) -> None:
         from digitpad.predict import Predictor
-        from digitpad.reading import Reader
+        from digitpad.reading import reader_for
 
-        self.reader = Reader(Predictor(model), max_pixels=Settings().max_pixels, uncertain_threshold=threshold)
+        self.reader = reader_for(Settings(uncertain_threshold=threshold), Predictor(model))
         self.version = self.reader.predictor.version
 
     def read(self, images: list[bytes], mime: str) -> list[dict]:

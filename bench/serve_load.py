@@ -78,14 +78,12 @@ def measured(server: ServerProcess, workers: int, run) -> dict:  # noqa: ANN001
 
 def in_process_breakdown(drawings: list[Drawing], rounds: int) -> dict:
     """Median ms of each step of the server's own work (``Reader.read``), without HTTP."""
-    from digitpad import engines
     from digitpad.predict import Predictor
-    from digitpad.reading import Reader
+    from digitpad.reading import reader_for
     from digitpad.settings import Settings
 
     settings = Settings()
-    reader = Reader(Predictor(settings.model, threads=1), engine=engines.choose(settings.preprocess),
-                    max_pixels=settings.max_pixels, uncertain_threshold=settings.uncertain_threshold)
+    reader = reader_for(settings, Predictor(settings.model, threads=1))
     steps: dict[str, list[float]] = {"decode": [], "preprocess": [], "inference": [], "total": []}
     correct = 0
     for r in range(rounds + 1):

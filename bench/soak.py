@@ -58,14 +58,12 @@ class Bad:
 def reference_answers(drawings: list[Drawing], *, min_confidence: float) -> list[Good]:
     """What the server must answer for each drawing, computed in-process by the same code and
     model. Only drawings read correctly and confidently are kept, so a wrong digit is a bug."""
-    from digitpad import engines
     from digitpad.predict import Predictor
-    from digitpad.reading import Reader
+    from digitpad.reading import reader_for
     from digitpad.settings import Settings
 
     settings = Settings()
-    reader = Reader(Predictor(settings.model, threads=1), engine=engines.choose(settings.preprocess),
-                    max_pixels=settings.max_pixels, uncertain_threshold=settings.uncertain_threshold)
+    reader = reader_for(settings, Predictor(settings.model, threads=1))
     out = []
     for d in drawings:
         r = reader.read(d.png).answer()

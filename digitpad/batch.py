@@ -18,7 +18,7 @@ import numpy as np
 
 from . import engines
 from .errors import DigitpadError
-from .reading import Reader, prepare, status_for
+from .reading import Reader, digit_view, prepare
 
 SMALL_FILE_BYTES = 2048
 
@@ -51,21 +51,23 @@ def read_files(reader: Reader, paths: list[Path], *, batch_size: int = 256, jobs
     """Read many image files: decode/preprocess in ``jobs`` processes (0: ``default_jobs``),
     predict in batches of ``batch_size`` meanwhile.
 
-    Returns one dict per path, in order: file, digit, confidence, status, probabilities,
-    and error (for files that could not be read; their status is 'error').
+    Returns one dict per path, in order: file, digit, confidence, digit_likelihood, status,
+    probabilities (the ten digits'), and error (for files that could not be read; their status is 'error').
     """
     jobs = jobs or default_jobs(paths)
     work = [(str(p), reader.engine.name, reader.max_pixels) for p in paths]
-    rows: list[dict] = [{"file": str(p), "digit": None, "confidence": None, "status": "error",
-                         "probabilities": None, "error": None} for p in paths]
+    rows: list[dict] = [{"file": str(p), "digit": None, "confidence": None, "digit_likelihood": None,
+                         "status": "error", "probabilities": None, "error": None} for p in paths]
     pending: list[tuple[int, np.ndarray]] = []  # (row, 28x28 image) waiting for a batch
 
     def flush() -> None:
-        probs = reader.predictor.predict_batch(np.stack([img for _, img in pending]))  # (B, 10)
+        probs = reader.predictor.predict_batch(np.stack([img for _, img in pending]))  # (B, C)
         for (i, _), p in zip(pending, probs):
-            d = int(p.argmax())
-            rows[i].update(digit=d, confidence=float(p[d]), probabilities=[round(float(v), 6) for v in p],
-                           status=status_for(float(p[d]), empty=False, threshold=reader.uncertain_threshold))
+            digits, likelihood = digit_view(p)
+            d = int(digits.argmax())
+            rows[i].update(digit=d, confidence=float(digits[d]), digit_likelihood=round(likelihood, 6),
+                           probabilities=[round(float(v), 6) for v in digits],
+                           status=reader.thresholds.status(float(digits[d]), likelihood, empty=False))
         pending.clear()
 
     def take(results: Iterable[tuple[np.ndarray | None, bool, str | None]]) -> None:

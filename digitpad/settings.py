@@ -30,7 +30,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(10.0, gt=0, description="seconds a request may take before it is answered 503")
     max_header_bytes: int = Field(64 * 1024, ge=1024, description="largest HTTP header block accepted (bytes); larger answers 431")
     header_timeout: float = Field(10.0, gt=0, description="seconds a connection may take to send its request headers before it is closed")
-    uncertain_threshold: float = Field(0.6, ge=0, le=1, description="below this confidence a reading is 'uncertain'")
+    uncertain_threshold: float | None = Field(
+        None, ge=0, le=1, description="below this confidence (of the top digit) a reading is 'uncertain' (default: the "
+                                      "model's own, chosen on validation writers; 0.6 for a model without one)")
+    not_digit_threshold: float | None = Field(
+        None, ge=0, le=1, description="below this digit likelihood a reading is 'not_digit' (default: the model's own; "
+                                      "a digits-only model never says it)")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the feedback store (default: SQLite in the per-user data dir)")
     migrate: bool = Field(True, description="bring the feedback database's schema up to date when the server or a command opens it "
                                            "(false: replicas that leave it to `digitpad db upgrade`; a schema not at head is then a start-up error)")

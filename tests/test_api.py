@@ -27,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from digitpad.reading import Thresholds
 from digitpad.settings import Settings
 from digitpad.web import sockets as workers
 from digitpad.web.app import create_app
@@ -136,21 +137,28 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dic
     return body["error"]
 
 
-def assert_reading(body: dict, *, threshold: float = 0.6) -> None:
-    """The full 200 shape of /api/predict."""
-    assert set(body) == {"digit", "confidence", "probabilities", "status", "preview", "model", "timing_ms"}, body
+def thresholds_of(config: dict) -> Thresholds:
+    """The thresholds a server reads with, from its GET /api/config."""
+    return Thresholds(uncertain=config["uncertain_threshold"], not_digit=config["not_digit_threshold"],
+                      doubtful=config["doubtful_threshold"])
+
+
+def assert_reading(body: dict, thresholds: Thresholds) -> None:
+    """The full 200 shape of /api/predict, its status by the server's thresholds."""
+    assert set(body) == {"digit", "confidence", "probabilities", "digit_likelihood", "status", "preview", "model",
+                         "timing_ms"}, body
     assert len(body["probabilities"]) == 10 and all(0 <= p <= 1 for p in body["probabilities"]), body
     assert set(body["timing_ms"]) == {"decode", "preprocess", "inference", "total"}, body["timing_ms"]
     assert all(v >= 0 for v in body["timing_ms"].values()), body["timing_ms"]
     decode_preview(body["preview"])
     if body["status"] == "empty":
-        assert body["digit"] is None and body["confidence"] == 0, body
+        assert body["digit"] is None and body["confidence"] == 0 and body["digit_likelihood"] == 0, body
     else:
-        assert 0 <= body["digit"] <= 9, body
+        assert 0 <= body["digit"] <= 9 and 0 < body["digit_likelihood"] <= 1, body
         assert abs(sum(body["probabilities"]) - 1) < 1e-3, body["probabilities"]
         assert body["confidence"] == max(body["probabilities"]), body
         assert body["probabilities"].index(body["confidence"]) == body["digit"], body
-        assert body["status"] == ("uncertain" if body["confidence"] < threshold else "ok"), body
+        assert body["status"] == thresholds.status(body["confidence"], body["digit_likelihood"], empty=False), body
 
 
 # ------------------------------------------------------------------ happy paths
@@ -165,7 +173,7 @@ def test_each_format_is_read(client: TestClient, mnist_digits, fmt: str) -> None
     r = post_file(client, encode(img28, fmt), name=f"seven.{fmt.split('-')[0]}", ctype="application/octet-stream")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert_reading(body)
+    assert_reading(body, thresholds_of(client.get("/api/config").json()))
     assert body["digit"] == label, {k: v for k, v in body.items() if k != "preview"}
     assert body["model"] == client.get("/api/model").json()["version"]
 
@@ -223,7 +231,7 @@ def test_json_data_url_bare_base64_and_multipart_agree(client: TestClient, mnist
     ]
     for r in answers:
         assert r.status_code == 200, r.text
-        assert_reading(r.json())
+        assert_reading(r.json(), thresholds_of(client.get("/api/config").json()))
     first = answers[0].json()
     for r in answers[1:]:
         assert (r.json()["digit"], r.json()["probabilities"]) == (first["digit"], first["probabilities"])
@@ -234,7 +242,7 @@ def test_empty_image_is_empty(client: TestClient) -> None:
         r = post_file(client, data)
         assert r.status_code == 200, r.text
         body = r.json()
-        assert_reading(body)
+        assert_reading(body, thresholds_of(client.get("/api/config").json()))
         assert (body["status"], body["digit"], body["confidence"]) == ("empty", None, 0), body
         assert decode_preview(body["preview"]).max() == 0
 
@@ -314,7 +322,7 @@ def test_odd_images_are_answered_not_crashed(client: TestClient, name: str) -> N
     r = post_file(client, odd_images()[name], "odd.bin", "application/octet-stream")
     assert r.status_code in (200, 400, 413, 415), r.text
     if r.status_code == 200:
-        assert_reading(r.json())
+        assert_reading(r.json(), thresholds_of(client.get("/api/config").json()))
     else:
         assert_error(r, r.status_code)
 
@@ -377,7 +385,7 @@ def test_model_endpoint(client: TestClient) -> None:
     meta = r.json()
     for key in ("version", "architecture", "input", "normalization", "labels"):
         assert key in meta, sorted(meta)
-    assert meta["labels"] == [str(i) for i in range(10)]
+    assert meta["labels"][:10] == [str(i) for i in range(10)]  # the digits first (and number symbols, other)
 
 
 def test_healthz_and_config(client: TestClient, settings: Settings) -> None:
@@ -410,7 +418,8 @@ def test_docs_and_openapi(client: TestClient) -> None:
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/PredictResponse"}, ok
     props = spec["components"]["schemas"]["PredictResponse"]["properties"]
-    assert set(props) == {"digit", "confidence", "probabilities", "status", "preview", "model", "timing_ms"}
+    assert set(props) == {"digit", "confidence", "probabilities", "digit_likelihood", "status", "preview", "model",
+                          "timing_ms"}
     for path in ("/api/model", "/api/config", "/healthz"):
         assert "get" in spec["paths"][path], path
 
@@ -561,7 +570,7 @@ def test_live_server_predicts(live_server: str, live_server_process, mnist_digit
     img28, label = mnist_digits[8]
     r = httpx.post(live_server + "/api/predict", files={"image": ("d.png", encode(img28, "png-rgba"), "image/png")})
     assert r.status_code == 200, r.text
-    assert_reading(r.json(), threshold=Settings().uncertain_threshold)
+    assert_reading(r.json(), thresholds_of(httpx.get(live_server + "/api/config").json()))
     assert r.json()["digit"] == label
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "server" not in r.headers  # no version banner

@@ -36,7 +36,7 @@ def collected(tmp_path_factory) -> tuple[str, list[tuple[bytes, int]]]:
     """A store holding N real drawings, each recorded with its true label by the API's own path."""
     url = f"sqlite:///{tmp_path_factory.mktemp('feedback') / 'feedback.db'}"
     samples = drawings(N)
-    reader = Reader(Predictor(), max_pixels=10_000_000, uncertain_threshold=0.6)
+    reader = Reader(Predictor(), max_pixels=10_000_000)
     with FeedbackStore.open(url) as store:
         for png, label in samples:
             record(store, reader, data=png, label=label, source="draw")

@@ -32,13 +32,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def reader_from(s: Settings, threads: int | None = None) -> Reader:
     """The one image reader (decode -> preprocess -> model), configured from the settings."""
-    from .. import engines
     from ..predict import Predictor
-    from ..reading import Reader  # (onnxruntime: loaded only by the commands that read images)
+    from ..reading import reader_for  # (onnxruntime: loaded only by the commands that read images)
 
-    predictor = Predictor(s.model, threads=s.threads if threads is None else threads)
-    return Reader(predictor, engine=engines.choose(s.preprocess), max_pixels=s.max_pixels,
-                  uncertain_threshold=s.uncertain_threshold)
+    return reader_for(s, Predictor(s.model, threads=s.threads if threads is None else threads))
 
 
 def need_torch() -> None:

@@ -21,7 +21,7 @@ export const BACKENDS = {
     predict: async (input) => {
       const device = await loadDevice();
       const pixels = input.imageData || await decodePixels(input.blob);
-      return device.predictImageData(pixels, { threshold: state.config.uncertain_threshold });
+      return device.predictImageData(pixels, { thresholds: state.config });
     },
   },
 };
@@ -44,7 +44,7 @@ const state = {
   controller: null,   // aborts the request in flight when a newer one starts
   timer: 0,
   firstPending: 0,    // when the current debounce burst started (for MAX_WAIT_MS)
-  config: { feedback: false, model: "", uncertain_threshold: 0.6 },
+  config: { feedback: false, model: "", uncertain_threshold: 0.6, not_digit_threshold: 0, doubtful_threshold: 0 },
   reading: null,      // the reading shown, with the exact input it was made from (for feedback)
 };
 

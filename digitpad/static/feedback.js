@@ -32,6 +32,11 @@ export function show(r) {
   $("feedback").hidden = false;
   $("feedback-ask").hidden = false;
   $("feedback-thanks").hidden = true;
+  // Not a digit: nothing to confirm, but a person can still say which digit it is.
+  const notDigit = r.status === "not_digit";
+  $("feedback-q").textContent = notDigit ? "It is a digit:" : "Right?";
+  $("feedback-confirm").hidden = notDigit;
+  $("feedback-or").hidden = notDigit;
   $("feedback-confirm").textContent = `Yes, ${r.digit}`;
   for (const b of document.querySelectorAll("#feedback button")) b.disabled = false;
 }

@@ -13,8 +13,16 @@ const MESSAGES = {
   empty: "Draw a digit",
   ok: (d) => `Looks like ${aDigit(d)}`,
   uncertain: "Not sure \u2014 is that a digit?",
+  not_digit: "That doesn't look like a digit",
   noink: "No digit found \u2014 draw one or try another image",
 };
+
+/** The line under the big digit. */
+function message(r) {
+  if (r.status === "ok") return MESSAGES.ok(r.digit);
+  if (r.status === "uncertain" || r.status === "not_digit") return MESSAGES[r.status];
+  return MESSAGES.noink;
+}
 
 export function buildBars() {
   const bars = $("bars");
@@ -49,15 +57,16 @@ function setBars(probabilities, best) {
   });
 }
 
-/** Show a server reading ({digit, confidence, probabilities, status, preview}). */
+/** Show a reading ({digit, confidence, probabilities, digit_likelihood, status, preview}). Not a
+ *  digit: no digit is claimed (the bars, greyed, still say which digit it is closest to). */
 export function showReading(r) {
   const card = $("result");
   card.dataset.state = r.status;
-  const digit = r.digit === null ? "?" : String(r.digit);
-  $("prediction").textContent = digit;
-  $("confidence").textContent = r.status === "empty" ? "\u00a0" : `${(r.confidence * 100).toFixed(1)}% sure`;
-  $("status-text").textContent =
-    r.status === "ok" ? MESSAGES.ok(r.digit) : r.status === "uncertain" ? MESSAGES.uncertain : MESSAGES.noink;
+  const notDigit = r.status === "not_digit";
+  $("prediction").textContent = r.digit === null || notDigit ? "?" : String(r.digit);
+  $("confidence").textContent = r.status === "empty" ? "\u00a0"
+    : notDigit ? `${(r.digit_likelihood * 100).toFixed(1)}% a digit` : `${(r.confidence * 100).toFixed(1)}% sure`;
+  $("status-text").textContent = message(r);
   $("preview").src = r.preview;
   setBars(r.probabilities, r.digit);
 }

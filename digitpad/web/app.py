@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 
 from .. import engines
 from ..predict import Batcher, Predictor
-from ..reading import Reader
+from ..reading import reader_for
 from ..settings import Settings
 from ..store import FeedbackStore
 from . import errors, feedback, meta, predict, static, uvicorn_limits
@@ -111,8 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _return_freed_memory_to_os()
         predictor = Predictor(settings.model, threads=settings.threads)
         app.state.predictor = predictor
-        app.state.reader = Reader(predictor, engine=engine, max_pixels=settings.max_pixels,
-                                  uncertain_threshold=settings.uncertain_threshold)
+        app.state.reader = reader_for(settings, predictor)
         app.state.batcher = Batcher(predictor)  # for the small images read on the event loop
         log.info("model %s loaded from %s", predictor.version, predictor.path)
         log.log(logging.INFO if engine.name == "c" else logging.WARNING, "preprocessing: %s", engine.describe())

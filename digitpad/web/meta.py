@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from .deps import PredictorDep, SettingsDep
+from .deps import PredictorDep, ReaderDep, SettingsDep
 from .schemas import ConfigResponse, HealthResponse
 
 router = APIRouter()
@@ -19,10 +19,11 @@ async def model_info(predictor: PredictorDep) -> dict[str, Any]:
 
 
 @router.get("/api/config", summary="Settings the page needs", response_model=ConfigResponse, tags=["model"])
-async def config(predictor: PredictorDep, settings: SettingsDep) -> ConfigResponse:
-    return ConfigResponse(feedback=settings.feedback, model=predictor.version,
-                          uncertain_threshold=settings.uncertain_threshold,
-                          model_url=f"api/model.onnx?v={predictor.sha256[:16]}")
+async def config(reader: ReaderDep, settings: SettingsDep) -> ConfigResponse:
+    t = reader.thresholds  # the ones the server reads with: on-device mode answers the same
+    return ConfigResponse(feedback=settings.feedback, model=reader.predictor.version, uncertain_threshold=t.uncertain,
+                          not_digit_threshold=t.not_digit, doubtful_threshold=t.doubtful,
+                          model_url=f"api/model.onnx?v={reader.predictor.sha256[:16]}")
 
 
 @router.get("/api/model.onnx", summary="The model file, for on-device reading", tags=["model"],

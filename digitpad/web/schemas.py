@@ -19,11 +19,15 @@ class Timing(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    digit: int | None = Field(description="the digit read, or null when no ink was found", ge=0, le=9)
-    confidence: float = Field(description="probability of that digit (0 when empty)", ge=0, le=1)
-    probabilities: list[float] = Field(description="probability of each digit 0..9", min_length=10, max_length=10)
-    status: Literal["ok", "uncertain", "empty"] = Field(
-        description="'empty': no ink; 'uncertain': confidence below the server's threshold")
+    digit: int | None = Field(description="the closest digit, or null when no ink was found", ge=0, le=9)
+    confidence: float = Field(description="probability of that digit, among the digits (0 when empty)", ge=0, le=1)
+    probabilities: list[float] = Field(description="probability of each digit 0..9, if it is a digit (they sum to 1)",
+                                       min_length=10, max_length=10)
+    digit_likelihood: float = Field(description="how likely the image is a digit at all (calibrated; 0 when empty)",
+                                    ge=0, le=1)
+    status: Literal["ok", "uncertain", "not_digit", "empty"] = Field(
+        description="'empty': no ink; 'not_digit': digit_likelihood below the server's threshold (a letter, a "
+                    "symbol, a scribble); 'uncertain': confidence (or digit_likelihood) below its threshold")
     preview: str = Field(description="the 28x28 image the model saw, as a PNG data URL (white ink on black)")
     model: str = Field(description="version of the model that answered")
     timing_ms: Timing
@@ -47,6 +51,9 @@ class ConfigResponse(BaseModel):
     feedback: bool = Field(description="whether the page should offer corrections (POST /api/feedback)")
     model: str = Field(description="version of the loaded model")
     uncertain_threshold: float = Field(description="below this confidence a reading is 'uncertain'")
+    not_digit_threshold: float = Field(0.0, description="below this digit likelihood a reading is 'not_digit'")
+    doubtful_threshold: float = Field(0.0, description="below this digit likelihood (and not under not_digit_threshold) "
+                                                       "a reading is 'uncertain'")
     model_url: str = Field("api/model.onnx", description="the model file for on-device reading, versioned by "
                                                          "its hash (?v=...): cache it for good")
 
