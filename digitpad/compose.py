@@ -123,6 +123,18 @@ class Sample:
     writer: str
     layout: str
     scheme: str
+    strokes: list[list[np.ndarray]] = field(default_factory=list, repr=False)  # per character, pixels
+    pen: float = 0.0  # line width, pixels
+    size: tuple[int, int] = (0, 0)  # (width, height) of the image
+
+    def ownership(self) -> np.ndarray:
+        """(height, width) int16: which character (index into the non-space characters) each
+        pixel's ink belongs to (the one covering it most), -1 where no ink covers it."""
+        w, h = self.size
+        cov = np.stack([stroke_coverage(c, w, h, self.pen) for c in self.strokes])  # (n, h, w)
+        own = cov.argmax(axis=0).astype(np.int16)
+        own[cov.max(axis=0) <= 0] = -1
+        return own
 
 
 # ------------------------------------------------------------------------------ data
@@ -310,9 +322,9 @@ def arrange(hand: Hand, text: str, layout: str, H: float, pen: float, seed: int)
         elif lay.touch and ch in DIGITS and prev_ch in DIGITS and both.any():
             overlap = r.uniform(*lay.touch) * pen  # strokes overlap: the ink touches
             dx = float(np.max((ink_right - left)[both])) - overlap
-            # ... but a character does not nest more than 35% of the narrower one's width
+            # ... but a character does not nest more than 20% of the narrower one's width
             # into its neighbour's box (then they may not touch)
-            dx = max(dx, box_right - x0 - 0.35 * min(width, prev_width))
+            dx = max(dx, box_right - x0 - 0.2 * min(width, prev_width))
         elif lay.by_ink and both.any():
             dx = float(np.max((ink_right - left)[both])) + r.uniform(*lay.gap) * H
         else:
@@ -356,7 +368,8 @@ def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0) -> S
         (x0, y0), (x1, y1) = q.min(axis=0) - pen / 2, q.max(axis=0) + pen / 2
         boxes.append((int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))))
     cov = stroke_coverage([p for c in chars for p in c], W, Hh, pen)  # (Hh, W) in [0, 1]
-    return Sample(_encode(cov, sc, seed, hand.writer + text), text, boxes, hand.writer, layout, scheme)
+    return Sample(_encode(cov, sc, seed, hand.writer + text), text, boxes, hand.writer, layout, scheme,
+                  chars, pen, (W, Hh))
 
 
 def _encode(cov: np.ndarray, sc: Scheme, seed: int, key: str) -> bytes:
@@ -385,3 +398,27 @@ def _encode(cov: np.ndarray, sc: Scheme, seed: int, key: str) -> bytes:
     else:
         img.save(buf, sc.format, quality=sc.quality)
     return buf.getvalue()
+
+
+def render_record(record: dict, scheme: str = "pad", seed: int = 0) -> bytes:
+    """A real written number (UNIPEN ``numbers-dev``: tablet units, y down) drawn like a canvas
+    in ``scheme``: its ink's height becomes the scheme's digit height, with its margins."""
+    sc = SCHEMES[scheme]
+    r = random.Random(f"{record['id']}|{scheme}|{seed}")
+    strokes = [np.asarray(s, np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
+    pts = np.concatenate(strokes)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    H, pen = r.uniform(*sc.height), r.uniform(*sc.pen)
+    k = H / max(float(hi[1] - lo[1]), 1e-6)
+    m = r.uniform(*sc.margin) * H + pen / 2
+    w, h = (hi - lo) * k
+    W, Hh = int(math.ceil(w + 2 * m)), int(math.ceil(h + 2 * m))
+    if sc.frame:
+        W2 = int(W * (1 + r.uniform(0.3, 1.0) * sc.frame))
+        Hh2 = max(Hh, int(W2 * r.uniform(0.35, 0.75)))
+        off = np.array([r.uniform(0, W2 - W), r.uniform(0, Hh2 - Hh)])
+        W, Hh = W2, Hh2
+    else:
+        off = np.zeros(2)
+    placed = [(s - lo) * k + m + off for s in strokes]
+    return _encode(stroke_coverage(placed, W, Hh, pen), sc, seed, record["id"])

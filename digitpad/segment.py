@@ -1,0 +1,436 @@
+"""The ink of a handwritten number, cut into pieces that characters are made of.
+
+``numbers.py`` reads a number by choosing which pieces form each character (a search scored by
+the model); this module finds the pieces. Steps (the JavaScript port follows these numbers):
+
+ 1. Ink map (``ink_page``): preprocessing steps 1-3 on the whole image at a working
+    resolution set by the ink's height, not the image's long side: a first pass at
+    k = ceil(max(H, W) / FIRST_SIDE) finds the ink (step-4 threshold) and its line height
+    (the 90th percentile of the ink's vertical extent per column); then the file's pixels
+    around the ink are reduced by k = max(1, floor(line height / LINE_SIDE)) and steps 1-3
+    run again on that crop. Soft ink v and mask = v >= 0.5 use step 4's thresholds.
+ 2. Runs (``runs_of``): the mask as horizontal runs (row, start, end), row-major.
+ 3. Components (``label_runs``): 8-connected groups of runs. Components smaller than
+    SPECK_AREA stroke widths squared are dropped (noise); a '.' is bigger than that.
+ 4. Line geometry (``line_of``): stroke width (``preprocess.stroke_width`` of the mask), line
+    height = median height of the components at least half as tall as the tallest, slant =
+    the shear (of SLANTS) whose column projection of the ink is sharpest (largest sum of
+    squares), baseline and top line = least-squares lines through the bottoms and tops of
+    the tall components (flat when fewer than three).
+ 5. Pieces (``pieces_of``): a component wider than CUT_MIN_WIDTH line heights (deskewed) is
+    cut at up to MAX_CUTS minima of its deskewed column projection (ink pixels per column,
+    at most CUT_MAX_INK stroke widths, at least CUT_MARGIN from its ends, CUT_SPACING apart),
+    along slanted lines; every component or cut part is a piece, ordered by deskewed centre.
+
+Everything is integer runs and small numpy reductions: a number's ink is a few thousand pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import preprocess as pp
+
+FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
+LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
+SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
+SLANTS = np.tan(np.radians(np.arange(-30, 31, 6)))  # step 4: shears tried (tops to the right > 0)
+CUT_MIN_WIDTH = 0.3  # step 5: components at least this wide (line heights, deskewed) may be cut
+CUT_MAX_INK = 2.6  # step 5: a cut crosses at most this many stroke widths of ink
+SEAM_STEP = 0.3  # step 5: a cut path's cost per column moved sideways (ink pixels)
+CUT_MARGIN = 0.08  # step 5: cuts stay this far (line heights) from a component's ends...
+CUT_SPACING = 0.15  # ... and from each other
+RESERVOIR = 0.1  # step 5: contour notches at least this deep (line heights) are cut
+MAX_CUTS = 10
+CUTS_PER_LINE = 2.5  # step 5: at most this many cuts per line height of width
+MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
+
+
+# ------------------------------------------------------------------------------ 1. ink map
+
+
+def _ink_of(img: Image.Image, k: int) -> tuple[np.ndarray, float]:
+    """The adapter to preprocess.py: steps 1-3 of ``to_mnist`` at block size ``k`` ->
+    ((h, w) float64 ink map in [0, 255], noise sigma). (preprocess will expose this.)"""
+    gray_plane, alpha_plane = pp._planes(img)
+    alpha = pp.block_mean(alpha_plane, k, 255.0) if alpha_plane is not None else None
+    if alpha is not None and pp._median_below(pp._ring(alpha), 0.5):
+        return alpha * 255.0, 0.0
+    ink, noise, _ = pp._ink(pp.block_mean(gray_plane(), k), alpha)
+    return ink, noise
+
+
+def finish(ink: np.ndarray, noise: float) -> np.ndarray | None:
+    """The adapter to preprocess.py: steps 4-10 on one character's (h, w) ink crop -> the
+    (28, 28) uint8 model input, or None when it holds no ink."""
+    run = pp._finish_c if pp.ENGINE == "c" else pp._finish_numpy
+    res = run(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
+    return res.image if res.kind == "done" else None
+
+
+def _soft(ink: np.ndarray, noise: float) -> np.ndarray | None:
+    """Step 4's soft ink v in [0, 1] (None: no ink, or blank paper)."""
+    floor = max(4 * noise, 10.0)
+    cand = ink[ink > floor]
+    if cand.size < max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * ink.size):
+        return None
+    c = pp.percentile(cand, 0.9)
+    if c < max(pp.MIN_CONTRAST, 6 * noise):
+        return None
+    lo = max(floor, 0.25 * c)
+    hi = max(0.75 * c, lo + 1.0)
+    return np.clip((ink - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _line_height(mask: np.ndarray) -> float:
+    """90th percentile of the ink's vertical extent over the columns that hold ink."""
+    cols = mask.any(axis=0)
+    if not cols.any():
+        return 0.0
+    m = mask[:, cols]
+    top = m.argmax(axis=0)
+    bottom = m.shape[0] - m[::-1].argmax(axis=0)
+    return pp.percentile((bottom - top).astype(np.float64), 0.9)
+
+
+@dataclass
+class Page:
+    """A number's ink at working resolution. ``scale`` file pixels per working pixel;
+    working pixel (0, 0) is file pixel ``origin`` (x, y)."""
+
+    ink: np.ndarray  # (h, w) float64 in [0, 255]
+    v: np.ndarray  # (h, w) soft ink in [0, 1]
+    mask: np.ndarray  # (h, w) bool, v >= 0.5
+    noise: float
+    scale: float
+    origin: tuple[float, float]
+
+
+def ink_page(img: Image.Image) -> Page | None:
+    """Step 1: the decoded image -> its Page, or None when there is no ink."""
+    W, H = img.size
+    file_scale = float(img.info.get(pp.SCALE_INFO, 1.0))  # file pixels per decoded pixel
+    k1 = -(-max(W, H) // FIRST_SIDE)
+    ink, noise = _ink_of(img, k1)
+    v = _soft(ink, noise)
+    if v is None:
+        return None
+    mask = v >= 0.5
+    line = _line_height(mask) * k1  # decoded pixels
+    k = max(1, int(line // LINE_SIDE))
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    g = 2 * k1 + int(0.1 * line)  # margin around the ink, decoded pixels
+    box = (max(0, cols[0] * k1 - g), max(0, rows[0] * k1 - g),
+           min(W, (cols[-1] + 1) * k1 + g), min(H, (rows[-1] + 1) * k1 + g))
+    if k != k1 or box != (0, 0, W, H):
+        part = img.crop(box)
+        ink, noise = _ink_of(part, k)
+        v = _soft(ink, noise)
+        if v is None:
+            return None
+        mask = v >= 0.5
+    else:
+        box = (0, 0, W, H)
+    return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale))
+
+
+# ------------------------------------------------------------------------------ 2-3. runs, components
+
+
+def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2: (row, start, end) int64 arrays of the horizontal runs of True, row-major;
+    a run covers columns [start, end)."""
+    h, w = mask.shape
+    p = np.zeros((h, w + 2), np.int8)
+    p[:, 1:-1] = mask
+    d = np.diff(p, axis=1).ravel()  # (h (w + 1),): +1 where a run starts, -1 after it ends
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    row = starts // (w + 1)
+    return row, starts - row * (w + 1), ends - row * (w + 1)
+
+
+def label_runs(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, int]:
+    """Step 3: the 8-connected component (0..n-1, numbered by first run) of each run, and n.
+    Runs a (row r) and b (row r + 1) touch when start_a <= end_b and start_b <= end_a (end
+    exclusive: diagonal neighbours count). Components are found by label propagation with
+    pointer jumping over the run graph (a few vectorised rounds)."""
+    n = len(row)
+    if n == 0:
+        return np.zeros(0, np.int64), 0
+    span = int(end.max()) + 2
+    key_e, key_s = row * span + end, row * span + start  # both increasing in run order
+    lo = np.searchsorted(key_e, (row - 1) * span + start, side="left")  # first a of row r-1 with end_a >= start_b
+    hi = np.searchsorted(key_s, (row - 1) * span + end, side="right")  # last a + 1 with start_a <= end_b
+    cnt = np.maximum(hi - lo, 0)
+    b = np.repeat(np.arange(n), cnt)  # (edges,)
+    a = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    lab = np.arange(n)
+    while True:
+        m = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new[new]]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
+    return comp, len(roots)
+
+
+# ------------------------------------------------------------------------------ pieces
+
+
+@dataclass
+class Piece:
+    """Some of a number's ink as horizontal runs: a component, or a part of one cut off."""
+
+    row: np.ndarray  # (n,) int64
+    start: np.ndarray  # (n,) int64, first column of the run
+    end: np.ndarray  # (n,) int64, one past its last column
+    comp: int  # the component it comes from
+    whole: bool = True  # the whole component (not a part cut off)
+    cut_l: float = -1.0  # ink crossed by the cut on its left (stroke widths), -1: not cut there
+    cut_r: float = -1.0
+    y0: int = 0  # bounding box, end-exclusive
+    y1: int = 0
+    x0: int = 0
+    x1: int = 0
+    area: int = 0
+    d0: float = 0.0  # deskewed x extent (set by ``deskew``)
+    d1: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.y0, self.y1 = int(self.row.min()), int(self.row.max()) + 1
+        self.x0, self.x1 = int(self.start.min()), int(self.end.max())
+        self.area = int((self.end - self.start).sum())
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    def deskew(self, line: Line) -> Piece:
+        off = line.slant * (self.row - line.mid)
+        self.d0, self.d1 = float((self.start + off).min()), float((self.end + off).max())
+        return self
+
+
+def components(row: np.ndarray, start: np.ndarray, end: np.ndarray, lab: np.ndarray, n: int) -> list[Piece]:
+    """The runs of each component as a Piece, by component number."""
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(n + 1))
+    return [Piece(row[o], start[o], end[o], i) for i, o in
+            enumerate(order[bounds[i]:bounds[i + 1]] for i in range(n))]
+
+
+# ------------------------------------------------------------------------------ 4. line geometry
+
+
+@dataclass
+class Line:
+    stroke: float  # stroke width, working px
+    height: float  # line height (a digit's height), working px
+    slant: float  # tan of the lean: x' = x + slant (y - mid) stands upright
+    mid: float  # the row the shear is taken about
+    base: tuple[float, float]  # baseline y = a + b x
+    top: tuple[float, float]  # top line y = a + b x
+
+    def base_at(self, x: float) -> float:
+        return self.base[0] + self.base[1] * x
+
+    def top_at(self, x: float) -> float:
+        return self.top[0] + self.top[1] * x
+
+
+def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least squares y = a + b x (flat, the median, with fewer than three points); the slope is
+    clipped to +-0.15 (a drifting baseline, not a rotated page)."""
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float(np.median(y)), 0.0
+    b = float(np.clip(np.polyfit(x, y, 1)[0], -0.15, 0.15))
+    return float(np.median(y - b * x)), b
+
+
+def line_of(mask: np.ndarray, comps: list[Piece]) -> Line:
+    """Step 4."""
+    sw = max(1.0, pp.stroke_width(mask))
+    tallest = max(c.height for c in comps)
+    tall = [c for c in comps if c.height >= 0.5 * tallest]
+    height = float(np.median([c.height for c in tall]))
+    mid = float(np.median([(c.y0 + c.y1) / 2 for c in tall]))
+    ys, xs = np.nonzero(mask)
+    best, slant = -1.0, 0.0
+    for t in sorted(SLANTS, key=abs):  # the most upright wins a tie
+        xd = np.floor(xs + t * (ys - mid)).astype(np.int64)
+        score = float((np.bincount(xd - xd.min()).astype(np.float64) ** 2).sum())
+        if score > best * 1.0001:
+            best, slant = score, float(t)
+    cx = np.array([(c.x0 + c.x1) / 2 for c in tall], np.float64)
+    base = _fit_line(cx, np.array([c.y1 for c in tall], np.float64))
+    top = _fit_line(cx, np.array([c.y0 for c in tall], np.float64))
+    return Line(sw, max(height, 2 * sw), slant, mid, base, top)
+
+
+# ------------------------------------------------------------------------------ 5. cuts
+
+
+def _deskewed(c: Piece, line: Line) -> np.ndarray:
+    """The piece's ink sheared upright: (height, width) bool, column 0 at deskewed x = d0."""
+    shift = np.floor(line.slant * (c.row - line.mid) - c.d0 + 0.5).astype(np.int64)
+    w = int((c.end + shift).max()) + 1
+    m = np.zeros((c.y1 - c.y0, w + 1), np.int8)
+    np.add.at(m, (c.row - c.y0, np.maximum(0, c.start + shift)), 1)
+    np.add.at(m, (c.row - c.y0, c.end + shift), -1)
+    return np.cumsum(m, axis=1)[:, :w] > 0
+
+
+def _reservoirs(edge: np.ndarray) -> np.ndarray:
+    """Depth of the water that the contour ``edge`` (first ink row per column, y down) holds
+    when water is poured from above: the notches between neighbouring characters. (w,)"""
+    rim_left = np.minimum.accumulate(edge)
+    rim_right = np.minimum.accumulate(edge[::-1])[::-1]
+    return edge - np.maximum(rim_left, rim_right)
+
+
+def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.ndarray:
+    """A cut from a contour notch at column x: straight on through background, and through
+    the middle of the ink run it meets (two strokes merged side by side are split between
+    them), unless that run is wider than ``widest`` (a stroke crossed, not a band). (h,)"""
+    h, w = mb.shape
+    cols = np.empty(h, np.int64)
+    for r in (range(h - 1, -1, -1) if upward else range(h)):
+        line = mb[r]
+        if line[x]:
+            s = x - int(np.argmin(line[x::-1])) + 1 if not line[: x + 1].all() else 0
+            e = x + int(np.argmin(line[x:])) if not line[x:].all() else w
+            if e - s <= widest:
+                x = (s + e) // 2
+        cols[r] = x
+    return cols
+
+
+def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
+    """Where piece ``c`` may be cut (step 5): paths from its top row to its bottom row, each
+    (height,) int64, the image column per row (ink left of it goes left), left to right; and
+    the ink each crosses, in stroke widths. Two kinds, on the upright ink (``_deskewed``):
+
+    - seams: the cheapest path from the top to each bottom column, found row by row (cost: ink
+      pixels crossed, plus SEAM_STEP per column moved sideways), slips between digits that
+      touch at a point; those ending at a local minimum, crossing at most CUT_MAX_INK stroke
+      widths of ink, are candidates (score: the ink crossed, in stroke widths);
+    - reservoirs: digits that touch along a stretch leave notches in the upper and lower
+      contours (the water they would hold); from the deepest column of a notch at least
+      RESERVOIR line heights deep, a cut runs down (up, from a lower notch) through the
+      middle of the strokes it meets (``_through_middle``; score: 2 - 3 depth / line height).
+
+    Best score first, at most MAX_CUTS and one per CUT_SPACING of width, CUT_SPACING apart and
+    CUT_MARGIN from the ends.
+    """
+    width = c.d1 - c.d0
+    if width < max(CUT_MIN_WIDTH * line.height, 3 * line.stroke):
+        return [], []
+    mb = _deskewed(c, line)  # (h, w) bool
+    m = mb.astype(np.float64)
+    h, w = m.shape
+    cost = m[0].copy()
+    back = np.zeros((h, w), np.int8)  # -1, 0, +1: where the path came from
+    pad = np.full(w + 2, np.inf)
+    for r in range(1, h):
+        pad[1:-1] = cost
+        three = np.stack([pad[:-2] + SEAM_STEP, cost, pad[2:] + SEAM_STEP])  # (3, w) from left, above, right
+        step = three.argmin(axis=0)
+        cost = three[step, np.arange(w)] + m[r]
+        back[r] = step - 1
+    margin = max(CUT_MARGIN * line.height, line.stroke)
+    spacing = CUT_SPACING * line.height
+    win = max(1, int(spacing / 2))
+    lo, hi = int(math.ceil(margin)), int(w - margin)
+    cands = []  # (score, column, kind)
+    for x in range(lo, hi):
+        if cost[x] <= CUT_MAX_INK * line.stroke and cost[x] <= cost[max(0, x - win):x + win + 1].min():
+            cands.append((float(cost[x]) / line.stroke, x, "seam"))
+    has = mb.any(axis=0)
+    top = np.where(has, mb.argmax(axis=0), h)
+    bottom = np.where(has, h - 1 - mb[::-1].argmax(axis=0), -1)
+    for kind, depth in (("top", _reservoirs(top)), ("bottom", _reservoirs((h - 1) - bottom))):
+        for x in range(lo, hi):
+            d = depth[x]
+            if d >= RESERVOIR * line.height and d >= depth[max(0, x - win):x + win + 1].max():
+                cands.append((2.0 - 3.0 * d / line.height, x, kind))
+    chosen: list[tuple[int, str]] = []
+    most = min(MAX_CUTS, max(1, int(pp.round_half_up(CUTS_PER_LINE * width / line.height))))
+    for _, x, kind in sorted(cands):
+        if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
+            chosen.append((x, kind))
+    paths, costs = [], []
+    shift = np.floor(line.slant * (np.arange(c.y0, c.y1) - line.mid) - c.d0 + 0.5).astype(np.int64)
+    for x, kind in sorted(chosen):
+        if kind == "seam":
+            cols = np.empty(h, np.int64)
+            for r in range(h - 1, -1, -1):  # back along the path, bottom to top
+                cols[r] = x
+                x -= int(back[r, x]) if r else 0
+            crossed = float(cost[cols[-1]])
+        else:
+            cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
+            crossed = float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())
+        path = cols - shift  # back to image columns
+        if paths:
+            path = np.maximum(path, paths[-1])  # paths must not cross
+        paths.append(path)
+        costs.append(crossed / line.stroke)
+    return paths, costs
+
+
+def split(c: Piece, paths: list[np.ndarray], costs: list[float]) -> list[Piece]:
+    """Piece ``c`` cut along ``paths`` (image column per row of ``c``, left to right; ``costs``
+    their ink crossed): its parts, left to right (a run is split at its row's column)."""
+    parts = []
+    row, start, end = c.row, c.start, c.end
+    for k, path in enumerate(paths + [None]):
+        b = path[row - c.y0] if path is not None else end
+        left_end = np.minimum(end, b)
+        keep = left_end > start
+        if keep.any():
+            parts.append(Piece(row[keep], start[keep], left_end[keep], c.comp, False,
+                               costs[k - 1] if k else -1.0, costs[k] if path is not None else -1.0))
+        rest = end > np.maximum(start, b)
+        row, start, end = row[rest], np.maximum(start, b)[rest], end[rest]
+        if not len(row):
+            break
+    if len(parts) == 1:
+        parts[0].whole, parts[0].cut_l, parts[0].cut_r = True, -1.0, -1.0
+    return parts
+
+
+def pieces_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
+    """Steps 2-5 on a page's mask: the pieces (components and parts of cut ones), ordered by
+    deskewed centre, and the line geometry; None when nothing is left after the specks."""
+    sw = pp.stroke_width(page_mask)
+    goal = MIN_STROKE * _line_height(page_mask)
+    if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
+        page_mask = pp.thicken(page_mask, int(pp.round_half_up((goal - sw) / 2)))
+    row, start, end = runs_of(page_mask)
+    lab, n = label_runs(row, start, end)
+    comps = components(row, start, end, lab, n)
+    if not comps:
+        return None
+    sw = max(1.0, pp.stroke_width(page_mask))
+    comps = [c for c in comps if c.area >= SPECK_AREA * sw * sw]
+    if not comps:
+        return None
+    line = line_of(page_mask, comps)
+    pieces = []
+    for c in comps:
+        c.deskew(line)
+        paths, costs = cut_paths(c, line)
+        pieces += [p.deskew(line) for p in split(c, paths, costs)] if paths else [c]
+    pieces.sort(key=lambda p: (p.d0 + p.d1) / 2)
+    return pieces, line
