@@ -27,7 +27,7 @@ from PIL import Image
 
 from digitpad import compose, numbers
 from digitpad.predict import Predictor
-from digitpad.segment import ink_page, pieces_of
+from digitpad.segment import components_of, cut, ink_page
 
 PURITY, COVER = 0.8, 0.8
 SCHEMES = ["pad", "pad", "thin-pen", "marker", "blue-on-cream", "photo"]
@@ -62,7 +62,8 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
     page = ink_page(img)
     if page is None:
         return [], []
-    pieces, line = pieces_of(page.mask)
+    comps, line = components_of(page.mask)
+    pieces = cut(comps, line)
     cands = numbers.candidates(page, pieces, line)
     todo = [c for c in cands if c.image is not None]
     probs = model.predict_batch(np.stack([c.image for c in todo])) if todo else []
@@ -72,8 +73,9 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
     total = np.bincount(own[page.mask & (own >= 0)], minlength=n)
     feats, labels = [], []
     area = numbers.component_areas(pieces)
+    spans = [(p.d0, p.d1) for p in pieces if p.height >= numbers.TALL * line.height]
     for c in cands:
-        numbers.score(c, by_id.get(id(c)), list(model.labels), pieces[c.i:c.j], line, area)
+        numbers.score(c, by_id.get(id(c)), list(model.labels), c.parts, line, area, spans)
         if c.feats is None:
             continue
         y0, y1, x0, x1 = c.mask_box

@@ -26,13 +26,13 @@ How (``segment.py`` has steps 1-5: ink map, runs, components, line geometry, pie
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from .segment import Line, Page, Piece, finish, ink_page, pieces_of
+from .segment import Line, Page, Piece, components_of, cut, finish, ink_page
 
 MAX_PARTS = 4  # step 6
 MAX_WIDTH = 1.5
@@ -40,6 +40,8 @@ JOIN_GAP = 0.05
 TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heights)
 CHAR_BONUS = 0.5  # step 8
 SKIP_COST = -6.0
+ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
+WIDE = 1.0  # below ACCEPT or wider than WIDE line heights has its components cut
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
@@ -77,6 +79,7 @@ class _Cand:
     i: int  # pieces i..j-1
     j: int
     mask_box: tuple[int, int, int, int]  # y0, y1, x0, x1 (working px)
+    parts: list[Piece]
     image: np.ndarray | None = None
     scores: dict[str, float] = field(default_factory=dict)
     fit: float = -math.inf  # log-score as one character (step 8)
@@ -121,8 +124,11 @@ def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int
     return finish(ink, page.noise), (y0, y1, x0, x1)
 
 
-def candidates(page: Page, pieces: list[Piece], line: Line) -> list[_Cand]:
-    out = []
+def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _Cand] | None = None) -> list[_Cand]:
+    """Step 6: the candidate characters of ``pieces`` (taken from ``seen`` when already made
+    there). The pieces of one cut component, when consecutive, are always a candidate too,
+    however wide (a lone digit may be wider than tall)."""
+    spans = []
     for i in range(len(pieces)):
         right = -math.inf
         for j in range(i, min(len(pieces), i + MAX_PARTS)):
@@ -130,19 +136,39 @@ def candidates(page: Page, pieces: list[Piece], line: Line) -> list[_Cand]:
             if j > i and p.d0 - right > JOIN_GAP * line.height:
                 break
             right = max(right, p.d1)
-            lo = min(q.d0 for q in pieces[i:j + 1])
-            if right - lo > MAX_WIDTH * line.height and j > i:
+            if j > i and right - min(q.d0 for q in pieces[i:j + 1]) > MAX_WIDTH * line.height:
                 break
-            img, box = _image(page, pieces[i:j + 1])
-            out.append(_Cand(i, j + 1, box, img))
+            spans.append((i, j + 1))
+    where: dict[int, list[int]] = {}
+    for k, p in enumerate(pieces):
+        where.setdefault(p.comp, []).append(k)
+    for ks in where.values():
+        if len(ks) > 1 and ks[-1] - ks[0] == len(ks) - 1 and (ks[0], ks[-1] + 1) not in spans:
+            spans.append((ks[0], ks[-1] + 1))
+    out = []
+    for i, j in spans:
+        parts = pieces[i:j]
+        key = _key(parts)
+        old = seen.get(key) if seen is not None else None
+        if old is not None:
+            out.append(replace(old, i=i, j=j))
+            continue
+        img, box = _image(page, parts)
+        c = _Cand(i, j, box, parts, img)
+        if seen is not None:
+            seen[key] = c
+        out.append(c)
     return out
 
 
 # ------------------------------------------------------------------------------ 7. class scores
 
 
-def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line) -> dict[str, float]:
-    """Geometric scores of the small marks for one candidate (0 where impossible)."""
+def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line,
+          tall: list[tuple[float, float]] = ()) -> dict[str, float]:
+    """Geometric scores of the small marks for one candidate (0 where impossible). ``tall``:
+    the deskewed extents of the tall pieces; a '.' or ',' lies at most half under one of
+    them (a larger overlap is a foot, a flag or a bar of that character)."""
     y0, y1, x0, x1 = box
     H = line.height
     h, w = (y1 - y0) / H, (x1 - x0) / H
@@ -154,6 +180,9 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line) -> dic
         return out
     above = (base - y1) / H  # bottom above the baseline (line heights)
     centre = ((y0 + y1) / 2 - mid) / H  # below the middle of the line (line heights)
+    d0, d1 = min(p.d0 for p in parts), max(p.d1 for p in parts)
+    if max([min(d1, b) - max(d0, a) for a, b in tall] + [0.0]) > 0.5 * (d1 - d0):
+        return out  # under a tall character: part of it (a foot, a flag, a bar)
     if len(parts) == 1:
         if h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
             out["."] = 0.9
@@ -233,12 +262,12 @@ def _verify(f: np.ndarray) -> float:
 
 
 def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Piece], line: Line,
-          comp_area: dict[int, int]) -> None:
+          comp_area: dict[int, int], tall_spans: list[tuple[float, float]] = ()) -> None:
     """Sets the candidate's class scores and its log-score as one character (``c.fit``)."""
     y0, y1, x0, x1 = c.mask_box
     tall = (y1 - y0) >= TALL * line.height
     whole = all(p.whole for p in parts)
-    geo = marks(parts, c.mask_box, line) if whole and not tall else {}
+    geo = marks(parts, c.mask_box, line, tall_spans) if whole and not tall else {}
     c.scores = class_scores(probs, labels, tall, geo)
     if tall and probs is not None:
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area)
@@ -290,23 +319,46 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list
 
 
 def read_number(img: Image.Image, model: Classifier) -> Reading:
-    """A decoded image -> its Reading (steps 1-9)."""
+    """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
+    whole components; then, if some character is doubtful (its verifier score below ACCEPT,
+    or wider than WIDE line heights), again with those components cut (step 5)."""
     page = ink_page(img)
     if page is None:
         return Reading("")
-    found = pieces_of(page.mask)
+    found = components_of(page.mask)
     if found is None:
         return Reading("")
-    pieces, line = found
-    cands = candidates(page, pieces, line)
-    todo = [c for c in cands if c.image is not None]
-    probs = model.predict_batch(np.stack([c.image for c in todo])) if todo else np.zeros((0, len(model.labels)))
-    by_id = {id(c): p for c, p in zip(todo, probs)}
+    comps, line = found
+    seen: dict[tuple, _Cand] = {}  # candidates already read, by their pieces
+    path, n_images = _read(page, comps, line, model, seen)
+    doubt = {p.comp for c in path for p in c.parts
+             if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
+    if doubt:
+        path, more = _read(page, cut(comps, line, doubt), line, model, seen)
+        n_images += more
+    return _assemble(path, page, line, n_images)
+
+
+def _key(parts: list[Piece]) -> tuple:
+    return tuple((p.comp, p.x0, p.x1, p.area) for p in parts)
+
+
+def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
+          seen: dict[tuple, _Cand]) -> tuple[list[_Cand], int]:
+    """Steps 6-8 on one set of pieces: the best path, and the images the model read for it
+    (candidates in ``seen`` are not read again)."""
+    cands = candidates(page, pieces, line, seen)
+    todo = [c for c in cands if c.image is not None and not c.scores and c.fit == -math.inf]
+    spans = [(p.d0, p.d1) for p in pieces if p.height >= TALL * line.height]
     area = component_areas(pieces)
+    if todo:
+        probs = model.predict_batch(np.stack([c.image for c in todo]))  # (N, C)
+        for c, p in zip(todo, probs):
+            score(c, p, list(model.labels), c.parts, line, area, spans)
     for c in cands:
-        score(c, by_id.get(id(c)), list(model.labels), pieces[c.i:c.j], line, area)
-    path = _search(len(pieces), cands, pieces, line)
-    return _assemble(path, page, line, len(todo))
+        if c.image is None and c.fit == -math.inf:
+            score(c, None, list(model.labels), c.parts, line, area, spans)
+    return _search(len(pieces), cands, pieces, line), len(todo)
 
 
 def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:

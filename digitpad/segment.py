@@ -14,8 +14,7 @@ the model); this module finds the pieces. Steps (the JavaScript port follows the
     SPECK_AREA stroke widths squared are dropped (noise); a '.' is bigger than that.
  4. Line geometry (``line_of``): stroke width (``preprocess.stroke_width`` of the mask), line
     height = median height of the components at least half as tall as the tallest, slant =
-    the shear (of SLANTS) whose column projection of the ink is sharpest (largest sum of
-    squares), baseline and top line = least-squares lines through the bottoms and tops of
+    the median lean of near-vertical stroke segments (at most MAX_SLANT), baseline and top line = least-squares lines through the bottoms and tops of
     the tall components (flat when fewer than three).
  5. Pieces (``pieces_of``): a component wider than CUT_MIN_WIDTH line heights (deskewed) is
     cut at up to MAX_CUTS minima of its deskewed column projection (ink pixels per column,
@@ -38,7 +37,7 @@ from . import preprocess as pp
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
 SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
-SLANTS = np.tan(np.radians(np.arange(-30, 31, 6)))  # step 4: shears tried (tops to the right > 0)
+MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
 CUT_MIN_WIDTH = 0.3  # step 5: components at least this wide (line heights, deskewed) may be cut
 CUT_MAX_INK = 2.6  # step 5: a cut crosses at most this many stroke widths of ink
 SEAM_STEP = 0.3  # step 5: a cut path's cost per column moved sideways (ink pixels)
@@ -125,18 +124,19 @@ def ink_page(img: Image.Image) -> Page | None:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if len(rows) == 0:
         return None
-    g = 2 * k1 + int(0.1 * line)  # margin around the ink, decoded pixels
-    box = (max(0, cols[0] * k1 - g), max(0, rows[0] * k1 - g),
-           min(W, (cols[-1] + 1) * k1 + g), min(H, (rows[-1] + 1) * k1 + g))
-    if k != k1 or box != (0, 0, W, H):
+    g = 2 + int(0.1 * line / k1)  # margin around the ink, first-pass pixels
+    y0, y1 = max(0, rows[0] - g), min(mask.shape[0], rows[-1] + 1 + g)
+    x0, x1 = max(0, cols[0] - g), min(mask.shape[1], cols[-1] + 1 + g)
+    box = (x0 * k1, y0 * k1, min(W, x1 * k1), min(H, y1 * k1))
+    if k == k1:  # the first pass is at the right scale: its ink, cropped
+        ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    else:
         part = img.crop(box)
         ink, noise = _ink_of(part, k)
         v = _soft(ink, noise)
         if v is None:
             return None
         mask = v >= 0.5
-    else:
-        box = (0, 0, W, H)
     return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale))
 
 
@@ -156,14 +156,12 @@ def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row, starts - row * (w + 1), ends - row * (w + 1)
 
 
-def label_runs(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, int]:
-    """Step 3: the 8-connected component (0..n-1, numbered by first run) of each run, and n.
-    Runs a (row r) and b (row r + 1) touch when start_a <= end_b and start_b <= end_a (end
-    exclusive: diagonal neighbours count). Components are found by label propagation with
-    pointer jumping over the run graph (a few vectorised rounds)."""
+def run_edges(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: the pairs of touching runs (a in row r - 1, b in row r), as two (edges,) arrays:
+    start_a <= end_b and start_b <= end_a (end exclusive: diagonal neighbours count)."""
     n = len(row)
     if n == 0:
-        return np.zeros(0, np.int64), 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     span = int(end.max()) + 2
     key_e, key_s = row * span + end, row * span + start  # both increasing in run order
     lo = np.searchsorted(key_e, (row - 1) * span + start, side="left")  # first a of row r-1 with end_a >= start_b
@@ -171,6 +169,15 @@ def label_runs(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.
     cnt = np.maximum(hi - lo, 0)
     b = np.repeat(np.arange(n), cnt)  # (edges,)
     a = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    return a, b
+
+
+def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """Step 3: the 8-connected component (0..k-1, numbered by first run) of each of the n runs,
+    and k, from the run graph's edges (``run_edges``): label propagation with pointer jumping
+    (a few vectorised rounds)."""
+    if n == 0:
+        return np.zeros(0, np.int64), 0
     lab = np.arange(n)
     while True:
         m = np.minimum(lab[a], lab[b])
@@ -258,20 +265,25 @@ def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.median(y - b * x)), b
 
 
-def line_of(mask: np.ndarray, comps: list[Piece]) -> Line:
-    """Step 4."""
-    sw = max(1.0, pp.stroke_width(mask))
+def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+            edges: tuple[np.ndarray, np.ndarray], sw: float) -> Line:
+    """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
+    touching runs in consecutive rows, both at most 2 stroke widths long and each the other's
+    only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)"""
     tallest = max(c.height for c in comps)
     tall = [c for c in comps if c.height >= 0.5 * tallest]
     height = float(np.median([c.height for c in tall]))
     mid = float(np.median([(c.y0 + c.y1) / 2 for c in tall]))
-    ys, xs = np.nonzero(mask)
-    best, slant = -1.0, 0.0
-    for t in sorted(SLANTS, key=abs):  # the most upright wins a tie
-        xd = np.floor(xs + t * (ys - mid)).astype(np.int64)
-        score = float((np.bincount(xd - xd.min()).astype(np.float64) ** 2).sum())
-        if score > best * 1.0001:
-            best, slant = score, float(t)
+    row, start, end = runs
+    a, b = edges
+    slant = 0.0
+    if len(a) and len(tall) >= 2:  # (one character alone has no neighbours to stand apart from)
+        ups, downs = np.bincount(b, minlength=len(row)), np.bincount(a, minlength=len(row))
+        narrow = (end - start) <= 2 * sw
+        ok = narrow[a] & narrow[b] & (ups[b] == 1) & (downs[a] == 1)
+        if ok.sum() >= 8:
+            dx = ((start[b] + end[b]) - (start[a] + end[a]))[ok] / 2.0
+            slant = float(np.clip(-np.median(dx), -MAX_SLANT, MAX_SLANT))
     cx = np.array([(c.x0 + c.x1) / 2 for c in tall], np.float64)
     base = _fit_line(cx, np.array([c.y1 for c in tall], np.float64))
     top = _fit_line(cx, np.array([c.y0 for c in tall], np.float64))
@@ -410,27 +422,31 @@ def split(c: Piece, paths: list[np.ndarray], costs: list[float]) -> list[Piece]:
     return parts
 
 
-def pieces_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
-    """Steps 2-5 on a page's mask: the pieces (components and parts of cut ones), ordered by
-    deskewed centre, and the line geometry; None when nothing is left after the specks."""
+def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
+    """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
+    centre, and the line geometry; None when nothing is left."""
     sw = pp.stroke_width(page_mask)
     goal = MIN_STROKE * _line_height(page_mask)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
         page_mask = pp.thicken(page_mask, int(pp.round_half_up((goal - sw) / 2)))
+        sw = goal
+    sw = max(1.0, sw)
     row, start, end = runs_of(page_mask)
-    lab, n = label_runs(row, start, end)
-    comps = components(row, start, end, lab, n)
+    a, b = run_edges(row, start, end)
+    lab, n = label_runs(len(row), a, b)
+    comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
     if not comps:
         return None
-    sw = max(1.0, pp.stroke_width(page_mask))
-    comps = [c for c in comps if c.area >= SPECK_AREA * sw * sw]
-    if not comps:
-        return None
-    line = line_of(page_mask, comps)
+    line = line_of(comps, (row, start, end), (a, b), sw)
+    comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
+    return comps, line
+
+
+def cut(comps: list[Piece], line: Line, which: set[int] | None = None) -> list[Piece]:
+    """Step 5: the components, those numbered in ``which`` (default: all) cut where they may
+    be (``cut_paths``), as pieces ordered by deskewed centre."""
     pieces = []
     for c in comps:
-        c.deskew(line)
-        paths, costs = cut_paths(c, line)
+        paths, costs = cut_paths(c, line) if which is None or c.comp in which else ([], [])
         pieces += [p.deskew(line) for p in split(c, paths, costs)] if paths else [c]
-    pieces.sort(key=lambda p: (p.d0 + p.d1) / 2)
-    return pieces, line
+    return sorted(pieces, key=lambda p: (p.d0 + p.d1) / 2)
