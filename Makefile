@@ -9,6 +9,7 @@ PORT   ?= 8000
 # Data beside the project (CI and dev machines have ../shared); override with env vars.
 export DIGITPAD_DATA_DIR  ?= $(abspath ../shared/data/mnist)
 export DIGITPAD_PENDIGITS ?= $(abspath ../shared/data/pendigits/trajectories-dev.jsonl.gz)
+export DIGITPAD_UNIPEN    ?= $(abspath ../shared/data/unipen)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k preprocess"`.
 PYTEST_ARGS ?=
 

@@ -41,11 +41,12 @@ TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heig
 CHAR_BONUS = 0.5  # step 8
 SKIP_COST = -6.0
 ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
-WIDE = 1.0  # below ACCEPT or wider than WIDE line heights has its components cut
+WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
 DIGITS = "0123456789"
+MARK_GAP = 0.03
 
 
 class Classifier(Protocol):
@@ -168,7 +169,8 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line,
           tall: list[tuple[float, float]] = ()) -> dict[str, float]:
     """Geometric scores of the small marks for one candidate (0 where impossible). ``tall``:
     the deskewed extents of the tall pieces; a '.' or ',' lies at most half under one of
-    them (a larger overlap is a foot, a flag or a bar of that character)."""
+    them (a larger overlap is a foot, a flag or a bar of that character), and at least
+    MARK_GAP line heights away from them (closer, it is a stroke's end)."""
     y0, y1, x0, x1 = box
     H = line.height
     h, w = (y1 - y0) / H, (x1 - x0) / H
@@ -183,13 +185,14 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line,
     d0, d1 = min(p.d0 for p in parts), max(p.d1 for p in parts)
     if max([min(d1, b) - max(d0, a) for a, b in tall] + [0.0]) > 0.5 * (d1 - d0):
         return out  # under a tall character: part of it (a foot, a flag, a bar)
-    if len(parts) == 1:
+    apart = min([max(a - d1, d0 - b) for a, b in tall] + [math.inf]) >= MARK_GAP * H
+    if len(parts) == 1 and apart:
         if h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
             out["."] = 0.9
         if h <= 0.5 and w <= 0.35 and above < 0.1 and (base - y0) / H < 0.35 and h >= 0.6 * w:
             out[","] = 0.85 if y1 > base + 0.05 * H else 0.5
-        if w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
-            out["-"] = 0.9
+    if len(parts) == 1 and w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
+        out["-"] = 0.9
     elif len(parts) == 2:
         a, b = sorted(parts, key=lambda p: p.y0)
         overlap = min(a.x1, b.x1) - max(a.x0, b.x0)

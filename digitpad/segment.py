@@ -266,13 +266,13 @@ def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
-            edges: tuple[np.ndarray, np.ndarray], sw: float) -> Line:
+            edges: tuple[np.ndarray, np.ndarray], sw: float, column_height: float = 0.0) -> Line:
     """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
     touching runs in consecutive rows, both at most 2 stroke widths long and each the other's
     only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)"""
     tallest = max(c.height for c in comps)
     tall = [c for c in comps if c.height >= 0.5 * tallest]
-    height = float(np.median([c.height for c in tall]))
+    height = max(float(np.median([c.height for c in tall])), column_height)
     mid = float(np.median([(c.y0 + c.y1) / 2 for c in tall]))
     row, start, end = runs
     a, b = edges
@@ -426,7 +426,7 @@ def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
     centre, and the line geometry; None when nothing is left."""
     sw = pp.stroke_width(page_mask)
-    goal = MIN_STROKE * _line_height(page_mask)
+    goal = MIN_STROKE * _line_height(page_mask)  # (before growing: the same, give or take 2 rho)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
         page_mask = pp.thicken(page_mask, int(pp.round_half_up((goal - sw) / 2)))
         sw = goal
@@ -437,7 +437,7 @@ def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
     if not comps:
         return None
-    line = line_of(comps, (row, start, end), (a, b), sw)
+    line = line_of(comps, (row, start, end), (a, b), sw, _line_height(page_mask))
     comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
     return comps, line
 

@@ -2,6 +2,7 @@
 
 DIGITPAD_DATA_DIR        folder with the four MNIST IDX .gz files
 DIGITPAD_PENDIGITS       the pendigits trajectories-dev.jsonl.gz file
+DIGITPAD_UNIPEN          the folder of the UNIPEN dev files (trajectories, numbers, symbols, ...)
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def pendigits_path() -> Path:
     if not p or not Path(p).is_file():
         _missing("set DIGITPAD_PENDIGITS to trajectories-dev.jsonl.gz (make test sets it)")
     return Path(p)
+
+
+@pytest.fixture(scope="session")
+def unipen_dir() -> Path:
+    d = os.environ.get("DIGITPAD_UNIPEN")
+    if not d or not (Path(d) / "numbers-dev.jsonl.gz").is_file():
+        _missing("set DIGITPAD_UNIPEN to the UNIPEN data folder (make test sets it)")
+    return Path(d)
 
 
 @pytest.fixture(scope="session")
