@@ -73,7 +73,7 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
     total = np.bincount(own[page.mask & (own >= 0)], minlength=n)
     feats, labels = [], []
     area = numbers.component_areas(pieces)
-    spans = [(p.d0, p.d1) for p in pieces if p.height >= numbers.TALL * line.height]
+    spans = [p for p in pieces if p.height >= numbers.TALL * line.height]
     for c in cands:
         numbers.score(c, by_id.get(id(c)), list(model.labels), c.parts, line, area, spans)
         if c.feats is None:

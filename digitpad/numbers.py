@@ -38,7 +38,8 @@ MAX_PARTS = 4  # step 6
 MAX_WIDTH = 1.5
 JOIN_GAP = 0.05
 TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heights)
-CHAR_BONUS = 0.5  # step 8
+SMALL = 0.45  # step 7: candidates of pieces at most this tall are small marks (or bits of a character)
+CHAR_BONUS = 0.75  # step 8
 SKIP_COST = -6.0
 ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
 WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
@@ -46,7 +47,10 @@ SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
 DIGITS = "0123456789"
-MARK_GAP = 0.03
+MARK_GAP = 0.015
+SLASH_LEAN = 20.0  # step 7: degrees past the writer's slant that make a straight stroke a '/'
+BOW = 0.1  # step 7: line heights a parenthesis bows by
+PARENTHESES = False  # step 7: off: thick 9s and curved 1s bow like them (measured on dev writers)
 
 
 class Classifier(Protocol):
@@ -165,56 +169,102 @@ def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _C
 # ------------------------------------------------------------------------------ 7. class scores
 
 
-def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line,
-          tall: list[tuple[float, float]] = ()) -> dict[str, float]:
-    """Geometric scores of the small marks for one candidate (0 where impossible). ``tall``:
-    the deskewed extents of the tall pieces; a '.' or ',' lies at most half under one of
-    them (a larger overlap is a foot, a flag or a bar of that character), and at least
-    MARK_GAP line heights away from them (closer, it is a stroke's end)."""
+def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
+    """A small mark is part of a tall character (a foot, a flag, a stroke's end) when that
+    character's ink comes within MARK_GAP line heights of its box; a '.' between two digits
+    stands apart."""
+    g = MARK_GAP * line.height
+    for q in parts:
+        y0, y1 = q.y0 - g, q.y1 + g
+        for p in tall:
+            rows = (p.row >= y0) & (p.row < y1)
+            if (rows & (p.start < q.x1 + g) & (p.end > q.x0 - g)).any():
+                return True
+    return False
+
+
+def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: list[Piece] = ()) -> dict[str, float]:
+    """Geometric scores of the small marks ``. , - :`` for a candidate of small whole pieces
+    (empty where none fits, or when ``_attached`` to one of the ``tall`` pieces; a '.' or ','
+    needs tall characters on both sides)."""
     y0, y1, x0, x1 = box
     H = line.height
     h, w = (y1 - y0) / H, (x1 - x0) / H
     xc = (x0 + x1) / 2
     base, top = line.base_at(xc), line.top_at(xc)
     mid = (base + top) / 2
-    out = {}
-    if h > 0.45 or w > 1.0:
-        return out
     above = (base - y1) / H  # bottom above the baseline (line heights)
     centre = ((y0 + y1) / 2 - mid) / H  # below the middle of the line (line heights)
-    d0, d1 = min(p.d0 for p in parts), max(p.d1 for p in parts)
-    if max([min(d1, b) - max(d0, a) for a, b in tall] + [0.0]) > 0.5 * (d1 - d0):
-        return out  # under a tall character: part of it (a foot, a flag, a bar)
-    apart = min([max(a - d1, d0 - b) for a, b in tall] + [math.inf]) >= MARK_GAP * H
-    if len(parts) == 1 and apart:
+    out = {}
+    if w > 1.0 or len(parts) > 2 or _attached(parts, tall, line):
+        return out
+    dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
+    inside = any((p.d0 + p.d1) / 2 < dc for p in tall) and any((p.d0 + p.d1) / 2 > dc for p in tall)
+    if len(parts) == 1 and inside:  # a '.' or ',' sits between digits (at an end: a speck)
         if h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
             out["."] = 0.9
         if h <= 0.5 and w <= 0.35 and above < 0.1 and (base - y0) / H < 0.35 and h >= 0.6 * w:
             out[","] = 0.85 if y1 > base + 0.05 * H else 0.5
     if len(parts) == 1 and w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
         out["-"] = 0.9
-    elif len(parts) == 2:
+    if len(parts) == 2:
         a, b = sorted(parts, key=lambda p: p.y0)
         overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
-        if overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and h >= 0.2 \
+        if overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
                 and max(a.height, b.height) <= 0.3 * H:
             out[":"] = 0.9
     return out
 
 
+def lines(parts: list[Piece], line: Line) -> dict[str, float]:
+    """Geometric scores of '/', '(' and ')' for a tall candidate of one piece: a single thin
+    stroke at least 0.95 line heights tall (one run of at most 2.5 stroke widths in 85% of its
+    rows) whose centre line, fitted as x = a + b t + q t^2 (t: -1 at the top row .. 1 at the
+    bottom), is straight and leans more than SLASH_LEAN degrees, both past the writer's slant
+    and past upright ('/'); or is nearly upright, 1.05 line heights tall or more, and bows by
+    BOW line heights to the left ('(') or right (')'). Clear cases only: the retrained model
+    reads these characters itself."""
+    if len(parts) != 1 or parts[0].height < 0.95 * line.height:
+        return {}
+    p = parts[0]
+    rows, first = np.unique(p.row, return_index=True)
+    counts = np.bincount(p.row - p.y0, minlength=p.height)
+    single = (counts[rows - p.y0] == 1) & ((p.end - p.start)[first] <= 2.5 * line.stroke)
+    if single.sum() < 0.85 * p.height:
+        return {}
+    y = rows[single].astype(np.float64)
+    x = ((p.start + p.end - 1) / 2.0)[first][single]
+    t = (y - (p.y0 + p.y1 - 1) / 2) / max(1.0, (p.height - 1) / 2)
+    q, b, _ = np.polyfit(t, x, 2)
+    lean = math.degrees(math.atan(-b / max(1.0, (p.height - 1) / 2)) - math.atan(line.slant))
+    bow = q / line.height  # > 0: the ends lie right of the middle, a '('
+    out = {}
+    if abs(bow) < 0.04 and lean >= SLASH_LEAN and lean + math.degrees(math.atan(line.slant)) >= SLASH_LEAN:
+        out["/"] = 0.9 if lean >= SLASH_LEAN + 7 else 0.6
+    elif PARENTHESES and abs(lean) < SLASH_LEAN and abs(bow) >= BOW and p.height >= 1.05 * line.height:
+        out["(" if bow > 0 else ")"] = 0.85
+    return out
+
+
 def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: dict[str, float]) -> dict[str, float]:
     """Step 7: each character's score for one candidate: the model's probability, times 1e-3
-    for a digit or tall symbol when the candidate is not ``tall``; the small marks from
-    geometry (``geo``), times the model's probability when the model knows them."""
+    for a digit or tall symbol when the candidate is not ``tall``; the characters of ``geo``
+    (small marks, slash, parentheses) from geometry, times the model's probability when the
+    model knows them (else the geometric score, the model's other scores scaled by 1 - it)."""
     out = {}
     if probs is not None:
         for lab, p in zip(labels, probs.tolist()):
             if lab not in MARKS and lab != "other":
                 out[lab] = p if tall else p * 1e-3
-    for lab in MARKS:
+    for lab in MARKS + "/()":
         if lab in labels and probs is not None:
-            out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
+            if lab in MARKS:
+                out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
+            elif lab in geo:
+                out[lab] = min(1.0, out[lab] * (0.5 + geo[lab]))
         elif lab in geo:
+            if lab not in MARKS:  # the model's reading of a slash or a parenthesis is some digit
+                out = {k: v * (1 - geo[lab]) for k, v in out.items()}
             out[lab] = geo[lab]
     return out
 
@@ -225,7 +275,12 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
 FEATURES = ("bias", "log_p1", "log_p2", "width", "height", "width2", "height2", "pieces", "cut_sides", "cut_ink",
             "gap", "drop", "rise", "share") + tuple(f"is_{d}" for d in "0123456789") + tuple(
             f"width_{d}" for d in "0123456789")
-WEIGHTS = {"bias": -15.13, "log_p1": 1.191, "log_p2": -0.959, "width": 14.25, "height": 14.65, "width2": -10.47, "height2": -7.268, "pieces": 0.009667, "cut_sides": -1.208, "cut_ink": 0.002203, "gap": -18.46, "drop": 1.917, "rise": -1.18, "share": 1.021, "is_0": -2.329, "is_1": -0.1009, "is_2": -1.794, "is_3": -0.5498, "is_4": 2.322, "is_5": -2.913, "is_6": 1.137, "is_7": 0.002416, "is_8": 2.572, "is_9": 1.655, "width_0": 4.444, "width_1": 2.016, "width_2": 4.008, "width_3": 2.184, "width_4": -2.352, "width_5": 4.73, "width_6": -0.2007, "width_7": 1.163, "width_8": -2.395, "width_9": 0.6475}
+WEIGHTS = {"bias": -16.91, "log_p1": 0.8359, "log_p2": -1.064, "width": 16.15, "height": 23.88, "width2": -10.8,
+           "height2": -12.15, "pieces": -0.05689, "cut_sides": -1.214, "cut_ink": 0.01116, "gap": -8.222, "drop": 0.3255,
+           "rise": -2.196, "share": 0.8827, "is_0": -4.656, "is_1": -3.575, "is_2": -4.877, "is_3": -3.701,
+           "is_4": -1.075, "is_5": -4.978, "is_6": -2.455, "is_7": -3.59, "is_8": -0.2668, "is_9": -0.9917,
+           "width_0": 2.371, "width_1": 1.031, "width_2": 2.535, "width_3": 0.8232, "width_4": -3.319, "width_5": 2.345,
+           "width_6": -0.5906, "width_7": 0.4885, "width_8": -4.269, "width_9": -1.284}
 
 
 def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[str, float], line: Line,
@@ -265,12 +320,19 @@ def _verify(f: np.ndarray) -> float:
 
 
 def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Piece], line: Line,
-          comp_area: dict[int, int], tall_spans: list[tuple[float, float]] = ()) -> None:
+          comp_area: dict[int, int], tall_pieces: list[Piece] = ()) -> None:
     """Sets the candidate's class scores and its log-score as one character (``c.fit``)."""
     y0, y1, x0, x1 = c.mask_box
     tall = (y1 - y0) >= TALL * line.height
     whole = all(p.whole for p in parts)
-    geo = marks(parts, c.mask_box, line, tall_spans) if whole and not tall else {}
+    small = all(p.height <= SMALL * line.height for p in parts) and (y1 - y0) <= 0.75 * line.height
+    geo = {}
+    if whole and small:
+        geo = marks(parts, c.mask_box, line, tall_pieces)
+    elif whole and tall:
+        geo = lines(parts, line)
+    if small:  # a mark, or a piece of a character: not read as a digit
+        tall = False
     c.scores = class_scores(probs, labels, tall, geo)
     if tall and probs is not None:
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area)
@@ -352,7 +414,7 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
     (candidates in ``seen`` are not read again)."""
     cands = candidates(page, pieces, line, seen)
     todo = [c for c in cands if c.image is not None and not c.scores and c.fit == -math.inf]
-    spans = [(p.d0, p.d1) for p in pieces if p.height >= TALL * line.height]
+    spans = [p for p in pieces if p.height >= TALL * line.height]
     area = component_areas(pieces)
     if todo:
         probs = model.predict_batch(np.stack([c.image for c in todo]))  # (N, C)
