@@ -43,6 +43,8 @@ CHAR_BONUS = 0.75  # step 8
 SKIP_COST = -6.0
 ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
 WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
+LONE = 0.85  # ... unless the whole image is one component the model reads clearly (the model is
+# trained with label smoothing: a clear digit gets ~0.9) as one character: a lone digit is not split
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
@@ -386,7 +388,9 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list
 def read_number(img: Image.Image, model: Classifier) -> Reading:
     """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
-    or wider than WIDE line heights), again with those components cut (step 5)."""
+    or wider than WIDE line heights), again with those components cut (step 5). An image
+    of one component that the model reads as one character with probability LONE or more
+    is that character: a lone digit is not split in two."""
     page = ink_page(img)
     if page is None:
         return Reading("")
@@ -398,6 +402,8 @@ def read_number(img: Image.Image, model: Classifier) -> Reading:
     path, n_images = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
+    if len(comps) == 1 and len(path) == 1 and max(path[0].scores.values(), default=0.0) >= LONE:
+        doubt = set()  # one stroke of ink read as one clear digit: a lone digit is never split
     if doubt:
         path, more = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more
