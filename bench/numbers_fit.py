@@ -1,5 +1,5 @@
-"""Fit the number reader's candidate verifier (``digitpad.numbers.WEIGHTS``) and its per-character
-bonus on composed numbers of the DEV writers (the held-out writers are never seen here).
+"""Fit the number reader's candidate verifier (``digitpad.verifier.WEIGHTS``) and its per-character
+bonus (``numbers.CHAR_BONUS``) on composed numbers of the DEV writers (held-out writers never seen).
 
     .venv/bin/python bench/numbers_fit.py                      # fit, then print WEIGHTS and the bonus table
     .venv/bin/python bench/numbers_fit.py --n 300 --model path/to/model.onnx
@@ -8,9 +8,10 @@ Every candidate character the reader considers (``numbers.candidates``) is label
 composed number's ground truth: it is "one character" when at least PURITY of its ink belongs to
 one character and it holds at least COVER of that character's ink (pixel ownership from
 ``Sample.ownership``, at the reader's working resolution). A logistic regression (Newton's
-method, small L2) on ``numbers.features`` of the tall candidates gives WEIGHTS; then whole-string
-accuracy on a second set of dev numbers is printed for several CHAR_BONUS values. Paste both
-into digitpad/numbers.py (a retrained model needs a refit: the features include its probabilities).
+method, small L2) on ``verifier.features`` of the tall candidates gives WEIGHTS; then whole-string
+accuracy on a second set of dev numbers is printed for several CHAR_BONUS values. Paste them into
+digitpad/verifier.py and numbers.py (a retrained model needs a refit: the features include its
+probabilities).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import time
 import numpy as np
 from PIL import Image
 
-from digitpad import compose, numbers
+from digitpad import compose, numbers, verifier
+from digitpad.cuts import cut
 from digitpad.predict import Predictor
-from digitpad.segment import components_of, cut, ink_page
+from digitpad.segment import components_of, ink_page
 
 PURITY, COVER = 0.8, 0.8
 SCHEMES = ["pad", "pad", "thin-pen", "marker", "blue-on-cream", "photo"]
@@ -128,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     w = fit_logistic(X, y)
     p = 1 / (1 + np.exp(-(X @ w)))
     print(f"train accuracy {((p > 0.5) == y).mean():.3f}", file=sys.stderr)
-    numbers.WEIGHTS = {k: float(v) for k, v in zip(numbers.FEATURES, w)}
-    print("WEIGHTS = {" + ", ".join(f'"{k}": {v:.4g}' for k, v in numbers.WEIGHTS.items()) + "}")
+    verifier.WEIGHTS = {k: float(v) for k, v in zip(verifier.FEATURES, w)}
+    print("WEIGHTS = {" + ", ".join(f'"{k}": {v:.4g}' for k, v in verifier.WEIGHTS.items()) + "}")
     check = samples(hands, args.n // 2, 5000, list(compose.DIGIT_TEMPLATES))
     for bonus in [float(b) for b in args.bonus.split(",")]:
         numbers.CHAR_BONUS = bonus

@@ -1,26 +1,36 @@
 """Read a whole handwritten number: one image -> its characters, their boxes, one string.
 
-    reading = read_number(img, predictor)      # img: a decoded PIL image; predictor: predict_batch + labels
+    reading = read_number(img, predictor)      # img: decoded PIL image; predictor: predict_batch + labels
     reading.text                               # "737-1340" ("" when there is no ink)
-    reading.characters[0].char, .confidence, .box, .alternatives, .image   # box: (x, y, w, h) file px
+    c = reading.characters[0]                  # c.char, c.confidence, c.box (x, y, w, h file px),
+                                               # c.alternatives, c.scores, c.image (the 28x28 read)
 
-How (``segment.py`` has steps 1-5: ink map, runs, components, line geometry, pieces):
+Steps 1-4 (ink map at a resolution set by the ink's height, runs, components, line geometry)
+are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then:
 
- 6. Candidates. Every run of 1..MAX_PARTS consecutive pieces (in deskewed order) whose
-    deskewed width is at most MAX_WIDTH line heights, each piece within JOIN_GAP of the ones
-    before it, is a candidate character. Its ink (the page's ink map inside its pieces' mask
-    grown by one pixel, minus the other pieces' ink) goes through preprocessing steps 4-10 to
-    a 28x28; all candidates of a number go to the model in ONE batch.
- 7. Class scores. A candidate's probability for each character = the model's probability times
-    a geometric compatibility: digits and tall symbols need a height of at least TALL line
-    heights; the small marks ``. , - :`` are recognised by size and position relative to the
-    baseline and line height (``marks``), by geometry alone when the model has no such class.
- 8. Search. The best reading is the path of candidates through all pieces (dynamic
-    programming) maximising the sum over its characters of log(best score) + CHAR_BONUS (a
-    piece too small to be anything may be skipped at SKIP_COST): a split wins where the model
-    reads two good characters, a merge where the pieces form one.
- 9. Spaces. A gap between neighbours larger than SPACE_GAP line heights and SPACE_RATIO times
+ 6. Candidates. Every run of 1..MAX_PARTS consecutive pieces (in deskewed order), each within
+    JOIN_GAP line heights of the ones before it, at most MAX_WIDTH line heights wide together,
+    and all the pieces of one cut component, is a candidate character. Its ink (the page's ink
+    map inside its pieces' mask grown by one pixel, minus the other pieces' ink) goes through
+    preprocessing steps 4-10 to a 28x28; the new candidates of a search go to the model in ONE
+    ``predict_batch``.
+ 7. Class scores (``class_scores``): the model's probability of each class, times 1e-3 for a
+    digit or tall symbol when the candidate is shorter than TALL line heights or made of small
+    pieces; ``. , - :`` from the geometry of small whole pieces and '/' from that of a tall
+    straight stroke (``glyphs``), weighed with the model's probability when it knows them.
+ 8. Search. Each tall candidate's log-probability of being exactly one character comes from
+    ``verifier``; the reading is the path of candidates through all the pieces maximising
+    the sum over its characters of that score + CHAR_BONUS (a piece shorter than SMALL line
+    heights may be skipped at SKIP_COST: a speck). Two stages keep it cheap: whole
+    components first; then, only if some character is doubtful (verifier below ACCEPT, or
+    wider than WIDE line heights), again with those components cut (step 5), reusing every
+    image already read. One component that the model reads clearly (>= LONE) as one
+    character stays one: a lone digit is never split.
+ 9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
+
+The model is anything with ``predict_batch`` and ``labels`` (``Classifier``): today's 10-digit
+model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
 """
 
 from __future__ import annotations
@@ -32,7 +42,10 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from .segment import Line, Page, Piece, components_of, cut, finish, ink_page
+from .cuts import cut
+from .glyphs import lines, marks
+from .segment import Line, Page, Piece, components_of, finish, ink_page
+from .verifier import features, verify
 
 MAX_PARTS = 4  # step 6
 MAX_WIDTH = 1.5
@@ -48,11 +61,6 @@ LONE = 0.85  # ... unless the whole image is one component the model reads clear
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
-DIGITS = "0123456789"
-MARK_GAP = 0.015
-SLASH_LEAN = 20.0  # step 7: degrees past the writer's slant that make a straight stroke a '/'
-BOW = 0.1  # step 7: line heights a parenthesis bows by
-PARENTHESES = False  # step 7: off: thick 9s and curved 1s bow like them (measured on dev writers)
 
 
 class Classifier(Protocol):
@@ -71,6 +79,7 @@ class Character:
     box: tuple[int, int, int, int]  # (x, y, w, h) in the file's pixels
     alternatives: list[tuple[str, float]]  # the next best characters and their scores
     image: np.ndarray  # (28, 28) uint8: what the model saw
+    scores: dict[str, float] = field(default_factory=dict)  # every character's score (the ten bars)
 
 
 @dataclass
@@ -171,83 +180,6 @@ def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _C
 # ------------------------------------------------------------------------------ 7. class scores
 
 
-def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
-    """A small mark is part of a tall character (a foot, a flag, a stroke's end) when that
-    character's ink comes within MARK_GAP line heights of its box; a '.' between two digits
-    stands apart."""
-    g = MARK_GAP * line.height
-    for q in parts:
-        y0, y1 = q.y0 - g, q.y1 + g
-        for p in tall:
-            rows = (p.row >= y0) & (p.row < y1)
-            if (rows & (p.start < q.x1 + g) & (p.end > q.x0 - g)).any():
-                return True
-    return False
-
-
-def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: list[Piece] = ()) -> dict[str, float]:
-    """Geometric scores of the small marks ``. , - :`` for a candidate of small whole pieces
-    (empty where none fits, or when ``_attached`` to one of the ``tall`` pieces; a '.' or ','
-    needs tall characters on both sides)."""
-    y0, y1, x0, x1 = box
-    H = line.height
-    h, w = (y1 - y0) / H, (x1 - x0) / H
-    xc = (x0 + x1) / 2
-    base, top = line.base_at(xc), line.top_at(xc)
-    mid = (base + top) / 2
-    above = (base - y1) / H  # bottom above the baseline (line heights)
-    centre = ((y0 + y1) / 2 - mid) / H  # below the middle of the line (line heights)
-    out = {}
-    if w > 1.0 or len(parts) > 2 or _attached(parts, tall, line):
-        return out
-    dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
-    inside = any((p.d0 + p.d1) / 2 < dc for p in tall) and any((p.d0 + p.d1) / 2 > dc for p in tall)
-    if len(parts) == 1 and inside:  # a '.' or ',' sits between digits (at an end: a speck)
-        if h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
-            out["."] = 0.9
-        if h <= 0.5 and w <= 0.35 and above < 0.1 and (base - y0) / H < 0.35 and h >= 0.6 * w:
-            out[","] = 0.85 if y1 > base + 0.05 * H else 0.5
-    if len(parts) == 1 and w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
-        out["-"] = 0.9
-    if len(parts) == 2:
-        a, b = sorted(parts, key=lambda p: p.y0)
-        overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
-        if overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
-                and max(a.height, b.height) <= 0.3 * H:
-            out[":"] = 0.9
-    return out
-
-
-def lines(parts: list[Piece], line: Line) -> dict[str, float]:
-    """Geometric scores of '/', '(' and ')' for a tall candidate of one piece: a single thin
-    stroke at least 0.95 line heights tall (one run of at most 2.5 stroke widths in 85% of its
-    rows) whose centre line, fitted as x = a + b t + q t^2 (t: -1 at the top row .. 1 at the
-    bottom), is straight and leans more than SLASH_LEAN degrees, both past the writer's slant
-    and past upright ('/'); or is nearly upright, 1.05 line heights tall or more, and bows by
-    BOW line heights to the left ('(') or right (')'). Clear cases only: the retrained model
-    reads these characters itself."""
-    if len(parts) != 1 or parts[0].height < 0.95 * line.height:
-        return {}
-    p = parts[0]
-    rows, first = np.unique(p.row, return_index=True)
-    counts = np.bincount(p.row - p.y0, minlength=p.height)
-    single = (counts[rows - p.y0] == 1) & ((p.end - p.start)[first] <= 2.5 * line.stroke)
-    if single.sum() < 0.85 * p.height:
-        return {}
-    y = rows[single].astype(np.float64)
-    x = ((p.start + p.end - 1) / 2.0)[first][single]
-    t = (y - (p.y0 + p.y1 - 1) / 2) / max(1.0, (p.height - 1) / 2)
-    q, b, _ = np.polyfit(t, x, 2)
-    lean = math.degrees(math.atan(-b / max(1.0, (p.height - 1) / 2)) - math.atan(line.slant))
-    bow = q / line.height  # > 0: the ends lie right of the middle, a '('
-    out = {}
-    if abs(bow) < 0.04 and lean >= SLASH_LEAN and lean + math.degrees(math.atan(line.slant)) >= SLASH_LEAN:
-        out["/"] = 0.9 if lean >= SLASH_LEAN + 7 else 0.6
-    elif PARENTHESES and abs(lean) < SLASH_LEAN and abs(bow) >= BOW and p.height >= 1.05 * line.height:
-        out["(" if bow > 0 else ")"] = 0.85
-    return out
-
-
 def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: dict[str, float]) -> dict[str, float]:
     """Step 7: each character's score for one candidate: the model's probability, times 1e-3
     for a digit or tall symbol when the candidate is not ``tall``; the characters of ``geo``
@@ -271,53 +203,6 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
     return out
 
 
-# Features of a candidate for the verifier (step 8), and their weights: a logistic model of
-# "these pieces are exactly one character", fitted by bench/numbers_fit.py on composed numbers
-# of the dev writers (never the held-out ones) for the shipped model.
-FEATURES = ("bias", "log_p1", "log_p2", "width", "height", "width2", "height2", "pieces", "cut_sides", "cut_ink",
-            "gap", "drop", "rise", "share") + tuple(f"is_{d}" for d in "0123456789") + tuple(
-            f"width_{d}" for d in "0123456789")
-WEIGHTS = {"bias": -16.91, "log_p1": 0.8359, "log_p2": -1.064, "width": 16.15, "height": 23.88, "width2": -10.8,
-           "height2": -12.15, "pieces": -0.05689, "cut_sides": -1.214, "cut_ink": 0.01116, "gap": -8.222, "drop": 0.3255,
-           "rise": -2.196, "share": 0.8827, "is_0": -4.656, "is_1": -3.575, "is_2": -4.877, "is_3": -3.701,
-           "is_4": -1.075, "is_5": -4.978, "is_6": -2.455, "is_7": -3.59, "is_8": -0.2668, "is_9": -0.9917,
-           "width_0": 2.371, "width_1": 1.031, "width_2": 2.535, "width_3": 0.8232, "width_4": -3.319, "width_5": 2.345,
-           "width_6": -0.5906, "width_7": 0.4885, "width_8": -4.269, "width_9": -1.284}
-
-
-def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[str, float], line: Line,
-             comp_area: dict[int, int]) -> np.ndarray:
-    """(len(FEATURES),) float64 for one tall candidate. ``comp_area``: ink of each component."""
-    H = line.height
-    y0, y1, x0, x1 = box
-    top2 = sorted(scores.values(), reverse=True)[:2] + [0.0, 0.0]
-    best = max(scores, key=scores.get) if scores else ""
-    d0, d1 = min(p.d0 for p in parts), max(p.d1 for p in parts)
-    left = min(parts, key=lambda p: p.d0)
-    right = max(parts, key=lambda p: p.d1)
-    cuts = [c for c in (left.cut_l, right.cut_r) if c >= 0]
-    gap, reach = 0.0, -math.inf
-    for p in sorted(parts, key=lambda p: p.d0):
-        if reach > -math.inf:
-            gap = max(gap, p.d0 - reach)
-        reach = max(reach, p.d1)
-    xc = (x0 + x1) / 2
-    w, h = (d1 - d0) / H, (y1 - y0) / H
-    share = sum(p.area for p in parts) / sum(comp_area[c] for c in {p.comp for p in parts})
-    digit = np.zeros(10)
-    if best in DIGITS:
-        digit[DIGITS.index(best)] = 1.0
-    return np.concatenate([[1.0, math.log(max(top2[0], 1e-6)), math.log(max(top2[1], 1e-6)), w, h, w * w, h * h,
-                            len(parts) - 1.0, float(len(cuts)), float(sum(cuts)), gap / H,
-                            (y1 - line.base_at(xc)) / H, (line.top_at(xc) - y0) / H, share], digit, digit * w])
-
-
-def _verify(f: np.ndarray) -> float:
-    """log P(one character) from ``features``."""
-    z = float(f @ np.array([WEIGHTS[k] for k in FEATURES]))
-    return -math.log1p(math.exp(-z)) if z > -30 else z
-
-
 # ------------------------------------------------------------------------------ 8. search
 
 
@@ -338,7 +223,7 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
     c.scores = class_scores(probs, labels, tall, geo)
     if tall and probs is not None:
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area)
-        c.fit = _verify(c.feats)
+        c.fit = verify(c.feats)
     else:
         c.fit = math.log(max(geo.values())) if geo else -7.0
 
@@ -443,9 +328,10 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
         s, (ox, oy) = page.scale, page.origin
         box = (int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s)))
         img = c.image if c.image is not None else np.zeros((28, 28), np.uint8)
-        chars.append(Character(ch, p / total if total > 1 else p, box,
-                               [(a, q) for a, q in ranked[1:4]], img))
-        if k:
+        norm = max(1.0, total)  # (geometric scores beside the model's may sum above 1)
+        chars.append(Character(ch, p / norm, box, [(a, q / norm) for a, q in ranked[1:4]], img,
+                               {a: q / norm for a, q in c.scores.items()}))
+        if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)
             gaps.append(x0 - path[k - 1].mask_box[3])
     text = ""
     if gaps:

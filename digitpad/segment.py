@@ -1,25 +1,27 @@
-"""The ink of a handwritten number, cut into pieces that characters are made of.
+"""The ink of a handwritten number, as connected pieces on a line (steps 1-4 of reading a number).
 
 ``numbers.py`` reads a number by choosing which pieces form each character (a search scored by
-the model); this module finds the pieces. Steps (the JavaScript port follows these numbers):
+the model); this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows
+these numbers; constants are the modules' UPPER_CASE names):
 
- 1. Ink map (``ink_page``): preprocessing steps 1-3 on the whole image at a working
-    resolution set by the ink's height, not the image's long side: a first pass at
-    k = ceil(max(H, W) / FIRST_SIDE) finds the ink (step-4 threshold) and its line height
-    (the 90th percentile of the ink's vertical extent per column); then the file's pixels
-    around the ink are reduced by k = max(1, floor(line height / LINE_SIDE)) and steps 1-3
-    run again on that crop. Soft ink v and mask = v >= 0.5 use step 4's thresholds.
+ 1. Ink map (``ink_page``): preprocessing steps 1-4 (gray, block means, ink map, soft
+    threshold) on the whole image at a working resolution set by the ink's height, not the
+    image's long side. A first pass at k = ceil(max(H, W) / FIRST_SIDE) finds the ink and its
+    line height (``column_height``: the 90th percentile of the ink's vertical extent over the
+    columns that hold ink); then k = max(1, floor(line height / LINE_SIDE)): the same k
+    crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
+    file's pixels around the ink. mask = soft ink >= 0.5.
+ 1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights)
+    are grown to it (``preprocess.thicken``): a pen of 2 px has broken strokes at 48 px.
  2. Runs (``runs_of``): the mask as horizontal runs (row, start, end), row-major.
- 3. Components (``label_runs``): 8-connected groups of runs. Components smaller than
-    SPECK_AREA stroke widths squared are dropped (noise); a '.' is bigger than that.
- 4. Line geometry (``line_of``): stroke width (``preprocess.stroke_width`` of the mask), line
-    height = median height of the components at least half as tall as the tallest, slant =
-    the median lean of near-vertical stroke segments (at most MAX_SLANT), baseline and top line = least-squares lines through the bottoms and tops of
-    the tall components (flat when fewer than three).
- 5. Pieces (``pieces_of``): a component wider than CUT_MIN_WIDTH line heights (deskewed) is
-    cut at up to MAX_CUTS minima of its deskewed column projection (ink pixels per column,
-    at most CUT_MAX_INK stroke widths, at least CUT_MARGIN from its ends, CUT_SPACING apart),
-    along slanted lines; every component or cut part is a piece, ordered by deskewed centre.
+ 3. Components (``run_edges``, ``label_runs``): 8-connected groups of runs; components under
+    SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
+ 4. Line geometry (``line_of``): line height = the larger of the median height of the
+    components at least half as tall as the tallest and the column height; slant = the median
+    lean of near-vertical stroke segments (pairs of narrow runs in consecutive rows, each the
+    other's only neighbour), at most MAX_SLANT, 0 with fewer than two tall components;
+    baseline and top line = least-squares lines through the bottoms and tops of the tall
+    components (flat with fewer than three). Deskewed x = x + slant (y - mid).
 
 Everything is integer runs and small numpy reductions: a number's ink is a few thousand pixels.
 """
@@ -36,43 +38,24 @@ from . import preprocess as pp
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
+MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
 SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
-CUT_MIN_WIDTH = 0.3  # step 5: components at least this wide (line heights, deskewed) may be cut
-CUT_MAX_INK = 2.6  # step 5: a cut crosses at most this many stroke widths of ink
-SEAM_STEP = 0.3  # step 5: a cut path's cost per column moved sideways (ink pixels)
-CUT_MARGIN = 0.08  # step 5: cuts stay this far (line heights) from a component's ends...
-CUT_SPACING = 0.15  # ... and from each other
-RESERVOIR = 0.1  # step 5: contour notches at least this deep (line heights) are cut
-MAX_CUTS = 10
-CUTS_PER_LINE = 2.5  # step 5: at most this many cuts per line height of width
-MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
 
 
-# ------------------------------------------------------------------------------ 1. ink map
+# ------------------------------------------------------------------------------ adapter to preprocess.py
+# The only use of preprocess internals (preprocess will expose an ink-map / finish API).
 
 
-def _ink_of(img: Image.Image, k: int) -> tuple[np.ndarray, float]:
-    """The adapter to preprocess.py: steps 1-3 of ``to_mnist`` at block size ``k`` ->
-    ((h, w) float64 ink map in [0, 255], noise sigma). (preprocess will expose this.)"""
+def ink_map(img: Image.Image, k: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Steps 1-4 of ``preprocess.to_mnist`` at block size ``k``: ((h, w) float64 ink map in
+    [0, 255], (h, w) soft ink in [0, 1], noise sigma), or None (no ink, or blank paper)."""
     gray_plane, alpha_plane = pp._planes(img)
     alpha = pp.block_mean(alpha_plane, k, 255.0) if alpha_plane is not None else None
     if alpha is not None and pp._median_below(pp._ring(alpha), 0.5):
-        return alpha * 255.0, 0.0
-    ink, noise, _ = pp._ink(pp.block_mean(gray_plane(), k), alpha)
-    return ink, noise
-
-
-def finish(ink: np.ndarray, noise: float) -> np.ndarray | None:
-    """The adapter to preprocess.py: steps 4-10 on one character's (h, w) ink crop -> the
-    (28, 28) uint8 model input, or None when it holds no ink."""
-    run = pp._finish_c if pp.ENGINE == "c" else pp._finish_numpy
-    res = run(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
-    return res.image if res.kind == "done" else None
-
-
-def _soft(ink: np.ndarray, noise: float) -> np.ndarray | None:
-    """Step 4's soft ink v in [0, 1] (None: no ink, or blank paper)."""
+        ink, noise = alpha * 255.0, 0.0
+    else:
+        ink, noise, _ = pp._ink(pp.block_mean(gray_plane(), k), alpha)
     floor = max(4 * noise, 10.0)
     cand = ink[ink > floor]
     if cand.size < max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * ink.size):
@@ -82,10 +65,21 @@ def _soft(ink: np.ndarray, noise: float) -> np.ndarray | None:
         return None
     lo = max(floor, 0.25 * c)
     hi = max(0.75 * c, lo + 1.0)
-    return np.clip((ink - lo) / (hi - lo), 0.0, 1.0)
+    return ink, np.clip((ink - lo) / (hi - lo), 0.0, 1.0), noise
 
 
-def _line_height(mask: np.ndarray) -> float:
+def finish(ink: np.ndarray, noise: float) -> np.ndarray | None:
+    """Steps 4-10 on one character's (h, w) ink crop -> the (28, 28) uint8 model input, or
+    None when it holds no ink."""
+    run = pp._finish_c if pp.ENGINE == "c" else pp._finish_numpy
+    res = run(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
+    return res.image if res.kind == "done" else None
+
+
+# ------------------------------------------------------------------------------ 1. ink map
+
+
+def column_height(mask: np.ndarray) -> float:
     """90th percentile of the ink's vertical extent over the columns that hold ink."""
     cols = mask.any(axis=0)
     if not cols.any():
@@ -114,12 +108,12 @@ def ink_page(img: Image.Image) -> Page | None:
     W, H = img.size
     file_scale = float(img.info.get(pp.SCALE_INFO, 1.0))  # file pixels per decoded pixel
     k1 = -(-max(W, H) // FIRST_SIDE)
-    ink, noise = _ink_of(img, k1)
-    v = _soft(ink, noise)
-    if v is None:
+    first = ink_map(img, k1)
+    if first is None:
         return None
+    ink, v, noise = first
     mask = v >= 0.5
-    line = _line_height(mask) * k1  # decoded pixels
+    line = column_height(mask) * k1  # decoded pixels
     k = max(1, int(line // LINE_SIDE))
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if len(rows) == 0:
@@ -131,11 +125,10 @@ def ink_page(img: Image.Image) -> Page | None:
     if k == k1:  # the first pass is at the right scale: its ink, cropped
         ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     else:
-        part = img.crop(box)
-        ink, noise = _ink_of(part, k)
-        v = _soft(ink, noise)
-        if v is None:
+        again = ink_map(img.crop(box), k)
+        if again is None:
             return None
+        ink, v, noise = again
         mask = v >= 0.5
     return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale))
 
@@ -290,143 +283,11 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     return Line(sw, max(height, 2 * sw), slant, mid, base, top)
 
 
-# ------------------------------------------------------------------------------ 5. cuts
-
-
-def _deskewed(c: Piece, line: Line) -> np.ndarray:
-    """The piece's ink sheared upright: (height, width) bool, column 0 at deskewed x = d0."""
-    shift = np.floor(line.slant * (c.row - line.mid) - c.d0 + 0.5).astype(np.int64)
-    w = int((c.end + shift).max()) + 1
-    m = np.zeros((c.y1 - c.y0, w + 1), np.int8)
-    np.add.at(m, (c.row - c.y0, np.maximum(0, c.start + shift)), 1)
-    np.add.at(m, (c.row - c.y0, c.end + shift), -1)
-    return np.cumsum(m, axis=1)[:, :w] > 0
-
-
-def _reservoirs(edge: np.ndarray) -> np.ndarray:
-    """Depth of the water that the contour ``edge`` (first ink row per column, y down) holds
-    when water is poured from above: the notches between neighbouring characters. (w,)"""
-    rim_left = np.minimum.accumulate(edge)
-    rim_right = np.minimum.accumulate(edge[::-1])[::-1]
-    return edge - np.maximum(rim_left, rim_right)
-
-
-def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.ndarray:
-    """A cut from a contour notch at column x: straight on through background, and through
-    the middle of the ink run it meets (two strokes merged side by side are split between
-    them), unless that run is wider than ``widest`` (a stroke crossed, not a band). (h,)"""
-    h, w = mb.shape
-    cols = np.empty(h, np.int64)
-    for r in (range(h - 1, -1, -1) if upward else range(h)):
-        line = mb[r]
-        if line[x]:
-            s = x - int(np.argmin(line[x::-1])) + 1 if not line[: x + 1].all() else 0
-            e = x + int(np.argmin(line[x:])) if not line[x:].all() else w
-            if e - s <= widest:
-                x = (s + e) // 2
-        cols[r] = x
-    return cols
-
-
-def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
-    """Where piece ``c`` may be cut (step 5): paths from its top row to its bottom row, each
-    (height,) int64, the image column per row (ink left of it goes left), left to right; and
-    the ink each crosses, in stroke widths. Two kinds, on the upright ink (``_deskewed``):
-
-    - seams: the cheapest path from the top to each bottom column, found row by row (cost: ink
-      pixels crossed, plus SEAM_STEP per column moved sideways), slips between digits that
-      touch at a point; those ending at a local minimum, crossing at most CUT_MAX_INK stroke
-      widths of ink, are candidates (score: the ink crossed, in stroke widths);
-    - reservoirs: digits that touch along a stretch leave notches in the upper and lower
-      contours (the water they would hold); from the deepest column of a notch at least
-      RESERVOIR line heights deep, a cut runs down (up, from a lower notch) through the
-      middle of the strokes it meets (``_through_middle``; score: 2 - 3 depth / line height).
-
-    Best score first, at most MAX_CUTS and one per CUT_SPACING of width, CUT_SPACING apart and
-    CUT_MARGIN from the ends.
-    """
-    width = c.d1 - c.d0
-    if width < max(CUT_MIN_WIDTH * line.height, 3 * line.stroke):
-        return [], []
-    mb = _deskewed(c, line)  # (h, w) bool
-    m = mb.astype(np.float64)
-    h, w = m.shape
-    cost = m[0].copy()
-    back = np.zeros((h, w), np.int8)  # -1, 0, +1: where the path came from
-    pad = np.full(w + 2, np.inf)
-    for r in range(1, h):
-        pad[1:-1] = cost
-        three = np.stack([pad[:-2] + SEAM_STEP, cost, pad[2:] + SEAM_STEP])  # (3, w) from left, above, right
-        step = three.argmin(axis=0)
-        cost = three[step, np.arange(w)] + m[r]
-        back[r] = step - 1
-    margin = max(CUT_MARGIN * line.height, line.stroke)
-    spacing = CUT_SPACING * line.height
-    win = max(1, int(spacing / 2))
-    lo, hi = int(math.ceil(margin)), int(w - margin)
-    cands = []  # (score, column, kind)
-    for x in range(lo, hi):
-        if cost[x] <= CUT_MAX_INK * line.stroke and cost[x] <= cost[max(0, x - win):x + win + 1].min():
-            cands.append((float(cost[x]) / line.stroke, x, "seam"))
-    has = mb.any(axis=0)
-    top = np.where(has, mb.argmax(axis=0), h)
-    bottom = np.where(has, h - 1 - mb[::-1].argmax(axis=0), -1)
-    for kind, depth in (("top", _reservoirs(top)), ("bottom", _reservoirs((h - 1) - bottom))):
-        for x in range(lo, hi):
-            d = depth[x]
-            if d >= RESERVOIR * line.height and d >= depth[max(0, x - win):x + win + 1].max():
-                cands.append((2.0 - 3.0 * d / line.height, x, kind))
-    chosen: list[tuple[int, str]] = []
-    most = min(MAX_CUTS, max(1, int(pp.round_half_up(CUTS_PER_LINE * width / line.height))))
-    for _, x, kind in sorted(cands):
-        if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
-            chosen.append((x, kind))
-    paths, costs = [], []
-    shift = np.floor(line.slant * (np.arange(c.y0, c.y1) - line.mid) - c.d0 + 0.5).astype(np.int64)
-    for x, kind in sorted(chosen):
-        if kind == "seam":
-            cols = np.empty(h, np.int64)
-            for r in range(h - 1, -1, -1):  # back along the path, bottom to top
-                cols[r] = x
-                x -= int(back[r, x]) if r else 0
-            crossed = float(cost[cols[-1]])
-        else:
-            cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
-            crossed = float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())
-        path = cols - shift  # back to image columns
-        if paths:
-            path = np.maximum(path, paths[-1])  # paths must not cross
-        paths.append(path)
-        costs.append(crossed / line.stroke)
-    return paths, costs
-
-
-def split(c: Piece, paths: list[np.ndarray], costs: list[float]) -> list[Piece]:
-    """Piece ``c`` cut along ``paths`` (image column per row of ``c``, left to right; ``costs``
-    their ink crossed): its parts, left to right (a run is split at its row's column)."""
-    parts = []
-    row, start, end = c.row, c.start, c.end
-    for k, path in enumerate(paths + [None]):
-        b = path[row - c.y0] if path is not None else end
-        left_end = np.minimum(end, b)
-        keep = left_end > start
-        if keep.any():
-            parts.append(Piece(row[keep], start[keep], left_end[keep], c.comp, False,
-                               costs[k - 1] if k else -1.0, costs[k] if path is not None else -1.0))
-        rest = end > np.maximum(start, b)
-        row, start, end = row[rest], np.maximum(start, b)[rest], end[rest]
-        if not len(row):
-            break
-    if len(parts) == 1:
-        parts[0].whole, parts[0].cut_l, parts[0].cut_r = True, -1.0, -1.0
-    return parts
-
-
 def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
-    centre, and the line geometry; None when nothing is left."""
+    centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
     sw = pp.stroke_width(page_mask)
-    goal = MIN_STROKE * _line_height(page_mask)  # (before growing: the same, give or take 2 rho)
+    goal = MIN_STROKE * column_height(page_mask)  # (before growing: the same, give or take 2 rho)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
         page_mask = pp.thicken(page_mask, int(pp.round_half_up((goal - sw) / 2)))
         sw = goal
@@ -437,16 +298,6 @@ def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
     if not comps:
         return None
-    line = line_of(comps, (row, start, end), (a, b), sw, _line_height(page_mask))
+    line = line_of(comps, (row, start, end), (a, b), sw, column_height(page_mask))
     comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
     return comps, line
-
-
-def cut(comps: list[Piece], line: Line, which: set[int] | None = None) -> list[Piece]:
-    """Step 5: the components, those numbered in ``which`` (default: all) cut where they may
-    be (``cut_paths``), as pieces ordered by deskewed centre."""
-    pieces = []
-    for c in comps:
-        paths, costs = cut_paths(c, line) if which is None or c.comp in which else ([], [])
-        pieces += [p.deskew(line) for p in split(c, paths, costs)] if paths else [c]
-    return sorted(pieces, key=lambda p: (p.d0 + p.d1) / 2)
