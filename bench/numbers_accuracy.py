@@ -61,6 +61,16 @@ def char_accuracy(truth: str, got: str) -> float:
     return max(0.0, 1 - edit_distance(truth, got) / max(1, len(truth)))
 
 
+def error_kind(truth: str, got: str) -> str:
+    """What went wrong in a misread number: only spaces; 'misread' (the right number of
+    characters, some read wrong); 'split' (more characters: a character cut in two, a speck
+    read); 'merged' (fewer: neighbours read as one, a character dropped)."""
+    t, g = truth.replace(" ", ""), got.replace(" ", "")
+    if t == g:
+        return "space"
+    return "misread" if len(t) == len(g) else "split" if len(g) > len(t) else "merged"
+
+
 def baseline(img: Image.Image, model: Predictor) -> str:
     """Plain connected components: 8-connected components of the reader's ink mask, merged when
     their boxes overlap horizontally by at least half the narrower one, left to right, each
@@ -94,15 +104,32 @@ def baseline(img: Image.Image, model: Predictor) -> str:
 
 
 class Tally:
-    """Exact and character accuracy per group, for the reader and the baseline."""
+    """Exact and character accuracy per group, for the reader and the baseline; the kinds of
+    the reader's errors per group and its most frequent substitutions."""
 
     def __init__(self) -> None:
         self.rows: dict[str, list[tuple[bool, float, bool, float]]] = defaultdict(list)
+        self.kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.swaps: dict[str, int] = defaultdict(int)
 
     def add(self, keys: list[str], truth: str, got: str, base: str) -> None:
         row = (got == truth, char_accuracy(truth, got), base == truth, char_accuracy(truth, base))
         for k in keys:
             self.rows[k].append(row)
+        if got != truth:
+            self.kinds[keys[0]][error_kind(truth, got)] += 1
+            t, g = truth.replace(" ", ""), got.replace(" ", "")
+            if len(t) == len(g):
+                for a, b in zip(t, g):
+                    if a != b:
+                        self.swaps[f"{a}->{b}"] += 1
+
+    def errors(self) -> dict:
+        print("errors by kind: " + "; ".join(f"{k}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(v.items()))
+                                            for k, v in self.kinds.items()))
+        top = sorted(self.swaps.items(), key=lambda kv: -kv[1])[:10]
+        print("most frequent misreads (truth->read): " + ", ".join(f"{k} x{n}" for k, n in top))
+        return {"kinds": {k: dict(v) for k, v in self.kinds.items()}, "misreads": dict(top)}
 
     def table(self, title: str, order: list[str] | None = None) -> list[dict]:
         print(f"\n{title}\n| group | n | exact | char | baseline exact | baseline char |\n|---|---|---|---|---|---|")
@@ -249,13 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     res["digits"] = digits.table("Composed digit strings, held-out writers", list(compose.LAYOUTS) + [
         f"{lay} / length {k}" for lay in compose.LAYOUTS for k in list(range(1, 9)) + ["9+"]]
         + [f"scheme {s}" for s in schemes] + ["all"])
+    res["digit_errors"] = digits.errors()
     if sep_hands:
         seps = composed(sep_hands, model, args.n // 2, SEPARATOR_TEMPLATES, 200, schemes, fail_seps)
         res["separators"] = seps.table("Composed strings with separators, held-out writers",
                                        list(compose.LAYOUTS) + ["all"])
+        res["separator_errors"] = seps.errors()
     if not args.no_real:
         real = real_numbers(recs["numbers"], model, ["pad", "photo"], fail_real)
         res["real"] = real.table("Real UNIPEN numbers of held-out writers (vetted labels)")
+        res["real_errors"] = real.errors()
     res["time_6_digits"] = timing(hands, model)
     print("\nCPU per 6-digit number (decode + read, in-process):")
     for k, v in res["time_6_digits"].items():

@@ -16,8 +16,9 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     ``predict_batch``.
  7. Class scores (``class_scores``): the model's probability of each class, times 1e-3 for a
     digit or tall symbol when the candidate is shorter than TALL line heights or made of small
-    pieces; ``. , - :`` from the geometry of small whole pieces and '/' from that of a tall
-    straight stroke (``glyphs``), weighed with the model's probability when it knows them.
+    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``), weighed with the
+    model's probability when it knows them; a model's '/' weighed by the lean of a tall straight
+    stroke past the writer's slant.
  8. Search. Each tall candidate's log-probability of being exactly one character comes from
     ``verifier``; the reading is the path of candidates through all the pieces maximising
     the sum over its characters of that score + CHAR_BONUS (a piece shorter than SMALL line
@@ -182,9 +183,10 @@ def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _C
 
 def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: dict[str, float]) -> dict[str, float]:
     """Step 7: each character's score for one candidate: the model's probability, times 1e-3
-    for a digit or tall symbol when the candidate is not ``tall``; the characters of ``geo``
-    (small marks, slash, parentheses) from geometry, times the model's probability when the
-    model knows them (else the geometric score, the model's other scores scaled by 1 - it)."""
+    for a digit or tall symbol when the candidate is not ``tall``. The characters of ``geo``
+    weigh the model's probability of them when the model knows them; the small marks come
+    from geometry alone when it does not (a '/' does not: alone, its geometry cannot tell a
+    leaning 1 from a slash; beside a model that reads '/', it says which leans too far)."""
     out = {}
     if probs is not None:
         for lab, p in zip(labels, probs.tolist()):
@@ -196,9 +198,7 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
                 out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
             elif lab in geo:
                 out[lab] = min(1.0, out[lab] * (0.5 + geo[lab]))
-        elif lab in geo:
-            if lab not in MARKS:  # the model's reading of a slash or a parenthesis is some digit
-                out = {k: v * (1 - geo[lab]) for k, v in out.items()}
+        elif lab in geo and lab in MARKS:
             out[lab] = geo[lab]
     return out
 
