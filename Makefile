@@ -4,8 +4,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make run PORT=8080 HOST=0.0.0.0`; unset, digitpad's own settings decide: DIGITPAD_PORT and
+# DIGITPAD_HOST from the environment, else 127.0.0.1:8000.
+HOST   ?=
+PORT   ?=
+# setuptools ends every editable install with an "Editable installation." notice (information
+# only: folders named like the package may shadow it); filtered so that a quiet install is quiet.
+PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip
 # Data beside the project (CI and dev machines have ../shared); override with env vars.
 export DIGITPAD_DATA_DIR  ?= $(abspath ../shared/data/mnist)
 export DIGITPAD_PENDIGITS ?= $(abspath ../shared/data/pendigits/trajectories-dev.jsonl.gz)
@@ -22,13 +27,13 @@ $(BIN)/python:
 # Stamps make installs idempotent: they re-run only when the build inputs change (the editable
 # install compiles the C extensions digitpad/_fastpre.c and _fastpng.c in place, so a changed .c file re-installs).
 $(VENV)/.serve-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(PIP) install --quiet -e .
 	touch $@
 
 # torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build.
 $(VENV)/.all-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[train,dev]'
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[train,dev]'
 	touch $(VENV)/.serve-installed $@
 
 install-serve: $(VENV)/.serve-installed
@@ -36,7 +41,7 @@ install-serve: $(VENV)/.serve-installed
 install: $(VENV)/.all-installed
 
 run: install-serve
-	$(BIN)/digitpad serve --host $(HOST) --port $(PORT)
+	$(BIN)/digitpad serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -27,7 +27,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import ONE_THREAD_ENV, canvas_drawings, free_port, multipart, pendigits_path, tree_cpu_seconds  # noqa: E402
+from serving import canvas_drawings, multipart, pendigits_path, tree_cpu_seconds  # noqa: E402
+
+from digitpad.harness import HarnessError, ServerProcess  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk_predict.lua"
 
@@ -53,11 +55,11 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[8], help="connections of the load runs")
     ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"))
     args = ap.parse_args()
-    env = {**os.environ, **ONE_THREAD_ENV, "DIGITPAD_FEEDBACK": "false"}
-    env.pop("DIGITPAD_MODEL", None)  # each checkout serves its own shipped model
+    if "DIGITPAD_MODEL" in os.environ:
+        sys.exit("unset DIGITPAD_MODEL: each checkout serves its own shipped model")
 
     drawings = canvas_drawings(pendigits_path(args.pendigits), 200)
-    servers: dict[str, tuple[int, subprocess.Popen]] = {}
+    servers: dict[str, ServerProcess] = {}
     with tempfile.TemporaryDirectory(prefix="digitpad-compare-") as tmp:
         body_dir = Path(tmp)
         for k, d in enumerate(drawings):
@@ -65,38 +67,29 @@ def main() -> None:
             (body_dir / f"{k:04d}.bin").write_bytes(body)
         try:
             for name, root in (("old", args.old), ("new", args.new)):
-                port = free_port()
-                proc = subprocess.Popen([sys.executable, "-m", "digitpad.cli", "serve", "--port", str(port),
-                                         "--workers", str(args.workers)],
-                                        cwd=root, env={**env, "PYTHONPATH": str(root.resolve())},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                servers[name] = (port, proc)
-            models = {}
-            for name, (port, proc) in servers.items():
-                deadline = time.monotonic() + 60
-                while True:  # bounded wait for the server to answer
-                    try:
-                        models[name] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())["model"]
-                        break
-                    except OSError:
-                        if time.monotonic() > deadline or proc.poll() is not None:
-                            sys.exit(f"the {name} server did not start")
-                        time.sleep(0.2)
+                # Each checkout's own package first on the path, run from its own folder.
+                servers[name] = ServerProcess("--workers", str(args.workers), log_dir=body_dir, cwd=root,
+                                              env={"DIGITPAD_FEEDBACK": "false", "PYTHONPATH": str(root.resolve())})
+                try:
+                    servers[name].start()
+                except HarnessError as e:
+                    sys.exit(f"the {name} server did not start: {e}")
+            models = {name: json.loads(urllib.request.urlopen(s.url + "/healthz").read())["model"]
+                      for name, s in servers.items()}
             kinds = [("sequential", 1), *((f"c{c}", c) for c in args.clients)]
             runs: dict[str, dict[str, list[dict]]] = {n: {kind: [] for kind, _ in kinds} for n in servers}
             for _ in range(args.rounds):
                 for kind, clients in kinds:
-                    for name, (port, proc) in servers.items():
-                        cpu0 = tree_cpu_seconds(proc.pid)
-                        r = wrk_once(port, body_dir, len(drawings), ctype, clients, args.seconds)
-                        cpu = tree_cpu_seconds(proc.pid) - cpu0
+                    for name, s in servers.items():
+                        cpu0 = tree_cpu_seconds(s.proc.pid)
+                        r = wrk_once(s.port, body_dir, len(drawings), ctype, clients, args.seconds)
+                        cpu = tree_cpu_seconds(s.proc.pid) - cpu0
                         runs[name][kind].append({"per_s": r["requests"] / (r["duration_us"] / 1e6),
                                                  "p50_ms": r["p50_us"] / 1000, "cpu_ms": 1000 * cpu / r["requests"],
                                                  "errors": r["status_errors"] + r["read_errors"] + r["timeouts"]})
         finally:
-            for _, proc in servers.values():  # only the processes this script started
-                proc.terminate()
-                proc.wait(timeout=30)
+            for s in servers.values():  # only the processes this script started, by PID
+                s.stop()
 
     summary = {}
     for name, d in runs.items():

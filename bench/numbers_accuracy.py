@@ -39,8 +39,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitpad import compose, numbers, pendigits
+from digitpad.decode import Decoded, decode
+from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
-from digitpad.preprocess import decode_image, preprocess_bytes
+from digitpad.preprocess import preprocess_bytes
 from digitpad.segment import components, finish, ink_page, label_runs, run_edges, runs_of
 
 VETTED = Path(__file__).parent / "data" / "numbers-dev-vetted.json"
@@ -71,11 +73,11 @@ def error_kind(truth: str, got: str) -> str:
     return "misread" if len(t) == len(g) else "split" if len(g) > len(t) else "merged"
 
 
-def baseline(img: Image.Image, model: Predictor) -> str:
+def baseline(img: Decoded, model: Predictor) -> str:
     """Plain connected components: 8-connected components of the reader's ink mask, merged when
     their boxes overlap horizontally by at least half the narrower one, left to right, each
     read by the model (its top class)."""
-    page = ink_page(img)
+    page = ink_page(img, default_engine())
     if page is None:
         return ""
     row, start, end = runs_of(page.mask)
@@ -94,7 +96,7 @@ def baseline(img: Image.Image, model: Predictor) -> str:
     for g in sorted(groups, key=lambda g: min(p.x0 for p in g)):
         box = (min(p.y0 for p in g), max(p.y1 for p in g), min(p.x0 for p in g), max(p.x1 for p in g))
         mine = numbers._paint(g, box)
-        img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * numbers._grow(mine), page.noise)
+        img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * numbers._grow(mine), page.noise, page.engine)
         if img28 is not None:
             images.append(img28)
     if not images:
@@ -165,8 +167,8 @@ def composed(hands: list[compose.Hand], model: Predictor, n: int, templates: lis
             scheme = schemes[k % len(schemes)]
             k += 1
             s = compose.compose(hand, text, layout, scheme, seed=seed + i)
-            got = numbers.read_number(decode_image(s.image), model).text
-            base = baseline(decode_image(s.image), model)
+            got = numbers.read_number(decode(s.image), model).text
+            base = baseline(decode(s.image), model)
             tally.add([layout, f"{layout} / {length_group(text)}", f"scheme {scheme}", length_group(text), "all"],
                       text, got, base)
             if got != text:
@@ -184,8 +186,8 @@ def real_numbers(records: list[dict], model: Predictor, schemes: list[str], fail
         kind = "digits" if label.isdigit() else "with separators"
         for scheme in schemes:
             png = compose.render_record(rec, scheme)
-            got = numbers.read_number(decode_image(png), model).text.replace(" ", "")  # labels have no spaces
-            base = baseline(decode_image(png), model)
+            got = numbers.read_number(decode(png), model).text.replace(" ", "")  # labels have no spaces
+            base = baseline(decode(png), model)
             tally.add([f"real {scheme}", f"real {scheme} / {kind}"], label, got, base)
             if got != label and scheme == schemes[0]:
                 failures.append((f"real {rec['writer']}", label, got, png))
@@ -199,11 +201,11 @@ def timing(hands: list[compose.Hand], model: Predictor, n: int = 40) -> dict:
     for layout in compose.LAYOUTS:
         pngs = [compose.compose(r.choice(hands), compose._digits(r, 6), layout, "pad", seed=i).image
                 for i in range(n)]
-        numbers.read_number(decode_image(pngs[0]), model)  # warm
+        numbers.read_number(decode(pngs[0]), model)  # warm
         ts, imgs = [], []
         for png in pngs:
             t = time.process_time()
-            rd = numbers.read_number(decode_image(png), model)
+            rd = numbers.read_number(decode(png), model)
             ts.append((time.process_time() - t) * 1000)
             imgs.append(rd.candidates)
         out[layout] = {"p50_ms": float(np.median(ts)), "p90_ms": float(np.percentile(ts, 90)),
@@ -217,7 +219,7 @@ def lone_digits(path: str, model: Predictor, limit: int) -> dict:
     ok_num = ok_one = 0
     for rec in held:
         png = pendigits.render(rec, pendigits.STYLES["canvas-280"])
-        ok_num += numbers.read_number(decode_image(png), model).text == str(rec["label"])
+        ok_num += numbers.read_number(decode(png), model).text == str(rec["label"])
         ok_one += model.predict(preprocess_bytes(png).image).digit == rec["label"]
     return {"n": len(held), "as_number": ok_num / len(held), "single_digit_path": ok_one / len(held)}
 

@@ -17,17 +17,17 @@ probabilities).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import sys
 import time
 
 import numpy as np
-from PIL import Image
 
 from digitpad import compose, numbers, verifier
 from digitpad.cuts import cut
+from digitpad.decode import decode
+from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
 from digitpad.segment import components_of, ink_page
 
@@ -60,8 +60,7 @@ def owners(sample: compose.Sample, page) -> np.ndarray:
 
 def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.ndarray], list[int]]:
     """Features and labels (1: exactly one character) of one number's tall candidates."""
-    img = Image.open(io.BytesIO(sample.image))
-    page = ink_page(img)
+    page = ink_page(decode(sample.image), default_engine())
     if page is None:
         return [], []
     comps, line = components_of(page.mask)
@@ -137,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         numbers.CHAR_BONUS = bonus
         by: dict[str, list[bool]] = {}
         for s in check:
-            got = numbers.read_number(Image.open(io.BytesIO(s.image)), model).text
+            got = numbers.read_number(decode(s.image), model).text
             by.setdefault(s.layout, []).append(got == s.text)
         print(f"CHAR_BONUS {bonus:5.2f}: " + "  ".join(f"{k} {np.mean(v):.1%}" for k, v in sorted(by.items())))
     return 0

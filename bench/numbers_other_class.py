@@ -19,7 +19,6 @@ from such fragments without that cost).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import time
@@ -28,13 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from digitpad import compose, numbers
 from digitpad import data as mnist
 from digitpad.artifact import float_model_path
 from digitpad.cuts import cut
+from digitpad.decode import decode
+from digitpad.engines import default as default_engine
 from digitpad.export import export_onnx
 from digitpad.finetune import _set_metadata, load_onnx_weights
 from digitpad.predict import Predictor
@@ -49,7 +49,7 @@ def candidate_images(hands: list[compose.Hand], n: int, seed: int) -> tuple[np.n
     """(N, 28, 28) uint8 reader candidates and their labels (digit, or 10 for other)."""
     images, labels = [], []
     for s in numbers_fit.samples(hands, n, seed, list(compose.DIGIT_TEMPLATES)):
-        page = ink_page(Image.open(io.BytesIO(s.image)))
+        page = ink_page(decode(s.image), default_engine())
         if page is None:
             continue
         comps, line = components_of(page.mask)

@@ -14,14 +14,9 @@ import base64
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import ServerProcess  # noqa: E402  (the tests' real-server helper)
+from digitpad.harness import ServerProcess
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -90,7 +85,7 @@ def main() -> None:
     step = max(1, len(records) // args.n)
     pngs = [base64.b64encode(render(r, STYLES["transparent-280"])).decode() for r in records[::step][:args.n]]
 
-    with tempfile.TemporaryDirectory() as tmp, ServerProcess(Path(tmp)) as server, sync_playwright() as p:
+    with ServerProcess() as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=server.url)
         page = context.new_page()

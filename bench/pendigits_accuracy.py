@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,16 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from digitpad import pendigits
+from digitpad.harness import HarnessError, ServerProcess
 from digitpad.preprocess import preprocess_bytes
 from digitpad.settings import Settings
 
 THRESHOLDS = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class HttpReader:
@@ -47,31 +40,16 @@ class HttpReader:
     def __init__(self, url: str | None, model: str | None) -> None:
         import httpx
 
-        self.proc = None
-        self.log = None
-        if url is None:
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            cmd = [sys.executable, "-m", "digitpad.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-            if model:
-                cmd += ["--model", model]
-            self.log = open(os.devnull, "w")
-            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.server = None
+        if url is None:  # the package's harness: a real `digitpad serve` on a free loopback port
+            self.server = ServerProcess(*(["--model", model] if model else []), env={"DIGITPAD_FEEDBACK": "false"})
+            try:
+                self.server.start()
+            except HarnessError as e:
+                raise SystemExit(f"{e}\ntry --direct") from None
+            url = self.server.url
         self.url = url.rstrip("/")
         self.client = httpx.Client(timeout=30.0)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if self.client.get(self.url + "/healthz").status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc is not None and self.proc.poll() is not None:
-                raise SystemExit(f"`digitpad serve` exited with {self.proc.returncode}; try --direct")
-            if time.monotonic() > deadline:
-                self.close()
-                raise SystemExit(f"no server answering at {self.url}")
-            time.sleep(0.25)
         info = self.client.get(self.url + "/api/model")
         self.version = info.json().get("version", "?") if info.status_code == 200 else "?"
 
@@ -87,36 +65,25 @@ class HttpReader:
 
     def close(self) -> None:
         self.client.close()
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if self.log is not None:
-            self.log.close()
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
 
 
 class DirectReader:
-    """preprocess_bytes + Predictor in this process (what the server does, minus HTTP)."""
+    """The server's own reading (``digitpad.reading.Reader``) in this process, minus HTTP."""
 
-    def __init__(self, model: str | None, threshold: float) -> None:
-        from digitpad.predict import Predictor, status_for
+    def __init__(self, model: str | None, threshold: float | None) -> None:
+        from digitpad.predict import Predictor
+        from digitpad.reading import reader_for
 
-        self.predictor = Predictor(model)
-        self.version = self.predictor.version
-        self.threshold = threshold
-        self.status_for = status_for
+        self.reader = reader_for(Settings(uncertain_threshold=threshold), Predictor(model))
+        self.version = self.reader.predictor.version
 
     def read(self, images: list[bytes], mime: str) -> list[dict]:
-        pres = [preprocess_bytes(b) for b in images]
-        probs = self.predictor.predict_batch(np.stack([p.image for p in pres]))  # (N, 10)
         out = []
-        for p, pr in zip(pres, probs, strict=True):
-            d = None if p.empty else int(pr.argmax())
-            conf = 0.0 if p.empty else float(pr.max())
-            out.append({"digit": d, "confidence": conf,
-                        "status": self.status_for(conf, empty=p.empty, threshold=self.threshold)})
+        for b in images:
+            r = self.reader.read(b)
+            out.append({"digit": r.digit, "confidence": r.confidence, "status": r.status})
         return out
 
     def close(self) -> None:

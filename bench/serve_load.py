@@ -41,7 +41,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import ONE_THREAD_ENV, Drawing, Server, canvas_drawings, multipart, pendigits_path  # noqa: E402
+from serving import ONE_THREAD_ENV, Drawing, bench_server, canvas_drawings, multipart, pendigits_path  # noqa: E402
+
+from digitpad.harness import ServerProcess  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk_predict.lua"
 
@@ -61,7 +63,7 @@ def wrk(url: str, body_dir: Path, count: int, ctype: str, *, clients: int, secon
             "max_ms": r["max_us"] / 1000}
 
 
-def measured(server: Server, run) -> dict:  # noqa: ANN001
+def measured(server: ServerProcess, workers: int, run) -> dict:  # noqa: ANN001
     """A wrk run plus the server's CPU time per request. Unlike throughput, CPU per request
     barely depends on what else the machine runs; ``cores / cpu`` projects the throughput the
     server would reach with the cores to itself (wrk's own share not counted)."""
@@ -69,24 +71,24 @@ def measured(server: Server, run) -> dict:  # noqa: ANN001
     r = run()
     cpu = server.cpu_seconds() - before
     r["server_cpu_ms"] = round(1000 * cpu / max(r["requests"], 1), 3)
-    cores = min(os.cpu_count() or 1, server.workers)
+    cores = min(os.cpu_count() or 1, workers)
     r["projected_per_s"] = round(cores * 1000 / r["server_cpu_ms"], 1) if r["server_cpu_ms"] else 0.0
     return r
 
 
 def in_process_breakdown(drawings: list[Drawing], rounds: int) -> dict:
-    """Median ms of each step of the server's own work (``read_digit``), without HTTP."""
+    """Median ms of each step of the server's own work (``Reader.read``), without HTTP."""
     from digitpad.predict import Predictor
-    from digitpad.server import read_digit
+    from digitpad.reading import reader_for
     from digitpad.settings import Settings
 
     settings = Settings()
-    predictor = Predictor(settings.model, threads=1)
+    reader = reader_for(settings, Predictor(settings.model, threads=1))
     steps: dict[str, list[float]] = {"decode": [], "preprocess": [], "inference": [], "total": []}
     correct = 0
     for r in range(rounds + 1):
         for d in drawings:
-            out = read_digit(d.png, predictor, settings, time.perf_counter())
+            out = reader.read(d.png, time.perf_counter()).answer()
             if r == 0:  # round 0 is the warm-up; count accuracy there
                 correct += out["digit"] == d.label
                 continue
@@ -100,8 +102,8 @@ def in_process_breakdown(drawings: list[Drawing], rounds: int) -> dict:
 
 def py_spy_summary(raw: Path) -> dict[str, float]:
     """Share of py-spy samples (collapsed stacks) spent under each step of a request."""
-    marks = {"decode": "decode_image", "preprocess": "to_mnist", "inference": "run (onnxruntime",
-             "multipart": "(digitpad/forms.py", "preview": "_png_data_url", "base64": "_b64decode"}
+    marks = {"decode": "decode (digitpad/decode.py", "preprocess": "to_mnist", "inference": "run (onnxruntime",
+             "multipart": "(digitpad/web/multipart.py", "preview": "encode_gray", "base64": "b64decode"}
     total = 0
     hits = dict.fromkeys(marks, 0)
     idle = 0
@@ -143,7 +145,7 @@ def main() -> None:
         sys.exit("wrk not found: install it with `apt-get install -y wrk` (Debian/Ubuntu)")
     os.environ.update(ONE_THREAD_ENV)  # the in-process breakdown too
 
-    from digitpad import preprocess
+    from digitpad import engines
     from digitpad.predict import Predictor
     from digitpad.settings import Settings
 
@@ -152,11 +154,11 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
         "load_avg_before": [round(x, 2) for x in os.getloadavg()], "drawings": len(drawings),
         "png_bytes_mean": round(float(np.mean([len(d.png) for d in drawings]))),
-        "model": Predictor(Settings().model).version, "preprocess_engine": preprocess.ENGINE,
+        "model": Predictor(Settings().model).version, "preprocess_engine": engines.choose(Settings().preprocess).name,
         "access_log": not args.no_access_log,
     }
     print(f"{len(drawings)} canvas drawings (280x280 RGBA PNG, mean {result['png_bytes_mean']} bytes); "
-          f"model {result['model']}, preprocessing {preprocess.ENGINE}; load average {result['load_avg_before']}")
+          f"model {result['model']}, preprocessing {result['preprocess_engine']}; load average {result['load_avg_before']}")
 
     result["in_process_ms"] = in_process_breakdown(drawings, args.rounds)
     b = result["in_process_ms"]
@@ -173,14 +175,14 @@ def main() -> None:
         result["runs"] = []
         for w in args.workers:
             run: dict = {"workers": w}
-            with Server(workers=w, model=args.model, log_path=body_dir / f"server-{w}.log",
-                        args=("--no-access-log",) if args.no_access_log else ()) as server:
-                run["cold_start_s"] = round(server.start(drawings[0].png), 3)
+            with bench_server(*(("--no-access-log",) if args.no_access_log else ()), workers=w, model=args.model,
+                              log_dir=body_dir) as server:
+                run["cold_start_s"] = round(server.cold_start_s, 3)
                 run["cold_start_cpu_s"] = server.cold_start_cpu_s
                 run["rss_mb_start"] = server.rss_mb()
                 wrk(server.url, body_dir, len(drawings), ctype, clients=8, seconds=2)  # warm-up
                 print(f"\nworkers={w}: cold start {run['cold_start_s']:.2f} s ({run['cold_start_cpu_s']:.2f} CPU s), RSS after start {run['rss_mb_start']} MB")
-                seq = measured(server, lambda: wrk(server.url, body_dir, len(drawings), ctype, clients=1,
+                seq = measured(server, w, lambda: wrk(server.url, body_dir, len(drawings), ctype, clients=1,
                                                    seconds=args.sequential_seconds))
                 run["sequential"] = seq
                 print(f"  sequential: p50 {seq['p50_ms']:.2f} ms, p95 {seq['p95_ms']:.2f} ms, "
@@ -193,7 +195,7 @@ def main() -> None:
                     spy = None
                     if args.profile is not None and c == max(args.clients) and w == args.workers[0]:
                         spy = start_py_spy(server.worker_pids()[0], args.profile, args.seconds)
-                    r = measured(server, lambda c=c: wrk(server.url, body_dir, len(drawings), ctype, clients=c,
+                    r = measured(server, w, lambda c=c: wrk(server.url, body_dir, len(drawings), ctype, clients=c,
                                                          seconds=args.seconds))
                     run["load"].append(r)
                     print(f"  {c:>7} {r['per_s']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>6} "

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import BOUNDARY, ONE_THREAD_ENV, Drawing, Server, canvas_drawings, multipart, pendigits_path  # noqa: E402
+from serving import BOUNDARY, ONE_THREAD_ENV, Drawing, bench_server, canvas_drawings, multipart, pendigits_path  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ def reference_answers(drawings: list[Drawing], *, min_confidence: float) -> list
     """What the server must answer for each drawing, computed in-process by the same code and
     model. Only drawings read correctly and confidently are kept, so a wrong digit is a bug."""
     from digitpad.predict import Predictor
-    from digitpad.server import read_digit
+    from digitpad.reading import reader_for
     from digitpad.settings import Settings
 
     settings = Settings()
-    predictor = Predictor(settings.model, threads=1)
+    reader = reader_for(settings, Predictor(settings.model, threads=1))
     out = []
     for d in drawings:
-        r = read_digit(d.png, predictor, settings, time.perf_counter())
+        r = reader.read(d.png).answer()
         if r["digit"] == d.label and r["confidence"] >= min_confidence:
             out.append(Good(d, r["digit"], r["probabilities"], r["preview"]))
     return out
@@ -192,7 +192,7 @@ async def _drive(url: str, goods: list[Good], bads: list[Bad], *, clients: int, 
 def run_soak(*, seconds: float = 60, clients: int = 32, workers: int = 2, drawings: int = 120,
              bad_share: float = 0.3, max_requests: int = 1_000_000, max_rss_growth: float = 0.10,
              warmup_s: float = 3.0, min_confidence: float = 0.9, pendigits: str | Path | None = None,
-             model: str | None = None, log_path: Path | None = None, seed: int = 0) -> dict:
+             model: str | None = None, log_dir: Path | None = None, seed: int = 0) -> dict:
     """Run the soak; return a report whose ``ok`` says whether every check passed."""
     path = pendigits_path(str(pendigits) if pendigits else None)
     goods = reference_answers(canvas_drawings(path, drawings), min_confidence=min_confidence)
@@ -201,8 +201,8 @@ def run_soak(*, seconds: float = 60, clients: int = 32, workers: int = 2, drawin
     bads = bad_requests()
     report: dict = {"seconds": seconds, "clients": clients, "workers": workers, "good_drawings": len(goods),
                     "bad_kinds": len(bads)}
-    with Server(workers=workers, model=model, log_path=log_path) as server:
-        report["cold_start_s"] = round(server.start(goods[0].drawing.png), 2)
+    with bench_server(workers=workers, model=model, log_dir=log_dir) as server:
+        report["cold_start_s"] = round(server.cold_start_s, 2)
         report["rss_mb_start"] = server.rss_mb()
         warm: dict = {}
         t0 = time.monotonic()
@@ -213,6 +213,7 @@ def run_soak(*, seconds: float = 60, clients: int = 32, workers: int = 2, drawin
         report["rss_mb_after_warmup"] = warm["rss"]
         report["rss_mb_end"] = server.rss_mb()
         report["alive"] = server.alive()
+        report["tracebacks"] = server.log(tail=10**9).count("Traceback")
     growth = [(e - w) / w for w, e in zip(report["rss_mb_after_warmup"], report["rss_mb_end"])]
     report.update(
         requests=tally.good + tally.bad, good=tally.good, bad=tally.bad, per_s=round((tally.good + tally.bad) / elapsed, 1),
@@ -237,14 +238,15 @@ def main() -> None:
     ap.add_argument("--max-rss-growth", type=float, default=0.10)
     ap.add_argument("--pendigits", default=None)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--log", type=Path, default=None, help="write the server's log here")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds before the RSS baseline is taken")
+    ap.add_argument("--log-dir", type=Path, default=None, help="keep the server's log in this folder")
     args = ap.parse_args()
     import os
 
     os.environ.update(ONE_THREAD_ENV)
     report = run_soak(seconds=args.seconds, clients=args.clients, workers=args.workers, drawings=args.drawings,
                       bad_share=args.bad_share, max_rss_growth=args.max_rss_growth, pendigits=args.pendigits,
-                      model=args.model, log_path=args.log)
+                      model=args.model, log_dir=args.log_dir, warmup_s=args.warmup)
     print(f"{report['requests']} requests in {args.seconds:.0f} s ({report['per_s']}/s) from {args.clients} clients, "
           f"{args.workers} worker(s): {report['good']} good, {report['bad']} bad")
     print(f"statuses {report['statuses']}; 5xx {report['server_errors']}, transport errors "

@@ -4,7 +4,7 @@ A digitpad model is one ``.onnx`` file whose metadata entry ``METADATA_KEY`` hol
 version, architecture, input spec, normalisation, labels, recipe, data and measured accuracy.
 The package ships two: the float training artifact (``digitpad.onnx``) and its int8 serving
 twin (``digitpad.int8.onnx``, ``digitpad.quantize``). Everything that names those files, the
-metadata key, or writes a model file goes through here.
+metadata key, writes a model file or ships a model into the package goes through here.
 """
 
 from __future__ import annotations
@@ -49,3 +49,37 @@ def write_atomically(path: str | Path, data: bytes) -> Path:
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def card_path() -> Path:
+    """The shipped model's card (``digitpad/models/MODEL_CARD.md``)."""
+    return models_dir() / "MODEL_CARD.md"
+
+
+def is_shipped_float(path: str | Path) -> bool:
+    """Whether ``path`` holds the same bytes as the shipped float model."""
+    path = Path(path)
+    return path.is_file() and path.read_bytes() == float_model_path().read_bytes()
+
+
+def ship_run(run_dir: str | Path, metrics: list[Path]) -> Path:
+    """Install a run's model.onnx, model.int8.onnx (what serving loads) and MODEL_CARD.md as
+    the package's model, with its training metrics (``metrics.jsonl``, then ``metrics-2.jsonl``...
+    for an ensemble's members). Each file is written atomically. Returns the models folder."""
+    run, models = Path(run_dir), models_dir()
+    write_atomically(float_model_path(), (run / "model.onnx").read_bytes())
+    write_atomically(int8_path(float_model_path()), (run / "model.int8.onnx").read_bytes())
+    write_atomically(card_path(), (run / "MODEL_CARD.md").read_bytes())
+    for old in models.glob("metrics*.jsonl"):
+        old.unlink()
+    for i, path in enumerate(metrics):
+        write_atomically(models / ("metrics.jsonl" if i == 0 else f"metrics-{i + 1}.jsonl"), path.read_bytes())
+    return models
+
+
+def ship_int8(int8_file: str | Path, card_text: str) -> Path:
+    """Install an int8 model as the served one (the twin of the shipped float model: check with
+    ``is_shipped_float`` first), with the shipped card's new text. Returns the models folder."""
+    write_atomically(int8_path(float_model_path()), Path(int8_file).read_bytes())
+    write_atomically(card_path(), card_text.encode())
+    return models_dir()

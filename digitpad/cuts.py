@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from . import preprocess as pp
+from .inkmap import round_half_up
 from .segment import Line, Piece
 
 CUT_MIN_WIDTH = 0.3  # components at least this wide (line heights, deskewed) may be cut
@@ -109,7 +109,7 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
             if d >= RESERVOIR * line.height and d >= depth[max(0, x - win):x + win + 1].max():
                 cands.append((2.0 - 3.0 * d / line.height, x, kind))
     chosen: list[tuple[int, str]] = []
-    most = min(MAX_CUTS, max(1, int(pp.round_half_up(CUTS_PER_LINE * width / line.height))))
+    most = min(MAX_CUTS, max(1, int(round_half_up(CUTS_PER_LINE * width / line.height))))
     for _, x, kind in sorted(cands):
         if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
             chosen.append((x, kind))

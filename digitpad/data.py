@@ -1,7 +1,8 @@
 """MNIST on disk: find, download (with checksum verification), parse and validate IDX files.
 
-Files are looked for in the directory the caller passes (CLI ``--data-dir`` or
-``DIGITPAD_DATA_DIR``), else in a per-user cache dir. Missing files are downloaded from
+Files are read from the folder the caller names (CLI ``--data-dir`` or ``DIGITPAD_DATA_DIR``),
+which is never created or written to: a missing folder or file there is one short error. Without
+a folder, they come from a per-user cache dir, where missing files are downloaded from
 well-known public mirrors (tried in turn); every download is checked against the canonical
 gzip md5 and every load against the sha256 of the decompressed IDX bytes.
 
@@ -191,14 +192,26 @@ def load_split(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     *,
-    download: bool = True,
+    download: bool | None = None,
     verify: bool = True,
     mirrors: tuple[str, ...] = MIRRORS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 (white ink on black, as MNIST is) and labels (N,) uint8."""
+    """Images (N, 28, 28) uint8 (white ink on black, as MNIST is) and labels (N,) uint8.
+
+    ``download``: fetch missing files; by default only into the per-user cache (``data_dir``
+    None), never into a folder the user named (a typo must not create folders or go online).
+    """
     if split not in MNIST_FILES:
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
-    ddir = Path(data_dir) if data_dir is not None else default_data_dir()
+    if data_dir is None:
+        ddir = default_data_dir()
+        download = True if download is None else download
+    else:
+        ddir = Path(data_dir)
+        if not ddir.is_dir():
+            raise DataError(f"no such folder: {ddir}",
+                            hint="check the path; without --data-dir or DIGITPAD_DATA_DIR, MNIST is downloaded once")
+        download = bool(download)
     out = {}
     for kind, spec in MNIST_FILES[split].items():
         path = find_file(ddir, spec)

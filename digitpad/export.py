@@ -1,8 +1,13 @@
-"""Export a trained DigitNet to ONNX with its metadata, check parity, write the model card.
+"""The end of every run: export to ONNX with metadata, quantize, write the model card.
 
-The ONNX file is the shipped artifact: it carries a ``digitpad`` metadata entry (JSON) with
-the version, architecture, input spec, normalization, labels, recipe, data checksums and
-measured accuracy, so ``digitpad.predict.Predictor`` needs nothing but the file.
+    meta, int8_meta = publish(model, meta, out_dir, test=(images, labels), calibration=train_images,
+                              calibration_source="the run's training images", history=rows)
+
+``train``, ``ensemble`` and ``finetune`` all finish through ``publish``. The ONNX file is the
+shipped artifact: it carries a ``digitpad`` metadata entry (JSON) with the version, architecture,
+input spec, normalization, labels, recipe, data checksums and accuracy measured on the file
+itself with ONNX Runtime (what serving runs), so ``digitpad.predict.Predictor`` needs nothing but
+the file. PyTorch and ONNX Runtime logits must agree within ``PARITY_TOL`` or nothing is written.
 """
 
 from __future__ import annotations
@@ -10,38 +15,67 @@ from __future__ import annotations
 import io
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .artifact import FORMAT, METADATA_KEY, write_atomically
+from .card import model_card
+from .errors import ModelError
+from .metrics import metrics_entry, predicted_classes, report
+from .predict import Predictor
 from .preprocess import MNIST_MEAN, MNIST_STD, normalize
+from .quantize import calibration_sample, quantize
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
 PARITY_TOL = 1e-4
 
+Labelled = tuple[np.ndarray, np.ndarray]  # (N, 28, 28) uint8 images, (N,) class indices
 
-def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_images: np.ndarray | None = None) -> dict:
+
+def publish(model: torch.nn.Module, meta: dict, out_dir: str | Path, *, test: Labelled, calibration: np.ndarray,
+            calibration_source: str, measure: dict[str, Labelled] | None = None,
+            history: list[dict] | None = None, histories: dict[str, list[dict]] | None = None) -> tuple[dict, dict]:
+    """Write ``out_dir``/model.onnx (measured on ``test`` and the ``measure`` sets), its int8 twin
+    model.int8.onnx (calibrated on ``calibration``, training images only) and MODEL_CARD.md.
+
+    Returns the metadata of both files. The test set is evaluated here, once, on each file.
+    """
+    out = Path(out_dir)
+    model_file = out / "model.onnx"
+    meta = export_onnx(model, meta, model_file, parity_images=test[0][:1000], measure={"test": test, **(measure or {})})
+    qmeta = quantize(model_file, None, calibration_sample(calibration), *test, calibration_source=calibration_source)
+    (out / "MODEL_CARD.md").write_text(model_card(meta, history=history, histories=histories, quantized=qmeta))
+    return meta, qmeta
+
+
+def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_images: np.ndarray | None = None,
+                measure: dict[str, Labelled] | None = None) -> dict:
     """Write ``model`` to ``path`` as ONNX with metadata; returns the full metadata.
 
     ``parity_images`` (N, 28, 28) uint8: ONNX Runtime and PyTorch logits must agree within
-    1e-4 on them, else the export fails (and no file is left behind).
+    1e-4 on them, else the export fails (and no file is left behind). Each ``measure`` set
+    (name -> images, labels) is read by the exported file through ``Predictor``, exactly as
+    served, and its figures stored in ``metrics`` as ``{name}_accuracy``,
+    ``{name}_per_class_accuracy`` and ``{name}_images``.
     """
     import onnx
 
     model = model.eval().float().to(memory_format=torch.contiguous_format)
+    num_classes = int(meta["architecture"].get("num_classes", 10))
     full = dict(meta)
     full.update({
         "format": FORMAT,
         "input": {"name": "input", "shape": ["N", 1, 28, 28], "dtype": "float32", "layout": "NCHW",
                   "content": "MNIST-style: white ink on black, digit fit in 20x20, centred by mass in 28x28"},
-        "output": {"name": "logits", "shape": ["N", 10], "dtype": "float32"},
+        "output": {"name": "logits", "shape": ["N", num_classes], "dtype": "float32"},
         "normalization": {"scale": 1 / 255, "mean": MNIST_MEAN, "std": MNIST_STD,
                           "formula": "(pixel / 255 - mean) / std"},
-        "labels": [str(i) for i in range(10)],
+        "labels": list(meta.get("labels") or [str(i) for i in range(num_classes)]),
     })
     dummy = torch.zeros(2, 1, 28, 28)
     buf = io.BytesIO()
@@ -53,11 +87,15 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_
     onnx.checker.check_model(proto)
     if parity_images is not None:
         full["parity"] = check_parity(model, proto.SerializeToString(), parity_images)
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(full)
     proto.doc_string = f"digitpad model {full.get('version')}"
-    path = write_atomically(path, proto.SerializeToString())
+    if measure:
+        with tempfile.TemporaryDirectory(prefix="digitpad-export-") as tmp:
+            draft = write_atomically(Path(tmp) / "model.onnx", _with_metadata(proto, full))
+            reader = Predictor(draft, threads=0)
+            full["metrics"] = dict(full.get("metrics", {}))
+            for name, (images, labels) in measure.items():
+                full["metrics"].update(metrics_entry(name, report(predicted_classes(reader, images), labels, num_classes)))
+    path = write_atomically(path, _with_metadata(proto, full))
     log.info("exported %s (%.0f KB)", path, path.stat().st_size / 1024)
     return full
 
@@ -74,70 +112,13 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: np.ndarray) 
     diff = float(np.abs(ref - got).max())
     agree = float((ref.argmax(1) == got.argmax(1)).mean())
     if diff > PARITY_TOL:
-        from .errors import ModelError
-
         raise ModelError(f"ONNX export parity failed: max |logit diff| {diff:.2e} > {PARITY_TOL:g} on {len(x)} images")
     return {"images": int(len(x)), "max_abs_logit_diff": diff, "argmax_agreement": agree, "tolerance": PARITY_TOL}
 
 
-def write_model_card(meta: dict, path: str | Path, history: list[dict] | None = None,
-                     histories: dict[str, list[dict]] | None = None, quantized: dict | None = None) -> None:
-    """A markdown model card generated from the metadata (never typed by hand); ``quantized``:
-    the metadata of the int8 serving twin (``digitpad.quantize``)."""
-    m, arch = meta["metrics"], meta["architecture"]
-    members = m.get("members")
-    what = (f"An ensemble of {len(arch['members'])} CNNs (digitnet, channels {arch['channels']}) whose "
-            "log-probabilities are averaged" if members else f"A CNN ({arch['name']}, channels {arch['channels']})")
-    lines = [
-        f"# digitpad model card: `{meta['version']}`",
-        "",
-        f"{what}: {meta['parameters']:,} parameters in all. It reads one handwritten digit from a 28x28 "
-        "MNIST-style image.",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
-        f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
-    ]
-    d = meta["data"]
-    trained_on = f"{d.get('train_images', 0) - d.get('extra_images', 0):,} MNIST training images"
-    if d.get("extra"):
-        x = d["extra"]
-        trained_on += (f" + {x['images']:,} pen-drawn digits ({x['drawings']:,} drawings by the "
-                       f"{len(x['writers'])} dev writers of {x['source']}, in {len(x['styles'])} canvas styles; "
-                       f"its {len(x['held_out_writers'])} held-out writers unseen)")
-    elif d.get("extra_images"):
-        trained_on += f" + {d['extra_images']:,} extra images"
-    lines.append(f"| training data | {trained_on} |")
-    if not members:
-        lines.append(f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |")
-    lines += [
-        f"| training time | {m['train_seconds'] / 60:.1f} min on {meta['machine']['processor']} "
-        f"({meta['machine']['cpus']} threads, torch {meta['machine']['torch']}) |",
-        f"| created | {meta['created']} |",
-    ]
-    if "parity" in meta:
-        p = meta["parity"]
-        lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
-    if quantized:
-        from .quantize import card_row
-
-        lines.append(card_row(quantized))
-    if members:
-        lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
-        lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {x['test_accuracy']:.2%} | epoch {x['best_epoch']} "
-                  f"of {x['epochs']} ({x['weights']}) | {x['train_seconds'] / 60:.1f} min |" for x in members]
-    lines += ["", "## Per-class test accuracy", "", "| digit | " + " | ".join(str(i) for i in range(10)) + " |",
-              "|---" * 11 + "|",
-              "| accuracy | " + " | ".join(f"{a:.2%}" for a in m["test_per_class_accuracy"]) + " |", ""]
-    lines += ["## Recipe", "", "```json", json.dumps(meta["recipe"], indent=2), "```", ""]
-    lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
-              f"`{meta['normalization']['formula']}` with mean {MNIST_MEAN} and std {MNIST_STD}.", ""]
-    curves = ([("", history)] if history else []) + list((histories or {}).items())
-    for name, rows in curves:
-        lines += [f"## Training curve{' of ' + name if name else ''}", "",
-                  "| epoch | train loss | val acc | val acc (EMA) | s |", "|---|---|---|---|---|"]
-        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_acc']:.2%} | {h['val_acc_ema']:.2%} | "
-                  f"{h['epoch_seconds']:.0f} |" for h in rows]
-        lines.append("")
-    Path(path).write_text("\n".join(lines))
+def _with_metadata(proto, meta: dict) -> bytes:
+    """The serialized model with ``meta`` as its one digitpad metadata entry."""
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    return proto.SerializeToString()

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DigitpadError, InvalidImage
+from .preprocess import preprocess_bytes
+from .reading import Reader
 from .store import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,6 @@ class FeedbackSet:
 def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int = 40_000_000) -> FeedbackSet:
     """Every row as arrays, oldest first. Rows the current preprocessing rejects are skipped
     (and counted): a correction nobody can read again is not training data."""
-    from .preprocess import preprocess_bytes
-
     ids: list[int] = []
     images: list[np.ndarray] = []
     labels: list[int] = []
@@ -83,25 +83,16 @@ def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int
 # ---------------------------------------------------------------- recording
 
 
-def record(store: FeedbackStore, predictor, *, data: bytes, label: int, source: str,  # noqa: ANN001
-           max_pixels: int) -> int:
-    """Store one correction: decode and preprocess ``data`` exactly as /api/predict does, read it
-    with the live model (so predicted/confidence/probabilities/model are the server's own, not a
-    client's), and insert the row. Returns its id once committed."""
-    from PIL import Image
-
-    from .preprocess import decode_image, to_mnist
-
-    img = decode_image(data, max_pixels=max_pixels)  # validates format, pixel limit, corruption
-    with Image.open(io.BytesIO(data)) as probe:  # header only: decode_image's result may lose .format
-        content_type = Image.MIME.get(probe.format or "", "application/octet-stream")
-    pre = to_mnist(img)  # .image: (28, 28) uint8, white ink on black
-    if pre.empty:
+def record(store: FeedbackStore, reader: Reader, *, data: bytes, label: int, source: str) -> int:
+    """Store one correction: read ``data`` exactly as /api/predict does (the same ``Reader``: decode,
+    preprocess, the live model, so predicted/confidence/probabilities/model are the server's own,
+    not a client's), and insert the row. Returns its id once committed."""
+    reading = reader.read(data)  # DigitpadError (a 4xx) for anything a client can send
+    if reading.empty:
         raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
-    reading = predictor.predict(pre.image)
-    return store.add(label=label, image_bytes=data, content_type=content_type, image28=pre.image,
+    return store.add(label=label, image_bytes=data, content_type=reading.prepared.mime, image28=reading.image,
                      predicted=reading.digit, confidence=reading.confidence,
-                     probabilities=reading.probabilities, model_version=predictor.version, source=source)
+                     probabilities=reading.probabilities, model_version=reading.model, source=source)
 
 
 # ---------------------------------------------------------------- writers

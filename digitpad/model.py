@@ -1,37 +1,17 @@
 """The digit CNN: a small VGG-style network sized for sub-millisecond CPU inference.
 
 Torch lives here (and in train/export); serving never imports this module.
-The architecture is fully described by :class:`ModelConfig`, which is stored in every
-checkpoint and ONNX file so any loader can rebuild the network from the artifact alone.
+The architecture is fully described by :class:`ModelConfig` (``digitpad.recipe``, torch-free),
+which is stored in every checkpoint and ONNX file so any loader can rebuild the network from the
+artifact alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture hyper-parameters (stored in artifacts)."""
-
-    name: str = "digitnet"
-    channels: tuple[int, int, int] = (32, 64, 128)
-    dropout: float = 0.25
-    num_classes: int = 10
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        d = dict(d)
-        d["channels"] = tuple(d.get("channels", cls.channels))
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+from .recipe import ModelConfig
 
 
 def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -46,7 +26,7 @@ class DigitNet(nn.Module):
     """Three stages of two 3x3 convs; each stage but the last halves the resolution.
 
     (N, 1, 28, 28) -> stage1 (N, c1, 14, 14) -> stage2 (N, c2, 7, 7)
-    -> stage3 (N, c3, 7, 7) -> global average pool (N, c3) -> linear (N, 10) logits.
+    -> stage3 (N, c3, 7, 7) -> global average pool (N, c3) -> linear (N, classes) logits.
     Global pooling (not a big flatten+dense) keeps parameters small and makes the
     network less sensitive to exactly where in the 28x28 box the digit sits.
     """
@@ -72,14 +52,14 @@ class DigitNet(nn.Module):
             nn.Linear(c3, config.num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) -> (N, 10)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) -> (N, classes)
         return self.head(self.features(x))
 
 
 class Ensemble(nn.Module):
     """Several DigitNets read the same image; their log-probabilities are averaged.
 
-    (N, 1, 28, 28) -> each member (N, 10) -> mean of log-softmax (N, 10). The output works as
+    (N, 1, 28, 28) -> each member (N, C) -> mean of log-softmax (N, C). The output works as
     logits: its softmax is the normalised geometric mean of the members' probabilities.
     Members trained from different seeds make different mistakes, so the average makes fewer.
     """
@@ -89,7 +69,7 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logp = torch.stack([torch.log_softmax(m(x), dim=1) for m in self.members])  # (M, N, 10)
+        logp = torch.stack([torch.log_softmax(m(x), dim=1) for m in self.members])  # (M, N, C)
         return logp.mean(0)
 
 

@@ -41,9 +41,11 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
-from PIL import Image
 
+from . import engines
 from .cuts import cut
+from .decode import Decoded
+from .engines import Engine
 from .glyphs import lines, marks
 from .segment import Line, Page, Piece, components_of, finish, ink_page
 from .verifier import features, verify
@@ -138,7 +140,7 @@ def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int
     mine = _paint(parts, box)
     others = page.mask[box[0]:box[1], box[2]:box[3]] & ~mine
     ink = page.ink[box[0]:box[1], box[2]:box[3]] * (_grow(mine) & ~others)
-    return finish(ink, page.noise), (y0, y1, x0, x1)
+    return finish(ink, page.noise, page.engine), (y0, y1, x0, x1)
 
 
 def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _Cand] | None = None) -> list[_Cand]:
@@ -270,13 +272,13 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list
 # ------------------------------------------------------------------------------ reading
 
 
-def read_number(img: Image.Image, model: Classifier) -> Reading:
+def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -> Reading:
     """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
     or wider than WIDE line heights), again with those components cut (step 5). An image
     of one component that the model reads as one character with probability LONE or more
     is that character: a lone digit is not split in two."""
-    page = ink_page(img)
+    page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
     found = components_of(page.mask)

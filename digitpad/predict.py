@@ -10,9 +10,9 @@ the object holds no per-call state.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +45,10 @@ class Predictor:
     ``threads`` is onnxruntime's intra-op thread count. 1 is best for serving (the model
     is tiny, and parallelism comes from requests/workers, not from splitting one image);
     use 0 (onnxruntime's default: all cores) for big offline batches.
+
+    The file is read once: ``model_bytes`` are the bytes the session was built from (the
+    server hands exactly those to browsers for on-device reading, whatever happens to the
+    file later), ``sha256`` their hash.
     """
 
     def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
@@ -53,6 +57,11 @@ class Predictor:
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}", hint="pass --model PATH to a digitpad .onnx file")
+        try:
+            self.model_bytes = self.path.read_bytes()
+        except OSError as e:
+            raise ModelError(f"cannot read the model file {self.path}: {e.strerror or e}") from e
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -60,7 +69,7 @@ class Predictor:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(self.model_bytes, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for bad files
             raise ModelError(f"{self.path} is not a loadable ONNX model ({type(e).__name__})",
                              hint="pass --model PATH to a digitpad .onnx file") from e
@@ -132,8 +141,8 @@ class Batcher:
         self.max_batch = max_batch
         self._queue: list[tuple[np.ndarray, asyncio.Future]] = []  # (28, 28) images waiting
 
-    async def predict(self, image: np.ndarray) -> tuple[Prediction, float]:
-        """One (28, 28) image -> (its Prediction, ms of model time per image of its batch)."""
+    async def predict(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """One (28, 28) image -> (its probabilities (C,), ms of model time per image of its batch)."""
         import asyncio  # here: `digitpad predict` never needs it
 
         loop = asyncio.get_running_loop()
@@ -159,100 +168,4 @@ class Batcher:
             return
         ms = (time.perf_counter() - t) * 1000 / len(batch)
         for (_, future), p in zip(batch, probs):
-            future.set_result((prediction_of(p), ms))
-
-
-def status_for(confidence: float | None, *, empty: bool, threshold: float) -> str:
-    """'empty' (no ink), 'uncertain' (confidence below threshold) or 'ok'."""
-    if empty:
-        return "empty"
-    return "uncertain" if confidence is not None and confidence < threshold else "ok"
-
-
-def _load_one(job: tuple[str, int]) -> tuple[np.ndarray | None, bool, str | None]:
-    """Read + preprocess one file (runs in worker processes): (image28, empty, error)."""
-    from .errors import DigitpadError
-    from .preprocess import preprocess_bytes
-
-    path, max_pixels = job
-    try:
-        pre = preprocess_bytes(Path(path).read_bytes(), max_pixels=max_pixels)
-    except DigitpadError as e:
-        return None, False, e.message
-    except OSError as e:
-        return None, False, e.strerror or str(e)
-    return pre.image, pre.empty, None
-
-
-SMALL_FILE_BYTES = 2048
-
-
-def default_jobs(paths: list[Path]) -> int:
-    """Decoding processes for ``predict_files``: one per core, but one fewer when the files are
-    small (median of a sample <= SMALL_FILE_BYTES, e.g. 28x28 scans). Those decode faster than
-    the model reads them (~0.2 ms an image, in this process, one onnxruntime thread), so this
-    process needs a core to itself; a 280x280 canvas or a photo takes longer to decode than to read."""
-    import os
-    import statistics
-
-    cores = os.cpu_count() or 1
-    sample = paths[:: max(1, len(paths) // 32)][:32]
-    sizes = [p.stat().st_size for p in sample if p.is_file()]
-    small = bool(sizes) and statistics.median(sizes) <= SMALL_FILE_BYTES
-    return max(1, cores - 1) if small else cores
-
-
-def predict_files(
-    predictor: Predictor,
-    paths: list[Path],
-    *,
-    max_pixels: int,
-    uncertain_threshold: float,
-    batch_size: int = 256,
-    jobs: int = 0,
-) -> list[dict]:
-    """Read many image files: decode/preprocess in ``jobs`` processes (0: ``default_jobs``),
-    predict in batches of ``batch_size`` meanwhile.
-
-    Returns one dict per path, in order: file, digit, confidence, status, probabilities,
-    and error (for files that could not be read; their status is 'error').
-    """
-    from concurrent.futures import ProcessPoolExecutor
-
-    from . import preprocess  # noqa: F401  (imported before the fork: the workers inherit it)
-
-    jobs = jobs or default_jobs(paths)
-    work = [(str(p), max_pixels) for p in paths]
-    rows: list[dict] = [{"file": str(p), "digit": None, "confidence": None, "status": "error",
-                         "probabilities": None, "error": None} for p in paths]
-    pending: list[tuple[int, np.ndarray]] = []  # (row, 28x28 image) waiting for a batch
-
-    def flush() -> None:
-        probs = predictor.predict_batch(np.stack([img for _, img in pending]))  # (B, 10)
-        for (i, _), p in zip(pending, probs):
-            d = int(p.argmax())
-            rows[i].update(digit=d, confidence=float(p[d]), probabilities=[round(float(v), 6) for v in p],
-                           status=status_for(float(p[d]), empty=False, threshold=uncertain_threshold))
-        pending.clear()
-
-    def take(results: Iterable[tuple[np.ndarray | None, bool, str | None]]) -> None:
-        # Each batch is predicted as soon as it fills, while the workers go on decoding: the
-        # int8 model costs ~0.2 ms an image even in batches, as much as decoding a small PNG.
-        for i, (img, empty, err) in enumerate(results):
-            if err is not None:
-                rows[i]["error"] = err
-            elif empty:
-                rows[i]["status"] = "empty"
-            else:
-                pending.append((i, img))
-                if len(pending) >= batch_size:
-                    flush()
-        if pending:
-            flush()
-
-    if len(work) >= 64:  # (fewer: not worth starting processes)
-        with ProcessPoolExecutor(jobs) as pool:
-            take(pool.map(_load_one, work, chunksize=64))  # in order, each as soon as it is ready
-    else:
-        take(map(_load_one, work))
-    return rows
+            future.set_result((p, ms))

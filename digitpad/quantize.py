@@ -25,6 +25,7 @@ import numpy as np
 
 from .artifact import METADATA_KEY, int8_path, write_atomically
 from .errors import ModelError
+from .metrics import report
 from .predict import Predictor
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def quantize(
         q = Predictor(out, threads=0)  # quantize_static keeps the metadata entries
         p_float, p_int8 = base.predict_batch(test_images), q.predict_batch(test_images)  # (N, 10) each
     pred = p_int8.argmax(1)
+    figures = report(pred, test_labels, len(base.labels))
     meta = json.loads(json.dumps(base.metadata))  # a deep copy
     float_metrics = dict(meta.get("metrics", {}))
     meta["version"] = f"{base.version}-int8"
@@ -91,8 +93,8 @@ def quantize(
         "argmax_agreement": float((pred == p_float.argmax(1)).mean()),
         "max_abs_probability_diff": float(np.abs(p_int8 - p_float).max()),
     }
-    meta["metrics"] = {**float_metrics, "test_accuracy": float((pred == test_labels).mean()),
-                       "test_per_class_accuracy": [float((pred[test_labels == c] == c).mean()) for c in range(10)]}
+    meta["metrics"] = {**float_metrics, "test_accuracy": figures["accuracy"],
+                       "test_per_class_accuracy": figures["per_class_accuracy"], "test_images": figures["images"]}
     meta.pop("parity", None)  # torch-vs-ONNX parity describes the float file
     kept = [(e.key, e.value) for e in proto.metadata_props if e.key != METADATA_KEY]
     del proto.metadata_props[:]
@@ -106,22 +108,6 @@ def quantize(
              dst.stat().st_size / 1024, 100 * meta["metrics"]["test_accuracy"],
              100 * q["float_model"]["test_accuracy"], 100 * q["argmax_agreement"])
     return meta
-
-
-def quantize_run(float_path: str | Path, calibration: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
-                 *, calibration_source: str) -> dict:
-    """``train``/``ensemble``/``finetune``'s last step: model.onnx -> model.int8.onnx beside it."""
-    return quantize(float_path, None, calibration_sample(calibration), test_images, test_labels,
-                    calibration_source=calibration_source)
-
-
-def card_row(meta: dict) -> str:
-    """The model card's table row for an int8 model (``meta``: its metadata)."""
-    q = meta["quantization"]
-    return (f"| int8 serving model (`{meta['version']}`) | test {meta['metrics']['test_accuracy']:.2%}, "
-            f"same digit as the float model on {q['argmax_agreement']:.2%} of {q['test_images']:,} test images "
-            f"(max probability difference {q['max_abs_probability_diff']:.3f}); {q['scheme']}, calibrated on "
-            f"{q['calibration']['images']} {q['calibration']['source']} |")
 
 
 def calibration_sample(images: np.ndarray, n: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:

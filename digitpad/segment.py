@@ -32,9 +32,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
+from . import fit28, inkmap
 from . import preprocess as pp
+from .decode import Decoded
+from .engines import Engine
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
@@ -43,36 +45,35 @@ SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
 
 
-# ------------------------------------------------------------------------------ adapter to preprocess.py
-# The only use of preprocess internals (preprocess will expose an ink-map / finish API).
+# ------------------------------------------------------------------------------ preprocessing steps 2-4
 
 
-def ink_map(img: Image.Image, k: int) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """Steps 1-4 of ``preprocess.to_mnist`` at block size ``k``: ((h, w) float64 ink map in
-    [0, 255], (h, w) soft ink in [0, 1], noise sigma), or None (no ink, or blank paper)."""
-    gray_plane, alpha_plane = pp._planes(img)
-    alpha = pp.block_mean(alpha_plane, k, 255.0) if alpha_plane is not None else None
-    if alpha is not None and pp._median_below(pp._ring(alpha), 0.5):
+def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Preprocessing steps 2-4 at block size ``k``: ((h, w) float64 ink map in [0, 255],
+    (h, w) soft ink in [0, 1], noise sigma), or None (no ink, or blank paper)."""
+    alpha = engine.block_mean(img.alpha, k, 255.0) if img.alpha is not None else None
+    H, W = img.shape
+    min_pixels = max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * (-(-H // k)) * (-(-W // k)))
+    if alpha is not None and inkmap.median_below(inkmap.ring(alpha), 0.5):
         ink, noise = alpha * 255.0, 0.0
     else:
-        ink, noise, _ = pp._ink(pp.block_mean(gray_plane(), k), alpha)
+        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels)
     floor = max(4 * noise, 10.0)
     cand = ink[ink > floor]
-    if cand.size < max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * ink.size):
+    if cand.size < min_pixels:
         return None
-    c = pp.percentile(cand, 0.9)
-    if c < max(pp.MIN_CONTRAST, 6 * noise):
+    c = inkmap.percentile(cand, 0.9)
+    if c < max(fit28.MIN_CONTRAST, 6 * noise):
         return None
     lo = max(floor, 0.25 * c)
     hi = max(0.75 * c, lo + 1.0)
     return ink, np.clip((ink - lo) / (hi - lo), 0.0, 1.0), noise
 
 
-def finish(ink: np.ndarray, noise: float) -> np.ndarray | None:
+def finish(ink: np.ndarray, noise: float, engine: Engine) -> np.ndarray | None:
     """Steps 4-10 on one character's (h, w) ink crop -> the (28, 28) uint8 model input, or
     None when it holds no ink."""
-    run = pp._finish_c if pp.ENGINE == "c" else pp._finish_numpy
-    res = run(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
+    res = engine.finish(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
     return res.image if res.kind == "done" else None
 
 
@@ -87,7 +88,7 @@ def column_height(mask: np.ndarray) -> float:
     m = mask[:, cols]
     top = m.argmax(axis=0)
     bottom = m.shape[0] - m[::-1].argmax(axis=0)
-    return pp.percentile((bottom - top).astype(np.float64), 0.9)
+    return inkmap.percentile((bottom - top).astype(np.float64), 0.9)
 
 
 @dataclass
@@ -101,14 +102,15 @@ class Page:
     noise: float
     scale: float
     origin: tuple[float, float]
+    engine: Engine  # runs steps 2 and 4-10 (each character's 28x28)
 
 
-def ink_page(img: Image.Image) -> Page | None:
+def ink_page(img: Decoded, engine: Engine) -> Page | None:
     """Step 1: the decoded image -> its Page, or None when there is no ink."""
-    W, H = img.size
-    file_scale = float(img.info.get(pp.SCALE_INFO, 1.0))  # file pixels per decoded pixel
+    H, W = img.shape
+    file_scale = img.scale  # file pixels per decoded pixel
     k1 = -(-max(W, H) // FIRST_SIDE)
-    first = ink_map(img, k1)
+    first = ink_map(img, k1, engine)
     if first is None:
         return None
     ink, v, noise = first
@@ -125,12 +127,12 @@ def ink_page(img: Image.Image) -> Page | None:
     if k == k1:  # the first pass is at the right scale: its ink, cropped
         ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     else:
-        again = ink_map(img.crop(box), k)
+        again = ink_map(img.crop(box[1], box[3], box[0], box[2]), k, engine)
         if again is None:
             return None
         ink, v, noise = again
         mask = v >= 0.5
-    return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale))
+    return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale), engine)
 
 
 # ------------------------------------------------------------------------------ 2-3. runs, components
@@ -286,10 +288,10 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
 def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
     centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
-    sw = pp.stroke_width(page_mask)
+    sw = fit28.stroke_width(page_mask)
     goal = MIN_STROKE * column_height(page_mask)  # (before growing: the same, give or take 2 rho)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
-        page_mask = pp.thicken(page_mask, int(pp.round_half_up((goal - sw) / 2)))
+        page_mask = fit28.thicken(page_mask, int(inkmap.round_half_up((goal - sw) / 2)))
         sw = goal
     sw = max(1.0, sw)
     row, start, end = runs_of(page_mask)

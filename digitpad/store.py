@@ -5,8 +5,10 @@
     fid = store.add(label=7, image_bytes=png, content_type="image/png", image28=img28, source="draw")
     store.stats(); store.list(limit=50, offset=0); store.delete(fid); store.close()
 
-SQLAlchemy 2 models, schema migrations by Alembic (``digitpad/migrations``; opening a store runs
-``upgrade head`` under a lock, so several server workers may start at once). The default
+SQLAlchemy 2 models, schema migrations by Alembic (``digitpad.schema``; opening a store runs
+``upgrade head`` under a lock, so several server workers may start at once, unless it is told not
+to migrate: then a schema that is not at head is a ``StoreError`` naming ``digitpad db upgrade``,
+the step a deployment runs once before its replicas start). The default
 database is an SQLite file in WAL mode with ``synchronous=FULL`` and a busy timeout: every
 ``add`` is committed and on disk before it returns, which is what lets the API answer 201.
 ``DIGITPAD_DATABASE_URL`` (or ``--database-url``) points the store at PostgreSQL (psycopg 3).
@@ -42,7 +44,6 @@ from sqlalchemy import (
     event,
     func,
     select,
-    text,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -50,14 +51,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import StaticPool
 
 from .errors import InvalidRequest, NotFound, StoreError
+from .schema import MIGRATE_HINT, SchemaStatus, alembic_config, current_revision, migrate, schema_status
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("draw", "upload")
 IMAGE28_BYTES = 28 * 28
-MIGRATIONS = Path(__file__).parent / "migrations"
-# Any constant works: it names the advisory lock PostgreSQL holds while one process migrates.
-_PG_MIGRATION_LOCK = 0x64696769  # "digi"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Explicit constraint names, so Alembic migrations and the models always agree.
@@ -232,52 +231,41 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("digitpad_write") else "BEGIN")
 
 
-# ---------------------------------------------------------------- migrations
+# ---------------------------------------------------------------- the schema (digitpad.schema)
 
 
-def alembic_config(connection=None):  # noqa: ANN001, ANN201 (alembic is imported lazily)
-    """Programmatic Alembic config for ``digitpad/migrations`` (no alembic.ini needed)."""
-    from alembic.config import Config
+def require_current_schema(engine: Engine, url: str | None = None) -> None:
+    """``StoreError`` unless the schema is at head (for processes told not to migrate)."""
+    status = schema_status(engine)
+    if not status.ok:
+        hint = ("deploy the digitpad that migrated it, or downgrade the database" if status.state == "unknown"
+                else MIGRATE_HINT)
+        raise StoreError(f"the feedback database {describe_url(url)} is not ready: {status.describe()}",
+                         hint=hint, code="schema_out_of_date")
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
 
-
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """``alembic upgrade head`` in one transaction, serialized across processes."""
-    backend = engine.dialect.name
-    alembic_log = logging.getLogger("alembic")
-    level = alembic_log.level
-    alembic_log.setLevel(max(logging.WARNING, level))  # its INFO chatter would flood every CLI command
+def upgrade_database(url: str | None) -> tuple[str | None, str | None]:
+    """``digitpad db upgrade``: migrate the database at ``url`` to head; (before, after) revisions."""
+    engine = make_engine(url)
     try:
-        from alembic import command
-
-        with engine.connect() as conn:
-            conn = conn.execution_options(digitpad_write=True)  # SQLite: BEGIN IMMEDIATE = the lock
-            with conn.begin():
-                if backend == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-                before = _revision(conn)
-                command.upgrade(alembic_config(conn), revision)
-                after = _revision(conn)
+        return migrate(engine)
+    except SQLAlchemyError as e:
+        raise StoreError(f"cannot migrate the feedback database {describe_url(url)}: {_reason(e)}",
+                         hint="check --database-url / DIGITPAD_DATABASE_URL") from e
     finally:
-        alembic_log.setLevel(level)
-    if before != after:
-        log.info("feedback database schema: %s -> %s", before or "empty", after)
+        engine.dispose()
 
 
-def _revision(conn) -> str | None:  # noqa: ANN001
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return _revision(conn)
+def database_schema_status(url: str | None) -> SchemaStatus:
+    """``digitpad db check``: the schema's status at ``url``; ``StoreError`` when unreachable."""
+    engine = make_engine(url)
+    try:
+        return schema_status(engine)
+    except SQLAlchemyError as e:
+        raise StoreError(f"cannot read the feedback database {describe_url(url)}: {_reason(e)}",
+                         hint="check --database-url / DIGITPAD_DATABASE_URL") from e
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- the store
@@ -294,11 +282,20 @@ class FeedbackStore:
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate_schema: bool = True) -> FeedbackStore:
-        """Connect to ``url`` (default: the per-user SQLite file) and bring the schema to head."""
+        """Connect to ``url`` (default: the per-user SQLite file) and bring the schema to head.
+
+        ``migrate_schema=False`` (``DIGITPAD_MIGRATE=false``: replicas that leave migrating to a
+        deployment step) changes nothing: a schema that is not at head raises ``StoreError``.
+        """
         engine = make_engine(url)
         try:
             if migrate_schema:
                 migrate(engine)
+            else:
+                require_current_schema(engine, url)
+        except StoreError:
+            engine.dispose()
+            raise
         except SQLAlchemyError as e:
             engine.dispose()
             raise StoreError(f"cannot open the feedback database {describe_url(url)}: {_reason(e)}",
@@ -489,5 +486,8 @@ def _reason(e: SQLAlchemyError) -> str:
 
 __all__ = [
     "Base", "ExportRow", "Feedback", "FeedbackRecord", "FeedbackStore", "FeedbackSummary",
-    "default_database_url", "describe_url", "make_engine", "migrate", "resolve_url",
+    "database_schema_status", "default_database_url", "describe_url", "make_engine", "require_current_schema",
+    "resolve_url", "upgrade_database",
+    # the schema's own functions, from digitpad.schema, where the migrations' users have long found them
+    "alembic_config", "current_revision", "migrate",
 ]

@@ -2,7 +2,7 @@
 
 DIGITPAD_DATA_DIR        folder with the four MNIST IDX .gz files
 DIGITPAD_PENDIGITS       the pendigits trajectories-dev.jsonl.gz file
-DIGITPAD_UNIPEN          the folder of the UNIPEN dev files (trajectories, numbers, symbols, ...)
+DIGITPAD_UNIPEN          the UNIPEN folder (trajectories-dev, symbols-dev, letters-*-dev, numbers-dev)
 """
 
 from __future__ import annotations
@@ -12,10 +12,44 @@ from pathlib import Path
 
 import pytest
 
+from digitpad import harness
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
+
+
+# ------------------------------------------------------------------ what was skipped, said at the end
+
+# Skips by kind: (marker or reason text, what was skipped, how to run it).
+SKIP_KINDS = [
+    ("postgres", "PostgreSQL cases", "set DIGITPAD_TEST_POSTGRES_URL, or run .ci/run, which starts one"),
+    ("browser", "Chromium cases", "apt-get install chromium; .ci/run does"),
+    ("CI=true", "CI-only checks", "run with CI=true"),
+]
+
+
+def skip_summary(reports: list) -> str:
+    """One line: how many tests of each kind were skipped and how to run them ('' if none)."""
+    counts: dict[tuple[str, str], int] = {}
+    for rep in reports:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        kind = next(((what, how) for key, what, how in SKIP_KINDS if key in rep.keywords or key in reason),
+                    ("other", reason.removeprefix("Skipped: ")))
+        counts[kind] = counts.get(kind, 0) + 1
+    parts = [f"{n} {what} ({how})" for (what, how), n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "skipped: " + "; ".join(parts) if parts else ""
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after -ra's list, just above the counts
+def pytest_terminal_summary(terminalreporter):  # noqa: ANN001, ANN201
+    try:
+        return (yield)
+    finally:
+        line = skip_summary(terminalreporter.stats.get("skipped", []))
+        if line:
+            terminalreporter.write_line(line, yellow=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,10 +91,10 @@ def pendigits_path() -> Path:
 
 @pytest.fixture(scope="session")
 def unipen_dir() -> Path:
-    d = os.environ.get("DIGITPAD_UNIPEN")
-    if not d or not (Path(d) / "numbers-dev.jsonl.gz").is_file():
-        _missing("set DIGITPAD_UNIPEN to the UNIPEN data folder (make test sets it)")
-    return Path(d)
+    p = os.environ.get("DIGITPAD_UNIPEN")
+    if not p or not (Path(p) / "symbols-dev.jsonl.gz").is_file():
+        _missing("set DIGITPAD_UNIPEN to the UNIPEN folder (make test sets it to ../shared/data/unipen)")
+    return Path(p)
 
 
 @pytest.fixture(scope="session")
@@ -90,80 +124,26 @@ def output_dir() -> Path:
 # ------------------------------------------------------------------ a real server subprocess
 
 
-def free_port() -> int:
-    import socket
+class ServerProcess(harness.ServerProcess):
+    """The package's server harness (``digitpad.harness``), started from the repo root; a server
+    that dies or never answers fails the test with its log. Positional: the log folder, then
+    ``digitpad serve`` arguments: ``with server_process(tmp_path, "--workers", "2", env={...}) as s:``."""
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60,
+                 port: int | None = None) -> None:
+        super().__init__(*args, log_dir=log_dir, env=env, startup_s=startup_s, cwd=REPO, port=port)
 
-
-class ServerProcess:
-    """``python -m digitpad.cli serve`` on a free 127.0.0.1 port, as a real subprocess.
-
-    ``env`` adds DIGITPAD_* settings (the rest of the environment, e.g. DIGITPAD_MODEL, is
-    inherited). Use as a context manager: waits for /healthz, stops the process by PID, and
-    fails with the server's log if it dies or never answers.
-    """
-
-    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 60) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"server-{self.port}.log"
-        self.args = args
-        self.env = {**os.environ, "DIGITPAD_DATABASE_URL": f"sqlite:///{log_dir / f'feedback-{self.port}.db'}",
-                    "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.startup_s = startup_s
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> ServerProcess:
-        import subprocess
-        import sys
-        import time
-        import urllib.request
-
-        self._log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "digitpad.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
-        )
-        deadline = time.monotonic() + self.startup_s
-        while True:
-            if self.proc.poll() is not None:
-                self._close()
-                pytest.fail(f"server exited with {self.proc.returncode} before answering; its log:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                pytest.fail(f"server did not answer /healthz within {self.startup_s:.0f} s; its log:\n{self.log()}")
-            time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        import subprocess
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # by PID: uvicorn shuts down (and stops its workers) on SIGTERM
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._close()
-
-    def _close(self) -> None:
-        if getattr(self, "_log_file", None) and not self._log_file.closed:
-            self._log_file.close()
+    def start(self, ready: str = "/healthz") -> ServerProcess:
+        try:
+            return super().start(ready)
+        except harness.HarnessError as e:
+            pytest.fail(str(e))
 
     def assert_alive(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, f"server died; its log:\n{self.log()}"
+        try:
+            super().assert_alive()
+        except harness.HarnessError as e:
+            pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")

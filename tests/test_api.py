@@ -27,9 +27,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitpad import workers
-from digitpad.server import create_app
+from digitpad.reading import Thresholds
 from digitpad.settings import Settings
+from digitpad.web import sockets as workers
+from digitpad.web.app import create_app
 
 MAX_BODY = 300_000  # small limits keep the oversize tests cheap
 MAX_PIXELS = 4_000_000
@@ -136,21 +137,28 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dic
     return body["error"]
 
 
-def assert_reading(body: dict, *, threshold: float = 0.6) -> None:
-    """The full 200 shape of /api/predict."""
-    assert set(body) == {"digit", "confidence", "probabilities", "status", "preview", "model", "timing_ms"}, body
+def thresholds_of(config: dict) -> Thresholds:
+    """The thresholds a server reads with, from its GET /api/config."""
+    return Thresholds(uncertain=config["uncertain_threshold"], not_digit=config["not_digit_threshold"],
+                      doubtful=config["doubtful_threshold"])
+
+
+def assert_reading(body: dict, thresholds: Thresholds) -> None:
+    """The full 200 shape of /api/predict, its status by the server's thresholds."""
+    assert set(body) == {"digit", "confidence", "probabilities", "digit_likelihood", "status", "preview", "model",
+                         "timing_ms"}, body
     assert len(body["probabilities"]) == 10 and all(0 <= p <= 1 for p in body["probabilities"]), body
     assert set(body["timing_ms"]) == {"decode", "preprocess", "inference", "total"}, body["timing_ms"]
     assert all(v >= 0 for v in body["timing_ms"].values()), body["timing_ms"]
     decode_preview(body["preview"])
     if body["status"] == "empty":
-        assert body["digit"] is None and body["confidence"] == 0, body
+        assert body["digit"] is None and body["confidence"] == 0 and body["digit_likelihood"] == 0, body
     else:
-        assert 0 <= body["digit"] <= 9, body
+        assert 0 <= body["digit"] <= 9 and 0 < body["digit_likelihood"] <= 1, body
         assert abs(sum(body["probabilities"]) - 1) < 1e-3, body["probabilities"]
         assert body["confidence"] == max(body["probabilities"]), body
         assert body["probabilities"].index(body["confidence"]) == body["digit"], body
-        assert body["status"] == ("uncertain" if body["confidence"] < threshold else "ok"), body
+        assert body["status"] == thresholds.status(body["confidence"], body["digit_likelihood"], empty=False), body
 
 
 # ------------------------------------------------------------------ happy paths
@@ -165,7 +173,7 @@ def test_each_format_is_read(client: TestClient, mnist_digits, fmt: str) -> None
     r = post_file(client, encode(img28, fmt), name=f"seven.{fmt.split('-')[0]}", ctype="application/octet-stream")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert_reading(body)
+    assert_reading(body, thresholds_of(client.get("/api/config").json()))
     assert body["digit"] == label, {k: v for k, v in body.items() if k != "preview"}
     assert body["model"] == client.get("/api/model").json()["version"]
 
@@ -223,7 +231,7 @@ def test_json_data_url_bare_base64_and_multipart_agree(client: TestClient, mnist
     ]
     for r in answers:
         assert r.status_code == 200, r.text
-        assert_reading(r.json())
+        assert_reading(r.json(), thresholds_of(client.get("/api/config").json()))
     first = answers[0].json()
     for r in answers[1:]:
         assert (r.json()["digit"], r.json()["probabilities"]) == (first["digit"], first["probabilities"])
@@ -234,7 +242,7 @@ def test_empty_image_is_empty(client: TestClient) -> None:
         r = post_file(client, data)
         assert r.status_code == 200, r.text
         body = r.json()
-        assert_reading(body)
+        assert_reading(body, thresholds_of(client.get("/api/config").json()))
         assert (body["status"], body["digit"], body["confidence"]) == ("empty", None, 0), body
         assert decode_preview(body["preview"]).max() == 0
 
@@ -314,7 +322,7 @@ def test_odd_images_are_answered_not_crashed(client: TestClient, name: str) -> N
     r = post_file(client, odd_images()[name], "odd.bin", "application/octet-stream")
     assert r.status_code in (200, 400, 413, 415), r.text
     if r.status_code == 200:
-        assert_reading(r.json())
+        assert_reading(r.json(), thresholds_of(client.get("/api/config").json()))
     else:
         assert_error(r, r.status_code)
 
@@ -377,7 +385,7 @@ def test_model_endpoint(client: TestClient) -> None:
     meta = r.json()
     for key in ("version", "architecture", "input", "normalization", "labels"):
         assert key in meta, sorted(meta)
-    assert meta["labels"] == [str(i) for i in range(10)]
+    assert meta["labels"][:10] == [str(i) for i in range(10)]  # the digits first (and number symbols, other)
 
 
 def test_healthz_and_config(client: TestClient, settings: Settings) -> None:
@@ -410,7 +418,8 @@ def test_docs_and_openapi(client: TestClient) -> None:
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/PredictResponse"}, ok
     props = spec["components"]["schemas"]["PredictResponse"]["properties"]
-    assert set(props) == {"digit", "confidence", "probabilities", "status", "preview", "model", "timing_ms"}
+    assert set(props) == {"digit", "confidence", "probabilities", "digit_likelihood", "status", "preview", "model",
+                          "timing_ms"}
     for path in ("/api/model", "/api/config", "/healthz"):
         assert "get" in spec["paths"][path], path
 
@@ -439,12 +448,12 @@ def test_unexpected_exception_is_500_without_traceback(settings: Settings) -> No
 
 def test_unexpected_exception_in_predict_is_500(settings: Settings, mnist_digits, monkeypatch) -> None:
     """The same on POST /api/predict, which the app answers without Starlette's error middleware."""
-    import digitpad.server
+    import digitpad.reading
 
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(digitpad.server, "_read_image", broken)
+    monkeypatch.setattr(digitpad.reading, "prepare", broken)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = post_file(c, encode(mnist_digits[1][0], "png-l"))
         assert c.get("/healthz").status_code == 200  # and it keeps serving
@@ -515,7 +524,7 @@ def test_serve_with_a_missing_model_says_so(tmp_path: Path) -> None:
 
 
 def test_importing_the_server_does_not_import_torch() -> None:
-    code = ("import digitpad.server as s, sys; s.create_app(); "
+    code = ("import digitpad.web.app as s, sys; s.create_app(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -561,7 +570,7 @@ def test_live_server_predicts(live_server: str, live_server_process, mnist_digit
     img28, label = mnist_digits[8]
     r = httpx.post(live_server + "/api/predict", files={"image": ("d.png", encode(img28, "png-rgba"), "image/png")})
     assert r.status_code == 200, r.text
-    assert_reading(r.json(), threshold=Settings().uncertain_threshold)
+    assert_reading(r.json(), thresholds_of(httpx.get(live_server + "/api/config").json()))
     assert r.json()["digit"] == label
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "server" not in r.headers  # no version banner
@@ -704,9 +713,11 @@ def test_readme_api_examples_run(live_server: str) -> None:
             assert body["digit"] == 7 and body["status"] in ("ok", "uncertain"), (cmd, out.stdout[:300])
 
 
-def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mnist_digits) -> None:
-    """The app answers POST /api/predict itself, ahead of FastAPI's stack (``_App.direct``);
-    with that shortcut removed, the same requests get byte-identical answers and headers."""
+def test_predict_has_one_handler_and_answers_as_documented(settings: Settings, mnist_digits) -> None:
+    """POST /api/predict is answered by one handler, ahead of FastAPI's stack (``web.predict``):
+    no twin exists, OpenAPI documents it, and every answer matches the document."""
+    from digitpad.web.schemas import ErrorResponse, PredictResponse
+
     requests = [
         {"files": {"image": ("d.png", encode(mnist_digits[3][0], "png-rgba"), "image/png")}},
         {"json": {"image": "data:image/png;base64," + base64.b64encode(encode(mnist_digits[7][0], "png-l")).decode()}},
@@ -717,21 +728,45 @@ def test_predict_fast_path_answers_as_the_routed_endpoint(settings: Settings, mn
         {"files": {"other": ("d.png", blank_png(), "image/png")}},
         {"files": {"image": ("d.png", png_header_only(50_000, 50_000), "image/png")}},
     ]
-
-    def answers(client: TestClient) -> list[tuple[int, bytes, dict]]:
-        out = []
+    with TestClient(create_app(settings)) as client:
+        routes = [r for r in client.app.routes if getattr(r, "path", None) == "/api/predict"]
+        assert len(routes) == 1, routes  # one handler: the direct dispatch guards that route's own app
+        assert client.app.direct[("POST", "/api/predict")].app is routes[0].app
+        op = client.get("/openapi.json").json()["paths"]["/api/predict"]["post"]
+        statuses = []
         for kw in requests:
             r = client.post("/api/predict", **kw)
-            body = json.loads(r.content)
-            body.pop("timing_ms", None)  # the only field that may differ
-            out.append((r.status_code, json.dumps(body, sort_keys=True),
-                        {k: v for k, v in r.headers.items() if k != "content-length"}))
-        return out
+            statuses.append(r.status_code)
+            assert str(r.status_code) in op["responses"], (r.status_code, list(op["responses"]))
+            model = PredictResponse if r.status_code == 200 else ErrorResponse
+            model.model_validate(r.json())
+            assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in r.headers
+            assert r.status_code != 200 or r.headers["cache-control"] == "no-store"
+    assert statuses == [200, 200, 400, 422, 400, 415, 422, 413], statuses
+    assert set(op["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
 
-    with TestClient(create_app(settings)) as client:
-        fast = answers(client)
-        assert ("POST", "/api/predict") in client.app.direct
-        client.app.direct = {}
-        routed = answers(client)
-    assert [a[0] for a in fast] == [200, 200, 400, 422, 400, 415, 422, 413], [a[0] for a in fast]
-    assert fast == routed
+
+def test_an_internal_preprocessing_failure_is_a_400_everywhere(mnist_digits, tmp_db: str, monkeypatch, capsys,
+                                                                tmp_path: Path) -> None:
+    """A failure inside preprocessing (e.g. fit28's "no ink left at the intermediate resolution")
+    is the same 400 on /api/predict, on /api/feedback and in `digitpad predict`: every path reads
+    through ``reading.prepare``, and ``preprocess.preprocess`` translates it (once, 500 on the server)."""
+    import dataclasses
+
+    from digitpad import engines
+    from digitpad.cli import main
+
+    def broken(*args: object) -> None:
+        raise ValueError("no ink left at the intermediate resolution")
+
+    monkeypatch.setattr(engines, "NUMPY", dataclasses.replace(engines.NUMPY, finish=broken))
+    monkeypatch.setenv("DIGITPAD_PREPROCESS", "numpy")
+    png = encode(mnist_digits[4][0], "png-l")
+    with TestClient(create_app(Settings(database_url=tmp_db, preprocess="numpy")), raise_server_exceptions=False) as c:
+        assert_error(post_file(c, png), 400, "invalid_image")
+        r = c.post("/api/feedback", files={"image": ("d.png", png, "image/png")}, data={"label": "4"})
+        assert_error(r, 400, "invalid_image")
+    (tmp_path / "d.png").write_bytes(png)
+    assert main(["predict", str(tmp_path / "d.png"), "--json"]) == 1
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "error" and row["error"] == "the image could not be processed", row

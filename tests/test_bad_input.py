@@ -38,8 +38,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitpad.server import create_app
 from digitpad.settings import Settings
+from digitpad.web.app import create_app
 
 MAX_BODY = 2_000_000  # small limits keep the oversize cases cheap
 MAX_PIXELS = 4_000_000

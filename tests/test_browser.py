@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -82,6 +83,22 @@ class Tab:
                 })
             cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         cdp.detach()
+
+    def draw_pen(self, record: dict) -> None:
+        """Pen input through the DevTools protocol (the page sees pointerType 'pen', with pressure)."""
+        cdp = self.context.new_cdp_session(self.page)
+        for stroke in record["strokes"]:
+            pts = self._points(stroke, record.get("canvas", 280))
+            for i, (x, y) in enumerate(pts):
+                cdp.send("Input.dispatchMouseEvent", {
+                    "type": "mousePressed" if i == 0 else "mouseMoved", "x": x, "y": y, "button": "left",
+                    "buttons": 1, "clickCount": 1 if i == 0 else 0, "pointerType": "pen", "force": 0.5})
+            cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": pts[-1][0], "y": pts[-1][1],
+                                                  "button": "left", "clickCount": 1, "pointerType": "pen"})
+        cdp.detach()
+
+    def draw(self, record: dict, how: str) -> None:
+        {"mouse": self.draw_mouse, "touch": self.draw_touch, "pen": self.draw_pen}[how](record)
 
     # ---- reading the result
     def settled(self) -> None:
@@ -153,7 +170,8 @@ def test_mouse_drawings_are_read(tab: Tab, digits) -> None:
 
 
 def test_touch_drawings_are_read_and_page_does_not_scroll(browser, live_server: str, digits) -> None:
-    phone = Tab(browser, live_server, viewport={"width": 390, "height": 700}, has_touch=True,
+    # A short phone window (the page fits taller ones): the page can scroll, so drawing must not.
+    phone = Tab(browser, live_server, viewport={"width": 390, "height": 560}, has_touch=True,
                 device_scale_factor=2)
     try:
         page = phone.page
@@ -220,6 +238,43 @@ def test_clear_and_undo(tab: Tab, digits) -> None:
     assert (r["digit"], r["state"], r["status"]) == (None, "empty", "Draw a digit"), r
     assert tab.pad_ink() == 0
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("mode", "how"), [("device", "mouse"), ("server", "touch"), ("server", "pen")])
+def test_keys_work_after_choosing_where_to_read(browser, live_server: str, digits, mode: str, how: str) -> None:
+    """Choosing "Read it: on this device / on the server" focuses a radio; then drawing, Esc,
+    Ctrl+Z and the digit keys must still act on the pad (strokes must not pile up)."""
+    t = Tab(browser, live_server, has_touch=how == "touch")
+    try:
+        page = t.page
+        radio = page.get_by_test_id(f"mode-{mode}")
+        radio.tap() if how == "touch" else radio.click()
+        assert page.evaluate("document.activeElement.name") == "mode"
+        t.draw(digits[7][0], how)
+        first = t.reading()
+        assert first["strokes"] == len(digits[7][0]["strokes"]) and first["digit"] is not None, first
+        page.keyboard.press("Escape")
+        r = t.reading()
+        assert (r["strokes"], r["digit"], r["state"]) == (0, None, "empty"), r
+        assert t.pad_ink() == 0
+
+        two = next(rec for rec in digits[4] if len(rec["strokes"]) == 2)
+        t.draw(two, how)
+        assert t.reading()["strokes"] == 2
+        page.keyboard.press("Control+z")
+        assert t.reading()["strokes"] == 1
+
+        # Focus back on the radio (keyboard users tab to it): the keys still reach the pad.
+        radio.focus()
+        with page.expect_request(lambda q: q.url.endswith("/api/feedback")) as req:
+            page.keyboard.press("5")
+        assert req.value.post_data_json["label"] == 5
+        page.keyboard.press("Escape")
+        assert t.reading()["strokes"] == 0
+        assert page.get_by_test_id(f"mode-{mode}").is_checked()
+        assert t.errors == []
+    finally:
+        t.close()
 
 
 def test_probabilities_are_readable_as_text(tab: Tab, digits) -> None:
@@ -412,6 +467,134 @@ def test_screenshot(browser, live_server: str, digits, output_dir: Path) -> None
     if os.environ.get("DIGITPAD_UPDATE_SCREENSHOT") == "1":
         (REPO / "docs").mkdir(exist_ok=True)
         shutil.copy(shot, REPO / "docs" / "screenshot.png")
+
+
+def _rgb(css_hex: str) -> tuple[int, int, int]:
+    h = css_hex.strip().lstrip("#")
+    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def _distance(a, b) -> float:
+    return sum((x - y) ** 2 for x, y in zip(a[:3], b[:3])) ** 0.5
+
+
+def test_dark_mode_radios_and_empty_preview_use_the_pages_colours(tab: Tab, digits) -> None:
+    """In dark mode the checked radio is the page's accent (not system blue) and an unchecked one
+    is the card's colour (not a grey-olive disc); with nothing read, "what the model sees" is an
+    empty frame that says so, not a black square."""
+    page = tab.page
+    page.emulate_media(color_scheme="dark", reduced_motion="reduce")
+    var = lambda name: _rgb(page.evaluate(f"getComputedStyle(document.documentElement).getPropertyValue('{name}')"))  # noqa: E731
+    accent, card = var("--accent"), var("--card")
+
+    def centre(selector: str) -> tuple[int, int, int]:
+        img = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+        return img.getpixel((img.width // 2, img.height // 2))
+
+    assert page.get_by_test_id("mode-server").is_checked()
+    assert _distance(centre("#mode-server"), accent) < 20, (centre("#mode-server"), accent)
+    assert _distance(centre("#mode-device"), card) < 20, (centre("#mode-device"), card)
+
+    box = ".preview > :first-child"   # the square beside "what the model sees"
+    empty = Image.open(io.BytesIO(page.locator(box).screenshot())).convert("L")
+    dark = float((np.asarray(empty) < 16).mean())
+    assert dark < 0.5, f"{dark:.0%} of the empty preview is black"
+    assert "nothing yet" in page.locator(".preview").inner_text()
+
+    tab.draw_mouse(digits[2][0])
+    assert tab.reading()["digit"] is not None
+    assert page.get_by_test_id("preview").is_visible() and not page.get_by_test_id("preview-empty").is_visible()
+    assert tab.errors == []
+
+
+def test_an_8_and_where_a_reading_was_computed(tab: Tab, digits) -> None:
+    """"Looks like an 8" (and "Saved as an 8"); the "computed on the server in N ms" line belongs
+    to a reading: it goes with an upload error and with "Can't reach the server"."""
+    page = tab.page
+    where = page.get_by_test_id("where")
+    for rec in digits[8][:10]:   # the first drawings of an 8 the model reads as 8
+        page.keyboard.press("Escape")
+        tab.draw_mouse(rec)
+        r = tab.reading()
+        if r["digit"] == 8 and r["state"] == "ok":
+            break
+    assert (r["digit"], r["status"]) == (8, "Looks like an 8"), r
+    assert where.text_content().startswith("computed on the server in "), where.text_content()
+    page.keyboard.press("Escape")
+    tab.draw_mouse(digits[1][0])
+    assert tab.reading()["digit"] != 8
+    with page.expect_response(lambda q: q.url.endswith("/api/feedback")) as answer:
+        page.get_by_test_id("feedback-digit-8").click()
+    if answer.value.ok:
+        page.get_by_test_id("feedback-thanks").wait_for(state="visible")
+        assert page.get_by_test_id("feedback-thanks").text_content() == "Thanks! Saved as an 8."
+
+    page.get_by_test_id("upload").set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain",
+                                                          "buffer": b"not an image"}])
+    page.wait_for_selector("#result[data-state='error']")
+    assert where.text_content() == "", where.text_content()
+
+    tab.draw_mouse(digits[2][0])
+    assert tab.reading()["digit"] is not None and where.text_content().startswith("computed on the server")
+    page.route("**/api/predict", lambda route: route.abort("connectionrefused"))
+    tab.draw_mouse(digits[5][0])   # on top: a new reading is asked for, and the server is gone
+    tab.settled()
+    assert page.locator("#offline").is_visible()
+    assert where.text_content() == "", where.text_content()
+    assert not page.get_by_test_id("use-device").is_visible(), "no model kept on this device: nothing to offer"
+
+
+# ------------------------------------------------------------------ screens: phone, tablet, laptop
+
+# name -> (viewport, how the page is drawn on, the smallest sensible pad side in px)
+SCREENS = {
+    "phone": ((412, 915), "touch", 0.8 * 412),             # portrait: one column, the pad nearly full width
+    "phone-landscape": ((915, 412), "touch", 0.7 * 412),   # pad as tall as the screen allows, reading beside it
+    "tablet": ((820, 1180), "pen", 0.6 * 820),             # portrait: one column, a big pad
+    "laptop": ((1280, 800), "mouse", 360),                  # two columns
+}
+# What must be on screen, without scrolling, once a reading asks "Right?".
+ON_SCREEN = ["#pad", "#undo", "#clear", "#upload-label", "#prediction", "#confidence", "#status-text",
+             ".preview", "#bars", "#mode", "#feedback-ask"]
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_page_fits_the_screen(browser, live_server: str, digits, output_dir: Path, screen: str) -> None:
+    """Pad, tools, reading, bars, the mode switch (on one line) and "Right?" are all inside the
+    viewport, in light and dark mode, and the pad is a square of a sensible size for the screen.
+    The screenshots are left in test-output/ to be looked at."""
+    (w, h), how, min_pad = SCREENS[screen]
+    t = Tab(browser, live_server, viewport={"width": w, "height": h}, has_touch=how == "touch",
+            reduced_motion="reduce")
+    try:
+        page = t.page
+        empty_pad = page.locator("#pad").bounding_box()
+        t.draw(digits[3][0], how)
+        assert t.reading()["digit"] is not None
+        page.locator("#feedback-ask").wait_for(state="visible")
+        # The pad keeps its size whatever the reading shows (it must never change under the pen).
+        assert page.locator("#pad").bounding_box() == empty_pad, (screen, empty_pad)
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+            page.screenshot(path=str(output_dir / f"screen-{screen}-{scheme}.png"))
+            size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            assert size == [w, h], f"{screen}/{scheme}: the page is {size[0]}x{size[1]}, the screen {w}x{h}"
+            boxes = {sel: page.locator(sel).bounding_box() for sel in ON_SCREEN}
+            for sel, b in boxes.items():
+                assert b and b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= w + 0.5 \
+                    and b["y"] + b["height"] <= h + 0.5, f"{screen}/{scheme}: {sel} at {b} is off the {w}x{h} screen"
+            pad = boxes["#pad"]
+            assert abs(pad["width"] - pad["height"]) <= 1 and pad["width"] >= min_pad, (screen, pad, min_pad)
+            radios = [page.get_by_test_id(f"mode-{m}").bounding_box() for m in ("device", "server")]
+            assert abs(radios[0]["y"] - radios[1]["y"]) < 2, f"{screen}: the mode radios wrap: {radios}"
+            result = page.locator("#result").bounding_box()
+            if w > h:  # landscape: the reading beside the pad
+                assert result["x"] >= pad["x"] + pad["width"], (screen, pad, result)
+            else:      # portrait: below it
+                assert result["y"] >= pad["y"] + pad["height"], (screen, pad, result)
+        assert t.errors == []
+    finally:
+        t.close()
 
 
 def test_api_docs_render_offline(browser, live_server: str) -> None:

@@ -48,10 +48,22 @@ def test_evaluate_json_and_grid(tmp_path: Path, mnist_dir: Path):
     assert Image.open(grid).size[0] > 100
 
 
-def test_evaluate_table(mnist_dir: Path, tmp_path: Path):
-    r = digitpad("evaluate", "--data-dir", str(mnist_dir), "--limit", "500", "--grid", "", cwd=tmp_path)
+def test_evaluate_table_writes_nothing_unless_asked(mnist_dir: Path, tmp_path: Path):
+    r = digitpad("evaluate", "--data-dir", str(mnist_dir), "--limit", "500", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "accuracy:" in r.stdout and "confusion" in r.stdout
+    assert list(tmp_path.iterdir()) == [], "evaluate wrote into the working directory"
+
+
+def test_evaluate_with_a_data_dir_that_does_not_exist(tmp_path: Path):
+    typo = tmp_path / "shraed" / "mnist"
+    r = digitpad("evaluate", "--data-dir", str(typo), cwd=tmp_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    first = r.stderr.splitlines()[0]
+    assert first == f"digitpad: error: no such folder: {typo}", r.stderr
+    assert len(r.stderr.splitlines()) <= 2 and all(len(line) < 120 for line in r.stderr.splitlines()), r.stderr
+    assert "http" not in r.stderr and "could not be downloaded" not in r.stderr, r.stderr  # no attempt
+    assert list(tmp_path.iterdir()) == [], "evaluate created folders"
 
 
 def test_predict_folder_json(png_folder):
@@ -83,11 +95,32 @@ def test_predict_bad_file_one_line_and_nonzero(tmp_path: Path, png_folder):
     assert "error" in r.stdout and "Traceback" not in r.stderr
 
 
+def test_folder_scans_pick_only_formats_the_decoder_reads(tmp_path: Path, png_folder):
+    """A folder with a TIFF beside a PNG: the scan lists the PNG only (TIFF is refused with 415 by
+    the decoder, so listing it would only add an error row); a TIFF named explicitly is refused."""
+    from PIL import Image as PILImage
+
+    from digitpad.cli.common import IMAGE_SUFFIXES
+    from digitpad.decode import ACCEPTED_FORMATS
+
+    extensions = PILImage.registered_extensions()
+    assert {extensions[s] for s in IMAGE_SUFFIXES} <= ACCEPTED_FORMATS, sorted(IMAGE_SUFFIXES)
+    folder, _ = png_folder
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "seven.png").write_bytes((folder / "d000_7.png").read_bytes())
+    PILImage.open(folder / "d001_2.png").save(mixed / "two.tif")
+    r = digitpad("predict", str(mixed), "--json")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert [Path(row["file"]).name for row in json.loads(r.stdout)] == ["seven.png"]
+    r = digitpad("predict", str(mixed / "two.tif"), "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)[0]["status"] == "error", r.stdout
+
+
 @pytest.mark.parametrize("args, rc, needle", [
     (["predict", "/no/such/file.png"], 1, "no such file or folder"),
     (["predict", "/no/such/*.png"], 1, "no files match"),
     (["info", "--model", "/no/such/model.onnx"], 1, "model file not found"),
-    (["evaluate", "--data-dir", "/no/such/dir", "--grid", ""], 1, "not"),
     (["frobnicate"], 2, "invalid choice"),
     (["train", "--epochs", "many"], 2, "invalid int value"),
 ])

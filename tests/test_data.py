@@ -91,12 +91,44 @@ def test_uncompressed_files_are_accepted(tmp_path: Path, mnist_dir: Path):
     assert len(x) == len(y) == 10000
 
 
-def test_offline_without_data_gives_one_clear_message(tmp_path: Path):
+def test_offline_without_data_gives_one_clear_message(tmp_path: Path, monkeypatch):
+    # No folder named: the per-user cache is used, and missing files are downloaded into it.
     # Port 9 on loopback: nothing listens, the connection is refused at once (no internet needed).
+    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "cache" / "mnist")
     with pytest.raises(DataError) as e:
-        data.load_split("test", tmp_path / "empty", mirrors=("http://127.0.0.1:9/",))
+        data.load_split("test", mirrors=("http://127.0.0.1:9/",))
     assert "could not be downloaded" in e.value.message
     assert "--data-dir" in e.value.hint and "DIGITPAD_DATA_DIR" in e.value.hint
+
+
+def test_a_named_folder_is_never_created_nor_downloaded_into(tmp_path: Path, mirror, mnist_dir: Path):
+    """A folder the user named (--data-dir, DIGITPAD_DATA_DIR) is only read: a typo is one short
+    line naming it, and an existing folder without the files is not filled from the internet."""
+    root, url = mirror  # a working mirror: if anything tried to download, it would succeed
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(mnist_dir / name, root / name)
+    typo = tmp_path / "dta" / "mnist"
+    with pytest.raises(DataError) as e:
+        data.load_split("test", typo, mirrors=(url,))
+    assert e.value.message == f"no such folder: {typo}"
+    assert not (tmp_path / "dta").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="not found in"):
+        data.load_split("test", empty, mirrors=(url,))
+    assert list(empty.iterdir()) == []
+
+
+def test_without_a_named_folder_the_cache_is_filled_from_a_mirror(tmp_path: Path, mirror, mnist_dir: Path,
+                                                                   monkeypatch):
+    root, url = mirror
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(mnist_dir / name, root / name)
+    cache = tmp_path / "cache" / "mnist"
+    monkeypatch.setattr(data, "default_data_dir", lambda: cache)
+    x, y = data.load_split("test", mirrors=("http://127.0.0.1:9/", url))
+    assert len(x) == len(y) == 10000
+    assert sorted(p.name for p in cache.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from PIL import Image
 
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
-from digitpad.server import create_app
 from digitpad.settings import Settings
 from digitpad.store import FeedbackStore
+from digitpad.web.app import create_app
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -123,9 +123,12 @@ def big_png(side: int) -> bytes:
 BAD_JSON = [
     ({"label": 10}, 400, "invalid_label"),
     ({"label": -1}, 400, "invalid_label"),
-    ({"label": "seven"}, 422, "missing_field"),
-    ({"label": 7.5}, 422, "missing_field"),
-    ({"label": True}, 422, "missing_field"),
+    ({"label": "seven"}, 400, "invalid_label"),
+    ({"label": 7.5}, 400, "invalid_label"),
+    ({"label": True}, 400, "invalid_label"),
+    ({"label": "-1"}, 400, "invalid_label"),
+    ({"label": [7]}, 400, "invalid_label"),
+    ({"predicted": "x"}, 400, "invalid_predicted"),
     ({"label": None}, 422, "missing_field"),
     ({"drop": "label"}, 422, "missing_field"),
     ({"drop": "image"}, 422, "missing_field"),
@@ -160,6 +163,8 @@ def test_other_bad_bodies_are_refused_and_write_nothing(client, db_url, samples)
         (client.post("/api/feedback", data={"label": "3"}, files={"other": ("d.png", png, "image/png")}),
          422, "missing_field"),
         (client.post("/api/feedback", files={"image": ("d.png", png, "image/png")}, data={"label": "12"}),
+         400, "invalid_label"),
+        (client.post("/api/feedback", files={"image": ("d.png", png, "image/png")}, data={"label": "seven"}),
          400, "invalid_label"),
         (client.post("/api/feedback", files={"image": ("d.png", b"", "image/png")}, data={"label": "1"}),
          400, "invalid_image"),
@@ -217,6 +222,10 @@ def test_admin_routes_list_show_and_delete(client, samples):
     assert_error(client.get("/api/feedback?limit=0", headers=AUTH), 422)
     assert_error(client.get("/api/feedback?limit=501", headers=AUTH), 422)
     assert_error(client.get("/api/feedback/abc/image", headers=AUTH), 422)
+    # An id past the databases' 64-bit keys names no row: a 4xx, not the driver's overflow (a 500).
+    for bad in (2**63, -(2**63) - 1, 0):
+        assert_error(client.delete(f"/api/feedback/{bad}", headers=AUTH), 422)
+        assert_error(client.get(f"/api/feedback/{bad}/image", headers=AUTH), 422)
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
@@ -273,7 +282,7 @@ def test_feedback_side_of_serving_never_imports_torch():
     import subprocess
     import sys
 
-    code = ("import sys, digitpad.server, digitpad.feedback_api, digitpad.feedback, digitpad.store; "
+    code = ("import sys, digitpad.web.app, digitpad.web.feedback, digitpad.feedback, digitpad.store; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "torch was imported"
 

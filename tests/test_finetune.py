@@ -7,6 +7,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from digitpad.errors import ModelError
 from digitpad.feedback import record
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
+from digitpad.reading import Reader
 from digitpad.store import FeedbackStore
 
 N = 60
@@ -31,11 +36,19 @@ def collected(tmp_path_factory) -> tuple[str, list[tuple[bytes, int]]]:
     """A store holding N real drawings, each recorded with its true label by the API's own path."""
     url = f"sqlite:///{tmp_path_factory.mktemp('feedback') / 'feedback.db'}"
     samples = drawings(N)
-    predictor = Predictor()
+    reader = Reader(Predictor(), max_pixels=10_000_000)
     with FeedbackStore.open(url) as store:
         for png, label in samples:
-            record(store, predictor, data=png, label=label, source="draw", max_pixels=10_000_000)
+            record(store, reader, data=png, label=label, source="draw")
     return url, samples
+
+
+def shown_defaults(command: str) -> dict[str, str]:
+    """`digitpad COMMAND --help` as {flag: the default its help shows} (e.g. {"--lr": "0.001"})."""
+    r = subprocess.run([sys.executable, "-m", "digitpad.cli", command, "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "400"})  # one line per flag
+    assert r.returncode == 0, r.stderr
+    return dict(re.findall(r"^\s+(--[\w-]+).*\(default:? ([^)]*)\)\s*$", r.stdout, flags=re.M))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -194,7 +207,8 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     url, _ = collected
     out = tmp_path / "ft"
     code, stdout, err = run(capsys, "finetune", "--database-url", url, "--data-dir", str(mnist_dir),
-                            "--epochs", "1", "--limit", "2048", "--out", str(out), "--no-progress", "--json")
+                            "--epochs", "1", "--limit", "2048", "--out", str(out), "--no-progress", "--json",
+                            "--rotate-deg", "5")
     assert code == 0, err
     r = json.loads(stdout)
     assert (r["feedback"]["rows"], r["feedback"]["train"], r["feedback"]["holdout"]) == (N, N - 12, 12)
@@ -205,6 +219,18 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     assert new.version == r["model"]["version"] and new.version.startswith(base.version + "-ft")
     m = new.metadata
     assert m["parent"]["version"] == base.version and m["data"]["extra_images"] == N - 12
+    # The recipe it ran: the flag given, and for every other knob the default its --help shows.
+    recipe = m["recipe"]["finetune"]
+    assert recipe["rotate_deg"] == 5 and (recipe["epochs"], recipe["limit"]) == (1, 2048), recipe
+    shown = shown_defaults("finetune")
+    for name, value in recipe.items():
+        if name not in ("rotate_deg", "epochs", "limit"):
+            assert shown.get("--" + name.replace("_", "-")) == str(value), (name, value, shown)
+    # Its stored figures are the file's own, read by ONNX Runtime as served.
+    from digitpad.data import load_split
+
+    x, y = load_split("test", mnist_dir)
+    assert m["metrics"]["test_accuracy"] == pytest.approx(float((new.predict_batch(x).argmax(1) == y).mean()))
     assert m["metrics"]["test_accuracy"] == pytest.approx(r["after"]["mnist_test_accuracy"])
     assert m["metrics"]["feedback_holdout_images"] == 12
     # Nothing forgotten: MNIST test accuracy stays where it was (cheap mode: within a point).
@@ -225,14 +251,40 @@ def test_finetune_cheap_mode_end_to_end(collected, capsys, tmp_path, mnist_dir):
     # The server can be pointed at it.
     from fastapi.testclient import TestClient
 
-    from digitpad.server import create_app
     from digitpad.settings import Settings
+    from digitpad.web.app import create_app
 
     with TestClient(create_app(Settings(model=out / "model.onnx", feedback=False))) as c:
         assert c.get("/api/model").json()["version"] == new.version
         png = io.BytesIO()
         Image.fromarray(255 - np.kron(expected_arrays(drawings(1))[0][0], np.ones((8, 8), np.uint8))).save(png, "PNG")
         assert c.post("/api/predict", files={"image": ("d.png", png.getvalue(), "image/png")}).status_code == 200
+
+
+@pytest.mark.parametrize("command, config", [("train", "TrainConfig"), ("finetune", "FinetuneConfig")])
+def test_recipe_flags_are_the_config(command, config):
+    """Each knob of the run's config is a flag whose help shows the default the code uses, and
+    there is no other recipe flag (a flag the run ignores is refused)."""
+    from dataclasses import fields
+
+    from digitpad import recipe
+
+    cls = getattr(recipe, config)
+    knobs = {f"--{f.name.replace('_', '-')}": f.default for f in fields(cls) if "help" in f.metadata}
+    shown = shown_defaults(command)
+    assert {flag: shown.get(flag) for flag in knobs} == {
+        flag: (None if value is None else str(value)) for flag, value in knobs.items()}
+    assert shown["--lr"] == str(cls().lr)
+
+
+@pytest.mark.parametrize("flag", ["--split-seed", "--val-size", "--ema-decay", "--frobnicate"])
+def test_finetune_refuses_flags_it_would_ignore(flag, tmp_path):
+    """Training's validation split and EMA are not fine-tuning knobs (it uses the base model's
+    split and keeps no EMA): an argparse error, nothing run."""
+    r = subprocess.run([sys.executable, "-m", "digitpad.cli", "finetune", flag, "3", "--out", str(tmp_path / "ft")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "unrecognized arguments" in r.stderr, r.stderr
+    assert not (tmp_path / "ft").exists()
 
 
 def test_finetune_needs_feedback(capsys, tmp_path, mnist_dir):

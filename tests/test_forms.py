@@ -1,4 +1,4 @@
-"""``digitpad.forms``: the plain-body reader against python-multipart, which decides every other
+"""``digitpad.web.multipart``: the plain-body reader against python-multipart, which decides every other
 body. Whenever the plain reader gives an answer, python-multipart must give the same one."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from digitpad import forms
 from digitpad.errors import InvalidRequest
+from digitpad.web import multipart
 
 
 def body(parts: list[tuple[list[bytes], bytes]], boundary: bytes = b"XyZ123", *, end: bytes = b"--\r\n") -> bytes:
@@ -30,7 +30,7 @@ def image(data: bytes = b"\x89PNG...", name: bytes = b"image", filename: bytes =
 
 def slow(b: bytes, ct: str) -> object:
     try:
-        return forms._parsed_field(b, ct, "image")
+        return multipart._parsed_field(b, ct, "image")
     except InvalidRequest as e:
         return ("error", e.message)
 
@@ -50,12 +50,12 @@ def test_plain_bodies_are_read_without_the_parser():
         (body([([b'content-disposition: form-data; name="image"'], b"no filename")]), ctype()),
     ]
     for b, ct in cases:
-        got = forms._plain_field(b, ct, "image")
-        assert got is not forms._UNDECIDED, (b, ct)
+        got = multipart._plain_field(b, ct, "image")
+        assert got is not multipart._UNDECIDED, (b, ct)
         assert got == slow(b, ct), (b, ct)
-    assert forms.field(*cases[2], "image") == b"\r\n--XyZ12 not the end"
-    assert forms.field(*cases[6], "image") == b"first"  # the first field of the name wins
-    assert forms.field(body([([b'Content-Disposition: form-data; name="other"'], b"x")]), ctype(), "image") is None
+    assert multipart.field(*cases[2], "image") == b"\r\n--XyZ12 not the end"
+    assert multipart.field(*cases[6], "image") == b"first"  # the first field of the name wins
+    assert multipart.field(body([([b'Content-Disposition: form-data; name="other"'], b"x")]), ctype(), "image") is None
 
 
 def test_unusual_bodies_go_to_python_multipart():
@@ -79,11 +79,11 @@ def test_unusual_bodies_go_to_python_multipart():
         (b, "multipart/form-data"),
     ]
     for body_, ct in cases:
-        assert forms._plain_field(body_, ct, "image") is forms._UNDECIDED, (body_[:80], ct)
+        assert multipart._plain_field(body_, ct, "image") is multipart._UNDECIDED, (body_[:80], ct)
     with pytest.raises(InvalidRequest, match="too many form fields"):
-        forms.field(*cases[10], "image")
+        multipart.field(*cases[10], "image")
     with pytest.raises(InvalidRequest, match="no closing boundary|malformed"):
-        forms.field(*cases[3], "image")
+        multipart.field(*cases[3], "image")
 
 
 def test_random_bodies_agree_with_python_multipart():
@@ -114,8 +114,8 @@ def test_random_bodies_agree_with_python_multipart():
             else:
                 b[i:i] = rng.choice(alphabet)
         b = bytes(b)
-        got = forms._plain_field(b, ctype(), "image")
-        if got is not forms._UNDECIDED:
+        got = multipart._plain_field(b, ctype(), "image")
+        if got is not multipart._UNDECIDED:
             decided += 1
             assert got == slow(b, ctype()), b
     assert decided > 300, decided  # (a third: the rest are damaged or ambiguous on purpose)

@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from digitpad.server import create_app  # noqa: E402
 from digitpad.settings import Settings  # noqa: E402
+from digitpad.web.app import create_app  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("DIGITPAD_FUZZ_EXAMPLES", "40"))
 TOKEN = "fuzz-admin-token"

@@ -43,6 +43,16 @@ PAGE_READ = """async (pngs) => {
 }"""
 
 
+# Runs in the page: true once the outbox of corrections (IndexedDB) is empty.
+WAITING_IS_EMPTY = """() => new Promise((resolve) => {
+  const open = indexedDB.open('digitpad');
+  open.onsuccess = () => {
+    const count = open.result.transaction('feedback-outbox').objectStore('feedback-outbox').count();
+    count.onsuccess = () => { open.result.close(); resolve(count.result === 0); };
+  };
+})"""
+
+
 @pytest.fixture(scope="module")
 def records(pendigits_path: Path) -> list[dict]:
     from digitpad.pendigits import load
@@ -172,6 +182,61 @@ def test_ondevice_reads_offline_with_the_server_stopped(browser, server_process,
         context.close()
 
 
+def test_server_down_offers_the_device_and_keeps_corrections_until_it_is_back(
+        browser, server_process, tmp_path: Path, records: list[dict]) -> None:
+    """Reading on the server, with the model kept from an earlier on-device visit: the server
+    stops, and "Can't reach the server" offers to read on this device (no stale "computed on the
+    server" line under it); a correction made then waits in the browser (IndexedDB) and reaches
+    the server when it is back, on the same database."""
+    env = {"DIGITPAD_ADMIN_TOKEN": "test-token"}
+    context, page, errors = _new_page(browser)
+    try:
+        with server_process(tmp_path, env=env) as server:
+            page.goto(server.url + "/")
+            page.get_by_test_id("mode-device").check()
+            page.wait_for_function("() => document.getElementById('where').textContent.includes('ready')",
+                                   timeout=60_000)
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+            model_url = httpx.get(server.url + "/api/config").json()["model_url"]
+            page.wait_for_function("(u) => caches.match(u).then((r) => !!r)", arg=model_url, timeout=60_000)
+            page.reload()   # a later visit, reading on the server; the model is only in the cache now
+            page.get_by_test_id("mode-server").check()
+            _draw_mouse(page, records[0])
+            assert "the server" in _reading(page)[1]
+        # The server is stopped.
+        page.keyboard.press("Escape")
+        _draw_mouse(page, records[1])
+        offer = page.get_by_test_id("use-device")
+        offer.wait_for(state="visible", timeout=30_000)
+        assert page.locator("#offline").is_visible()
+        assert page.get_by_test_id("where").text_content() == ""
+        offer.click()
+        digit, where = _reading(page)
+        assert digit.isdigit() and "this device" in where, (digit, where)
+        assert page.locator("#offline").is_hidden()
+
+        label = (int(digit) + 1) % 10   # "no, it's a ...": a correction
+        page.get_by_test_id(f"feedback-digit-{label}").click()
+        thanks = page.get_by_test_id("feedback-thanks")
+        thanks.wait_for(state="visible")
+        assert "sent when the server answers" in thanks.text_content(), thanks.text_content()
+        outbox = page.get_by_test_id("outbox")
+        assert outbox.is_visible() and outbox.text_content().startswith("1 correction saved on this device")
+
+        with server_process(tmp_path, env=env, port=server.port) as again:   # same port, same database
+            with page.expect_response(lambda r: r.url.endswith("/api/feedback"), timeout=30_000) as sent:
+                page.reload()   # the page starts: what waits is sent
+            assert sent.value.status == 201, sent.value.text()
+            page.wait_for_function(WAITING_IS_EMPTY, timeout=30_000)   # and then no longer kept
+            assert outbox.is_hidden()
+            rows = httpx.get(again.url + "/api/feedback", headers={"Authorization": "Bearer test-token"}).json()
+        assert rows["total"] == 1 and rows["items"][0]["label"] == label, rows
+        assert [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "Failed to load" not in e
+                and "Failed to fetch" not in e] == []
+    finally:
+        context.close()
+
+
 def test_ondevice_falls_back_to_the_server_when_the_runtime_cannot_load(browser, live_server: str,
                                                                         records: list[dict]) -> None:
     context, page, _ = _new_page(browser, live_server)
@@ -222,3 +287,53 @@ def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
         assert unversioned.headers["cache-control"] == "no-cache"
         predict_answer = c.post("/api/predict", files={"image": ("d.png", b"x", "image/png")}, headers=gz)
         assert "content-encoding" not in predict_answer.headers  # latency-bound answers stay plain
+
+
+def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dict]) -> None:
+    """preprocess.js's step 3c (sheet edges and the desk) against inkmap.border_regions on random
+    masks, and the whole toMnist on phone photos of a sheet on a desk (PNG: one decoding both ways)."""
+    from photo_support import desk_photo
+
+    from digitpad import inkmap
+    from digitpad.preprocess import preprocess_bytes
+
+    rng = np.random.default_rng(3)
+    masks = []
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(3, 60, 2))
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.8)
+        m[: int(rng.integers(0, 3)), :] = True  # often a band along an edge
+        masks.append(m)
+    photos = [desk_photo(r, desk=desk, size=(750, 1000), frac=0.1, seed=i, fmt="PNG")
+              for i, r in enumerate(records[::1000][:3]) for desk in ((60, 55, 50), (235, 235, 240))]
+    context, page, errors = _new_page(browser, live_server)
+    try:
+        page.goto("/")
+        got = page.evaluate("""async (masks) => {
+          const { borderRegions } = await import('/preprocess.js');
+          return masks.map(([h, w, bits]) => Array.from(borderRegions(Uint8Array.from(bits), h, w)));
+        }""", [[m.shape[0], m.shape[1], m.ravel().astype(int).tolist()] for m in masks])
+        images = page.evaluate(PAGE_READ, [base64.b64encode(p).decode() for p in photos])
+    finally:
+        context.close()
+    for m, js in zip(masks, got, strict=True):
+        assert np.array_equal(np.array(js, bool).reshape(m.shape), inkmap.border_regions(m)), m.shape
+    assert any(inkmap.border_regions(m).any() for m in masks)
+    for png, js in zip(photos, images, strict=True):
+        pre = preprocess_bytes(png)
+        assert js["empty"] == pre.empty is False
+        assert np.array_equal(np.array(js["image"], np.uint8).reshape(28, 28), pre.image)
+    assert errors == [], errors
+
+
+def test_js_constants_are_the_python_ones(live_server: str) -> None:
+    """preprocess.js declares the preprocessing constants again: they must be the Python ones."""
+    import re
+
+    from digitpad import fit28, inkmap, preprocess
+
+    js = httpx.get(live_server + "/preprocess.js").text
+    declared = dict(re.findall(r"^export const ([A-Z_]+) = ([0-9.]+);", js, flags=re.M))
+    python = {**fit28.CONSTANTS, "WORK_SIDE": preprocess.WORK_SIDE, "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
+              "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN}
+    assert {k: float(v) for k, v in declared.items()} == {k: float(v) for k, v in python.items()}

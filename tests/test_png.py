@@ -17,14 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitpad import preprocess as pp
+from digitpad import engines, png
+from digitpad.decode import decode
+from digitpad.errors import InvalidImage, PayloadTooLarge
 
-try:
-    from digitpad import png
-except ImportError:  # digitpad._fastpng not built: only the CI check runs
-    png = None
-
-needs_ext = pytest.mark.skipif(png is None, reason="digitpad._fastpng is not built (pip install -e . builds it)")
+needs_ext = pytest.mark.skipif(not png.AVAILABLE, reason="digitpad._fastpng is not built (pip install -e . builds it)")
 BIG = 10**9  # max_pixels that never limits
 
 KINDS = {"L": (0, 1), "RGB": (2, 3), "LA": (4, 2), "RGBA": (6, 4)}  # mode: (PNG color type, bytes per pixel)
@@ -33,7 +30,7 @@ KINDS = {"L": (0, 1), "RGB": (2, 3), "LA": (4, 2), "RGBA": (6, 4)}  # mode: (PNG
 def test_reader_is_used_in_ci():
     if os.environ.get("CI") != "true":
         pytest.skip("only enforced when CI=true")
-    assert png is not None and pp._png is png
+    assert png.AVAILABLE and engines.default().fast_png
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -85,15 +82,23 @@ def pillow_pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
 
 
 def fast_pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
-    img = png.read(data, BIG)
-    assert img is not None, "the fast reader refused a plain PNG"
-    assert img.format == "PNG"
-    alpha = png.alpha_plane(img)
-    if "A" in img.mode:  # the plane kept while decoding is the image's own alpha channel
-        assert alpha is not None and alpha.tobytes() == img.getchannel("A").tobytes()
+    px = png.read(data, BIG)
+    assert px is not None, "the fast reader refused a plain PNG"
+    h, w, bpp = px.pixels.shape
+    if "A" in px.mode:  # the plane unfiltered straight out of the pixels is their own alpha channel
+        assert px.alpha is not None and px.alpha.tobytes() == px.pixels[..., -1].tobytes()
     else:
-        assert alpha is None
-    return img.mode, img.size, img.tobytes()
+        assert px.alpha is None
+    return px.mode, (w, h), px.pixels.tobytes()
+
+
+def same_planes(data: bytes) -> None:
+    """``decode`` gives the same planes through digitpad.png as through Pillow."""
+    fast, slow = decode(data, fast_png=True), decode(data, fast_png=False)
+    assert fast.gray().tobytes() == slow.gray().tobytes() and fast.gray().shape == slow.gray().shape
+    assert (fast.alpha is None) == (slow.alpha is None)
+    if fast.alpha is not None:
+        assert fast.alpha.tobytes() == slow.alpha.tobytes()
 
 
 @needs_ext
@@ -109,6 +114,7 @@ def test_every_filter_and_kind_matches_pillow(mode, ft):
         filters = list(rng.integers(0, 5, h)) if ft == "mixed" else [ft] * h
         data = make_png(pixels, mode, filters)
         assert fast_pixels(data) == pillow_pixels(data), (mode, ft, h, w)
+        same_planes(data)
 
 
 @needs_ext
@@ -129,7 +135,7 @@ def test_canvas_pngs_written_by_pillow_match(tmp_path):
             img.save(buf, "PNG", compress_level=i % 10)
             data = buf.getvalue()
             assert fast_pixels(data) == pillow_pixels(data), (i, mode)
-            assert pp.decode_image(data).tobytes() == img.tobytes()
+            same_planes(data)
 
 
 def _refused(data: bytes, max_pixels: int = BIG) -> bool:
@@ -175,26 +181,28 @@ def test_decode_image_gives_the_same_errors_for_refused_files():
     """A refused file goes to Pillow: errors keep their status and message."""
     px = np.zeros((8, 8, 4), np.uint8)
     good = make_png(px, "RGBA", [0] * 8)
-    with pytest.raises(pp.PayloadTooLarge, match="8x8 = 64 pixels"):
-        pp.decode_image(good, max_pixels=63)
-    with pytest.raises(pp.InvalidImage):
-        pp.decode_image(good[: len(good) - 30])
+    with pytest.raises(PayloadTooLarge, match="8x8 = 64 pixels"):
+        decode(good, max_pixels=63)
+    with pytest.raises(InvalidImage):
+        decode(good[: len(good) - 30])
     bomb = make_png(np.zeros((1, 1, 4), np.uint8), "RGBA", [0],
                     stream=zlib.compress(b"\x00" * 50_000_000))  # inflates far past a 1x1 image
     assert _refused(bomb)
-    pp.decode_image(bomb)  # Pillow reads the first row and stops, as before
+    decode(bomb)  # Pillow reads the first row and stops, as before
 
 
-@needs_ext
-def test_alpha_plane_belongs_to_the_decoded_image_only():
-    """Derived images (a crop, a transpose of a square) are new objects: no stale plane."""
-    px = np.random.default_rng(9).integers(0, 256, (16, 16, 4), dtype=np.uint8)
-    img = png.read(make_png(px, "RGBA", [1] * 16), BIG)
-    assert png.alpha_plane(img) is not None
-    for derived in (img.crop((0, 0, 16, 16)), img.transpose(Image.Transpose.ROTATE_90), img.copy()):
-        assert png.alpha_plane(derived) is None
-    rotated = img.transpose(Image.Transpose.ROTATE_90)
-    assert pp._planes(rotated)[1].tobytes() == rotated.getchannel("A").tobytes()
+def test_size_reads_the_header_only():
+    data = make_png(np.zeros((3, 5, 4), np.uint8), "RGBA", [0] * 3)
+    assert png.size(data) == (5, 3)
+    assert png.size(data[:24]) == (5, 3)  # nothing past the header is needed
+    assert png.size(b"GIF89a" + data[6:]) is None and png.size(data[:20]) is None
+
+
+def test_encode_gray_is_read_back_by_pillow():
+    img = np.random.default_rng(2).integers(0, 256, (28, 28), dtype=np.uint8)
+    with Image.open(io.BytesIO(png.encode_gray(img))) as back:
+        assert back.mode == "L" and back.size == (28, 28)
+        assert np.array_equal(np.asarray(back), img)
 
 
 @needs_ext

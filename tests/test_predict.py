@@ -75,8 +75,8 @@ def test_batcher_runs_requests_that_come_together_once(predictor: Predictor, tes
 
     got = asyncio.run(main())
     assert runs == [16, 16, 8, 1]  # 40 at once: max_batch each; then a lone request
-    for (prediction, ms), img in zip(got, x):
-        assert prediction == predictor.predict(img)  # the int8 model: identical, batch or not
+    for (probs, ms), img in zip(got, x):
+        assert probs.tolist() == predictor.predict_batch(img[None])[0].tolist()  # the int8 model: identical
         assert 0 < ms < 1000
 
 
@@ -169,8 +169,9 @@ def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, tes
     each file the answer it gets alone, in order, with errors and empty images in place."""
     from PIL import Image
 
-    from digitpad.predict import default_jobs, predict_files
+    from digitpad.batch import default_jobs, read_files
     from digitpad.preprocess import preprocess_bytes
+    from digitpad.reading import Reader
 
     x, _ = test_images
     paths = []
@@ -183,7 +184,8 @@ def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, tes
         else:
             Image.fromarray(x[i]).save(p)
         paths.append(p)
-    rows = predict_files(predictor, paths, max_pixels=10**7, uncertain_threshold=0.6, batch_size=16, jobs=2)
+    reader = Reader(predictor, max_pixels=10**7)
+    rows = read_files(reader, paths, batch_size=16, jobs=2)
     assert [r["file"] for r in rows] == [str(p) for p in paths]
     assert rows[17]["status"] == "error" and rows[17]["error"] and rows[17]["digit"] is None
     assert rows[40]["status"] == "empty" and rows[40]["error"] is None
@@ -192,3 +194,27 @@ def test_predict_files_in_processes_matches_one_by_one(predictor: Predictor, tes
         assert rows[i]["digit"] == p.digit and rows[i]["error"] is None
         assert rows[i]["probabilities"] == [round(v, 6) for v in p.probabilities]
     assert default_jobs(paths) == max(1, (os.cpu_count() or 1) - 1)  # small files: a core for the model
+
+
+def test_digit_view_and_thresholds_make_the_status() -> None:
+    """A 21-class reading shows the digits renormalised; the digit likelihood and the thresholds
+    decide 'not_digit', 'uncertain' and 'ok' (the rule on-device mode repeats in ondevice.js)."""
+    from digitpad.reading import Thresholds, digit_view
+
+    probs = np.zeros(21, np.float32)
+    probs[7], probs[1], probs[20] = 0.3, 0.1, 0.6  # 40% a digit, mostly a 7
+    digits, likelihood = digit_view(probs)
+    assert digits.dtype == np.float32 and abs(float(digits.sum()) - 1) < 1e-6
+    assert int(digits.argmax()) == 7 and abs(float(digits[7]) - 0.75) < 1e-6 and abs(likelihood - 0.4) < 1e-6
+    t = Thresholds(uncertain=0.8, not_digit=0.5, doubtful=0.9)
+    assert t.status(0.75, likelihood, empty=False) == "not_digit"
+    assert t.status(0.99, 0.95, empty=False) == "ok"
+    assert t.status(0.99, 0.6, empty=False) == "uncertain"  # likely a digit, but doubtfully
+    assert t.status(0.7, 0.95, empty=False) == "uncertain"
+    assert t.status(0.0, 0.0, empty=True) == "empty"
+    ten = np.full(10, 0.1, np.float32)
+    assert digit_view(ten)[1] == 1.0  # a digits-only model cannot say "not a digit"
+    own = Thresholds.of({"thresholds": {"uncertain": 0.7, "not_digit": 0.2, "doubtful_digit": 0.5}})
+    assert own == Thresholds(0.7, 0.2, 0.5)
+    assert Thresholds.of({"thresholds": {"uncertain": 0.7}}, uncertain=0.4, not_digit=0.3) == Thresholds(0.4, 0.3, 0.0)
+    assert Thresholds.of({}) == Thresholds(0.6, 0.0, 0.0)

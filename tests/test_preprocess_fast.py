@@ -1,7 +1,7 @@
 """The C engine (``digitpad._fastpre``) against the numpy reference: bit-identical results.
 
-``preprocess.to_mnist`` runs steps 2 and 4-10 in C when the extension is built; these tests
-run both engines on the same images (real pen drawings in every style, MNIST digits, and
+``preprocess.to_mnist`` runs steps 2 and 4-10 in C with the C engine (``digitpad.engines``);
+these tests run both engines on the same decoded images (real pen drawings in every style, MNIST digits, and
 synthetic edge cases) and require identical ``Preprocessed`` fields, not merely close ones.
 
     DIGITPAD_PENDIGITS=... DIGITPAD_DATA_DIR=... .venv/bin/python -m pytest tests/test_preprocess_fast.py -q
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from digitpad import engines, fit28, inkmap
 from digitpad import preprocess as pp
+from digitpad.decode import Decoded, decode
 
 try:
     from digitpad import _fastpre
@@ -35,7 +35,8 @@ def test_extension_is_built_in_ci():
     if os.environ.get("CI") != "true":
         pytest.skip("only enforced when CI=true (locally the numpy fallback is allowed)")
     assert _fastpre is not None, "digitpad._fastpre did not import: did `pip install -e .` compile it?"
-    assert pp.ENGINE == "c", pp.ENGINE
+    assert engines.default().name == "c", engines.default()
+    assert engines.default().fast_png, "digitpad._fastpng did not import"
 
 
 # ------------------------------------------------------------------ whole pipeline, both engines
@@ -45,19 +46,16 @@ def _fields(pre: pp.Preprocessed) -> tuple:
     return pre.image.dtype, pre.image.shape, pre.image.tobytes(), pre.empty, pre.bbox, pre.polarity, pre.stroke
 
 
-def _both(monkeypatch, img: Image.Image, normalize_stroke: bool = True) -> tuple[tuple, tuple]:
+def _both(img: Decoded, normalize_stroke: bool = True) -> tuple[tuple, tuple]:
     """to_mnist's fields with the numpy engine and with the C engine."""
-    out = []
-    for engine in ("numpy", "c"):
-        monkeypatch.setattr(pp, "ENGINE", engine)
-        out.append(_fields(pp.to_mnist(img, normalize_stroke=normalize_stroke)))
-    return out[0], out[1]
+    return tuple(_fields(pp.to_mnist(img, engine=e, normalize_stroke=normalize_stroke))
+                 for e in (engines.NUMPY, engines.choose("c")))
 
 
-def _assert_same(monkeypatch, cases: list[tuple[str, Image.Image, bool]]) -> None:
+def _assert_same(cases: list[tuple[str, Decoded, bool]]) -> None:
     diffs = []
     for name, img, ns in cases:
-        want, got = _both(monkeypatch, img, ns)
+        want, got = _both(img, ns)
         if want != got:
             fields = ["dtype", "shape", "image", "empty", "bbox", "polarity", "stroke"]
             bad = {f: "(differs)" if f == "image" else (w, g) for f, w, g in zip(fields, want, got) if w != g}
@@ -71,36 +69,40 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def _decoded(img: Image.Image) -> Decoded:
+    return decode(_png(img))
+
+
 @needs_ext
-def test_pen_drawings_in_every_style(monkeypatch, pendigits_path: Path):
+def test_pen_drawings_in_every_style(pendigits_path: Path):
     from digitpad.pendigits import STYLES, load, render
 
     records = load(pendigits_path)
     chosen = records[:: max(1, len(records) // 20)][:20]
-    cases = [(f"{r['id']} [{style}]", pp.decode_image(render(r, STYLES[style])), True)
+    cases = [(f"{r['id']} [{style}]", decode(render(r, STYLES[style])), True)
              for style in STYLES for r in chosen]
-    cases += [(f"{r['id']} [{style}]", pp.decode_image(render(r, STYLES[style])), False)
+    cases += [(f"{r['id']} [{style}]", decode(render(r, STYLES[style])), False)
               for style in ("canvas-280", "thick-brush-200", "thin-pen-600", "tiny-corner-800") for r in chosen[:5]]
     assert len(cases) >= 20 * len(STYLES)
-    _assert_same(monkeypatch, cases)
+    _assert_same(cases)
     # The set covers the branches that matter: empty, zoomed, thickened and thinned digits.
     strokes = [pp.to_mnist(img).stroke for _, img, _ in cases[:len(chosen) * len(STYLES)]]
-    assert min(strokes) < pp.STROKE_TARGET and max(strokes) > pp.STROKE_MAX
+    assert min(strokes) < fit28.STROKE_TARGET and max(strokes) > fit28.STROKE_MAX
 
 
 @needs_ext
-def test_mnist_digits_as_png(monkeypatch, mnist_dir: Path):
+def test_mnist_digits_as_png(mnist_dir: Path):
     from digitpad.data import load_split
 
     x, _ = load_split("test", mnist_dir)
     idx = np.random.default_rng(0).choice(len(x), 60, replace=False)
     cases = []
     for i in idx:
-        cases.append((f"mnist {i}", pp.decode_image(_png(Image.fromarray(x[i]))), True))
+        cases.append((f"mnist {i}", decode(_png(Image.fromarray(x[i]))), True))
         big = Image.fromarray(255 - x[i]).resize((280, 280), Image.BILINEAR)
-        cases.append((f"mnist {i} 280 inverted", pp.decode_image(_png(big)), True))
-    cases.append((f"mnist {idx[0]} raw strokes", pp.decode_image(_png(Image.fromarray(x[idx[0]]))), False))
-    _assert_same(monkeypatch, cases)
+        cases.append((f"mnist {i} 280 inverted", decode(_png(big)), True))
+    cases.append((f"mnist {idx[0]} raw strokes", decode(_png(Image.fromarray(x[idx[0]]))), False))
+    _assert_same(cases)
 
 
 def _gray(a) -> Image.Image:
@@ -162,9 +164,9 @@ def _synthetic() -> list[tuple[str, Image.Image]]:
 
 
 @needs_ext
-def test_synthetic_edge_cases(monkeypatch):
-    cases = [(name, img, ns) for name, img in _synthetic() for ns in (True, False)]
-    _assert_same(monkeypatch, cases)
+def test_synthetic_edge_cases():
+    cases = [(name, _decoded(img), ns) for name, img in _synthetic() for ns in (True, False)]
+    _assert_same(cases)
     results = [pp.to_mnist(img) for _, img, _ in cases]
     assert any(r.empty for r in results) and not all(r.empty for r in results)
 
@@ -176,14 +178,13 @@ def test_synthetic_edge_cases(monkeypatch):
 @pytest.mark.parametrize("shape", [(1, 1), (7, 5), (280, 280), (1, 5000), (5000, 3), (403, 211)])
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 25])
 @pytest.mark.parametrize("divisor", [1.0, 255.0])
-def test_block_mean_matches_numpy(monkeypatch, shape, k, divisor):
+def test_block_mean_matches_numpy(shape, k, divisor):
     x = np.random.default_rng(k).integers(0, 256, shape, dtype=np.uint8)
     x[: shape[0] // 2] = 0  # zero words are a fast path
     la = np.stack([x, 255 - x], axis=-1)  # (H, W, 2): la[..., 0] is a strided view, as for LA images
-    monkeypatch.setattr(pp, "ENGINE", "numpy")
-    want = pp.block_mean(x, k, divisor)
-    monkeypatch.setattr(pp, "ENGINE", "c")
-    for got in (pp.block_mean(x, k, divisor), pp.block_mean(la[..., 0], k, divisor)):
+    want = engines.NUMPY.block_mean(x, k, divisor)
+    c = engines.choose("c")
+    for got in (c.block_mean(x, k, divisor), c.block_mean(la[..., 0], k, divisor)):
         assert got.dtype == np.float64 and got.shape == want.shape
         assert got.tobytes() == want.tobytes()
 
@@ -192,11 +193,11 @@ def _finish_both(ink: np.ndarray, noise: float, zoom: bool, normalize_stroke: bo
     min_pixels = max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * ink.size)
     args = (ink, noise, min_pixels, zoom, normalize_stroke)
     try:
-        want = pp._finish_numpy(*args)
+        want = fit28.finish(*args)
     except ValueError as e:
         want = e
     try:
-        got = pp._finish_c(*args)
+        got = engines.choose("c").finish(*args)
     except ValueError as e:
         got = e
     return want, got
@@ -274,15 +275,16 @@ def test_c_functions_refuse_bad_arguments():
 
 @needs_ext
 def test_constants_match_the_python_module():
-    assert _fastpre.CONSTANTS == {"INTER_SIDE": pp.INTER_SIDE, "PAD": pp.PAD, "STROKE_TARGET": pp.STROKE_TARGET,
-                                  "STROKE_MAX": pp.STROKE_MAX, "MAX_THIN": pp.MAX_THIN,
-                                  "MIN_CONTRAST": pp.MIN_CONTRAST, "ZOOM_SIDE": pp.ZOOM_SIDE}
+    assert _fastpre.CONSTANTS == {"INTER_SIDE": fit28.INTER_SIDE, "PAD": fit28.PAD,
+                                  "STROKE_TARGET": fit28.STROKE_TARGET, "STROKE_MAX": fit28.STROKE_MAX,
+                                  "MAX_THIN": fit28.MAX_THIN, "MIN_CONTRAST": fit28.MIN_CONTRAST,
+                                  "ZOOM_SIDE": fit28.ZOOM_SIDE}
 
 
 @needs_ext
 def test_threads_get_the_same_answers():
     """The C part runs without the GIL; concurrent calls must not disturb each other."""
-    imgs = [img for _, img in _synthetic() if img.size == (280, 280)]
+    imgs = [_decoded(img) for _, img in _synthetic() if img.size == (280, 280)]
     want = [_fields(pp.to_mnist(img)) for img in imgs]
     errors: list[str] = []
 
@@ -300,14 +302,16 @@ def test_threads_get_the_same_answers():
     assert not errors
 
 
-def test_env_var_forces_numpy():
-    code = "from digitpad import preprocess as pp; print(pp.ENGINE)"
-    env = {**os.environ, "DIGITPAD_PREPROCESS": "numpy"}
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.strip() == "numpy", r.stdout + r.stderr
-    env.pop("DIGITPAD_PREPROCESS")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert r.stdout.strip() == ("c" if _fastpre is not None else "numpy"), r.stdout + r.stderr
+def test_settings_choose_the_engine(monkeypatch):
+    """DIGITPAD_PREPROCESS (a Settings field) picks the engine the server and the CLI pass on."""
+    from digitpad.settings import Settings
+
+    monkeypatch.setenv("DIGITPAD_PREPROCESS", "numpy")
+    assert engines.choose(Settings().preprocess) is engines.NUMPY
+    monkeypatch.delenv("DIGITPAD_PREPROCESS")
+    assert engines.choose(Settings().preprocess).name == ("c" if _fastpre is not None else "numpy")
+    with pytest.raises(Exception, match="preprocess"):
+        Settings(preprocess="fortran")
 
 
 def test_median_below_agrees_with_numpy():
@@ -321,4 +325,4 @@ def test_median_below_agrees_with_numpy():
     for v in cases:
         with np.errstate(invalid="ignore"):
             want = bool(np.median(v) < 0.5)
-        assert pp._median_below(v, 0.5) == want, v
+        assert inkmap.median_below(v, 0.5) == want, v

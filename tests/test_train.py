@@ -73,7 +73,11 @@ def test_run_writes_an_int8_twin(tiny_run: Path, mnist_dir: Path):
 def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
     out = tmp_path / "q.onnx"
     cmd = [sys.executable, "-m", "digitpad.cli", "quantize", "--data-dir", str(mnist_dir)]
-    r = subprocess.run([*cmd, str(tiny_run / "model.onnx"), "--out", str(out)], capture_output=True, text=True)
+    # The whole command, run in a fresh interpreter, never imports torch (onnx + ONNX Runtime only).
+    argv = ["quantize", "--data-dir", str(mnist_dir), str(tiny_run / "model.onnx"), "--out", str(out)]
+    code = (f"import sys; from digitpad.cli import main; rc = main({argv!r}); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and "model tiny-test-int8" in r.stdout, r.stderr
     assert Predictor(out).metadata["quantization"]["calibration"]["source"] == "MNIST training images"
     r = subprocess.run([*cmd, str(out)], capture_output=True, text=True)  # int8 again: one line + hint
@@ -106,11 +110,18 @@ def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
 
 
 def test_resume_gives_the_same_model(tmp_path: Path, mnist_dir: Path):
-    """Stopping after epoch 1 and resuming equals an uninterrupted 2-epoch run (seeded)."""
-    from digitpad.train import TrainConfig, train
+    """Stopping after epoch 1 and resuming equals an uninterrupted 2-epoch run (seeded). An
+    extra validation set (here: test images, as a stand-in) is logged and changes nothing."""
+    from digitpad.recipe import TrainConfig
+    from digitpad.train import train
 
     cfg = TrainConfig(epochs=2, limit=512, batch_size=64, val_size=256)
-    full = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "a", progress=False, export=False)
+    x, y = load_split("test", mnist_dir)
+    full = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "a", progress=False, export=False,
+                 extra_val={"other": (x[:300], y[:300])})
+    rows = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [0 <= r["val_acc_other"] <= 1 for r in rows] == [True, True], rows
+    assert full["data"]["extra_val_images"] == {"other": 300}
     assert train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False,
                  stop_after_epoch=1) is None
     resumed = train(cfg, data_dir=mnist_dir, out_dir=tmp_path / "b", progress=False, export=False, resume=True)
@@ -122,7 +133,8 @@ def test_resume_gives_the_same_model(tmp_path: Path, mnist_dir: Path):
 
 
 def test_augment_keeps_shape_and_range():
-    from digitpad.train import TrainConfig, augment
+    from digitpad.augment import augment
+    from digitpad.recipe import TrainConfig
 
     x = torch.zeros(8, 1, 28, 28)
     x[:, :, 8:20, 12:16] = 1.0
@@ -131,6 +143,21 @@ def test_augment_keeps_shape_and_range():
     assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
     assert not torch.allclose(out, x)  # it did something
     assert (out.sum(dim=(1, 2, 3)) > 0).all()  # and never erased the digit
+
+
+def test_int8_row_of_a_shipped_card(tiny_run: Path):
+    """`quantize --ship` rewrites the shipped card's int8 row, or adds one to an older card."""
+    from digitpad.card import int8_row, with_int8_row
+
+    card = (tiny_run / "MODEL_CARD.md").read_text()
+    q = Predictor(tiny_run / "model.int8.onnx").metadata
+    other = {**q, "version": "other-int8"}
+    new = with_int8_row(card, other)
+    assert int8_row(other) in new and int8_row(q) not in new
+    assert new.replace(int8_row(other), int8_row(q)) == card  # nothing else changed
+    old = card.replace(int8_row(q) + "\n", "")
+    assert int8_row(q) not in old and int8_row(q) in with_int8_row(old, q)
+    assert with_int8_row(old, q).index(int8_row(q)) < with_int8_row(old, q).index("## ")
 
 
 def test_ensemble_artifact(tiny_run: Path, tmp_path: Path, mnist_dir: Path):

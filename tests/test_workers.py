@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from digitpad import workers
 from digitpad.errors import DigitpadError
+from digitpad.web import sockets as workers
 
 
 def test_check_address_finds_a_free_port_for_0() -> None:

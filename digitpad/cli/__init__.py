@@ -1,7 +1,8 @@
-"""The ``digitpad`` command line: one parser made of the commands of three rooms.
+"""The ``digitpad`` command line: one parser made of the commands of four rooms.
 
     serving.py    evaluate, predict, info, serve       (onnxruntime: no torch)
     feedback.py   feedback add | stats | export        (the feedback store)
+    database.py   db upgrade | check                   (the feedback store's schema: a deployment's migration step)
     training.py   train, ensemble, finetune, quantize  (the train extra)
 
 Config flows one way: flags -> ``Settings`` (which also reads ``DIGITPAD_*`` env vars) ->
@@ -16,7 +17,7 @@ import logging
 import sys
 
 from ..errors import DigitpadError
-from . import feedback, serving, training
+from . import database, feedback, serving, training
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_commands(sub)
     serving.add_commands(sub)
     feedback.add_commands(sub)
+    database.add_commands(sub)
     return parser
 
 

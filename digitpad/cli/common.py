@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DigitpadError
 from ..settings import Settings
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+if TYPE_CHECKING:
+    from ..reading import Reader
+
+# What a folder scan picks up: the suffixes of the formats the decoder accepts
+# (decode.ACCEPTED_FORMATS: PNG, JPEG, WebP, BMP, GIF), so that no file is listed only to be refused.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -23,14 +30,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def reader_from(s: Settings, threads: int | None = None) -> Reader:
+    """The one image reader (decode -> preprocess -> model), configured from the settings."""
+    from ..predict import Predictor
+    from ..reading import reader_for  # (onnxruntime: loaded only by the commands that read images)
+
+    return reader_for(s, Predictor(s.model, threads=s.threads if threads is None else threads))
+
+
 def need_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise DigitpadError(
-            "training needs PyTorch, which is not installed",
-            hint="pip install -e '.[train]'  (or: make install)",
-        ) from None
+    """A clear error, before anything starts, when the train extra is missing."""
+    if importlib.util.find_spec("torch") is None:
+        raise DigitpadError("training needs PyTorch, which is not installed",
+                            hint="pip install -e '.[train]'  (or: make install)")
 
 
 def data_flag(p: argparse.ArgumentParser) -> None:

@@ -12,33 +12,30 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import DigitpadError
-from .common import db_flag, expand_inputs, model_flag, settings_from
+from .common import db_flag, expand_inputs, model_flag, reader_from, settings_from
 
 if TYPE_CHECKING:
     from ..store import FeedbackStore
-
-# ------------------------------------------------------------------ feedback
 
 
 def open_store(args: argparse.Namespace) -> FeedbackStore:
     from ..store import FeedbackStore  # (SQLAlchemy: only for the commands that open the store)
 
-    return FeedbackStore.open(settings_from(args).database_url)
+    s = settings_from(args)
+    return FeedbackStore.open(s.database_url, migrate_schema=s.migrate)
 
 
 def cmd_feedback_add(args: argparse.Namespace) -> int:
     from ..feedback import record
-    from ..predict import Predictor
 
     if not 0 <= args.label <= 9:
         raise DigitpadError(f"--label must be a digit 0-9, got {args.label}")
     s = settings_from(args)
     paths = expand_inputs(args.images)
-    predictor = Predictor(s.model)
+    reader = reader_from(s)
     with open_store(args) as store:
         for path in paths:
-            fid = record(store, predictor, data=path.read_bytes(), label=args.label, source="upload",
-                         max_pixels=s.max_pixels)
+            fid = record(store, reader, data=path.read_bytes(), label=args.label, source="upload")
             print(f"{path}: stored as feedback {fid} (label {args.label})")
     return 0
 
@@ -62,8 +59,6 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     where = paths[0] if args.format == "npz" else args.out
     print(f"exported {len(fs):,} feedback images{skipped} as {args.format} -> {where}")
     return 0
-
-
 
 # ------------------------------------------------------------------ parsers
 

@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from .common import data_flag, db_flag, expand_inputs, model_flag, settings_from
+from ..errors import DigitpadError
+from .common import data_flag, db_flag, expand_inputs, model_flag, reader_from, settings_from
 
 # ------------------------------------------------------------------ evaluate
 
@@ -25,7 +26,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(Predictor(s.model, threads=0), s.data_dir, limit=args.limit)
     images, labels, guesses, confidences, _ = result.pop("_wrong")
     if args.grid:
-        misclassified_grid(images, labels, guesses, confidences).save(args.grid)
+        try:
+            misclassified_grid(images, labels, guesses, confidences).save(args.grid)
+        except (OSError, ValueError) as e:  # no such folder, not writable, not a picture's name
+            raise DigitpadError(f"cannot write {args.grid}: {getattr(e, 'strerror', None) or e}",
+                                hint="--grid takes a .png file name in an existing folder") from None
         result["grid"] = str(args.grid)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -46,14 +51,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..predict import Predictor, predict_files
+    from ..batch import read_files
 
     s = settings_from(args)
     paths = expand_inputs(args.images)
     # One onnxruntime thread: batches are predicted while the decoding processes use the cores.
-    pred = Predictor(s.model, threads=1)
-    rows = predict_files(pred, paths, max_pixels=s.max_pixels, uncertain_threshold=s.uncertain_threshold,
-                      batch_size=args.batch_size, jobs=args.jobs)
+    rows = read_files(reader_from(s, threads=1), paths, batch_size=args.batch_size, jobs=args.jobs)
     if args.json:
         # One row per line: readable, and each row goes through json's C encoder (indent=2 would
         # use the pure-Python one, a sixth of the command's time on 10,000 files).
@@ -93,9 +96,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if m:
         print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
               f"({m['train_seconds'] / 60:.1f} min training)")
-    from ..preprocess import engine_description
+    from .. import engines
 
-    print(f"preprocess: {engine_description()}")
+    print(f"preprocess: {engines.choose(s.preprocess).describe()}")
     if "quantization" in meta:
         q = meta["quantization"]
         print(f"quantized:  {q['scheme']}; from {q['float_model']['version']} (test "
@@ -114,17 +117,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # pools would only fight them for the cores. ONNX Runtime's own count is DIGITPAD_THREADS (1).
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from ..server import serve
+    from ..web.serve import serve
 
     s = settings_from(args)
     if s.feedback:  # an unusable feedback database: one line and a hint now, not a traceback at startup
         from ..store import FeedbackStore
 
-        FeedbackStore.open(s.database_url).close()
+        # DIGITPAD_MIGRATE=false (replicas behind a migration step): check the schema, change nothing.
+        FeedbackStore.open(s.database_url, migrate_schema=s.migrate).close()
     serve(s)
     return 0
-
-
 
 # ------------------------------------------------------------------ parsers
 
@@ -134,7 +136,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     data_flag(p)
     model_flag(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--grid", default="misclassified.png", help="PNG grid of misclassified digits ('' to skip)")
+    p.add_argument("--grid", default=None, metavar="PNG", help="also draw the misclassified digits into this PNG file")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images only")
     p.set_defaults(func=cmd_evaluate)
 

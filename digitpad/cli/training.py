@@ -9,30 +9,77 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import types
+import typing
 from pathlib import Path
 
+from .. import artifact
 from ..errors import DataError, DigitpadError
+from ..recipe import FinetuneConfig, TrainConfig
 from .common import data_flag, db_flag, model_flag, need_torch, settings_from
 from .feedback import open_store
+
+# ------------------------------------------------------------------ recipe flags
+
+RECIPE_DEST = "recipe_"  # config flags live apart from Settings' names (--threads is torch's here)
+
+
+def recipe_flags(p: argparse.ArgumentParser, config: type) -> None:
+    """One flag per field of the dataclass ``config`` (``--field-name``), its help and shown
+    default taken from the field: the command accepts exactly the knobs its run uses. Fields are
+    grouped under the class that declares them (the run's own knobs, then the inherited ones)."""
+    hints = typing.get_type_hints(config)
+    groups = {}
+    for cls in [c for c in config.__mro__ if dataclasses.is_dataclass(c)]:
+        summary = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".").replace("``", "")
+        groups[cls] = p.add_argument_group(f"{cls.__name__}: {summary[0].lower() + summary[1:]}")
+    for f in dataclasses.fields(config):
+        if "help" not in f.metadata:
+            continue  # not a knob (e.g. TrainConfig.model)
+        kind = _flag_type(hints[f.name], f"{config.__name__}.{f.name}")
+        shown = "" if f.default is None else f" (default: {f.default})"
+        opts = ({"action": argparse.BooleanOptionalAction} if kind is bool
+                else {"type": kind, "metavar": {int: "N", float: "X"}.get(kind, "VALUE")})
+        groups[_declared_in(config, f.name)].add_argument(
+            "--" + f.name.replace("_", "-"), dest=RECIPE_DEST + f.name, default=None,
+            help=f.metadata["help"] + shown, **opts)
+
+
+def recipe_from(args: argparse.Namespace, config: type):
+    """The ``config`` dataclass with the recipe flags that were given; the rest stay defaults."""
+    given = {f.name: getattr(args, RECIPE_DEST + f.name) for f in dataclasses.fields(config)
+             if getattr(args, RECIPE_DEST + f.name, None) is not None}
+    return config(**given)
+
+
+def _declared_in(config: type, name: str) -> type:
+    """The most basic dataclass in ``config``'s bases that declares field ``name``."""
+    return [c for c in config.__mro__ if name in c.__dict__.get("__annotations__", {})][-1]
+
+
+def _flag_type(hint: object, name: str) -> type:
+    """int, float, str, bool, or one of them | None -> the flag's type."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else hint
+    if hint in (int, float, str, bool):
+        return hint
+    raise TypeError(f"{name}: no command-line flag for a field of type {hint}")
+
 
 # ------------------------------------------------------------------ train
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     need_torch()
-    from dataclasses import replace
-
-    from ..train import TrainConfig, train
+    from ..train import train
 
     s = settings_from(args)
-    cfg = TrainConfig()
-    for name in ("epochs", "limit", "batch_size", "lr", "seed", "split_seed", "threads", "val_size",
-                 "rotate_deg", "shear", "elastic_p", "thickness_p"):
-        if getattr(args, name) is not None:
-            cfg = replace(cfg, **{name: getattr(args, name)})
+    cfg = recipe_from(args, TrainConfig)
     extra = extra_info = None
     if args.pendigits:
         from ..pendigits import TRAIN_STYLES, training_set
@@ -56,13 +103,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, test {m['test_accuracy']:.2%} "
           f"({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
     if args.ship:
-        _ship(Path(args.out), metrics=[Path(args.out) / "metrics.jsonl"])
+        print(f"shipped to {artifact.ship_run(args.out, metrics=[Path(args.out) / 'metrics.jsonl'])}")
     return 0
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
     need_torch()
-    from ..train import ensemble
+    from ..ensemble import ensemble
 
     s = settings_from(args)
     meta = ensemble(args.runs, data_dir=s.data_dir, out_dir=args.out, version=args.version)
@@ -70,41 +117,19 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     print(f"model {meta['version']} ({len(args.runs)} members): validation {m['val_accuracy']:.2%}, "
           f"test {m['test_accuracy']:.2%} -> {Path(args.out) / 'model.onnx'}")
     if args.ship:
-        _ship(Path(args.out), metrics=[Path(r) / "metrics.jsonl" for r in args.runs])
+        print(f"shipped to {artifact.ship_run(args.out, metrics=[Path(r) / 'metrics.jsonl' for r in args.runs])}")
     return 0
-
-
-def _ship(out: Path, metrics: list[Path]) -> None:
-    """Copy a run's model and card (and the members' training metrics) into the package."""
-    import shutil
-
-    from ..artifact import float_model_path
-
-    models = float_model_path().parent
-    shutil.copy(out / "model.onnx", models / "digitpad.onnx")
-    shutil.copy(out / "model.int8.onnx", models / "digitpad.int8.onnx")  # what serving loads
-    shutil.copy(out / "MODEL_CARD.md", models / "MODEL_CARD.md")
-    for old in models.glob("metrics*.jsonl"):
-        old.unlink()
-    for i, path in enumerate(metrics):
-        shutil.copy(path, models / ("metrics.jsonl" if i == 0 else f"metrics-{i + 1}.jsonl"))
-    print(f"shipped to {models}")
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     need_torch()
-    from dataclasses import replace
-
     from ..feedback import load_feedback
-    from ..finetune import FinetuneConfig, finetune
+    from ..finetune import finetune
 
     s = settings_from(args)
-    cfg = FinetuneConfig()
-    for name in ("epochs", "limit", "batch_size", "lr", "holdout", "feedback_share", "seed", "threads"):
-        if getattr(args, name) is not None:
-            cfg = replace(cfg, **{name: getattr(args, name)})
+    cfg = recipe_from(args, FinetuneConfig)
     if args.all_mnist:
-        cfg = replace(cfg, limit=None)
+        cfg = dataclasses.replace(cfg, limit=None)
     with open_store(args) as store:
         fs = load_feedback(store, max_pixels=s.max_pixels)
     r = finetune(fs, cfg, model_path=s.model, data_dir=s.data_dir, out_dir=args.out,
@@ -133,7 +158,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from ..artifact import int8_path
+    """Torch-free: onnx and ONNX Runtime's quantization tools only."""
+    from ..card import with_int8_row
     from ..data import load_split
     from ..quantize import calibration_sample, quantize
 
@@ -142,11 +168,13 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     except ImportError:
         raise DigitpadError("quantizing needs the onnx package", hint="pip install -e '.[train]'  (or: make install)") from None
     s = settings_from(args)
-    if args.ship:
-        _check_is_shipped_float(Path(args.model))
+    if args.ship and not artifact.is_shipped_float(args.model):
+        # Only the twin of the shipped float model may ship: the package must not pair unrelated files.
+        raise DigitpadError(f"--ship: {args.model} is not the shipped float model ({artifact.float_model_path().name})",
+                            hint="ship the float model first (digitpad train --ship), or drop --ship")
     tr_img, _ = load_split("train", s.data_dir)
     te_img, te_lab = load_split("test", s.data_dir)
-    out = Path(args.out) if args.out else int8_path(args.model)
+    out = Path(args.out) if args.out else artifact.int8_path(args.model)
     # Calibration reads training images only: the test set measures the result.
     meta = quantize(args.model, out, calibration_sample(tr_img), te_img, te_lab,
                     calibration_source="MNIST training images")
@@ -154,65 +182,19 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     print(f"model {meta['version']}: test {meta['metrics']['test_accuracy']:.2%} (float "
           f"{q['float_model']['test_accuracy']:.2%}), same digit on {q['argmax_agreement']:.2%} -> {out}")
     if args.ship:  # (checked to be the twin of the shipped float model before quantizing)
-        _ship_int8(out, meta)
+        card = with_int8_row(artifact.card_path().read_text(), meta)
+        print(f"shipped to {artifact.ship_int8(out, card)}")
     return 0
 
-
-def _check_is_shipped_float(src: Path) -> None:
-    """Only the twin of the shipped float model may ship: the package must not pair unrelated files."""
-    import hashlib
-
-    from ..artifact import float_model_path
-
-    shipped = float_model_path()
-    if not src.is_file() or hashlib.sha256(src.read_bytes()).digest() != hashlib.sha256(shipped.read_bytes()).digest():
-        raise DigitpadError(f"--ship: {src} is not the shipped float model ({shipped.name})",
-                            hint="ship the float model first (digitpad train --ship), or drop --ship")
-
-
-def _ship_int8(out: Path, meta: dict) -> None:
-    """Install an int8 model as the served one, with its row in the shipped model card."""
-    import re
-    import shutil
-
-    from ..artifact import float_model_path
-    from ..quantize import card_row
-
-    shipped = float_model_path()
-    shutil.copy(out, shipped.with_name("digitpad.int8.onnx"))
-    card = shipped.with_name("MODEL_CARD.md")
-    text, row = card.read_text(), card_row(meta)
-    if re.search(r"^\| int8 serving model .*$", text, flags=re.M):
-        text = re.sub(r"^\| int8 serving model .*$", lambda _: row, text, count=1, flags=re.M)
-    else:  # an older card: the row goes at the end of the first table
-        head, sep, rest = text.partition("\n\n## ")
-        text = head + "\n" + row + sep + rest
-    card.write_text(text)
-    print(f"shipped to {shipped.parent}")
 
 # ------------------------------------------------------------------ parsers
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    def recipe_flags(p: argparse.ArgumentParser) -> None:
-        """Seeds and augmentation strengths, shared by train and finetune (defaults: TrainConfig)."""
-        p.add_argument("--seed", type=int, default=None, help="random seed for weights, shuffling, augmentation (default 0)")
-        p.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
-        p.add_argument("--rotate-deg", type=float, default=None, help="augmentation: max rotation (default 10)")
-        p.add_argument("--shear", type=float, default=None, help="augmentation: max shear in radians (default 0.15)")
-        p.add_argument("--elastic-p", type=float, default=None, help="augmentation: share of elastic warps (default 0.3)")
-        p.add_argument("--thickness-p", type=float, default=None, help="augmentation: share thickened/thinned (default 0.3)")
-
     p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
     data_flag(p)
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoint, metrics, model.onnx, card)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 20)")
-    p.add_argument("--limit", type=int, default=None, help="train on at most N images (cheap mode)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
-    recipe_flags(p)
-    p.add_argument("--val-size", type=int, default=None, help="validation images carved from train (default 5000)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    recipe_flags(p, TrainConfig)
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
     p.add_argument("--pendigits", default=None, metavar="PATH",
                    help="also train on the dev writers of this pendigits .jsonl.gz, rendered as canvases "
@@ -238,16 +220,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     model_flag(p)
     db_flag(p)
     p.add_argument("--out", default="runs/finetune", help="output folder (model.onnx, MODEL_CARD.md, finetune.json)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 3)")
-    p.add_argument("--limit", type=int, default=None, help="MNIST training images mixed in (default 20000)")
-    p.add_argument("--all-mnist", action="store_true", help="mix in all 55,000 MNIST training images")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.01)")
-    p.add_argument("--holdout", type=float, default=None, help="share of feedback held out to measure on (default 0.2)")
-    p.add_argument("--feedback-share", type=float, default=None,
-                   help="share of each epoch that is (repeated) feedback (default 0.25)")
-    recipe_flags(p)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    recipe_flags(p, FinetuneConfig)
+    p.add_argument("--all-mnist", action="store_true", help="mix in all 55,000 MNIST training images (--limit none)")
     p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

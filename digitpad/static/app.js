@@ -1,13 +1,15 @@
-// digitpad page: wires the pad, the prediction loop, uploads, feedback and the keyboard.
+// digitpad page: wires the pad, the prediction loop, uploads, where digits are read, the keyboard.
 //
 // Every reading goes through predict(): input() turns the pad into {blob, source} and
 // `backend.predict(input, {signal})` answers with the /api/predict JSON shape. A second backend
 // (e.g. on-device inference) only has to implement that one method and be put in BACKENDS.
 
 import { Pad } from "./pad.js";
-import { ApiError, blobToDataURL, getConfig, predictOnServer, sendFeedback } from "./api.js";
+import { ApiError, getConfig, predictOnServer } from "./api.js";
 import * as view from "./view.js";
-import { loadDevice } from "./ondevice.js";
+import * as feedback from "./feedback.js";
+import { deviceAvailable, loadDevice } from "./ondevice.js";
+import { outbox } from "./outbox.js";
 
 const DEBOUNCE_MS = 100;   // predict this long after the last pen move...
 const MAX_WAIT_MS = 300;   // ...but at least this often during a long stroke
@@ -19,7 +21,7 @@ export const BACKENDS = {
     predict: async (input) => {
       const device = await loadDevice();
       const pixels = input.imageData || await decodePixels(input.blob);
-      return device.predictImageData(pixels, { threshold: state.config.uncertain_threshold });
+      return device.predictImageData(pixels, { thresholds: state.config });
     },
   },
 };
@@ -42,7 +44,7 @@ const state = {
   controller: null,   // aborts the request in flight when a newer one starts
   timer: 0,
   firstPending: 0,    // when the current debounce burst started (for MAX_WAIT_MS)
-  config: { feedback: false, model: "", uncertain_threshold: 0.6 },
+  config: { feedback: false, model: "", uncertain_threshold: 0.6, not_digit_threshold: 0, doubtful_threshold: 0 },
   reading: null,      // the reading shown, with the exact input it was made from (for feedback)
 };
 
@@ -64,7 +66,7 @@ export async function predict() {
   const seq = ++state.seq;
   state.controller?.abort();
   state.controller = null;
-  hideFeedback();
+  feedback.hide();
   if (pad.isEmpty) {
     view.showEmpty();
     view.setBusy(false);
@@ -82,8 +84,9 @@ export async function predict() {
     view.setOffline(false);
     view.showReading(reading);
     showWhere(backend, performance.now() - t0);
+    if (backend === BACKENDS.server && feedback.hasWaiting()) outbox.flush();   // the server answers again
     state.reading = { ...reading, input: inp };
-    if (reading.status !== "empty" && pad.pointerId === null) showFeedback();
+    if (reading.status !== "empty" && pad.pointerId === null) feedback.show(state.reading);
   } catch (e) {
     if (e.name === "AbortError" || seq !== state.seq) return;
     if (state.backend === BACKENDS.device) {   // the runtime or the model did not load
@@ -93,11 +96,13 @@ export async function predict() {
     if (e instanceof ApiError && e.status < 500) {
       view.setOffline(false);
       view.showError(e.message);
-    } else if (e instanceof ApiError) {
-      view.setOffline(true, `The server answered ${e.status}: ${e.message}`);
-    } else {
-      view.setOffline(true, "Is digitpad serve running? Check your connection.");
+      return;
     }
+    const detail = e instanceof ApiError ? `The server answered ${e.status}: ${e.message}`
+      : "Is digitpad serve running? Check your connection.";
+    view.setOffline(true, detail);
+    // The model kept by the service worker (or already loaded) reads without the server: offer it.
+    if (await deviceAvailable() && seq === state.seq) view.setOffline(true, detail, { canUseDevice: true });
   } finally {
     if (seq === state.seq) {
       view.setBusy(false);
@@ -120,7 +125,7 @@ pad.addEventListener("change", (e) => {
   const kind = e.detail.kind;
   if (kind !== "move") $("pad-wrap").classList.toggle("has-ink", !pad.isEmpty);
   if (kind === "start" || kind === "move") {
-    if (kind === "start") hideFeedback();
+    if (kind === "start") feedback.hide();
     schedule();
   } else {
     predict();   // pen up, clear, undo, new image: read it now
@@ -170,64 +175,25 @@ document.addEventListener("paste", (e) => {
   }
 });
 
-// ------------------------------------------------------------------ feedback (corrections)
-
-function showFeedback() {
-  if (!state.config.feedback) return;
-  $("feedback").hidden = false;
-  $("feedback-ask").hidden = false;
-  $("feedback-thanks").hidden = true;
-  $("feedback-confirm").textContent = `Yes, ${state.reading.digit}`;
-  for (const b of document.querySelectorAll(".digit-picker button")) b.disabled = false;
-  $("feedback-confirm").disabled = false;
-}
-
-function hideFeedback() {
-  $("feedback").hidden = true;
-}
-
-async function giveFeedback(label) {
-  const r = state.reading;
-  if (!r || $("feedback").hidden || $("feedback-ask").hidden) return;
-  for (const b of document.querySelectorAll("#feedback button")) b.disabled = true;
-  const thanks = $("feedback-thanks");
-  try {
-    await sendFeedback({
-      image: await blobToDataURL(r.input.blob),
-      label,
-      predicted: r.digit,
-      confidence: r.confidence,
-      model: r.model,
-      source: r.input.source,
-    });
-    thanks.textContent = label === r.digit ? "Thanks for confirming!" : `Thanks! Saved as a ${label}.`;
-    thanks.classList.remove("failed");
-    $("feedback-ask").hidden = true;
-  } catch (e) {
-    thanks.textContent = `Couldn't save that: ${e.message}`;
-    thanks.classList.add("failed");
-    for (const b of document.querySelectorAll("#feedback button")) b.disabled = false;
-  }
-  thanks.hidden = false;
-}
-
-$("feedback-confirm").addEventListener("click", () => giveFeedback(state.reading?.digit));
-for (const b of document.querySelectorAll(".digit-picker button")) {
-  b.addEventListener("click", () => giveFeedback(Number(b.dataset.digit)));
-}
-
 // ------------------------------------------------------------------ keyboard
 
+/** Keys typed into a text field belong to it; everywhere else (the pad, buttons, the mode radios)
+ *  they are the page's shortcuts. */
+function typingIn(el) {
+  if (el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement || el?.isContentEditable) return true;
+  return el instanceof HTMLInputElement && !["radio", "checkbox", "button", "submit", "reset", "file"].includes(el.type);
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.target instanceof HTMLInputElement && e.target.type !== "file") return;
+  if (typingIn(e.target)) return;
   if (e.key === "Escape") {
     pad.clear();
     e.preventDefault();
   } else if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "z") {
     pad.undo();
     e.preventDefault();
-  } else if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey && !$("feedback").hidden) {
-    giveFeedback(Number(e.key));
+  } else if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey && feedback.isAsking()) {
+    feedback.answer(Number(e.key));
     e.preventDefault();
   }
 });
@@ -235,8 +201,7 @@ document.addEventListener("keydown", (e) => {
 // ------------------------------------------------------------------ where it is read: device or server
 
 function showWhere(backend, ms) {
-  $("where").textContent = `computed on ${backend.label} in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
-  $("where").dataset.where = backend.name;
+  view.setWhere(`computed on ${backend.label} in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`, backend.name);
 }
 
 function setMode(mode, { remember = true } = {}) {
@@ -246,16 +211,16 @@ function setMode(mode, { remember = true } = {}) {
     try { localStorage.setItem(MODE_KEY, state.backend.name); } catch { /* private mode: not remembered */ }
   }
   $("mode-note").hidden = true;
+  view.setWhere("");
   if (state.backend === BACKENDS.device) {
     keepForOffline();
-    $("where").textContent = "loading the model on this device…";
+    view.setWhere("loading the model on this device…");
     loadDevice().then((d) => {
       if (state.backend === BACKENDS.device && !$("where").dataset.where) {
-        $("where").textContent = `model ready on this device (${Math.round(d.loadMs)} ms)`;
+        view.setWhere(`model ready on this device (${Math.round(d.loadMs)} ms)`);
       }
     }, deviceFailed);
   }
-  delete $("where").dataset.where;
   if (!pad.isEmpty) predict();
 }
 
@@ -278,6 +243,7 @@ function deviceFailed(e) {
 for (const b of document.querySelectorAll("input[name='mode']")) {
   b.addEventListener("change", () => { if (b.checked) setMode(b.value); });
 }
+$("use-device").addEventListener("click", () => setMode("device"));
 
 // ------------------------------------------------------------------ start
 
@@ -285,7 +251,9 @@ async function loadConfig() {
   try {
     state.config = await getConfig();
     $("model-version").textContent = `model: ${state.config.model}`;
+    feedback.setEnabled(Boolean(state.config.feedback));
     view.setOffline(false);
+    outbox.flush();
     return true;
   } catch {
     view.setOffline(true, "Is digitpad serve running? Check your connection.");
@@ -301,6 +269,7 @@ $("retry").addEventListener("click", async () => {
 
 view.buildBars();
 view.showEmpty();
+outbox.refresh();   // corrections kept from an earlier visit: say so, and retry until the server answers
 loadConfig();
 let savedMode = "server";
 try { savedMode = localStorage.getItem(MODE_KEY) || "server"; } catch { /* storage blocked */ }

@@ -2,7 +2,10 @@
 // vendored, single-threaded), fed by preprocess.js (the JS mirror of digitpad.preprocess).
 //
 //   const device = await loadDevice();            // throws if the runtime or the model cannot load
-//   const reading = await device.predictImageData(imageData, {threshold});   // /api/predict's shape
+//   const reading = await device.predictImageData(imageData, {thresholds});  // /api/predict's shape
+//
+// thresholds are GET /api/config's (uncertain_threshold, not_digit_threshold, doubtful_threshold):
+// the status is decided by the same rule as digitpad.reading.Thresholds.status.
 //
 // The runtime and the model are fetched from this server only (no CDN); the service worker
 // (sw.js) keeps them for offline use. The model URL carries the file's hash (?v=...), so a new
@@ -14,6 +17,7 @@ export const ORT_VERSION = "1.30.0";
 export const ORT_DIR = `vendor/onnxruntime-web-${ORT_VERSION}/`;
 
 let loading = null;
+let loaded = false;
 
 /** Fetch JSON from the server (the service worker answers from its cache when offline). */
 async function getJSON(url) {
@@ -25,12 +29,27 @@ async function getJSON(url) {
 /** Load the runtime, the model metadata and the model, once; later calls share the promise. */
 export function loadDevice() {
   if (!loading) {
-    loading = load().catch((e) => {
+    loading = load().then((device) => {
+      loaded = true;
+      return device;
+    }, (e) => {
       loading = null;   // let a later attempt retry
       throw e;
     });
   }
   return loading;
+}
+
+/** Whether on-device reading can start without the server: the model is loaded in this page,
+ *  or the service worker keeps it (one visit in on-device mode stored it, with the runtime). */
+export async function deviceAvailable() {
+  if (loaded) return true;
+  try {
+    const model = new URL("api/model.onnx", document.baseURI).href;
+    return Boolean(await caches.match(model, { ignoreSearch: true }));
+  } catch {
+    return false;   // no Cache Storage (e.g. not a secure context)
+  }
 }
 
 async function load() {
@@ -72,6 +91,23 @@ function previewURL(image) {
   return c.toDataURL("image/png");
 }
 
+/** digitpad.reading.digit_view: the ten digit probabilities renormalised over the digits
+ *  (float32), and their total before (the digit likelihood; 1 for a digits-only model). */
+export function digitView(probs) {
+  if (probs.length === 10) return { digits: probs, likelihood: 1.0 };
+  let sum = 0;
+  for (let i = 0; i < 10; i++) sum = Math.fround(sum + probs[i]);
+  const total = Math.max(sum, 1e-30);
+  return { digits: probs.slice(0, 10).map((p) => Math.fround(p / total)), likelihood: sum };
+}
+
+/** digitpad.reading.Thresholds.status, with GET /api/config's thresholds. */
+export function statusOf(confidence, likelihood, empty, t) {
+  if (empty) return "empty";
+  if (likelihood < (t.not_digit_threshold ?? 0)) return "not_digit";
+  return confidence < (t.uncertain_threshold ?? 0.6) || likelihood < (t.doubtful_threshold ?? 0) ? "uncertain" : "ok";
+}
+
 export class Device {
   constructor(ort, session, metadata) {
     this.ort = ort;
@@ -81,7 +117,7 @@ export class Device {
     this.output = metadata.output?.name || session.outputNames[0];
   }
 
-  /** (784) uint8 28x28 -> ten probabilities (float32 precision, like the server's). */
+  /** (784) uint8 28x28 -> the model's probabilities, one per class (float32 precision, like the server's). */
   async probabilities(image) {
     const x = normalize(image, this.metadata.normalization);
     const feeds = { [this.input]: new this.ort.Tensor("float32", x, [1, 1, 28, 28]) };
@@ -90,20 +126,20 @@ export class Device {
   }
 
   /** RGBA pixels -> a reading with /api/predict's fields, plus where = "device". */
-  async predictImageData(imageData, { threshold = 0.6, preview = true } = {}) {
+  async predictImageData(imageData, { thresholds = {}, preview = true } = {}) {
     const t0 = performance.now();
     const pre = toMnist(imageData);
     const t1 = performance.now();
-    let digit = null, confidence = 0, probs = new Array(10).fill(0);
+    let digit = null, confidence = 0, likelihood = 0, probs = new Array(10).fill(0);
     if (!pre.empty) {
-      probs = await this.probabilities(pre.image);
+      ({ digits: probs, likelihood } = digitView(await this.probabilities(pre.image)));
       digit = probs.indexOf(Math.max(...probs));
       confidence = probs[digit];
     }
     const t2 = performance.now();
-    const status = pre.empty ? "empty" : confidence < threshold ? "uncertain" : "ok";
     return {
-      digit, confidence, probabilities: probs, status,
+      digit, confidence, probabilities: probs, digit_likelihood: likelihood,
+      status: statusOf(confidence, likelihood, pre.empty, thresholds),
       preview: preview ? previewURL(pre.image) : "",
       image: pre.image,
       model: this.metadata.version,

@@ -47,6 +47,9 @@ export class Pad extends EventTarget {
   _down(e) {
     if (this.pointerId !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
     e.preventDefault();
+    // preventDefault() also stops the browser from moving focus: the pad takes it itself, so that
+    // the keys (Esc, Ctrl+Z) act where the pen is, not on whatever was clicked before.
+    this.canvas.focus({ preventScroll: true, focusVisible: false });
     this.canvas.setPointerCapture(e.pointerId);
     this.pointerId = e.pointerId;
     if (this.image) { this.image = null; this.strokes = []; }   // drawing replaces an uploaded image

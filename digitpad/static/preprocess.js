@@ -19,6 +19,7 @@ export const MIN_INK_PIXELS = 4;
 export const MIN_INK_SHARE = 0.0005;
 export const MIN_CONTRAST = 16.0;
 export const ZOOM_SIDE = 24;
+export const EDGE_RUN = 0.3;
 
 const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -283,8 +284,49 @@ function background(gray, h, w) {
   return { bg: surface, sigma };
 }
 
+/** Step 3c: the pixels of mask (h, w) connected (4-neighbours) to a run of at least
+ *  ceil(EDGE_RUN n) mask pixels along one edge of the image. */
+export function borderRegions(mask, h, w) {
+  const region = new Uint8Array(h * w);
+  const edges = [[w, (i) => i], [w, (i) => (h - 1) * w + i], [h, (i) => i * w], [h, (i) => i * w + w - 1]];
+  let any = false;
+  for (const [n, at] of edges) {
+    const need = Math.ceil(EDGE_RUN * n);
+    let start = -1;
+    for (let i = 0; i <= n; i++) {
+      const on = i < n && mask[at(i)];
+      if (on && start < 0) start = i;
+      if (!on && start >= 0) {
+        if (i - start >= need) {
+          for (let j = start; j < i; j++) region[at(j)] = 1;
+          any = true;
+        }
+        start = -1;
+      }
+    }
+  }
+  while (any) {   // grow through the mask until nothing changes
+    const grown = region.slice();
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        if (region[i] || !mask[i]) continue;
+        if ((y > 0 && region[i - w]) || (y < h - 1 && region[i + w]) || (x > 0 && region[i - 1]) ||
+            (x < w - 1 && region[i + 1])) grown[i] = 1;
+      }
+    }
+    let changed = false;
+    for (let i = 0; i < h * w; i++) {
+      if (grown[i] !== region[i]) { changed = true; break; }
+    }
+    if (!changed) break;
+    region.set(grown);
+  }
+  return region;
+}
+
 /** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. */
-function inkMap(gray, alpha, h, w) {
+function inkMap(gray, alpha, h, w, minPixels) {
   if (alpha !== null && median(ring(alpha, h, w)) < 0.5) {
     return { ink: alpha.map((a) => a * 255.0), noise: 0, polarity: "alpha" };
   }
@@ -294,8 +336,18 @@ function inkMap(gray, alpha, h, w) {
     gray = gray.map((g, i) => alpha[i] * g + (1.0 - alpha[i]) * paper);
   }
   const { bg, sigma } = background(gray, h, w);
-  const d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
+  let d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
   const t = Math.max(3 * sigma, 4.0);
+  // 3c. a sheet's edge or the desk along the image's edges is not ink, when ink remains elsewhere.
+  const pos = borderRegions(Uint8Array.from(d, (v) => (v > t ? 1 : 0)), h, w);
+  const neg = borderRegions(Uint8Array.from(d, (v) => (-v > t ? 1 : 0)), h, w);
+  let edge = false, rest = 0;
+  const strong = Math.max(4 * sigma, 10.0);
+  for (let i = 0; i < h * w; i++) {
+    if (pos[i] || neg[i]) edge = true;
+    else if (Math.abs(d[i]) > strong) rest++;
+  }
+  if (edge && rest >= minPixels) d = d.map((v, i) => (pos[i] || neg[i] ? 0.0 : v));
   let sPos = 0, sNeg = 0;
   for (const v of d) {
     sPos += Math.max(v - t, 0);
@@ -334,7 +386,7 @@ export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
   const minPixels = Math.max(MIN_INK_PIXELS, MIN_INK_SHARE * h * w);
 
   // 3. ink map.
-  const { ink, noise } = inkMap(gray, alpha, h, w);
+  const { ink, noise } = inkMap(gray, alpha, h, w, minPixels);
 
   // 4. soft threshold.
   const floor = Math.max(4 * noise, 10.0);

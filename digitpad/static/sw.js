@@ -11,7 +11,8 @@
 const CACHE = "digitpad-v1";
 const ORT_DIR = "vendor/onnxruntime-web-1.30.0/";
 const PRECACHE = [
-  "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "preprocess.js",
+  "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "feedback.js", "outbox.js",
+  "preprocess.js",
   "favicon.svg", "blank28.png", "api/config", "api/model",
   ORT_DIR + "ort.wasm.min.mjs", ORT_DIR + "ort-wasm-simd-threaded.mjs", ORT_DIR + "ort-wasm-simd-threaded.wasm",
 ];

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
 
 MAX_PARTS = 16
 # Well inside python-multipart's own limits (8 headers a part, 4,224-byte header lines), which

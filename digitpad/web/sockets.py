@@ -20,7 +20,7 @@ import logging
 import socket
 import sys
 
-from .errors import DigitpadError
+from ..errors import DigitpadError
 
 log = logging.getLogger("uvicorn.error")
 
@@ -46,7 +46,8 @@ def check_address(host: str, port: int) -> int:
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise DigitpadError(f"{host}:{port} is already in use", code="address_in_use",
-                                hint="stop the program listening there, or pick another --port") from None
+                                hint=("stop the program listening there, or pick another port: --port N, "
+                                      "DIGITPAD_PORT=N, or make run PORT=N")) from None
         raise DigitpadError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code="bad_address",
                             hint="--host takes an address of this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
 

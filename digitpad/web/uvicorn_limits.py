@@ -3,7 +3,7 @@
 uvicorn's httptools protocol buffers a request's header block without any size limit and
 waits for it without any deadline: a client can send a 50 MB header (the worker's memory
 grows by as much, per connection) or open connections and trickle bytes forever. The app's
-own guard (``server._Guard``: body size, request timeout) only starts once the headers are
+own guard (``web.guard.Guard``: body size, request timeout) only starts once the headers are
 complete. ``LimitedHttpTools`` closes both holes:
 
 - a header block (request line and headers) over ``max_header_bytes``: 431 and close. Bytes
@@ -14,7 +14,7 @@ complete. ``LimitedHttpTools`` closes both holes:
     uvicorn.run(app, http=http_protocol(settings))
 
 Workers started by ``--workers N`` import this module afresh, so ``configure`` runs again in
-each (``server.create_app`` calls it).
+each (``web.app.create_app`` calls it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import logging
 from typing import Any
 
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

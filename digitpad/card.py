@@ -1,0 +1,121 @@
+"""The model card: markdown generated from a model's metadata, never typed by hand (no torch).
+
+    model_card(meta, history=rows, quantized=int8_meta)  # -> the text of MODEL_CARD.md
+    with_int8_row(card_text, int8_meta)                   # a shipped card, its int8 row replaced
+
+One card for every kind of model file: a training run (with its training curve), an ensemble
+(its members), a fine-tune (its before/after table, from ``meta["finetune"]``), each with the
+row of its int8 serving twin (``digitpad.quantize``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+
+def model_card(meta: dict, *, history: list[dict] | None = None,
+               histories: dict[str, list[dict]] | None = None, quantized: dict | None = None) -> str:
+    """The card of the float model ``meta``; ``quantized``: the metadata of its int8 twin."""
+    m, arch = meta["metrics"], meta["architecture"]
+    members = m.get("members")
+    what = (f"An ensemble of {len(arch['members'])} CNNs (digitnet, channels {arch['channels']}) whose "
+            "log-probabilities are averaged" if members else f"A CNN ({arch['name']}, channels {arch['channels']})")
+    lines = [
+        f"# digitpad model card: `{meta['version']}`",
+        "",
+        f"{what}: {meta['parameters']:,} parameters in all. It reads one handwritten digit from a 28x28 "
+        "MNIST-style image.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
+        f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
+        f"| training data | {_trained_on(meta['data'])} |",
+    ]
+    if not members:
+        lines.append(f"| checkpoint | epoch {m['best_epoch']} of {m['epochs']}, {m['weights']} weights, chosen on validation |")
+    lines += [
+        f"| training time | {m['train_seconds'] / 60:.1f} min on {meta['machine']['processor']} "
+        f"({meta['machine']['cpus']} threads, torch {meta['machine']['torch']}) |",
+        f"| created | {meta['created']} |",
+    ]
+    if "parity" in meta:
+        p = meta["parity"]
+        lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
+    if quantized:
+        lines.append(int8_row(quantized))
+    if members:
+        lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
+        lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {_pct(x['test_accuracy'])} | epoch {x['best_epoch']} "
+                  f"of {x['epochs']} ({x['weights']}) | {x['train_seconds'] / 60:.1f} min |" for x in members]
+    labels = meta["labels"]
+    lines += ["", "## Per-class test accuracy", "", "| class | " + " | ".join(labels) + " |",
+              "|---" * (len(labels) + 1) + "|",
+              "| accuracy | " + " | ".join(_pct(a) for a in m["test_per_class_accuracy"]) + " |", ""]
+    lines += ["## Recipe", "", "```json", json.dumps(meta["recipe"], indent=2), "```", ""]
+    norm = meta["normalization"]
+    lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
+              f"`{norm['formula']}` with mean {norm['mean']} and std {norm['std']}.", ""]
+    curves = ([("", history)] if history else []) + list((histories or {}).items())
+    for name, rows in curves:
+        lines += [f"## Training curve{' of ' + name if name else ''}", "",
+                  "| epoch | train loss | val acc | val acc (EMA) | s |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_acc']:.2%} | {_pct(h.get('val_acc_ema'))} | "
+                  f"{h['epoch_seconds']:.0f} |" for h in rows]
+        lines.append("")
+    if "finetune" in meta:
+        lines += _finetune_section(meta)
+    return "\n".join(lines)
+
+
+def int8_row(meta: dict) -> str:
+    """The card's table row for an int8 model (``meta``: its metadata)."""
+    q = meta["quantization"]
+    return (f"| int8 serving model (`{meta['version']}`) | test {meta['metrics']['test_accuracy']:.2%}, "
+            f"same digit as the float model on {q['argmax_agreement']:.2%} of {q['test_images']:,} test images "
+            f"(max probability difference {q['max_abs_probability_diff']:.3f}); {q['scheme']}, calibrated on "
+            f"{q['calibration']['images']} {q['calibration']['source']} |")
+
+
+def with_int8_row(card: str, meta: dict) -> str:
+    """``card`` with its int8 row replaced by the row of ``meta`` (or, in an older card without
+    one, added at the end of the first table)."""
+    row = int8_row(meta)
+    if re.search(r"^\| int8 serving model .*$", card, flags=re.M):
+        return re.sub(r"^\| int8 serving model .*$", lambda _: row, card, count=1, flags=re.M)
+    head, sep, rest = card.partition("\n\n## ")
+    return head + "\n" + row + sep + rest
+
+
+def _trained_on(d: dict) -> str:
+    text = f"{d.get('train_images', 0) - d.get('extra_images', 0):,} MNIST training images"
+    if d.get("extra"):
+        x = d["extra"]
+        return text + (f" + {x['images']:,} pen-drawn digits ({x['drawings']:,} drawings by the "
+                       f"{len(x['writers'])} dev writers of {x['source']}, in {len(x['styles'])} canvas styles; "
+                       f"its {len(x['held_out_writers'])} held-out writers unseen)")
+    if d.get("extra_images"):
+        return text + f" + {d['extra_images']:,} extra images"
+    return text
+
+
+def _finetune_section(meta: dict) -> list[str]:
+    ft, m, parent = meta["finetune"], meta["metrics"], meta["parent"]
+    fb, before = ft["feedback"], ft["before"]
+    return [
+        "## Fine-tuning", "",
+        f"Fine-tuned from `{parent['version']}` (sha256 `{parent['sha256'][:16]}...`) on "
+        f"{fb['train']} feedback images (each repeated {fb['repeat']}x per epoch) mixed with "
+        f"{ft['mnist']['train_images']:,} MNIST training images; {fb['holdout']} feedback images held out.", "",
+        "| | before | after |", "|---|---|---|",
+        f"| held-out feedback ({fb['holdout']}) | {_pct(before['holdout_accuracy'])} | "
+        f"{_pct(m['feedback_holdout_accuracy'])} |",
+        f"| feedback trained on ({fb['train']}) | {_pct(before['train_feedback_accuracy'])} | "
+        f"{_pct(m['feedback_train_accuracy'])} |",
+        f"| MNIST test ({m['test_images']:,}) | {_pct(before['mnist_test_accuracy'])} | {_pct(m['test_accuracy'])} |", "",
+    ]
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2%}"

@@ -1,0 +1,103 @@
+"""Which code runs the hot steps of preprocessing: an ``Engine`` value, chosen once.
+
+    engine = engines.choose(settings.preprocess)    # "auto" (C when built), "c" or "numpy"
+    preprocess.to_mnist(decoded, engine=engine)
+
+The numpy code (``digitpad.inkmap.block_mean``, ``digitpad.fit28.finish``) is the reference.
+The optional C extension ``digitpad._fastpre`` (``pip install -e .`` compiles ``_fastpre.c``;
+without a compiler the install still succeeds) computes steps 2 and 4-10 bit-identically and
+several times faster (tests/test_preprocess_fast.py), and with it plain canvas PNGs are read
+by ``digitpad.png`` instead of Pillow. An engine is a plain value handed to whoever
+preprocesses (the server's reader, the CLI, the benches): tests pass the one they want.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from . import fit28, inkmap, png
+from .errors import DigitpadError
+
+log = logging.getLogger(__name__)
+
+NAMES = ("auto", "c", "numpy")
+_KINDS = ("empty", "zoom", "done")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The functions of steps 2 and 4-10, and whether canvas PNGs skip Pillow."""
+
+    name: str  # "c" or "numpy"
+    block_mean: Callable[[np.ndarray, int, float], np.ndarray]  # (H, W) uint8 -> (ceil(H/k), ceil(W/k)) float64
+    finish: Callable[..., fit28.Finished]  # fit28.finish's signature
+    fast_png: bool  # decode plain PNGs with digitpad.png (only with the C engine: numpy is the plain reference)
+
+    def describe(self) -> str:
+        """One line for ``digitpad info`` and the server's startup log."""
+        if self.name != "c":
+            return ("numpy, ~3x slower with the same results (DIGITPAD_PREPROCESS=numpy, or the C extensions are "
+                    "not built: install a C compiler and re-run `pip install -e .`)")
+        if not self.fast_png:
+            return "C extension digitpad._fastpre; PNGs decoded by Pillow (digitpad._fastpng is not built)"
+        return f"C extension digitpad._fastpre; plain PNGs read by digitpad.png ({png.INFLATE} + digitpad._fastpng)"
+
+
+NUMPY = Engine("numpy", inkmap.block_mean, fit28.finish, fast_png=False)
+
+
+@cache
+def c_engine() -> Engine | None:
+    """The C engine, or None when ``digitpad._fastpre`` is missing or was built from other constants."""
+    try:
+        from . import _fastpre
+    except ImportError:
+        return None
+    if _fastpre.CONSTANTS != fit28.CONSTANTS:  # a stale build: rebuild with `pip install -e .`
+        log.warning("digitpad._fastpre was built with other constants (%s); using numpy", _fastpre.CONSTANTS)
+        return None
+
+    def block_mean(x: np.ndarray, k: int, divisor: float = 1.0) -> np.ndarray:
+        if x.dtype != np.uint8:
+            return inkmap.block_mean(x, k, divisor)
+        h, w = x.shape
+        out = np.empty((-(-h // k), -(-w // k)))  # (ceil(h / k), ceil(w / k))
+        _fastpre.block_mean(np.ascontiguousarray(x), k, out, float(divisor))  # the same integer sums and divisions
+        return out
+
+    def finish(ink: np.ndarray, noise: float, min_pixels: float, zoom: bool, normalize_stroke: bool) -> fit28.Finished:
+        image = np.empty((28, 28), np.uint8)
+        kind, y0, y1, x0, x1, stroke = _fastpre.finish(np.ascontiguousarray(ink, dtype=np.float64), float(noise),
+                                                       float(min_pixels), bool(zoom), bool(normalize_stroke), image)
+        if kind == 3:
+            raise ValueError("no ink left at the intermediate resolution")
+        name = _KINDS[kind]
+        return fit28.Finished(name, (y0, y1, x0, x1) if name != "empty" else None,
+                              image if name == "done" else None, stroke)
+
+    return Engine("c", block_mean, finish, fast_png=png.AVAILABLE)
+
+
+def choose(name: str = "auto") -> Engine:
+    """"auto": the C engine when it is built, else numpy; "c" (an error when it is not built); "numpy"."""
+    if name not in NAMES:
+        raise DigitpadError(f"unknown preprocessing engine {name!r}", hint=f"use one of {', '.join(NAMES)}")
+    if name == "numpy":
+        return NUMPY
+    engine = c_engine()
+    if engine is None:
+        if name == "c":
+            raise DigitpadError("the C preprocessing engine is not built",
+                                hint="install a C compiler and re-run `pip install -e .`, or use --preprocess numpy")
+        return NUMPY
+    return engine
+
+
+def default() -> Engine:
+    """The engine used when none is passed: ``choose("auto")``."""
+    return choose("auto")

@@ -1,0 +1,141 @@
+"""The web app: composes the pieces, nothing more.
+
+    create_app(settings)   # the FastAPI app; the model and the store open in its lifespan
+
+Routes live in ``predict`` (POST /api/predict, answered ahead of the stack), ``meta`` (model,
+config, health) and ``feedback``; errors in ``errors``; limits and headers in ``guard``; the
+page and the docs in ``static``. Importing this module loads no model and never imports torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+
+from .. import engines
+from ..predict import Batcher, Predictor
+from ..reading import reader_for
+from ..settings import Settings
+from ..store import FeedbackStore
+from . import errors, feedback, meta, predict, static, uvicorn_limits
+from .guard import PAGE_CSP, SECURITY_HEADERS, Guard, encode_headers
+
+log = logging.getLogger(__name__)
+
+
+class _App(FastAPI):
+    """FastAPI, plus ``direct``: (method, exact path) -> the guarded ASGI app of a
+    ``predict.DirectRoute``, which answers those requests ahead of the middleware stack and
+    the router (filled in by ``direct_routes``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {}
+
+    def direct_routes(self, guard: dict[str, Any]) -> None:
+        for r in self.router.routes:
+            if isinstance(r, predict.DirectRoute):
+                for method in r.methods or ():
+                    self.direct[(method, r.path)] = Guard(r.app, **guard)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            target = self.direct.get((scope["method"], scope["path"]))
+            if target is not None:
+                await target(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document of the router's routes, plus the endpoints answered directly."""
+        if self.openapi_schema is None:
+            doc = get_openapi(title=self.title, version=self.version, summary=self.summary, routes=self.routes)
+            item, schemas = predict.openapi_operation()
+            doc["paths"] = {predict.PATH: item, **doc["paths"]}
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            self.openapi_schema = doc
+        return self.openapi_schema
+
+
+def _return_freed_memory_to_os() -> None:
+    """Make glibc give large freed blocks back to the OS at once. By default its mmap threshold
+    grows after the first large free, and freed image buffers of up to 32 MB then stay in the
+    heap: after one big photo a worker would keep ~400 MB for good. A fixed 1 MB threshold only
+    affects buffers that large (a 280x280 canvas PNG decodes to ~300 KB)."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc (musl, macOS): nothing to tune
+
+
+def _open_store(settings: Settings) -> FeedbackStore | None:
+    """The store the server uses, or None when collection is off (``--no-feedback``)."""
+    if not settings.feedback:
+        log.info("feedback collection is off")
+        return None
+    store = FeedbackStore.open(settings.database_url, migrate_schema=settings.migrate)
+    log.info("feedback store: %s", store.url)
+    return store
+
+
+def _package_version() -> str:
+    try:
+        return version("digitpad")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The digitpad web app. Nothing heavy happens here: the model opens in the lifespan."""
+    settings = settings or Settings()
+    uvicorn_limits.configure(settings)  # header size/time limits of this process's connections
+    engine = engines.choose(settings.preprocess)
+    # python-multipart logs every malformed body at WARNING: client noise, already answered 400.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
+    docs_page, docs_csp = static.docs_page("/openapi.json")
+    guard = {"max_body": settings.max_body_bytes, "timeout": settings.request_timeout,
+             "headers": encode_headers({**SECURITY_HEADERS, "content-security-policy": PAGE_CSP}),
+             "docs_headers": encode_headers({**SECURITY_HEADERS, "content-security-policy": docs_csp})}
+
+    @asynccontextmanager
+    async def lifespan(app: _App) -> AsyncIterator[None]:
+        _return_freed_memory_to_os()
+        predictor = Predictor(settings.model, threads=settings.threads)
+        app.state.predictor = predictor
+        app.state.reader = reader_for(settings, predictor)
+        app.state.batcher = Batcher(predictor)  # for the small images read on the event loop
+        log.info("model %s loaded from %s", predictor.version, predictor.path)
+        log.log(logging.INFO if engine.name == "c" else logging.WARNING, "preprocessing: %s", engine.describe())
+        app.state.store = _open_store(settings)
+        yield
+        if app.state.store is not None:
+            app.state.store.close()
+
+    app = _App(title="digitpad", summary="Handwritten digit recognizer: draw a digit, a CNN trained on MNIST reads it.",
+               version=_package_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    # One large-image decode at a time per process, shared by POST /api/predict and /api/feedback.
+    app.state.heavy_jobs = threading.BoundedSemaphore(predict.HEAVY_JOBS)
+    errors.install(app)
+    app.router.routes.append(predict.route(app.state, settings.request_timeout))
+    app.include_router(meta.router)
+    app.include_router(feedback.router)
+
+    async def docs() -> HTMLResponse:
+        return docs_page
+
+    app.add_api_route("/docs", docs, include_in_schema=False, response_class=HTMLResponse)
+    app.router.routes.append(static.page_mount())  # last: it catches every other path
+    app.add_middleware(static.GzipExceptPredict)
+    app.add_middleware(Guard, **guard)
+    app.direct_routes(guard)
+    return app

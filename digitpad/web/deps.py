@@ -1,0 +1,54 @@
+"""What routes take from the app: the objects opened in the lifespan, as ``Annotated`` dependencies.
+
+All async: a plain ``def`` dependency would cost a threadpool hop per request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..errors import Forbidden, Unauthorized
+from ..predict import Predictor
+from ..reading import Reader
+from ..settings import Settings
+from ..store import FeedbackStore
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_predictor(request: Request) -> Predictor:
+    return request.app.state.predictor
+
+
+async def get_reader(request: Request) -> Reader:
+    return request.app.state.reader
+
+
+async def get_store(request: Request) -> FeedbackStore:
+    store = getattr(request.app.state, "store", None)
+    if store is None:
+        raise Forbidden("feedback collection is turned off on this server", code="feedback_disabled")
+    return store
+
+
+async def require_admin(request: Request) -> None:
+    """Bearer token check, in constant time. No token configured: the admin API is off (403)."""
+    token = request.app.state.settings.admin_token
+    if not token:
+        raise Forbidden("the feedback admin API is off: start the server with DIGITPAD_ADMIN_TOKEN set",
+                        code="admin_disabled")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("send the admin token as 'Authorization: Bearer TOKEN'")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+StoreDep = Annotated[FeedbackStore, Depends(get_store)]
+AdminOnly = Depends(require_admin)
