@@ -105,15 +105,21 @@ def _points(record: dict, style: Style) -> list[np.ndarray]:
 def coverage(record: dict, style: Style) -> np.ndarray:
     """Ink coverage (canvas, canvas) float32 in [0, 1]: the strokes drawn with round caps and
     joins at 4x (2x for big canvases) and box-averaged down, i.e. anti-aliased like a canvas."""
-    ss = max(2, min(4, 1600 // style.canvas))
-    size = style.canvas * ss
-    img = Image.new("L", (size, size), 0)
+    return stroke_coverage(_points(record, style), style.canvas, style.canvas, style.line_width)
+
+
+def stroke_coverage(strokes: list[np.ndarray], width: int, height: int, line_width: float) -> np.ndarray:
+    """Strokes ((n, 2) arrays of canvas (x, y)) drawn on a (height, width) canvas like a browser
+    does (round caps and joins, anti-aliased by drawing at 2-4x and box-averaging down):
+    coverage (height, width) float32 in [0, 1]. A one-point stroke is a dot (a tap)."""
+    ss = max(2, min(4, 1600 // max(width, height)))
+    img = Image.new("L", (width * ss, height * ss), 0)
     draw = ImageDraw.Draw(img)
-    r = style.line_width * ss / 2
-    for s in _points(record, style):
+    r = line_width * ss / 2
+    for s in strokes:
         pts = [(float(x) * ss, float(y) * ss) for x, y in s]
         if len(pts) > 1:
-            draw.line(pts, fill=255, width=max(1, round(style.line_width * ss)))
+            draw.line(pts, fill=255, width=max(1, round(line_width * ss)))
         for x, y in pts:  # round caps and joins
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     return np.asarray(img.reduce(ss), dtype=np.float32) / 255.0

@@ -1,0 +1,311 @@
+"""How well whole numbers are read: composed numbers and real ones, of HELD-OUT writers only.
+
+    .venv/bin/python bench/numbers_accuracy.py                    # the full run (~15 min on 2 busy cores)
+    .venv/bin/python bench/numbers_accuracy.py --n 40 --no-real   # a quick look
+    .venv/bin/python bench/numbers_accuracy.py --failures runs/numbers-failures
+
+Composed numbers (``digitpad.compose``) are built from the isolated characters of the writers
+held out by ``compose.load_records(split="held")`` (UNIPEN: 30% of each lab's writers, seeded;
+pendigits: ``split_by_writer(seed=0)``), which nothing in the reader was fitted or tuned on:
+digit strings (``--n`` per layout: integers of 1-8 digits, 9-14 digits, years) and strings with
+separators (prices, phone numbers, dates, times, percentages, decimals; only the held-out
+writers who wrote those symbols). The colour schemes rotate. Real numbers: UNIPEN
+``numbers-dev`` of the held-out writers, with the vetted labels of
+``bench/data/numbers-dev-vetted.json``, drawn on the page's canvas and as phone photos.
+
+Each image is read by ``numbers.read_number`` and, in the same run, by a plain
+connected-components baseline (8-connected components of the same ink mask, merged when their
+boxes overlap horizontally by half the narrower one, each read by the model). Figures: exact
+whole-string accuracy and character accuracy (1 - edit distance / length) by layout, by length,
+by scheme, digits-only vs with separators, real numbers; the in-process CPU time per 6-character
+number (p50, decode included); and lone digits (held-out pendigits writers on the page's canvas)
+read as a number vs by the single-digit path (``preprocess_bytes`` + the model). Prints tables
+and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from digitpad import compose, numbers, pendigits
+from digitpad.decode import Decoded, decode
+from digitpad.engines import default as default_engine
+from digitpad.predict import Predictor
+from digitpad.preprocess import preprocess_bytes
+from digitpad.segment import components, finish, ink_page, label_runs, run_edges, runs_of
+
+VETTED = Path(__file__).parent / "data" / "numbers-dev-vetted.json"
+SEPARATOR_TEMPLATES = ["price", "phone", "date", "time", "percent", "decimal"]
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(truth: str, got: str) -> float:
+    return max(0.0, 1 - edit_distance(truth, got) / max(1, len(truth)))
+
+
+def error_kind(truth: str, got: str) -> str:
+    """What went wrong in a misread number: only spaces; 'misread' (the right number of
+    characters, some read wrong); 'split' (more characters: a character cut in two, a speck
+    read); 'merged' (fewer: neighbours read as one, a character dropped)."""
+    t, g = truth.replace(" ", ""), got.replace(" ", "")
+    if t == g:
+        return "space"
+    return "misread" if len(t) == len(g) else "split" if len(g) > len(t) else "merged"
+
+
+def baseline(img: Decoded, model: Predictor) -> str:
+    """Plain connected components: 8-connected components of the reader's ink mask, merged when
+    their boxes overlap horizontally by at least half the narrower one, left to right, each
+    read by the model (its top class)."""
+    page = ink_page(img, default_engine())
+    if page is None:
+        return ""
+    row, start, end = runs_of(page.mask)
+    lab, n = label_runs(len(row), *run_edges(row, start, end))
+    comps = [c for c in components(row, start, end, lab, n) if c.area >= 4]
+    groups: list[list] = []
+    for c in sorted(comps, key=lambda c: c.x0):
+        for g in groups:
+            x0, x1 = min(p.x0 for p in g), max(p.x1 for p in g)
+            if min(x1, c.x1) - max(x0, c.x0) >= 0.5 * min(x1 - x0, c.x1 - c.x0):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    images = []
+    for g in sorted(groups, key=lambda g: min(p.x0 for p in g)):
+        box = (min(p.y0 for p in g), max(p.y1 for p in g), min(p.x0 for p in g), max(p.x1 for p in g))
+        mine = numbers._paint(g, box)
+        img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * numbers._grow(mine), page.noise, page.engine)
+        if img28 is not None:
+            images.append(img28)
+    if not images:
+        return ""
+    probs = model.predict_batch(np.stack(images))
+    return "".join(model.labels[int(k)] for k in probs.argmax(axis=1))
+
+
+class Tally:
+    """Exact and character accuracy per group, for the reader and the baseline; the kinds of
+    the reader's errors per group and its most frequent substitutions."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[bool, float, bool, float]]] = defaultdict(list)
+        self.kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.swaps: dict[str, int] = defaultdict(int)
+
+    def add(self, keys: list[str], truth: str, got: str, base: str) -> None:
+        row = (got == truth, char_accuracy(truth, got), base == truth, char_accuracy(truth, base))
+        for k in keys:
+            self.rows[k].append(row)
+        if got != truth:
+            self.kinds[keys[0]][error_kind(truth, got)] += 1
+            t, g = truth.replace(" ", ""), got.replace(" ", "")
+            if len(t) == len(g):
+                for a, b in zip(t, g):
+                    if a != b:
+                        self.swaps[f"{a}->{b}"] += 1
+
+    def errors(self) -> dict:
+        print("errors by kind: " + "; ".join(f"{k}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(v.items()))
+                                            for k, v in self.kinds.items()))
+        top = sorted(self.swaps.items(), key=lambda kv: -kv[1])[:10]
+        print("most frequent misreads (truth->read): " + ", ".join(f"{k} x{n}" for k, n in top))
+        return {"kinds": {k: dict(v) for k, v in self.kinds.items()}, "misreads": dict(top)}
+
+    def table(self, title: str, order: list[str] | None = None) -> list[dict]:
+        print(f"\n{title}\n| group | n | exact | char | baseline exact | baseline char |\n|---|---|---|---|---|---|")
+        out = []
+        for k in order or sorted(self.rows):
+            if k not in self.rows:
+                continue
+            a = np.array(self.rows[k], dtype=np.float64)
+            r = {"group": k, "n": len(a), "exact": a[:, 0].mean(), "char": a[:, 1].mean(),
+                 "baseline_exact": a[:, 2].mean(), "baseline_char": a[:, 3].mean()}
+            out.append(r)
+            print(f"| {k} | {r['n']} | {r['exact']:.1%} | {r['char']:.1%} | {r['baseline_exact']:.1%} | "
+                  f"{r['baseline_char']:.1%} |")
+        return out
+
+
+def length_group(text: str) -> str:
+    n = len(text.replace(" ", ""))
+    return f"length {n}" if n <= 8 else "length 9+"
+
+
+def composed(hands: list[compose.Hand], model: Predictor, n: int, templates: list[str], seed: int,
+             schemes: list[str], failures: list) -> Tally:
+    tally = Tally()
+    r = random.Random(seed)
+    k = 0
+    for layout in compose.LAYOUTS:
+        for i in range(n):
+            text = None
+            while text is None:
+                hand = r.choice(hands)
+                text = compose.random_text(r, hand, r.choice(templates))
+            scheme = schemes[k % len(schemes)]
+            k += 1
+            s = compose.compose(hand, text, layout, scheme, seed=seed + i)
+            got = numbers.read_number(decode(s.image), model).text
+            base = baseline(decode(s.image), model)
+            tally.add([layout, f"{layout} / {length_group(text)}", f"scheme {scheme}", length_group(text), "all"],
+                      text, got, base)
+            if got != text:
+                failures.append((f"{layout} {scheme} {hand.writer}", text, got, s.image))
+    return tally
+
+
+def real_numbers(records: list[dict], model: Predictor, schemes: list[str], failures: list) -> Tally:
+    vet = json.loads(VETTED.read_text())
+    tally = Tally()
+    for rec in records:
+        if rec["id"] in vet["exclude"]:
+            continue
+        label = vet["correct"].get(rec["id"], {}).get("label", rec["label"])
+        kind = "digits" if label.isdigit() else "with separators"
+        for scheme in schemes:
+            png = compose.render_record(rec, scheme)
+            got = numbers.read_number(decode(png), model).text.replace(" ", "")  # labels have no spaces
+            base = baseline(decode(png), model)
+            tally.add([f"real {scheme}", f"real {scheme} / {kind}"], label, got, base)
+            if got != label and scheme == schemes[0]:
+                failures.append((f"real {rec['writer']}", label, got, png))
+    return tally
+
+
+def timing(hands: list[compose.Hand], model: Predictor, n: int = 40) -> dict:
+    """CPU ms per 6-digit number, decode included, per layout (p50, p90), and images read."""
+    r = random.Random(7)
+    out = {}
+    for layout in compose.LAYOUTS:
+        pngs = [compose.compose(r.choice(hands), compose._digits(r, 6), layout, "pad", seed=i).image
+                for i in range(n)]
+        numbers.read_number(decode(pngs[0]), model)  # warm
+        ts, imgs = [], []
+        for png in pngs:
+            t = time.process_time()
+            rd = numbers.read_number(decode(png), model)
+            ts.append((time.process_time() - t) * 1000)
+            imgs.append(rd.candidates)
+        out[layout] = {"p50_ms": float(np.median(ts)), "p90_ms": float(np.percentile(ts, 90)),
+                       "images": float(np.mean(imgs))}
+    return out
+
+
+def lone_digits(path: str, model: Predictor, limit: int) -> dict:
+    _, held = pendigits.split_by_writer(pendigits.load(path), seed=0)
+    held = held[:: max(1, len(held) // limit)][:limit]
+    ok_num = ok_one = 0
+    for rec in held:
+        png = pendigits.render(rec, pendigits.STYLES["canvas-280"])
+        ok_num += numbers.read_number(decode(png), model).text == str(rec["label"])
+        ok_one += model.predict(preprocess_bytes(png).image).digit == rec["label"]
+    return {"n": len(held), "as_number": ok_num / len(held), "single_digit_path": ok_one / len(held)}
+
+
+def contact_sheet(failures: list, path: Path, limit: int = 60) -> None:
+    tiles = []
+    for what, truth, got, png in failures[:limit]:
+        im = Image.open(io.BytesIO(png)).convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        bg.alpha_composite(im)
+        im = bg.convert("RGB")
+        k = min(1.0, 680 / im.width, 150 / im.height)
+        im = im.resize((max(1, int(im.width * k)), max(1, int(im.height * k))))
+        tile = Image.new("RGB", (690, im.height + 16), "white")
+        tile.paste(im, (0, 16))
+        ImageDraw.Draw(tile).text((2, 2), f"{what}: {truth!r} read {got!r}", fill=(200, 0, 0))
+        tiles.append(tile)
+    if not tiles:
+        return
+    cols = 2
+    heights = [max(t.height for t in tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
+    sheet = Image.new("RGB", (cols * 694, sum(heights) + 4 * len(heights)), "grey")
+    y = 0
+    for row, h in zip(range(0, len(tiles), cols), heights):
+        for j, t in enumerate(tiles[row:row + cols]):
+            sheet.paste(t, (j * 694, y))
+        y += h + 4
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--unipen", default=os.environ.get("DIGITPAD_UNIPEN", "../shared/data/unipen"))
+    ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS",
+                                                          "../shared/data/pendigits/trajectories-dev.jsonl.gz"))
+    ap.add_argument("--model", default=None, help="a digitpad .onnx (default: the shipped int8 model)")
+    ap.add_argument("--n", type=int, default=200, help="composed numbers per layout (digits; separators: half)")
+    ap.add_argument("--schemes", default=",".join(compose.SCHEMES))
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--failures", default=None, help="folder for contact sheets of the misread numbers")
+    args = ap.parse_args(argv)
+    model = Predictor(args.model)
+    schemes = args.schemes.split(",")
+    recs = compose.load_records(args.unipen, args.pendigits, split="held")
+    hands = compose.hands_of(recs)
+    sep_hands = [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
+    print(f"held-out writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "
+          f"model {model.version} ({len(model.labels)} classes)")
+    fail_digits: list = []
+    fail_seps: list = []
+    fail_real: list = []
+    t0 = time.time()
+    res: dict = {"model": model.version}
+    digits = composed(hands, model, args.n, list(compose.DIGIT_TEMPLATES), 100, schemes, fail_digits)
+    res["digits"] = digits.table("Composed digit strings, held-out writers", list(compose.LAYOUTS) + [
+        f"{lay} / length {k}" for lay in compose.LAYOUTS for k in list(range(1, 9)) + ["9+"]]
+        + [f"scheme {s}" for s in schemes] + ["all"])
+    res["digit_errors"] = digits.errors()
+    if sep_hands:
+        seps = composed(sep_hands, model, args.n // 2, SEPARATOR_TEMPLATES, 200, schemes, fail_seps)
+        res["separators"] = seps.table("Composed strings with separators, held-out writers",
+                                       list(compose.LAYOUTS) + ["all"])
+        res["separator_errors"] = seps.errors()
+    if not args.no_real:
+        real = real_numbers(recs["numbers"], model, ["pad", "photo"], fail_real)
+        res["real"] = real.table("Real UNIPEN numbers of held-out writers (vetted labels)")
+        res["real_errors"] = real.errors()
+    res["time_6_digits"] = timing(hands, model)
+    print("\nCPU per 6-digit number (decode + read, in-process):")
+    for k, v in res["time_6_digits"].items():
+        print(f"  {k}: p50 {v['p50_ms']:.2f} ms, p90 {v['p90_ms']:.2f} ms, {v['images']:.1f} images read")
+    res["lone_digits"] = lone_digits(args.pendigits, model, 400)
+    ld = res["lone_digits"]
+    print(f"\nlone digits (held-out pendigits writers, canvas-280, n={ld['n']}): read as a number "
+          f"{ld['as_number']:.2%}, single-digit path {ld['single_digit_path']:.2%}")
+    if args.failures:
+        out = Path(args.failures)
+        contact_sheet(fail_digits, out / "digits.png")
+        contact_sheet(fail_seps, out / "separators.png")
+        contact_sheet(fail_real, out / "real.png")
+        print(f"contact sheets of the failures in {out}/")
+    res["seconds"] = round(time.time() - t0)
+    print(json.dumps(res, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Step 5 of reading a number: where touching characters may be cut apart.
+
+A component that may hold several characters (wide enough, and doubtful when read whole) is
+cut along paths from its top row to its bottom row (``cut_paths``); every part is a piece,
+and ``numbers.py`` lets the model decide which pieces form each character. Two kinds of
+path, found on the upright (deskewed) ink:
+
+- seams: the cheapest path from the top to each bottom column, found row by row (cost: ink
+  pixels crossed, plus SEAM_STEP per column moved sideways): it slips between digits that
+  touch at a point and crosses only the ink where they touch;
+- reservoirs: digits that touch along a stretch leave notches in the upper and lower
+  contours (the water they would hold, ``_reservoirs``); from the deepest column of a notch a
+  cut runs down (up, from a lower notch) through the middle of the strokes it meets, which
+  splits two strokes merged side by side between them (``_through_middle``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .inkmap import round_half_up
+from .segment import Line, Piece
+
+CUT_MIN_WIDTH = 0.3  # components at least this wide (line heights, deskewed) may be cut
+CUT_MAX_INK = 2.6  # a seam crosses at most this many stroke widths of ink
+SEAM_STEP = 0.3  # a seam's cost per column moved sideways (ink pixels)
+RESERVOIR = 0.1  # contour notches at least this deep (line heights) are cut
+CUT_MARGIN = 0.08  # cuts stay this far (line heights) from a component's ends...
+CUT_SPACING = 0.15  # ... and from each other
+CUTS_PER_LINE = 2.5  # at most this many cuts per line height of width...
+MAX_CUTS = 10  # ... and this many in all
+
+
+def _deskewed(c: Piece, line: Line) -> np.ndarray:
+    """The piece's ink sheared upright: (height, width) bool, column 0 at deskewed x = d0."""
+    shift = np.floor(line.slant * (c.row - line.mid) - c.d0 + 0.5).astype(np.int64)
+    w = int((c.end + shift).max()) + 1
+    m = np.zeros((c.y1 - c.y0, w + 1), np.int8)
+    np.add.at(m, (c.row - c.y0, np.maximum(0, c.start + shift)), 1)
+    np.add.at(m, (c.row - c.y0, c.end + shift), -1)
+    return np.cumsum(m, axis=1)[:, :w] > 0
+
+
+def _reservoirs(edge: np.ndarray) -> np.ndarray:
+    """Depth of the water that the contour ``edge`` (first ink row per column, y down) holds
+    when water is poured from above: the notches between neighbouring characters. (w,)"""
+    rim_left = np.minimum.accumulate(edge)
+    rim_right = np.minimum.accumulate(edge[::-1])[::-1]
+    return edge - np.maximum(rim_left, rim_right)
+
+
+def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.ndarray:
+    """A cut from a contour notch at column x: straight on through background, and through
+    the middle of the ink run it meets (two strokes merged side by side are split between
+    them), unless that run is wider than ``widest`` (a stroke crossed, not a band). (h,)"""
+    h, w = mb.shape
+    cols = np.empty(h, np.int64)
+    for r in (range(h - 1, -1, -1) if upward else range(h)):
+        line = mb[r]
+        if line[x]:
+            s = x - int(np.argmin(line[x::-1])) + 1 if not line[: x + 1].all() else 0
+            e = x + int(np.argmin(line[x:])) if not line[x:].all() else w
+            if e - s <= widest:
+                x = (s + e) // 2
+        cols[r] = x
+    return cols
+
+
+def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
+    """Where piece ``c`` may be cut: paths from its top row to its bottom row, each (height,)
+    int64, the image column per row (ink left of it goes left), left to right; and the ink
+    each crosses, in stroke widths. Candidates: seams ending at a local minimum of their cost,
+    crossing at most CUT_MAX_INK stroke widths (score: that ink), and reservoir cuts from
+    notches at least RESERVOIR line heights deep (score: 2 - 3 depth / line height). Best
+    score first, at most CUTS_PER_LINE per line height of width (MAX_CUTS in all),
+    CUT_SPACING apart and CUT_MARGIN from the ends.
+    """
+    width = c.d1 - c.d0
+    if width < max(CUT_MIN_WIDTH * line.height, 3 * line.stroke):
+        return [], []
+    mb = _deskewed(c, line)  # (h, w) bool
+    m = mb.astype(np.float64)
+    h, w = m.shape
+    cost = m[0].copy()
+    back = np.zeros((h, w), np.int8)  # -1, 0, +1: where the path came from
+    pad = np.full(w + 2, np.inf)
+    for r in range(1, h):
+        pad[1:-1] = cost
+        three = np.stack([pad[:-2] + SEAM_STEP, cost, pad[2:] + SEAM_STEP])  # (3, w) from left, above, right
+        step = three.argmin(axis=0)
+        cost = three[step, np.arange(w)] + m[r]
+        back[r] = step - 1
+    margin = max(CUT_MARGIN * line.height, line.stroke)
+    spacing = CUT_SPACING * line.height
+    win = max(1, int(spacing / 2))
+    lo, hi = int(math.ceil(margin)), int(w - margin)
+    cands = []  # (score, column, kind)
+    for x in range(lo, hi):
+        if cost[x] <= CUT_MAX_INK * line.stroke and cost[x] <= cost[max(0, x - win):x + win + 1].min():
+            cands.append((float(cost[x]) / line.stroke, x, "seam"))
+    has = mb.any(axis=0)
+    top = np.where(has, mb.argmax(axis=0), h)
+    bottom = np.where(has, h - 1 - mb[::-1].argmax(axis=0), -1)
+    for kind, depth in (("top", _reservoirs(top)), ("bottom", _reservoirs((h - 1) - bottom))):
+        for x in range(lo, hi):
+            d = depth[x]
+            if d >= RESERVOIR * line.height and d >= depth[max(0, x - win):x + win + 1].max():
+                cands.append((2.0 - 3.0 * d / line.height, x, kind))
+    chosen: list[tuple[int, str]] = []
+    most = min(MAX_CUTS, max(1, int(round_half_up(CUTS_PER_LINE * width / line.height))))
+    for _, x, kind in sorted(cands):
+        if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
+            chosen.append((x, kind))
+    paths, costs = [], []
+    shift = np.floor(line.slant * (np.arange(c.y0, c.y1) - line.mid) - c.d0 + 0.5).astype(np.int64)
+    for x, kind in sorted(chosen):
+        if kind == "seam":
+            cols = np.empty(h, np.int64)
+            for r in range(h - 1, -1, -1):  # back along the path, bottom to top
+                cols[r] = x
+                x -= int(back[r, x]) if r else 0
+            crossed = float(cost[cols[-1]])
+        else:
+            cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
+            crossed = float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())
+        path = cols - shift  # back to image columns
+        if paths:
+            path = np.maximum(path, paths[-1])  # paths must not cross
+        paths.append(path)
+        costs.append(crossed / line.stroke)
+    return paths, costs
+
+
+def split(c: Piece, paths: list[np.ndarray], costs: list[float]) -> list[Piece]:
+    """Piece ``c`` cut along ``paths`` (image column per row of ``c``, left to right; ``costs``
+    their ink crossed): its parts, left to right (a run is split at its row's column)."""
+    parts = []
+    row, start, end = c.row, c.start, c.end
+    for k, path in enumerate(paths + [None]):
+        b = path[row - c.y0] if path is not None else end
+        left_end = np.minimum(end, b)
+        keep = left_end > start
+        if keep.any():
+            parts.append(Piece(row[keep], start[keep], left_end[keep], c.comp, False,
+                               costs[k - 1] if k else -1.0, costs[k] if path is not None else -1.0))
+        rest = end > np.maximum(start, b)
+        row, start, end = row[rest], np.maximum(start, b)[rest], end[rest]
+        if not len(row):
+            break
+    if len(parts) == 1:
+        parts[0].whole, parts[0].cut_l, parts[0].cut_r = True, -1.0, -1.0
+    return parts
+
+
+def cut(comps: list[Piece], line: Line, which: set[int] | None = None) -> list[Piece]:
+    """The components, those numbered in ``which`` (default: all) cut where they may be
+    (``cut_paths``), as pieces ordered by deskewed centre."""
+    pieces = []
+    for c in comps:
+        paths, costs = cut_paths(c, line) if which is None or c.comp in which else ([], [])
+        pieces += [p.deskew(line) for p in split(c, paths, costs)] if paths else [c]
+    return sorted(pieces, key=lambda p: (p.d0 + p.d1) / 2)

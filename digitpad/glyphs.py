@@ -1,0 +1,98 @@
+"""The characters of a number told apart by their shape and place on the line, not by the model:
+small marks (``. , - :``) and a slash.
+
+A '.' normalised to 28x28 is a blob like a filled 0, and a '-' a bar like a 1 lying down: only
+the size and position relative to the line (``segment.Line``: height, baseline, top line) say
+what they are. The retrained model also reads these characters; its probability is then
+weighed by these scores (``numbers.class_scores``). All sizes are in line heights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .segment import Line, Piece
+
+MARK_GAP = 0.015  # a mark whose box comes this close to a tall character's ink is part of it
+SLASH_LEAN = 20.0  # degrees past the writer's slant (and past upright) that make a straight stroke a '/'
+BOW = 0.1  # line heights a parenthesis bows by
+PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on dev writers)
+
+
+def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
+    """A small mark is part of a tall character (a foot, a flag, a stroke's end) when that
+    character's ink comes within MARK_GAP line heights of its box; a '.' between two digits
+    stands apart."""
+    g = MARK_GAP * line.height
+    for q in parts:
+        y0, y1 = q.y0 - g, q.y1 + g
+        for p in tall:
+            rows = (p.row >= y0) & (p.row < y1)
+            if (rows & (p.start < q.x1 + g) & (p.end > q.x0 - g)).any():
+                return True
+    return False
+
+
+def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: list[Piece] = ()) -> dict[str, float]:
+    """Geometric scores of the small marks ``. , - :`` for a candidate of small whole pieces
+    (empty where none fits, or when ``_attached`` to one of the ``tall`` pieces; a '.' or ','
+    needs tall characters on both sides)."""
+    y0, y1, x0, x1 = box
+    H = line.height
+    h, w = (y1 - y0) / H, (x1 - x0) / H
+    xc = (x0 + x1) / 2
+    base, top = line.base_at(xc), line.top_at(xc)
+    mid = (base + top) / 2
+    above = (base - y1) / H  # bottom above the baseline (line heights)
+    centre = ((y0 + y1) / 2 - mid) / H  # below the middle of the line (line heights)
+    out = {}
+    if w > 1.0 or len(parts) > 2 or _attached(parts, tall, line):
+        return out
+    dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
+    inside = any((p.d0 + p.d1) / 2 < dc for p in tall) and any((p.d0 + p.d1) / 2 > dc for p in tall)
+    if len(parts) == 1 and inside:  # a '.' or ',' sits between digits (at an end: a speck)
+        if h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
+            out["."] = 0.9
+        if h <= 0.5 and w <= 0.35 and above < 0.1 and (base - y0) / H < 0.35 and h >= 0.6 * w:
+            out[","] = 0.85 if y1 > base + 0.05 * H else 0.5
+    if len(parts) == 1 and w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
+        out["-"] = 0.9
+    if len(parts) == 2:
+        a, b = sorted(parts, key=lambda p: p.y0)
+        overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+        if overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
+                and max(a.height, b.height) <= 0.3 * H:
+            out[":"] = 0.9
+    return out
+
+
+def lines(parts: list[Piece], line: Line) -> dict[str, float]:
+    """Geometric scores of '/', '(' and ')' for a tall candidate of one piece: a single thin
+    stroke at least 0.95 line heights tall (one run of at most 2.5 stroke widths in 85% of its
+    rows) whose centre line, fitted as x = a + b t + q t^2 (t: -1 at the top row .. 1 at the
+    bottom), is straight and leans more than SLASH_LEAN degrees, both past the writer's slant
+    and past upright ('/'); or is nearly upright, 1.05 line heights tall or more, and bows by
+    BOW line heights to the left ('(') or right (')'). Clear cases only: the retrained model
+    reads these characters itself."""
+    if len(parts) != 1 or parts[0].height < 0.95 * line.height:
+        return {}
+    p = parts[0]
+    rows, first = np.unique(p.row, return_index=True)
+    counts = np.bincount(p.row - p.y0, minlength=p.height)
+    single = (counts[rows - p.y0] == 1) & ((p.end - p.start)[first] <= 2.5 * line.stroke)
+    if single.sum() < 0.85 * p.height:
+        return {}
+    y = rows[single].astype(np.float64)
+    x = ((p.start + p.end - 1) / 2.0)[first][single]
+    t = (y - (p.y0 + p.y1 - 1) / 2) / max(1.0, (p.height - 1) / 2)
+    q, b, _ = np.polyfit(t, x, 2)
+    lean = math.degrees(math.atan(-b / max(1.0, (p.height - 1) / 2)) - math.atan(line.slant))
+    bow = q / line.height  # > 0: the ends lie right of the middle, a '('
+    out = {}
+    if abs(bow) < 0.04 and lean >= SLASH_LEAN and lean + math.degrees(math.atan(line.slant)) >= SLASH_LEAN:
+        out["/"] = 0.9 if lean >= SLASH_LEAN + 7 else 0.6
+    elif PARENTHESES and abs(lean) < SLASH_LEAN and abs(bow) >= BOW and p.height >= 1.05 * line.height:
+        out["(" if bow > 0 else ")"] = 0.85
+    return out

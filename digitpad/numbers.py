@@ -1,0 +1,346 @@
+"""Read a whole handwritten number: one image -> its characters, their boxes, one string.
+
+    reading = read_number(img, predictor)      # img: decoded PIL image; predictor: predict_batch + labels
+    reading.text                               # "737-1340" ("" when there is no ink)
+    c = reading.characters[0]                  # c.char, c.confidence, c.box (x, y, w, h file px),
+                                               # c.alternatives, c.scores, c.image (the 28x28 read)
+
+Steps 1-4 (ink map at a resolution set by the ink's height, runs, components, line geometry)
+are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then:
+
+ 6. Candidates. Every run of 1..MAX_PARTS consecutive pieces (in deskewed order), each within
+    JOIN_GAP line heights of the ones before it, at most MAX_WIDTH line heights wide together,
+    and all the pieces of one cut component, is a candidate character. Its ink (the page's ink
+    map inside its pieces' mask grown by one pixel, minus the other pieces' ink) goes through
+    preprocessing steps 4-10 to a 28x28; the new candidates of a search go to the model in ONE
+    ``predict_batch``.
+ 7. Class scores (``class_scores``): the model's probability of each class, times 1e-3 for a
+    digit or tall symbol when the candidate is shorter than TALL line heights or made of small
+    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``), weighed with the
+    model's probability when it knows them; a model's '/' weighed by the lean of a tall straight
+    stroke past the writer's slant.
+ 8. Search. Each tall candidate's log-probability of being exactly one character comes from
+    ``verifier``; the reading is the path of candidates through all the pieces maximising
+    the sum over its characters of that score + CHAR_BONUS (a piece shorter than SMALL line
+    heights may be skipped at SKIP_COST: a speck). Two stages keep it cheap: whole
+    components first; then, only if some character is doubtful (verifier below ACCEPT, or
+    wider than WIDE line heights), again with those components cut (step 5), reusing every
+    image already read. One component that the model reads clearly (>= LONE) as one
+    character stays one: a lone digit is never split.
+ 9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
+    the median gap becomes one space.
+
+The model is anything with ``predict_batch`` and ``labels`` (``Classifier``): today's 10-digit
+model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from . import engines
+from .cuts import cut
+from .decode import Decoded
+from .engines import Engine
+from .glyphs import lines, marks
+from .segment import Line, Page, Piece, components_of, finish, ink_page
+from .verifier import features, verify
+
+MAX_PARTS = 4  # step 6
+MAX_WIDTH = 1.5
+JOIN_GAP = 0.05
+TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heights)
+SMALL = 0.45  # step 7: candidates of pieces at most this tall are small marks (or bits of a character)
+CHAR_BONUS = 0.75  # step 8
+SKIP_COST = -6.0
+ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
+WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
+LONE = 0.85  # ... unless the whole image is one component the model reads clearly (the model is
+# trained with label smoothing: a clear digit gets ~0.9) as one character: a lone digit is not split
+SPACE_GAP = 0.55  # step 9
+SPACE_RATIO = 2.0
+MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
+
+
+class Classifier(Protocol):
+    """What the reader needs from a model: ``predict_batch`` (N, 28, 28) uint8 -> (N, C)
+    probabilities, and the C class names (``labels``: "0".."9", symbols, "other")."""
+
+    labels: list[str]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Character:
+    char: str
+    confidence: float
+    box: tuple[int, int, int, int]  # (x, y, w, h) in the file's pixels
+    alternatives: list[tuple[str, float]]  # the next best characters and their scores
+    image: np.ndarray  # (28, 28) uint8: what the model saw
+    scores: dict[str, float] = field(default_factory=dict)  # every character's score (the ten bars)
+
+
+@dataclass
+class Reading:
+    text: str
+    characters: list[Character] = field(default_factory=list)
+    confidence: float = 0.0  # the product of the characters' confidences
+    candidates: int = 0  # images the model read
+
+
+@dataclass
+class _Cand:
+    i: int  # pieces i..j-1
+    j: int
+    mask_box: tuple[int, int, int, int]  # y0, y1, x0, x1 (working px)
+    parts: list[Piece]
+    image: np.ndarray | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    fit: float = -math.inf  # log-score as one character (step 8)
+    feats: np.ndarray | None = None
+
+
+# ------------------------------------------------------------------------------ 6. candidates
+
+
+def _paint(pieces: list[Piece], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pieces' runs as a (y1 - y0, x1 - x0) bool mask of ``box``."""
+    y0, y1, x0, x1 = box
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in pieces:
+        lens = p.end - p.start
+        base = (p.row - y0) * (x1 - x0) + (p.start - x0)
+        flat = np.repeat(base - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        m.ravel()[flat] = True
+    return m
+
+
+def _grow(m: np.ndarray) -> np.ndarray:
+    """One 3x3 dilation."""
+    g = m.copy()
+    g[1:] |= m[:-1]
+    g[:-1] |= m[1:]
+    h = g.copy()
+    h[:, 1:] |= g[:, :-1]
+    h[:, :-1] |= g[:, 1:]
+    return h
+
+
+def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
+    """Step 6: one candidate's 28x28 and its ink box (working px)."""
+    y0, y1 = min(p.y0 for p in parts), max(p.y1 for p in parts)
+    x0, x1 = min(p.x0 for p in parts), max(p.x1 for p in parts)
+    h, w = page.mask.shape
+    box = (max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1))
+    mine = _paint(parts, box)
+    others = page.mask[box[0]:box[1], box[2]:box[3]] & ~mine
+    ink = page.ink[box[0]:box[1], box[2]:box[3]] * (_grow(mine) & ~others)
+    return finish(ink, page.noise, page.engine), (y0, y1, x0, x1)
+
+
+def candidates(page: Page, pieces: list[Piece], line: Line, seen: dict[tuple, _Cand] | None = None) -> list[_Cand]:
+    """Step 6: the candidate characters of ``pieces`` (taken from ``seen`` when already made
+    there). The pieces of one cut component, when consecutive, are always a candidate too,
+    however wide (a lone digit may be wider than tall)."""
+    spans = []
+    for i in range(len(pieces)):
+        right = -math.inf
+        for j in range(i, min(len(pieces), i + MAX_PARTS)):
+            p = pieces[j]
+            if j > i and p.d0 - right > JOIN_GAP * line.height:
+                break
+            right = max(right, p.d1)
+            if j > i and right - min(q.d0 for q in pieces[i:j + 1]) > MAX_WIDTH * line.height:
+                break
+            spans.append((i, j + 1))
+    where: dict[int, list[int]] = {}
+    for k, p in enumerate(pieces):
+        where.setdefault(p.comp, []).append(k)
+    for ks in where.values():
+        if len(ks) > 1 and ks[-1] - ks[0] == len(ks) - 1 and (ks[0], ks[-1] + 1) not in spans:
+            spans.append((ks[0], ks[-1] + 1))
+    out = []
+    for i, j in spans:
+        parts = pieces[i:j]
+        key = _key(parts)
+        old = seen.get(key) if seen is not None else None
+        if old is not None:
+            out.append(replace(old, i=i, j=j))
+            continue
+        img, box = _image(page, parts)
+        c = _Cand(i, j, box, parts, img)
+        if seen is not None:
+            seen[key] = c
+        out.append(c)
+    return out
+
+
+# ------------------------------------------------------------------------------ 7. class scores
+
+
+def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: dict[str, float]) -> dict[str, float]:
+    """Step 7: each character's score for one candidate: the model's probability, times 1e-3
+    for a digit or tall symbol when the candidate is not ``tall``. The characters of ``geo``
+    weigh the model's probability of them when the model knows them; the small marks come
+    from geometry alone when it does not (a '/' does not: alone, its geometry cannot tell a
+    leaning 1 from a slash; beside a model that reads '/', it says which leans too far)."""
+    out = {}
+    if probs is not None:
+        for lab, p in zip(labels, probs.tolist()):
+            if lab not in MARKS and lab != "other":
+                out[lab] = p if tall else p * 1e-3
+    for lab in MARKS + "/()":
+        if lab in labels and probs is not None:
+            if lab in MARKS:
+                out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
+            elif lab in geo:
+                out[lab] = min(1.0, out[lab] * (0.5 + geo[lab]))
+        elif lab in geo and lab in MARKS:
+            out[lab] = geo[lab]
+    return out
+
+
+# ------------------------------------------------------------------------------ 8. search
+
+
+def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Piece], line: Line,
+          comp_area: dict[int, int], tall_pieces: list[Piece] = ()) -> None:
+    """Sets the candidate's class scores and its log-score as one character (``c.fit``)."""
+    y0, y1, x0, x1 = c.mask_box
+    tall = (y1 - y0) >= TALL * line.height
+    whole = all(p.whole for p in parts)
+    small = all(p.height <= SMALL * line.height for p in parts) and (y1 - y0) <= 0.75 * line.height
+    geo = {}
+    if whole and small:
+        geo = marks(parts, c.mask_box, line, tall_pieces)
+    elif whole and tall:
+        geo = lines(parts, line)
+    if small:  # a mark, or a piece of a character: not read as a digit
+        tall = False
+    c.scores = class_scores(probs, labels, tall, geo)
+    if tall and probs is not None:
+        c.feats = features(parts, c.mask_box, c.scores, line, comp_area)
+        c.fit = verify(c.feats)
+    else:
+        c.fit = math.log(max(geo.values())) if geo else -7.0
+
+
+def component_areas(pieces: list[Piece]) -> dict[int, int]:
+    area: dict[int, int] = {}
+    for p in pieces:
+        area[p.comp] = area.get(p.comp, 0) + p.area
+    return area
+
+
+def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list[_Cand]:
+    """Best path of candidates covering pieces 0..n-1 (a piece may be skipped)."""
+    best = [-math.inf] * (n + 1)
+    back: list[_Cand | int | None] = [None] * (n + 1)
+    best[0] = 0.0
+    ending: dict[int, list[_Cand]] = {}
+    for c in cands:
+        ending.setdefault(c.j, []).append(c)
+    for j in range(1, n + 1):
+        p = pieces[j - 1]
+        if p.height < 0.45 * line.height and best[j - 1] + SKIP_COST > best[j]:
+            best[j], back[j] = best[j - 1] + SKIP_COST, j - 1
+        for c in ending.get(j, []):
+            if not c.scores or best[c.i] == -math.inf:
+                continue
+            s = best[c.i] + c.fit + CHAR_BONUS
+            if s > best[j]:
+                best[j], back[j] = s, c
+    path = []
+    j = n
+    while j > 0:
+        b = back[j]
+        if isinstance(b, _Cand):
+            path.append(b)
+            j = b.i
+        elif b is None:  # unreachable (no candidate covers a piece): not expected
+            break
+        else:
+            j = b
+    return path[::-1]
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -> Reading:
+    """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
+    whole components; then, if some character is doubtful (its verifier score below ACCEPT,
+    or wider than WIDE line heights), again with those components cut (step 5). An image
+    of one component that the model reads as one character with probability LONE or more
+    is that character: a lone digit is not split in two."""
+    page = ink_page(img, engine or engines.default())
+    if page is None:
+        return Reading("")
+    found = components_of(page.mask)
+    if found is None:
+        return Reading("")
+    comps, line = found
+    seen: dict[tuple, _Cand] = {}  # candidates already read, by their pieces
+    path, n_images = _read(page, comps, line, model, seen)
+    doubt = {p.comp for c in path for p in c.parts
+             if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
+    if len(comps) == 1 and len(path) == 1 and max(path[0].scores.values(), default=0.0) >= LONE:
+        doubt = set()  # one stroke of ink read as one clear digit: a lone digit is never split
+    if doubt:
+        path, more = _read(page, cut(comps, line, doubt), line, model, seen)
+        n_images += more
+    return _assemble(path, page, line, n_images)
+
+
+def _key(parts: list[Piece]) -> tuple:
+    return tuple((p.comp, p.x0, p.x1, p.area) for p in parts)
+
+
+def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
+          seen: dict[tuple, _Cand]) -> tuple[list[_Cand], int]:
+    """Steps 6-8 on one set of pieces: the best path, and the images the model read for it
+    (candidates in ``seen`` are not read again)."""
+    cands = candidates(page, pieces, line, seen)
+    todo = [c for c in cands if c.image is not None and not c.scores and c.fit == -math.inf]
+    spans = [p for p in pieces if p.height >= TALL * line.height]
+    area = component_areas(pieces)
+    if todo:
+        probs = model.predict_batch(np.stack([c.image for c in todo]))  # (N, C)
+        for c, p in zip(todo, probs):
+            score(c, p, list(model.labels), c.parts, line, area, spans)
+    for c in cands:
+        if c.image is None and c.fit == -math.inf:
+            score(c, None, list(model.labels), c.parts, line, area, spans)
+    return _search(len(pieces), cands, pieces, line), len(todo)
+
+
+def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:
+    """Step 9 and the Reading: characters, boxes in file pixels, spaces, confidence."""
+    chars, gaps = [], []
+    for k, c in enumerate(path):
+        ranked = sorted(c.scores.items(), key=lambda kv: -kv[1])
+        total = sum(c.scores.values()) or 1.0
+        ch, p = ranked[0]
+        y0, y1, x0, x1 = c.mask_box
+        s, (ox, oy) = page.scale, page.origin
+        box = (int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s)))
+        img = c.image if c.image is not None else np.zeros((28, 28), np.uint8)
+        norm = max(1.0, total)  # (geometric scores beside the model's may sum above 1)
+        chars.append(Character(ch, p / norm, box, [(a, q / norm) for a, q in ranked[1:4]], img,
+                               {a: q / norm for a, q in c.scores.items()}))
+        if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)
+            gaps.append(x0 - path[k - 1].mask_box[3])
+    text = ""
+    if gaps:
+        med = float(np.median(gaps))
+    for k, ch in enumerate(chars):
+        if k and gaps[k - 1] > SPACE_GAP * line.height and gaps[k - 1] > SPACE_RATIO * max(med, 1.0):
+            text += " "
+        text += ch.char
+    conf = float(np.prod([c.confidence for c in chars])) if chars else 0.0
+    return Reading(text, chars, conf, n_images)

@@ -1,0 +1,305 @@
+"""The ink of a handwritten number, as connected pieces on a line (steps 1-4 of reading a number).
+
+``numbers.py`` reads a number by choosing which pieces form each character (a search scored by
+the model); this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows
+these numbers; constants are the modules' UPPER_CASE names):
+
+ 1. Ink map (``ink_page``): preprocessing steps 1-4 (gray, block means, ink map, soft
+    threshold) on the whole image at a working resolution set by the ink's height, not the
+    image's long side. A first pass at k = ceil(max(H, W) / FIRST_SIDE) finds the ink and its
+    line height (``column_height``: the 90th percentile of the ink's vertical extent over the
+    columns that hold ink); then k = max(1, floor(line height / LINE_SIDE)): the same k
+    crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
+    file's pixels around the ink. mask = soft ink >= 0.5.
+ 1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights)
+    are grown to it (``preprocess.thicken``): a pen of 2 px has broken strokes at 48 px.
+ 2. Runs (``runs_of``): the mask as horizontal runs (row, start, end), row-major.
+ 3. Components (``run_edges``, ``label_runs``): 8-connected groups of runs; components under
+    SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
+ 4. Line geometry (``line_of``): line height = the larger of the median height of the
+    components at least half as tall as the tallest and the column height; slant = the median
+    lean of near-vertical stroke segments (pairs of narrow runs in consecutive rows, each the
+    other's only neighbour), at most MAX_SLANT, 0 with fewer than two tall components;
+    baseline and top line = least-squares lines through the bottoms and tops of the tall
+    components (flat with fewer than three). Deskewed x = x + slant (y - mid).
+
+Everything is integer runs and small numpy reductions: a number's ink is a few thousand pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import fit28, inkmap
+from . import preprocess as pp
+from .decode import Decoded
+from .engines import Engine
+
+FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
+LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
+MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
+SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
+MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
+
+
+# ------------------------------------------------------------------------------ preprocessing steps 2-4
+
+
+def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Preprocessing steps 2-4 at block size ``k``: ((h, w) float64 ink map in [0, 255],
+    (h, w) soft ink in [0, 1], noise sigma), or None (no ink, or blank paper)."""
+    alpha = engine.block_mean(img.alpha, k, 255.0) if img.alpha is not None else None
+    H, W = img.shape
+    min_pixels = max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * (-(-H // k)) * (-(-W // k)))
+    if alpha is not None and inkmap.median_below(inkmap.ring(alpha), 0.5):
+        ink, noise = alpha * 255.0, 0.0
+    else:
+        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels)
+    floor = max(4 * noise, 10.0)
+    cand = ink[ink > floor]
+    if cand.size < min_pixels:
+        return None
+    c = inkmap.percentile(cand, 0.9)
+    if c < max(fit28.MIN_CONTRAST, 6 * noise):
+        return None
+    lo = max(floor, 0.25 * c)
+    hi = max(0.75 * c, lo + 1.0)
+    return ink, np.clip((ink - lo) / (hi - lo), 0.0, 1.0), noise
+
+
+def finish(ink: np.ndarray, noise: float, engine: Engine) -> np.ndarray | None:
+    """Steps 4-10 on one character's (h, w) ink crop -> the (28, 28) uint8 model input, or
+    None when it holds no ink."""
+    res = engine.finish(np.ascontiguousarray(ink, dtype=np.float64), noise, pp.MIN_INK_PIXELS, False, True)
+    return res.image if res.kind == "done" else None
+
+
+# ------------------------------------------------------------------------------ 1. ink map
+
+
+def column_height(mask: np.ndarray) -> float:
+    """90th percentile of the ink's vertical extent over the columns that hold ink."""
+    cols = mask.any(axis=0)
+    if not cols.any():
+        return 0.0
+    m = mask[:, cols]
+    top = m.argmax(axis=0)
+    bottom = m.shape[0] - m[::-1].argmax(axis=0)
+    return inkmap.percentile((bottom - top).astype(np.float64), 0.9)
+
+
+@dataclass
+class Page:
+    """A number's ink at working resolution. ``scale`` file pixels per working pixel;
+    working pixel (0, 0) is file pixel ``origin`` (x, y)."""
+
+    ink: np.ndarray  # (h, w) float64 in [0, 255]
+    v: np.ndarray  # (h, w) soft ink in [0, 1]
+    mask: np.ndarray  # (h, w) bool, v >= 0.5
+    noise: float
+    scale: float
+    origin: tuple[float, float]
+    engine: Engine  # runs steps 2 and 4-10 (each character's 28x28)
+
+
+def ink_page(img: Decoded, engine: Engine) -> Page | None:
+    """Step 1: the decoded image -> its Page, or None when there is no ink."""
+    H, W = img.shape
+    file_scale = img.scale  # file pixels per decoded pixel
+    k1 = -(-max(W, H) // FIRST_SIDE)
+    first = ink_map(img, k1, engine)
+    if first is None:
+        return None
+    ink, v, noise = first
+    mask = v >= 0.5
+    line = column_height(mask) * k1  # decoded pixels
+    k = max(1, int(line // LINE_SIDE))
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    g = 2 + int(0.1 * line / k1)  # margin around the ink, first-pass pixels
+    y0, y1 = max(0, rows[0] - g), min(mask.shape[0], rows[-1] + 1 + g)
+    x0, x1 = max(0, cols[0] - g), min(mask.shape[1], cols[-1] + 1 + g)
+    box = (x0 * k1, y0 * k1, min(W, x1 * k1), min(H, y1 * k1))
+    if k == k1:  # the first pass is at the right scale: its ink, cropped
+        ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    else:
+        again = ink_map(img.crop(box[1], box[3], box[0], box[2]), k, engine)
+        if again is None:
+            return None
+        ink, v, noise = again
+        mask = v >= 0.5
+    return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale), engine)
+
+
+# ------------------------------------------------------------------------------ 2-3. runs, components
+
+
+def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2: (row, start, end) int64 arrays of the horizontal runs of True, row-major;
+    a run covers columns [start, end)."""
+    h, w = mask.shape
+    p = np.zeros((h, w + 2), np.int8)
+    p[:, 1:-1] = mask
+    d = np.diff(p, axis=1).ravel()  # (h (w + 1),): +1 where a run starts, -1 after it ends
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    row = starts // (w + 1)
+    return row, starts - row * (w + 1), ends - row * (w + 1)
+
+
+def run_edges(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: the pairs of touching runs (a in row r - 1, b in row r), as two (edges,) arrays:
+    start_a <= end_b and start_b <= end_a (end exclusive: diagonal neighbours count)."""
+    n = len(row)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    span = int(end.max()) + 2
+    key_e, key_s = row * span + end, row * span + start  # both increasing in run order
+    lo = np.searchsorted(key_e, (row - 1) * span + start, side="left")  # first a of row r-1 with end_a >= start_b
+    hi = np.searchsorted(key_s, (row - 1) * span + end, side="right")  # last a + 1 with start_a <= end_b
+    cnt = np.maximum(hi - lo, 0)
+    b = np.repeat(np.arange(n), cnt)  # (edges,)
+    a = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    return a, b
+
+
+def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """Step 3: the 8-connected component (0..k-1, numbered by first run) of each of the n runs,
+    and k, from the run graph's edges (``run_edges``): label propagation with pointer jumping
+    (a few vectorised rounds)."""
+    if n == 0:
+        return np.zeros(0, np.int64), 0
+    lab = np.arange(n)
+    while True:
+        m = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new[new]]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
+    return comp, len(roots)
+
+
+# ------------------------------------------------------------------------------ pieces
+
+
+@dataclass
+class Piece:
+    """Some of a number's ink as horizontal runs: a component, or a part of one cut off."""
+
+    row: np.ndarray  # (n,) int64
+    start: np.ndarray  # (n,) int64, first column of the run
+    end: np.ndarray  # (n,) int64, one past its last column
+    comp: int  # the component it comes from
+    whole: bool = True  # the whole component (not a part cut off)
+    cut_l: float = -1.0  # ink crossed by the cut on its left (stroke widths), -1: not cut there
+    cut_r: float = -1.0
+    y0: int = 0  # bounding box, end-exclusive
+    y1: int = 0
+    x0: int = 0
+    x1: int = 0
+    area: int = 0
+    d0: float = 0.0  # deskewed x extent (set by ``deskew``)
+    d1: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.y0, self.y1 = int(self.row.min()), int(self.row.max()) + 1
+        self.x0, self.x1 = int(self.start.min()), int(self.end.max())
+        self.area = int((self.end - self.start).sum())
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    def deskew(self, line: Line) -> Piece:
+        off = line.slant * (self.row - line.mid)
+        self.d0, self.d1 = float((self.start + off).min()), float((self.end + off).max())
+        return self
+
+
+def components(row: np.ndarray, start: np.ndarray, end: np.ndarray, lab: np.ndarray, n: int) -> list[Piece]:
+    """The runs of each component as a Piece, by component number."""
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(n + 1))
+    return [Piece(row[o], start[o], end[o], i) for i, o in
+            enumerate(order[bounds[i]:bounds[i + 1]] for i in range(n))]
+
+
+# ------------------------------------------------------------------------------ 4. line geometry
+
+
+@dataclass
+class Line:
+    stroke: float  # stroke width, working px
+    height: float  # line height (a digit's height), working px
+    slant: float  # tan of the lean: x' = x + slant (y - mid) stands upright
+    mid: float  # the row the shear is taken about
+    base: tuple[float, float]  # baseline y = a + b x
+    top: tuple[float, float]  # top line y = a + b x
+
+    def base_at(self, x: float) -> float:
+        return self.base[0] + self.base[1] * x
+
+    def top_at(self, x: float) -> float:
+        return self.top[0] + self.top[1] * x
+
+
+def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least squares y = a + b x (flat, the median, with fewer than three points); the slope is
+    clipped to +-0.15 (a drifting baseline, not a rotated page)."""
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float(np.median(y)), 0.0
+    b = float(np.clip(np.polyfit(x, y, 1)[0], -0.15, 0.15))
+    return float(np.median(y - b * x)), b
+
+
+def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+            edges: tuple[np.ndarray, np.ndarray], sw: float, column_height: float = 0.0) -> Line:
+    """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
+    touching runs in consecutive rows, both at most 2 stroke widths long and each the other's
+    only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)"""
+    tallest = max(c.height for c in comps)
+    tall = [c for c in comps if c.height >= 0.5 * tallest]
+    height = max(float(np.median([c.height for c in tall])), column_height)
+    mid = float(np.median([(c.y0 + c.y1) / 2 for c in tall]))
+    row, start, end = runs
+    a, b = edges
+    slant = 0.0
+    if len(a) and len(tall) >= 2:  # (one character alone has no neighbours to stand apart from)
+        ups, downs = np.bincount(b, minlength=len(row)), np.bincount(a, minlength=len(row))
+        narrow = (end - start) <= 2 * sw
+        ok = narrow[a] & narrow[b] & (ups[b] == 1) & (downs[a] == 1)
+        if ok.sum() >= 8:
+            dx = ((start[b] + end[b]) - (start[a] + end[a]))[ok] / 2.0
+            slant = float(np.clip(-np.median(dx), -MAX_SLANT, MAX_SLANT))
+    cx = np.array([(c.x0 + c.x1) / 2 for c in tall], np.float64)
+    base = _fit_line(cx, np.array([c.y1 for c in tall], np.float64))
+    top = _fit_line(cx, np.array([c.y0 for c in tall], np.float64))
+    return Line(sw, max(height, 2 * sw), slant, mid, base, top)
+
+
+def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
+    """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
+    centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
+    sw = fit28.stroke_width(page_mask)
+    goal = MIN_STROKE * column_height(page_mask)  # (before growing: the same, give or take 2 rho)
+    if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
+        page_mask = fit28.thicken(page_mask, int(inkmap.round_half_up((goal - sw) / 2)))
+        sw = goal
+    sw = max(1.0, sw)
+    row, start, end = runs_of(page_mask)
+    a, b = run_edges(row, start, end)
+    lab, n = label_runs(len(row), a, b)
+    comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
+    if not comps:
+        return None
+    line = line_of(comps, (row, start, end), (a, b), sw, column_height(page_mask))
+    comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
+    return comps, line
