@@ -2,6 +2,7 @@
 
     digitpad evaluate [--model PATH] [--json] [--grid misclassified.png]
     digitpad predict IMAGE|FOLDER|GLOB... [--json]
+    digitpad read IMAGE|FOLDER|GLOB... [--json]         (whole numbers)
     digitpad info [--json]
     digitpad serve [--host 127.0.0.1] [--port 8000] [--workers N] [--model PATH] [--no-feedback] [--database-url URL]
 """
@@ -69,6 +70,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
             conf = "" if r["confidence"] is None else f"{r['confidence']:.1%}"
             status = r["status"] if r["status"] != "error" else f"error: {r['error']}"
             print(f"{r['file']:<{width}}  {digit:>5}  {conf:>10}  {status}")
+    return 1 if any(r["status"] == "error" for r in rows) else 0
+
+
+# ------------------------------------------------------------------ read (whole numbers)
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from ..numberreading import NumberReader
+
+    s = settings_from(args)
+    paths = expand_inputs(args.images)
+    reader = NumberReader(reader_from(s, threads=1))
+    rows = []
+    for path in paths:
+        row = {"file": str(path), "text": None, "status": "error", "confidence": None, "characters": None, "error": None}
+        try:
+            answer = reader.read(path.read_bytes())
+        except DigitpadError as e:
+            row["error"] = e.message
+        except OSError as e:
+            row["error"] = e.strerror or str(e)
+        else:
+            row.update(text=answer["text"], status=answer["status"], confidence=answer["confidence"],
+                       characters=[{k: c[k] for k in ("char", "confidence", "status", "box", "alternatives")}
+                                   for c in answer["characters"]])
+        rows.append(row)
+    if args.json:
+        sys.stdout.write("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    else:
+        width = max(len(r["file"]) for r in rows)
+        print(f"{'file':<{width}}  {'number':<20}  confidence  status")
+        for r in rows:
+            conf = "" if r["confidence"] is None else f"{r['confidence']:.1%}"
+            status = r["status"] if r["status"] != "error" else f"error: {r['error']}"
+            print(f"{r['file']:<{width}}  {r['text'] or '-':<20}  {conf:>10}  {status}")
     return 1 if any(r["status"] == "error" for r in rows) else 0
 
 
@@ -147,6 +183,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="images per model call")
     p.add_argument("--jobs", type=int, default=0, help="decoding processes (0 = one per core; one fewer for small files, which decode faster than the model reads them)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("read", help="read whole numbers (digits and - . , / : ( ) + $ %%) from image files, folders or globs")
+    model_flag(p)
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--json", action="store_true", help="machine-readable output (each character with its box)")
+    p.set_defaults(func=cmd_read)
 
     p = sub.add_parser("info", help="show the model's metadata")
     model_flag(p)

@@ -22,11 +22,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from .. import engines
+from ..numberreading import NumberReader
 from ..predict import Batcher, Predictor
 from ..reading import reader_for
 from ..settings import Settings
 from ..store import FeedbackStore
-from . import errors, feedback, meta, predict, static, uvicorn_limits
+from . import errors, feedback, meta, predict, read, static, uvicorn_limits
 from .guard import PAGE_CSP, SECURITY_HEADERS, Guard, encode_headers
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictor = Predictor(settings.model, threads=settings.threads)
         app.state.predictor = predictor
         app.state.reader = reader_for(settings, predictor)
+        app.state.number_reader = NumberReader(app.state.reader)
         app.state.batcher = Batcher(predictor)  # for the small images read on the event loop
         log.info("model %s loaded from %s", predictor.version, predictor.path)
         log.log(logging.INFO if engine.name == "c" else logging.WARNING, "preprocessing: %s", engine.describe())
@@ -125,8 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # One large-image decode at a time per process, shared by POST /api/predict and /api/feedback.
     app.state.heavy_jobs = threading.BoundedSemaphore(predict.HEAVY_JOBS)
+    app.state.read_jobs = threading.BoundedSemaphore(1)  # POST /api/read: one number at a time per process
     errors.install(app)
     app.router.routes.append(predict.route(app.state, settings.request_timeout))
+    app.include_router(read.router)
     app.include_router(meta.router)
     app.include_router(feedback.router)
 

@@ -33,6 +33,42 @@ class PredictResponse(BaseModel):
     timing_ms: Timing
 
 
+class Alternative(BaseModel):
+    char: str = Field(description="another character this one could be")
+    p: float = Field(description="its probability", ge=0, le=1)
+
+
+class ReadCharacter(BaseModel):
+    char: str = Field(description="the character read: 0-9, - . , / : ( ) + $ %, or '?' (not a character of a number)")
+    confidence: float = Field(description="its probability", ge=0, le=1)
+    status: Literal["ok", "uncertain", "other"] = Field(
+        description="'uncertain': confidence below the server's threshold; 'other': not a character of a number")
+    box: list[int] = Field(description="[x, y, width, height] of its ink, in the input image's pixels",
+                           min_length=4, max_length=4)
+    alternatives: list[Alternative] = Field(description="the next most likely characters")
+    probabilities: list[float] = Field(description="the probability of each digit 0..9 (the page's ten bars)",
+                                       min_length=10, max_length=10)
+    preview: str = Field(description="the 28x28 image the model saw for this character, as a PNG data URL")
+
+
+class ReadTiming(BaseModel):
+    decode: float = Field(description="ms to read the body's image")
+    read: float = Field(description="ms to find and read the characters")
+    total: float = Field(description="ms from the route's start to the answer")
+
+
+class ReadResponse(BaseModel):
+    text: str = Field(description="the number read, left to right ('' when empty); a clear gap between groups is "
+                                  "one space; '?' for a character that is not one of a number")
+    status: Literal["ok", "uncertain", "not_number", "empty"] = Field(
+        description="'empty': no ink; 'not_number': nothing in it is a character of a number (a letter, a "
+                    "scribble); 'uncertain': some character is doubtful or not a character of a number")
+    confidence: float = Field(description="probability of the whole string", ge=0, le=1)
+    characters: list[ReadCharacter]
+    model: str = Field(description="version of the model that answered")
+    timing_ms: ReadTiming
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable code, e.g. invalid_image")
     message: str = Field(description="what went wrong, for a person")
