@@ -8,7 +8,12 @@ model, engine, pixel limit and thresholds.
 Statuses: ``empty`` (no ink), ``not_number`` (no character of a number was found: a letter, a
 scribble), ``uncertain`` (some character is doubtful, or is not a character of a number),
 ``ok``. Each character says the same of itself (``ok``, ``uncertain``, ``other``): a character
-outside the number alphabet is shown as ``?``, never as the nearest digit.
+outside the number alphabet is shown as ``?``, never as the nearest digit. Whether it is one is
+the model's ``other`` class: a character whose 28x28 the model gives a "number character"
+likelihood (1 - P(other)) below the not-digit threshold is ``other``.
+
+A lone character that is a digit is read exactly as ``/api/predict`` reads the image (the same
+28x28, probabilities and status): a digit through ``/api/read`` is never read differently.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from . import numbers, png
-from .charset import NUMBER_ALPHABET
+from .charset import DIGITS, NUMBER_ALPHABET, OTHER_NAME
 from .decode import decode
 from .errors import DigitpadError, InvalidImage, PayloadTooLarge
 from .reading import Reader
@@ -58,16 +65,40 @@ class NumberReader:
         except Exception as e:  # a client's image never causes a 500 (the log has the traceback)
             log.exception("reading a number failed for a %s image of %s pixels", img.format, img.shape)
             raise InvalidImage("the image could not be read as a number") from e
+        lone = None
+        if len(found.characters) == 1 and found.characters[0].char in DIGITS:
+            lone = self.reader.read_decoded(img, t1)  # one digit: exactly as /api/predict reads it
+        others = self._others(found, lone)
         t2 = time.perf_counter()
-        return self.answer(found, timing={"decode": _ms(t0, t1), "read": _ms(t1, t2)}, t_start=t0)
+        return self.answer(found, others, lone, timing={"decode": _ms(t0, t1), "read": _ms(t1, t2)}, t_start=t0)
 
-    def answer(self, found: numbers.Reading, *, timing: dict, t_start: float) -> dict:
+    def _others(self, found: numbers.Reading, lone) -> list[bool]:  # noqa: ANN001 (reading.Reading | None)
+        """For each character: is it outside the number alphabet (the model's ``other``)?"""
+        if lone is not None:
+            return [lone.status == "not_digit"]
+        labels = list(self.reader.predictor.labels)
+        if not found.characters or OTHER_NAME not in labels:
+            return [c.char not in NUMBER_ALPHABET for c in found.characters]
+        probs = self.reader.predictor.predict_batch(np.stack([c.image for c in found.characters]))  # (N, C)
+        likely = 1.0 - probs[:, labels.index(OTHER_NAME)]  # a character of a number at all
+        return [bool(lk < self.reader.thresholds.not_digit) or c.char not in NUMBER_ALPHABET
+                for c, lk in zip(found.characters, likely)]
+
+    def answer(self, found: numbers.Reading, others: list[bool], lone, *, timing: dict,  # noqa: ANN001
+               t_start: float) -> dict:
         """A ``numbers.Reading`` -> the /api/read JSON (a dict)."""
         t = self.reader.thresholds
+        if lone is not None and not lone.empty:  # one digit: the single-digit reading's own figures
+            c = found.characters[0]
+            digit = str(lone.digit) if lone.status != "not_digit" else c.char
+            found = replace(found, text=digit, confidence=lone.confidence, characters=[replace(
+                c, char=digit, confidence=lone.confidence, image=lone.image,
+                scores={str(d): p for d, p in enumerate(lone.probabilities)})])
         chars = []
-        for c in found.characters:
-            other = c.char not in NUMBER_ALPHABET
+        for c, other in zip(found.characters, others, strict=True):
             status = "other" if other else "uncertain" if c.confidence < t.uncertain else "ok"
+            if lone is not None and not other and lone.status == "uncertain":
+                status = "uncertain"
             chars.append({
                 "char": OTHER_CHAR if other else c.char,
                 "confidence": round(float(c.confidence), 6),
@@ -78,7 +109,8 @@ class NumberReader:
                 "probabilities": [round(float(c.scores.get(str(d), 0.0)), 6) for d in range(10)],
                 "preview": _data_url(c.image),
             })
-        text = "".join(OTHER_CHAR if ch not in NUMBER_ALPHABET + " " else ch for ch in found.text)
+        marks = iter(ch["char"] for ch in chars)  # the characters as shown, into the text's non-space places
+        text = "".join(ch if ch == " " else next(marks) for ch in found.text)
         if not chars:
             status = "empty"
         elif all(c["status"] == "other" for c in chars):

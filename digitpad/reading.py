@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import engines, png
-from .decode import decode
+from .decode import Decoded, decode
 from .engines import Engine
 from .errors import ModelError
 from .predict import Batcher, Predictor
@@ -54,9 +54,14 @@ def prepare(data: bytes, *, engine: Engine, max_pixels: int) -> Prepared:
     """File bytes -> Prepared (decode + preprocess, timed). Raises only DigitpadError."""
     t0 = time.perf_counter()
     img = decode(data, max_pixels=max_pixels, fast_png=engine.fast_png)
+    return prepare_decoded(img, engine=engine, started=t0)
+
+
+def prepare_decoded(img: Decoded, *, engine: Engine, started: float) -> Prepared:
+    """Decoded planes -> Prepared (preprocess, timed from ``started``, when decoding began)."""
     t1 = time.perf_counter()
     pre = preprocess(img, engine)
-    return Prepared(pre, img.mime, t0, t1, time.perf_counter())
+    return Prepared(pre, img.mime, started, t1, time.perf_counter())
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,14 @@ class Reader:
     def read(self, data: bytes, t_start: float | None = None) -> Reading:
         """File bytes -> Reading, all in this thread (safe to run in worker threads)."""
         t_start = time.perf_counter() if t_start is None else t_start
-        prepared = self.prepare(data)
+        return self.finish(self.prepare(data), t_start)
+
+    def read_decoded(self, img: Decoded, t_start: float) -> Reading:
+        """``read`` of an image already decoded (``numberreading`` reads a lone character so)."""
+        return self.finish(prepare_decoded(img, engine=self.engine, started=t_start), t_start)
+
+    def finish(self, prepared: Prepared, t_start: float) -> Reading:
+        """The model on a prepared image, in this thread -> Reading."""
         if prepared.pre.empty:
             return self.conclude(prepared, None, 0.0, t_start)
         probs = self.predictor.predict_batch(prepared.pre.image[None])[0]  # (C,)
