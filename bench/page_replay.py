@@ -40,11 +40,14 @@ def held_out(source: str, n: int, data: dict) -> list[dict]:
 
 
 def draw(page, record: dict, how: str) -> None:
+    """The record's 280 canvas as a square as tall as the (wide) pad, in its middle."""
     box = page.get_by_test_id("pad").bounding_box()
-    side = record.get("canvas", 280)
+    canvas = record.get("canvas", 280)
+    side = min(box["width"], box["height"])
+    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
     cdp = page.context.new_cdp_session(page) if how == "touch" else None
     for stroke in record["strokes"]:
-        pts = [(box["x"] + x / side * box["width"], box["y"] + y / side * box["height"]) for x, y in stroke]
+        pts = [(x0 + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
         if cdp is None:
             page.mouse.move(*pts[0])
             page.mouse.down()

@@ -58,8 +58,12 @@ class Tab:
 
     # ---- drawing
     def _points(self, stroke: list[list[float]], canvas: float) -> list[tuple[float, float]]:
+        """A drawing's canvas (canvas x canvas) as a square as tall as the pad, in its middle: a
+        digit is written across the height of the (wide) pad."""
         box = self.page.get_by_test_id("pad").bounding_box()
-        return [(box["x"] + x / canvas * box["width"], box["y"] + y / canvas * box["height"]) for x, y in stroke]
+        side = min(box["width"], box["height"])
+        x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+        return [(x0 + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
 
     def draw_mouse(self, record: dict) -> None:
         mouse = self.page.mouse
@@ -146,7 +150,7 @@ def test_page_loads_without_console_errors(tab: Tab, digits) -> None:
     page = tab.page
     assert page.title().startswith("digitpad")
     r = tab.reading()
-    assert r["digit"] is None and r["state"] == "empty" and r["status"] == "Draw a digit", r
+    assert r["digit"] is None and r["state"] == "empty" and r["status"] == "Write a digit or a number", r
     assert page.get_by_test_id("bars").locator(".bar").count() == 10
     assert page.evaluate("getComputedStyle(document.getElementById('pad')).touchAction") == "none"
     assert page.evaluate("getComputedStyle(document.getElementById('preview')).imageRendering") == "pixelated"
@@ -197,7 +201,7 @@ def test_live_reading_while_drawing(tab: Tab, digits) -> None:
     page = tab.page
     rec = digits[8][0]
     pts = tab._points(rec["strokes"][0], 280)
-    with page.expect_response(lambda r: r.url.endswith("/api/predict")):
+    with page.expect_response(lambda r: r.url.endswith("/api/read")):
         page.mouse.move(*pts[0])
         page.mouse.down()
         for p in pts[1:]:
@@ -235,7 +239,7 @@ def test_clear_and_undo(tab: Tab, digits) -> None:
     assert tab.reading()["digit"] is not None
     page.get_by_test_id("clear").click()
     r = tab.reading()
-    assert (r["digit"], r["state"], r["status"]) == (None, "empty", "Draw a digit"), r
+    assert (r["digit"], r["state"], r["status"]) == (None, "empty", "Write a digit or a number"), r
     assert tab.pad_ink() == 0
     assert tab.errors == []
 
@@ -336,13 +340,13 @@ def test_upload_of_a_non_image_shows_a_message(tab: Tab) -> None:
 
 def test_server_unreachable_then_retry(tab: Tab, digits) -> None:
     page = tab.page
-    page.route("**/api/predict", lambda route: route.abort("connectionrefused"))
+    page.route("**/api/read", lambda route: route.abort("connectionrefused"))
     tab.draw_mouse(digits[2][0])
     tab.settled()
     offline = page.locator("#offline")
     assert offline.is_visible()
     assert "reach the server" in offline.text_content()
-    page.unroute("**/api/predict")
+    page.unroute("**/api/read")
     page.get_by_role("button", name="Retry").click()
     r = tab.reading()
     assert not offline.is_visible()
@@ -361,7 +365,7 @@ def test_stale_reply_never_overwrites_a_newer_one(tab: Tab, digits) -> None:
         else:
             route.continue_()
 
-    page.route("**/api/predict", hold_first)
+    page.route("**/api/read", hold_first)
     two = next(r for r in digits[5] if len(r["strokes"]) == 2)
     tab.draw_mouse({"strokes": two["strokes"][:1]})
     page.wait_for_timeout(300)
@@ -395,7 +399,8 @@ def test_feedback_controls_post_the_drawing(tab: Tab, digits) -> None:
     assert 0 < payload["confidence"] <= 1, payload
     assert payload["image"].startswith("data:image/png;base64,"), payload["image"][:40]
     img = Image.open(io.BytesIO(base64.b64decode(payload["image"].split(",", 1)[1])))
-    assert img.format == "PNG" and img.mode == "RGBA" and img.size == (280, 280)
+    # The drawing cropped to its ink and a margin, at 280 px per pad height: as tall as the digit.
+    assert img.format == "PNG" and img.mode == "RGBA" and 100 < img.height <= 280 and img.width <= 3 * 280, img.size
     assert img.getpixel((0, 0))[3] == 0, "transparent where nothing is drawn"
 
     thanks = page.get_by_test_id("feedback-thanks")
@@ -536,7 +541,7 @@ def test_an_8_and_where_a_reading_was_computed(tab: Tab, digits) -> None:
 
     tab.draw_mouse(digits[2][0])
     assert tab.reading()["digit"] is not None and where.text_content().startswith("computed on the server")
-    page.route("**/api/predict", lambda route: route.abort("connectionrefused"))
+    page.route("**/api/read", lambda route: route.abort("connectionrefused"))
     tab.draw_mouse(digits[5][0])   # on top: a new reading is asked for, and the server is gone
     tab.settled()
     assert page.locator("#offline").is_visible()
@@ -546,12 +551,13 @@ def test_an_8_and_where_a_reading_was_computed(tab: Tab, digits) -> None:
 
 # ------------------------------------------------------------------ screens: phone, tablet, laptop
 
-# name -> (viewport, how the page is drawn on, the smallest sensible pad side in px)
+# name -> (viewport, how the page is drawn on, the smallest sensible pad (width, height) in px): a pad
+# shaped for writing a number, wider than tall, as wide as the screen allows.
 SCREENS = {
-    "phone": ((412, 915), "touch", 0.8 * 412),             # portrait: one column, the pad nearly full width
-    "phone-landscape": ((915, 412), "touch", 0.7 * 412),   # pad as tall as the screen allows, reading beside it
-    "tablet": ((820, 1180), "pen", 0.6 * 820),             # portrait: one column, a big pad
-    "laptop": ((1280, 800), "mouse", 360),                  # two columns
+    "phone": ((412, 915), "touch", (0.85 * 412, 220)),         # portrait: one column, the pad the screen's width
+    "phone-landscape": ((915, 412), "touch", (0.45 * 915, 280)),  # the pad as tall as the screen allows, reading beside it
+    "tablet": ((820, 1180), "pen", (0.8 * 820, 320)),          # portrait: one column, a big pad
+    "laptop": ((1280, 800), "mouse", (900, 180)),               # the pad above, the reading below it
 }
 # What must be on screen, without scrolling, once a reading asks "Right?".
 ON_SCREEN = ["#pad", "#undo", "#clear", "#upload-label", "#prediction", "#confidence", "#status-text",
@@ -561,9 +567,9 @@ ON_SCREEN = ["#pad", "#undo", "#clear", "#upload-label", "#prediction", "#confid
 @pytest.mark.parametrize("screen", SCREENS)
 def test_the_page_fits_the_screen(browser, live_server: str, digits, output_dir: Path, screen: str) -> None:
     """Pad, tools, reading, bars, the mode switch (on one line) and "Right?" are all inside the
-    viewport, in light and dark mode, and the pad is a square of a sensible size for the screen.
-    The screenshots are left in test-output/ to be looked at."""
-    (w, h), how, min_pad = SCREENS[screen]
+    viewport, in light and dark mode, and the pad is wider than tall and of a sensible size for
+    the screen. The screenshots are left in test-output/ to be looked at."""
+    (w, h), how, (min_w, min_h) = SCREENS[screen]
     t = Tab(browser, live_server, viewport={"width": w, "height": h}, has_touch=how == "touch",
             reduced_motion="reduce")
     try:
@@ -584,13 +590,14 @@ def test_the_page_fits_the_screen(browser, live_server: str, digits, output_dir:
                 assert b and b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= w + 0.5 \
                     and b["y"] + b["height"] <= h + 0.5, f"{screen}/{scheme}: {sel} at {b} is off the {w}x{h} screen"
             pad = boxes["#pad"]
-            assert abs(pad["width"] - pad["height"]) <= 1 and pad["width"] >= min_pad, (screen, pad, min_pad)
+            assert pad["width"] > pad["height"] and pad["width"] >= min_w and pad["height"] >= min_h, \
+                (screen, pad, (min_w, min_h))
             radios = [page.get_by_test_id(f"mode-{m}").bounding_box() for m in ("device", "server")]
             assert abs(radios[0]["y"] - radios[1]["y"]) < 2, f"{screen}: the mode radios wrap: {radios}"
             result = page.locator("#result").bounding_box()
-            if w > h:  # landscape: the reading beside the pad
+            if h < 520:  # phone landscape: the reading beside the pad
                 assert result["x"] >= pad["x"] + pad["width"], (screen, pad, result)
-            else:      # portrait: below it
+            else:        # below it
                 assert result["y"] >= pad["y"] + pad["height"], (screen, pad, result)
         assert t.errors == []
     finally:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from feedback_support import drawings
+from page_support import draw_mouse
 from PIL import Image
 
 from digitpad.predict import Predictor
@@ -311,14 +312,7 @@ def test_a_correction_on_the_page_is_counted_by_feedback_stats(browser, server_p
         page = browser.new_page(viewport={"width": 1000, "height": 720})
         try:
             page.goto(server.url + "/")
-            box = page.get_by_test_id("pad").bounding_box()
-            for stroke in record["strokes"]:
-                pts = [(box["x"] + x / 280 * box["width"], box["y"] + y / 280 * box["height"]) for x, y in stroke]
-                page.mouse.move(*pts[0])
-                page.mouse.down()
-                for pt in pts[1:]:
-                    page.mouse.move(*pt)
-                page.mouse.up()
+            draw_mouse(page, record)
             page.get_by_test_id("feedback-digit-4").wait_for(state="visible", timeout=15_000)
             with page.expect_response(lambda r: r.url.endswith("/api/feedback")) as info:
                 page.get_by_test_id("feedback-digit-4").click()

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from page_support import draw_mouse
 
 pytestmark = pytest.mark.browser
 
@@ -70,15 +71,7 @@ def _new_page(browser, url: str | None = None):
 
 
 def _draw_mouse(page, record: dict) -> None:
-    box = page.get_by_test_id("pad").bounding_box()
-    side = record.get("canvas", 280)
-    for stroke in record["strokes"]:
-        pts = [(box["x"] + x / side * box["width"], box["y"] + y / side * box["height"]) for x, y in stroke]
-        page.mouse.move(*pts[0])
-        page.mouse.down()
-        for p in pts[1:]:
-            page.mouse.move(*p)
-        page.mouse.up()
+    draw_mouse(page, record)
 
 
 def _reading(page) -> tuple[str, str]:

@@ -35,6 +35,13 @@ export function predictOnServer(blob, { signal } = {}) {
   return call("api/predict", { method: "POST", body: form, signal });
 }
 
+/** POST an image Blob to /api/read (multipart field "image"): the whole number, each character's box. */
+export function readOnServer(blob, { signal } = {}) {
+  const form = new FormData();
+  form.append("image", blob, blob.name || "pad.png");
+  return call("api/read", { method: "POST", body: form, signal });
+}
+
 export function getConfig() {
   return call("api/config");
 }

@@ -1,11 +1,11 @@
 // digitpad page: wires the pad, the prediction loop, uploads, where digits are read, the keyboard.
 //
-// Every reading goes through predict(): input() turns the pad into {blob, source} and
-// `backend.predict(input, {signal})` answers with the /api/predict JSON shape. A second backend
-// (e.g. on-device inference) only has to implement that one method and be put in BACKENDS.
+// Every reading goes through predict(): input() turns the pad into {blob, source, place} and
+// `backend.predict(input, {signal})` answers with POST /api/read's shape (the whole number, each
+// character with its box). A backend only has to implement that one method and be put in BACKENDS.
 
 import { Pad } from "./pad.js";
-import { ApiError, getConfig, predictOnServer } from "./api.js";
+import { ApiError, getConfig, readOnServer } from "./api.js";
 import * as view from "./view.js";
 import * as feedback from "./feedback.js";
 import { deviceAvailable, loadDevice } from "./ondevice.js";
@@ -15,13 +15,13 @@ const DEBOUNCE_MS = 100;   // predict this long after the last pen move...
 const MAX_WAIT_MS = 300;   // ...but at least this often during a long stroke
 
 export const BACKENDS = {
-  server: { name: "server", label: "the server", predict: (input, opts) => predictOnServer(input.blob, opts) },
+  server: { name: "server", label: "the server", predict: (input, opts) => readOnServer(input.blob, opts) },
   device: {
     name: "device", label: "this device",
     predict: async (input) => {
       const device = await loadDevice();
       const pixels = input.imageData || await decodePixels(input.blob);
-      return device.predictImageData(pixels, { thresholds: state.config });
+      return asNumber(await device.predictImageData(pixels, { thresholds: state.config }), pixels);
     },
   },
 };
@@ -38,6 +38,27 @@ async function decodePixels(blob) {
 
 const $ = (id) => document.getElementById(id);
 
+/** An on-device single-character reading in POST /api/read's shape: one character, boxed by the
+ *  ink the image holds (the device reads the drawing as one character). */
+function asNumber(r, pixels) {
+  if (r.status === "empty") return { text: "", status: "empty", confidence: 0, characters: [], model: r.model };
+  const other = r.status === "not_digit";
+  const char = other ? "?" : String(r.digit);
+  const status = other ? "other" : r.status === "uncertain" ? "uncertain" : "ok";
+  return {
+    text: char, status: other ? "not_number" : status, confidence: r.confidence, model: r.model,
+    characters: [{ char, confidence: r.confidence, status, box: [0, 0, pixels.width, pixels.height],
+                   probabilities: r.probabilities, preview: r.preview, digit: r.digit }],
+  };
+}
+
+/** A one-character reading as feedback's "Right?" sees it: {digit, confidence, status, model}. */
+function asDigit(r) {
+  const c = r.characters[0];
+  const digit = /^[0-9]$/.test(c.char) ? Number(c.char) : c.probabilities.indexOf(Math.max(...c.probabilities));
+  return { digit, confidence: c.confidence, status: c.status === "other" ? "not_digit" : c.status, model: r.model };
+}
+
 const state = {
   backend: BACKENDS.server,
   seq: 0,             // id of the newest prediction request; only its answer is shown
@@ -50,11 +71,13 @@ const state = {
 
 const pad = new Pad($("pad"));
 
-/** The pad's content as the model's input: the PNG drawing, or the uploaded file. */
+/** The pad's content as the model's input: the PNG drawing (cropped to the ink), or the uploaded
+ *  file; `place` maps a character's box in it onto the pad. */
 async function input() {
-  const inp = { blob: await pad.toBlob(), source: pad.image ? "upload" : "draw" };
+  const rendered = pad.render();
+  const inp = { blob: await pad.toBlob(rendered), source: pad.image ? "upload" : "draw", place: rendered.place };
   // On device, a drawing's pixels are read straight from the canvas: the same RGBA the PNG holds.
-  if (state.backend === BACKENDS.device && !pad.image) inp.imageData = pad.toImageData();
+  if (state.backend === BACKENDS.device && !pad.image) inp.imageData = pad.toImageData(rendered);
   return inp;
 }
 
@@ -82,11 +105,14 @@ export async function predict() {
     const reading = await backend.predict(inp, { signal: controller.signal });
     if (seq !== state.seq) return;   // stale: the pad changed since this request started
     view.setOffline(false);
-    view.showReading(reading);
+    view.showNumber(reading, inp.place);
     showWhere(backend, performance.now() - t0);
     if (backend === BACKENDS.server && feedback.hasWaiting()) outbox.flush();   // the server answers again
     state.reading = { ...reading, input: inp };
-    if (reading.status !== "empty" && pad.pointerId === null) feedback.show(state.reading);
+    // "Right?" asks about one character (a digit); numbers are corrected by typing them.
+    if (reading.characters.length === 1 && /^[0-9?]$/.test(reading.characters[0].char) && pad.pointerId === null) {
+      feedback.show({ ...asDigit(reading), input: inp });
+    }
   } catch (e) {
     if (e.name === "AbortError" || seq !== state.seq) return;
     if (state.backend === BACKENDS.device) {   // the runtime or the model did not load

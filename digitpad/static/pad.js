@@ -1,12 +1,16 @@
 // The drawing pad: Pointer Events in (mouse, touch, pen), strokes kept as vector data.
 //
-// Strokes are stored in pad-relative coordinates (0..1 on both axes), so the pad can be
-// resized (phone rotation, window resize) and redrawn crisply at any devicePixelRatio, and
-// undo is "drop the last stroke and redraw". What is sent to the model is rendered separately
-// by render(): always dark ink on a transparent EXPORT_SIZE square, whatever the screen theme.
+// The pad is wide (a number is written left to right) or square (a phone), whatever the CSS
+// makes it. Strokes are stored in units of the pad's height (y in 0..1 from the top, x from the
+// pad's middle), so the pad can be resized (phone rotation, window resize: the writing stays
+// centred) and redrawn crisply at any devicePixelRatio, and undo is "drop the last stroke and redraw". What is sent to the model
+// is rendered separately by render(): dark ink on transparent, EXPORT_SIZE px per pad height
+// (a digit written across the pad's height is as big as on the pendigits 280 canvas), cropped
+// to the ink and a margin (a wide pad's empty width is not sent), whatever the screen theme.
 
-export const EXPORT_SIZE = 280;            // px of the exported PNG (the pendigits canvas size)
-export const PEN_WIDTH = 16 / 280;         // pen width as a fraction of the pad's side
+export const EXPORT_SIZE = 280;            // export px per pad height (the pendigits canvas size)
+export const PEN_WIDTH = 16 / 280;         // pen width as a fraction of the pad's height
+export const MARGIN = 0.15;                // room kept around the ink in an export, in pad heights
 
 export class Pad extends EventTarget {
   /** @param {HTMLCanvasElement} canvas */
@@ -14,7 +18,7 @@ export class Pad extends EventTarget {
     super();
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.strokes = [];          // [[{x, y}, ...], ...] in 0..1 pad units
+    this.strokes = [];          // [[{x, y}, ...], ...] in pad heights, x from the pad's middle
     this.current = null;        // the stroke being drawn
     this.pointerId = null;      // one pointer at a time: a second finger is ignored
     this.image = null;          // an uploaded image shown on the pad ({bitmap, blob, name})
@@ -41,7 +45,13 @@ export class Pad extends EventTarget {
 
   _point(e) {
     const r = this.canvas.getBoundingClientRect();
-    return { x: (e.clientX - r.left) / r.width, y: (e.clientY - r.top) / r.height };
+    return { x: (e.clientX - r.left - r.width / 2) / r.height, y: (e.clientY - r.top) / r.height };
+  }
+
+  /** The pad's width in pad heights. */
+  get aspect() {
+    const r = this.canvas.getBoundingClientRect();
+    return r.height > 0 ? r.width / r.height : 1;
   }
 
   _down(e) {
@@ -137,37 +147,77 @@ export class Pad extends EventTarget {
       drawFit(ctx, this.image.bitmap, canvas.width, canvas.height);
       return;
     }
-    drawStrokes(ctx, this.strokes, canvas.width, this.inkColor);
+    drawStrokes(ctx, this.strokes, canvas.height, this.inkColor, canvas.width / 2);
   }
 
   // ---------------------------------------------------------------- export (the model's input)
 
-  /** The pad as an EXPORT_SIZE square canvas: the strokes in black on transparent, or the
-   *  uploaded image fitted inside. */
+  /** The ink's extent in pad heights (the pen's width included; x from the middle): {x0, y0, x1, y1}, or null. */
+  inkBox() {
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const s of this.strokes) {
+      for (const q of s) {
+        x0 = Math.min(x0, q.x); y0 = Math.min(y0, q.y); x1 = Math.max(x1, q.x); y1 = Math.max(y1, q.y);
+      }
+    }
+    if (x0 === Infinity) return null;
+    const r = PEN_WIDTH / 2;
+    return { x0: x0 - r, y0: y0 - r, x1: x1 + r, y1: y1 + r };
+  }
+
+  /** What is read: the drawing (black strokes on transparent, cropped to the ink and MARGIN
+   *  around it, within the pad) or the uploaded image fitted in an EXPORT_SIZE square. Returns
+   *  {canvas, place}: place(box) maps a box [x, y, w, h] in the canvas's (or the uploaded file's)
+   *  pixels to {left, top, width, height} as fractions of the pad's width and height. */
   render() {
     const out = document.createElement("canvas");
-    out.width = out.height = EXPORT_SIZE;
     const ctx = out.getContext("2d");
-    if (this.image) drawFit(ctx, this.image.bitmap, EXPORT_SIZE, EXPORT_SIZE);
-    else drawStrokes(ctx, this.strokes, EXPORT_SIZE, "#000");
-    return out;
+    const aspect = this.aspect;
+    if (this.image) {
+      out.width = out.height = EXPORT_SIZE;
+      drawFit(ctx, this.image.bitmap, EXPORT_SIZE, EXPORT_SIZE);
+      const { width: iw, height: ih } = this.image.bitmap;
+      const s = Math.min(aspect / iw, 1 / ih);   // the image fitted in the pad (pad heights per px)
+      const ox = (aspect - iw * s) / 2, oy = (1 - ih * s) / 2;
+      return { canvas: out, place: ([x, y, w, h]) => fractions(ox + x * s, oy + y * s, w * s, h * s, aspect) };
+    }
+    const mid = aspect / 2;   // x from the pad's left edge, in pad heights: x + mid
+    const ink = this.inkBox() || { x0: -mid, y0: 0, x1: mid, y1: 1 };
+    const x0 = Math.max(0, ink.x0 + mid - MARGIN), y0 = Math.max(0, ink.y0 - MARGIN);
+    const x1 = Math.min(aspect, ink.x1 + mid + MARGIN), y1 = Math.min(1, ink.y1 + MARGIN);
+    const px = (v) => Math.round(v * EXPORT_SIZE);
+    out.width = Math.max(1, px(x1) - px(x0));
+    out.height = Math.max(1, px(y1) - px(y0));
+    ctx.translate(-px(x0), -px(y0));
+    drawStrokes(ctx, this.strokes, EXPORT_SIZE, "#000", mid * EXPORT_SIZE);
+    const left = px(x0) / EXPORT_SIZE, top = px(y0) / EXPORT_SIZE;
+    const place = ([x, y, w, h]) =>
+      fractions(left + x / EXPORT_SIZE, top + y / EXPORT_SIZE, w / EXPORT_SIZE, h / EXPORT_SIZE, aspect);
+    return { canvas: out, place };
   }
 
   /** The pad's content as an image Blob: the drawing as PNG, or the uploaded file itself. */
-  toBlob() {
+  toBlob(rendered = this.render()) {
     if (this.image) return Promise.resolve(this.image.blob);
     return new Promise((resolve, reject) =>
-      this.render().toBlob((b) => (b ? resolve(b) : reject(new Error("canvas export failed"))), "image/png"));
+      rendered.canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("canvas export failed"))), "image/png"));
   }
 
-  /** The pad's content as ImageData (EXPORT_SIZE square RGBA), for in-browser preprocessing. */
-  toImageData() {
-    return this.render().getContext("2d").getImageData(0, 0, EXPORT_SIZE, EXPORT_SIZE);
+  /** The drawing as ImageData (RGBA, the same pixels toBlob's PNG holds), for in-browser reading. */
+  toImageData(rendered = this.render()) {
+    const c = rendered.canvas;
+    return c.getContext("2d").getImageData(0, 0, c.width, c.height);
   }
 }
 
-/** Strokes (0..1 units) onto a square context of side `size` px: quadratic curves through midpoints. */
-export function drawStrokes(ctx, strokes, size, color) {
+/** A box in pad heights -> fractions of the pad's width and height. */
+function fractions(x, y, w, h, aspect) {
+  return { left: x / aspect, top: y, width: w / aspect, height: h };
+}
+
+/** Strokes (in pad heights, x from the middle) onto a context where a pad height is `size` px and
+ *  the pad's middle is at x = `mid` px: quadratic curves through midpoints. */
+export function drawStrokes(ctx, strokes, size, color, mid) {
   ctx.save();
   ctx.strokeStyle = ctx.fillStyle = color;
   ctx.lineWidth = PEN_WIDTH * size;
@@ -175,7 +225,7 @@ export function drawStrokes(ctx, strokes, size, color) {
   ctx.lineJoin = "round";
   for (const s of strokes) {
     if (!s.length) continue;
-    const p = s.map((q) => ({ x: q.x * size, y: q.y * size }));
+    const p = s.map((q) => ({ x: mid + q.x * size, y: q.y * size }));
     if (p.length === 1 || (p.length === 2 && p[0].x === p[1].x && p[0].y === p[1].y)) {
       ctx.beginPath();   // a tap: a round dot
       ctx.arc(p[0].x, p[0].y, ctx.lineWidth / 2, 0, 2 * Math.PI);

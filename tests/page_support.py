@@ -1,0 +1,23 @@
+"""Writing on the page's pad from tests: a drawing's strokes (on its own canvas) mapped onto the
+pad as a person would write them, a digit across the pad's height in its middle."""
+
+from __future__ import annotations
+
+
+def pad_points(page, stroke: list[list[float]], canvas: float = 280) -> list[tuple[float, float]]:  # noqa: ANN001
+    """A stroke on a canvas x canvas drawing -> page coordinates in a square as tall as the (wide) pad, centred."""
+    box = page.get_by_test_id("pad").bounding_box()
+    side = min(box["width"], box["height"])
+    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    return [(x0 + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
+
+
+def draw_mouse(page, record: dict) -> None:  # noqa: ANN001
+    """A pendigits-style record drawn with the mouse, stroke by stroke."""
+    for stroke in record["strokes"]:
+        pts = pad_points(page, stroke, record.get("canvas", 280))
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for p in pts[1:]:
+            page.mouse.move(*p)
+        page.mouse.up()
