@@ -48,10 +48,11 @@ from digitpad.harness import ServerProcess  # noqa: E402
 LUA = Path(__file__).resolve().parent / "wrk_predict.lua"
 
 
-def wrk(url: str, body_dir: Path, count: int, ctype: str, *, clients: int, seconds: float) -> dict:
+def wrk(url: str, body_dir: Path, count: int, ctype: str, *, clients: int, seconds: float,
+        path: str = "/api/predict") -> dict:
     """Run wrk once; its Lua ``done`` prints one JSON line of totals and latency percentiles."""
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(LUA), url,
-           "--", str(body_dir), str(count), ctype]
+           "--", str(body_dir), str(count), ctype, path]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     line = next(s for s in out.splitlines() if s.startswith("{"))
     r = json.loads(line)
