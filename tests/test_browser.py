@@ -629,3 +629,37 @@ def test_api_docs_render_offline(browser, live_server: str) -> None:
         assert outside == [] and errors == [], (outside, errors)
     finally:
         context.close()
+
+
+def test_a_letter_or_a_scribble_is_not_a_digit(browser, live_server: str, pendigits_path: Path,
+                                               unipen_dir: Path) -> None:
+    """Issue 16 on the page: letters (not the digit-like ones) by held-out writers and doodles
+    (seeds never trained on), drawn with the mouse and with a finger, read "That doesn't look
+    like a digit": the bars greyed, no digit claimed, and "It is a digit:" offered instead of
+    "Yes". A real digit drawn after them is read again as a digit."""
+    from digitpad import charset, handwriting
+    from digitpad.doodles import doodle
+
+    split = handwriting.writer_splits(pendigits_path=pendigits_path, unipen_dir=unipen_dir)
+    letters = [r for r in handwriting.load_source("unipen-upper", unipen_dir=unipen_dir)
+               if split.get(r["writer"]) == "test" and not charset.is_digit_like(r["label"])]
+    chosen = [letters[i] for i in range(0, len(letters), max(1, len(letters) // 6))][:6]
+    chosen += [doodle(kind, seed=10_001, index=i) for i, kind in enumerate(("scribble", "star", "house", "hatching"))]
+    said = []
+    for how in ("mouse", "touch"):
+        t = Tab(browser, live_server, has_touch=how == "touch")
+        try:
+            for rec in chosen:
+                t.page.keyboard.press("Escape")
+                t.draw(rec, how)
+                r = t.reading()
+                said.append((rec.get("label", "doodle"), how, r["state"], r["status"]))
+                if r["state"] == "not_digit":
+                    assert r["digit"] is None and r["status"] == "That doesn't look like a digit", r
+                    assert t.page.get_by_test_id("feedback-q").text_content() == "It is a digit:"
+                    assert not t.page.get_by_test_id("feedback-confirm").is_visible()
+            assert t.errors == []
+        finally:
+            t.close()
+    refused = sum(s[2] == "not_digit" for s in said)
+    assert refused >= 0.8 * len(said), said
