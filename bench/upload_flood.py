@@ -48,7 +48,7 @@ async def post(port: int, body: bytes, ctype: str, timeout: float) -> tuple[int 
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(f"POST /api/predict HTTP/1.1\r\nHost: bench\r\nContent-Type: {ctype}\r\n"
+            writer.write(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
             view = memoryview(body)
             try:

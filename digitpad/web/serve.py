@@ -19,7 +19,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ..predict import Predictor
 from ..settings import Settings
 from . import sockets, uvicorn_limits
-from .app import create_app
+from .app import check_settings, create_app
 
 
 def app_from_env() -> FastAPI:
@@ -47,11 +47,15 @@ def log_config(level: str) -> dict:
 def serve(settings: Settings) -> None:
     """Run the app under uvicorn (blocking). ``workers > 1`` runs that many processes."""
     # Fail fast, as one line plus a hint from the CLI, rather than as a traceback from the lifespan.
+    check_settings(settings)
     port = sockets.check_address(settings.host, settings.port)
     Predictor(settings.model, threads=settings.threads)
+    uvicorn_limits.raise_fd_limit()  # before the workers start: they inherit it
+    # The client's address for rate limits and logs: X-Forwarded-For, believed from trusted proxies only.
     common = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                   log_config=log_config(settings.log_level), access_log=settings.access_log, server_header=False,
-                  http=uvicorn_limits.http_protocol(settings))
+                  http=uvicorn_limits.http_protocol(settings), proxy_headers=True,
+                  forwarded_allow_ips=settings.trusted_proxies)
     if settings.workers > 1:
         settings_to_env(settings)
         common["port"] = port  # --port 0: the free port found, the same for every worker
