@@ -11,9 +11,10 @@ them ``accepted`` or ``rejected``; ``digitpad finetune`` trains on accepted rows
 asked (``--feedback agreeing``), also on pending rows that pass the agreement check below.
 
 **Agreement check** (``agrees``): the server's own reading of the image, stored with the row,
-gave the label at least ``AGREE_MIN_PROBABILITY`` (0.1). A poisoned row (a clear 7 labelled 1)
-fails it: the model gives 1 about 0.01 there. A true correction the model found implausible
-fails it too, and waits for a review.
+gave the label at least ``AGREE_MIN_PROBABILITY`` (0.2). A poisoned row (a clear 7 labelled 1)
+fails it: the model gives 1 about 0.01 there (of the issue's 400 MNIST 7s posted as "1", one
+passes: a 7 the model itself reads as a 1). A true correction the model found implausible fails
+it too, and waits for a review.
 
 **The cap.** ``Limits(max_rows, max_bytes)``, checked inside the insert's own transaction (on
 SQLite the write lock serializes check-and-insert; on PostgreSQL concurrent writers may pass
@@ -43,7 +44,7 @@ from .rows import REVIEW_STATES, Feedback
 
 log = logging.getLogger(__name__)
 
-AGREE_MIN_PROBABILITY = 0.1
+AGREE_MIN_PROBABILITY = 0.2
 DECISIONS = ("accepted", "rejected")
 
 
