@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,8 +146,19 @@ class DatabaseFile:
         raise StoreError(f"the feedback database file {what} while the server ran; nothing was stored",
                          hint="restore the file, or restart the server", code="database_lost")
 
-    def writable(self) -> bool:
-        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+    def probe(self) -> str | None:
+        """The schema revision, read on a fresh connection (a pooled one would answer from its page
+        cache, blind to a file overwritten in place): ``StoreError`` when the file cannot be
+        opened for writing or is not a database."""
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=2.0)
+            try:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            raise StoreError(f"the feedback database {self.path} cannot be read: {e}") from e
+        return row[0] if row else None
 
 
 # ---------------------------------------------------------------- engines

@@ -123,14 +123,16 @@ class FeedbackStore:
 
     def ready(self) -> None:
         """``StoreError`` unless the database answers and its schema is this digitpad's head (and,
-        for SQLite, the file is still the one opened and writable): what ``/readyz`` asks."""
-        with self._session() as s:
-            revision = s.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        for SQLite, the file is still the one opened, and opens for writing): what ``/readyz`` asks."""
+        if self.file is not None:
+            self.file.check_same(self._identity)
+            revision = self.file.probe()
+        else:
+            with self._session() as s:
+                revision = s.execute(text("SELECT version_num FROM alembic_version")).scalar()
         if revision != self._head:
             raise StoreError(f"the feedback database's schema is at {revision}, not this digitpad's {self._head}",
                              code="schema_out_of_date")
-        if self.file is not None and not self.file.writable():
-            raise StoreError(f"the feedback database {self.file.path} is read-only", code="database_read_only")
 
     # ------------------------------------------------------------ writes
 

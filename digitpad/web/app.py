@@ -147,7 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.store.close()
 
     app = _App(title="digitpad", summary="Handwritten digit recognizer: draw a digit, a CNN trained on MNIST reads it.",
-               version=_package_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
+               version=_package_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
+               # No "/api/model/" -> "http://<the client's Host>/api/model" redirects: a Host header
+               # is never echoed back (the page's directory redirects name the path only).
+               redirect_slashes=False)
     app.state.settings = settings
     # Large-image decodes at once per process: /api/predict's, and feedback's own.
     app.state.heavy_jobs = threading.BoundedSemaphore(predict.HEAVY_JOBS)
