@@ -10,6 +10,7 @@ worker listens on a socket of its own (``sockets``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import uvicorn
@@ -20,6 +21,8 @@ from ..predict import Predictor
 from ..settings import Settings
 from . import sockets, uvicorn_limits
 from .app import check_settings, create_app
+
+log = logging.getLogger("uvicorn.error")
 
 
 def app_from_env() -> FastAPI:
@@ -51,6 +54,10 @@ def serve(settings: Settings) -> None:
     port = sockets.check_address(settings.host, settings.port)
     Predictor(settings.model, threads=settings.threads)
     uvicorn_limits.raise_fd_limit()  # before the workers start: they inherit it
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and settings.allowed_hosts == \
+            Settings.model_fields["allowed_hosts"].default:
+        log.warning("serving on %s, but only requests naming %s are answered: set DIGITPAD_ALLOWED_HOSTS to the "
+                    "names other machines reach this one by", settings.host, settings.allowed_hosts)
     # The client's address for rate limits and logs: X-Forwarded-For, believed from trusted proxies only.
     common = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                   log_config=log_config(settings.log_level), access_log=settings.access_log, server_header=False,
