@@ -74,7 +74,7 @@ class Guard:
         extra = self.docs_headers if path == "/docs" else self.headers
         scope["digitpad.deadline"] = time.monotonic() + self.timeout
         deadline = anyio.CancelScope(deadline=anyio.current_time() + self.timeout)
-        started = False
+        started = streaming = False
         declared = host = origin = site = None
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -87,13 +87,16 @@ class Guard:
                 site = value
 
         async def send_with_headers(message: dict) -> None:
-            nonlocal started
+            nonlocal started, streaming
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", ()), *extra]
-                # The answer is on its way: the request's own time limit is met; streaming it
-                # (a large file to a slow client) gets its own, longer one.
-                deadline.deadline = max(deadline.deadline, anyio.current_time() + self.download_timeout)
+            elif not streaming and message.get("more_body"):
+                streaming = True
+                # An answer streamed in parts (a large file to a slow client): the request's own
+                # time limit is met, the rest gets its own, longer one. (Answers sent in one part,
+                # such as every prediction, never pay for moving the timer.)
+                deadline.deadline = anyio.current_time() + self.download_timeout
             await send(message)
 
         refused, size = self.admission.refuse(scope["method"], path, host, origin, site), 0

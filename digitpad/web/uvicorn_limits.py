@@ -231,11 +231,16 @@ if HttpToolsProtocol is not None:
             self._header_deadline = self.loop.call_later(left, self._check_header_deadline)
 
     class _Lingering:
-        """The transport as a request's cycle sees it: ``close`` waits for the request's body."""
+        """The transport as a request's cycle sees it: ``close`` waits for the request's body.
+        (``write`` and ``is_closing`` are the transport's own bound methods: no cost per call.)"""
+
+        __slots__ = ("_protocol", "_transport", "write", "is_closing")
 
         def __init__(self, protocol: LimitedHttpTools) -> None:
             self._protocol = protocol
             self._transport = protocol.transport
+            self.write = self._transport.write
+            self.is_closing = self._transport.is_closing
 
         def close(self) -> None:
             self._protocol.close_after_body()
