@@ -1,4 +1,5 @@
-"""The feedback table (SQLAlchemy 2 models) and the plain records the store hands to callers.
+"""The feedback table (SQLAlchemy 2 models), a row's invariants, and the plain records the store
+hands to callers.
 
 A row is one correction: the image a person drew or uploaded (re-encoded by the server, never the
 bytes as sent: ``digitpad.feedback``), the digit they say it is, the server's own reading of it,
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, CheckConstraint, DateTime, Float, Integer, LargeBinary, MetaData, SmallInteger, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .errors import InvalidRequest
 
 SOURCES = ("draw", "upload")
 # A row's review state: new rows wait; only accepted rows are trained on by default.
@@ -119,10 +122,36 @@ class ExportRow:
     probabilities: builtins.list[float] | None = field(default=None, repr=False)  # the stored reading
 
 
+def check_row(*, label: object, predicted: object, confidence: float | None, probabilities: object,
+              source: str, image28: np.ndarray, image_bytes: bytes) -> None:
+    """The row's invariants, checked before the database's own CHECK constraints: InvalidRequest."""
+    _check_digit("label", label, required=True)
+    _check_digit("predicted", predicted, required=False)
+    if confidence is not None and not (0.0 <= float(confidence) <= 1.0):
+        raise InvalidRequest(f"confidence must be between 0 and 1, got {confidence}", code="invalid_confidence")
+    if probabilities is not None and len(probabilities) != 10:  # type: ignore[arg-type]
+        raise InvalidRequest(f"probabilities must hold 10 numbers, got {len(probabilities)}")  # type: ignore[arg-type]
+    if source not in SOURCES:
+        raise InvalidRequest(f"source must be one of {', '.join(SOURCES)}, got {source!r}", code="invalid_source")
+    if image28.shape != (28, 28) or image28.dtype != np.uint8:
+        raise InvalidRequest(f"image28 must be a (28, 28) uint8 array, got {image28.shape} {image28.dtype}")
+    if not image_bytes:
+        raise InvalidRequest("image_bytes is empty", code="missing_image")
+
+
+def _check_digit(name: str, value: object, *, required: bool) -> None:
+    if value is None:
+        if required:
+            raise InvalidRequest(f"{name} is required", code=f"missing_{name}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= int(value) <= 9:
+        raise InvalidRequest(f"{name} must be a digit 0-9, got {value!r}", code=f"invalid_{name}")
+
+
 def utc(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we write is UTC."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 __all__ = ["IMAGE28_BYTES", "NAMING", "REVIEW_STATES", "SOURCES", "Base", "ExportRow", "Feedback",
-           "FeedbackRecord", "FeedbackSummary", "utc"]
+           "FeedbackRecord", "FeedbackSummary", "check_row", "utc"]

@@ -49,7 +49,7 @@ from .database import (
     upgrade_database,
 )
 from .errors import InvalidRequest, NotFound, StoreError
-from .rows import SOURCES, Base, ExportRow, Feedback, FeedbackRecord, FeedbackSummary, utc
+from .rows import Base, ExportRow, Feedback, FeedbackRecord, FeedbackSummary, check_row, utc
 from .schema import alembic_config, current_revision, head_revision, migrate
 
 log = logging.getLogger(__name__)
@@ -152,18 +152,8 @@ class FeedbackStore:
         """Insert one row (``pending`` review); returns its id once committed (durable).
         ``StoreFull`` when the store's cap (``limits``) has been reached."""
         img = np.asarray(image28)
-        _check_digit("label", label, required=True)
-        _check_digit("predicted", predicted, required=False)
-        if confidence is not None and not (0.0 <= float(confidence) <= 1.0):
-            raise InvalidRequest(f"confidence must be between 0 and 1, got {confidence}", code="invalid_confidence")
-        if probabilities is not None and len(probabilities) != 10:
-            raise InvalidRequest(f"probabilities must hold 10 numbers, got {len(probabilities)}")
-        if source not in SOURCES:
-            raise InvalidRequest(f"source must be one of {', '.join(SOURCES)}, got {source!r}", code="invalid_source")
-        if img.shape != (28, 28) or img.dtype != np.uint8:
-            raise InvalidRequest(f"image28 must be a (28, 28) uint8 array, got {img.shape} {img.dtype}")
-        if not image_bytes:
-            raise InvalidRequest("image_bytes is empty", code="missing_image")
+        check_row(label=label, predicted=predicted, confidence=confidence, probabilities=probabilities,
+                  source=source, image28=img, image_bytes=image_bytes)
         row = Feedback(
             created_at=datetime.now(UTC),
             label=int(label),
@@ -315,15 +305,6 @@ class FeedbackStore:
                 yield ExportRow(id=r[0], label=r[1], image=r[2], content_type=r[3],
                                 image28=np.frombuffer(r[4], np.uint8).reshape(28, 28).copy(), review=r[5],
                                 probabilities=r[6])
-
-
-def _check_digit(name: str, value: object, *, required: bool) -> None:
-    if value is None:
-        if required:
-            raise InvalidRequest(f"{name} is required", code=f"missing_{name}")
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= int(value) <= 9:
-        raise InvalidRequest(f"{name} must be a digit 0-9, got {value!r}", code=f"invalid_{name}")
 
 
 __all__ = [

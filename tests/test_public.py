@@ -18,8 +18,8 @@ import httpx
 import numpy as np
 import pytest
 from conftest import REPO
-from feedback_support import drawings
 from fastapi.testclient import TestClient
+from feedback_support import drawings
 from PIL import Image
 
 from digitpad.preprocess import preprocess_bytes
