@@ -21,7 +21,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO
+
+from digitpad.harness import free_port
 
 # ------------------------------------------------------------------ the package
 
