@@ -13,7 +13,10 @@
 2. **Goodput of small requests during a flood.** ``--small-clients`` clients post canvas drawings
    (~5 KB) for ``--baseline-seconds`` alone, then for ``--flood-seconds`` while
    ``--flood-clients`` clients post large bodies in a loop: the share of small requests answered
-   200, their rate and p50/p99 latency, alone and under the flood.
+   200, their rate and p50/p99 latency, alone and under the flood. Measured twice: by clients in
+   this process (a new connection each; they share an event loop with the flood's clients, which
+   push gigabytes, so their figures include this process's own congestion), and by wrk in a
+   process of its own (kept-alive connections), which measures the server.
 
 Each request opens its own connection (a raw HTTP/1.1 client on asyncio: cheap, so the 2 cores
 go to the server). Prints a table per phase and one JSON line (``--json FILE`` also writes it).
@@ -27,6 +30,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import wrk  # noqa: E402
 from serving import bench_server, canvas_drawings, multipart, pendigits_path  # noqa: E402
 
 from digitpad.harness import ServerProcess  # noqa: E402
@@ -48,7 +53,7 @@ async def post(port: int, body: bytes, ctype: str, timeout: float) -> tuple[int 
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(f"POST /api/predict HTTP/1.1\r\nHost: bench\r\nContent-Type: {ctype}\r\n"
+            writer.write(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
             view = memoryview(body)
             try:
@@ -141,6 +146,7 @@ async def goodput(server: ServerProcess, small: list[tuple[bytes, str]], large: 
     await sampler
     out = {"small_alone": summary(base, args.client_timeout), "small_during_flood": summary(during, args.client_timeout),
            "flood": summary(flood, args.client_timeout), "rss_peak_mb": round(max(rss), 1)}
+    out["wrk_alone"], out["wrk_during_flood"] = await wrk_goodput(server, small, large, args)
     out["small_alone"]["per_s"] = round(len(base) / args.baseline_seconds, 1)
     out["small_during_flood"]["per_s"] = round(len(during) / (args.flood_seconds - 1.0), 1)
     for k in ("small_alone", "small_during_flood"):
@@ -148,6 +154,24 @@ async def goodput(server: ServerProcess, small: list[tuple[bytes, str]], large: 
         out[k]["p50_ms_200"] = round(float(np.percentile(ms, 50)), 1) if len(ms) else None
         out[k]["p99_ms_200"] = round(float(np.percentile(ms, 99)), 1) if len(ms) else None
     return out
+
+
+async def wrk_goodput(server: ServerProcess, small: list[tuple[bytes, str]], large: tuple[bytes, str],
+                      args) -> tuple[dict, dict]:  # noqa: ANN001
+    """wrk (its own process) posting the drawings: alone, then while this process floods."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (body, _) in enumerate(small):
+            (Path(tmp) / f"{k:04d}.bin").write_bytes(body)
+        ctype = small[0][1]  # (one boundary for all the bench's multipart bodies)
+        alone = await asyncio.to_thread(wrk, server.url, Path(tmp), len(small), ctype, clients=args.small_clients,
+                                        seconds=args.baseline_seconds)
+        flood_task = asyncio.create_task(loop_clients(server.port, [large], args.flood_clients, args.flood_seconds,
+                                                      args.client_timeout))
+        await asyncio.sleep(1.0)
+        during = await asyncio.to_thread(wrk, server.url, Path(tmp), len(small), ctype, clients=args.small_clients,
+                                         seconds=args.flood_seconds - 2.0)
+        await flood_task
+    return alone, during
 
 
 def main() -> None:
@@ -195,6 +219,10 @@ def main() -> None:
           f"{d['ok_200']}/{d['requests']} answered 200 ({d['statuses']}), p50 {d['p50_ms_200']} ms, "
           f"p99 {d['p99_ms_200']} ms")
     print(f"  the flood: {f['requests']} uploads, {f['statuses']}; server RSS peak {g['rss_peak_mb']} MB")
+    wa, wd = g["wrk_alone"], g["wrk_during_flood"]
+    print(f"wrk, {args.small_clients} kept-alive connections: alone {wa['per_s']}/s (p50 {wa['p50_ms']:.1f} ms, "
+          f"p99 {wa['p99_ms']:.1f} ms, {wa['errors']} errors); during the flood {wd['per_s']}/s "
+          f"(p50 {wd['p50_ms']:.1f} ms, p99 {wd['p99_ms']:.1f} ms, {wd['errors']} errors)")
     result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     line = json.dumps(result)
     print("\n" + line)

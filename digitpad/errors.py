@@ -94,6 +94,24 @@ class StoreError(DigitpadError):
     http_status = 503
 
 
+class StoreFull(DigitpadError):
+    """The feedback store reached its total cap (rows or bytes): nothing more is stored until an admin deletes."""
+
+    code = "store_full"
+    http_status = 507
+
+
+class RateLimited(DigitpadError):
+    """A client sent more than its share (corrections per minute, wrong admin tokens)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class Busy(DigitpadError):
     """The server could not start the work within the request timeout (too many large images at once)."""
 

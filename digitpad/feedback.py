@@ -6,10 +6,18 @@
     digitpad feedback export --format idx OUT_DIR        # feedback-{images-idx3,labels-idx1}-ubyte.gz
     digitpad feedback export --format png-dir OUT_DIR    # OUT_DIR/<label>/<id>.png
 
-Images are re-made from the original bytes by ``digitpad.preprocess`` (the current pipeline,
-the one the server and training use), so exported arrays match what a model trained on them
-will be served. ``stored=True`` exports the 28x28 kept at collection time instead (what the
-model of the day saw). numpy + Pillow only: no torch.
+A correction is stored as the server re-encodes it, never as the bytes that were sent
+(``prepare_correction``): the decoded planes (gray, and alpha when the image has one), as a PNG
+of at most ``STORED_MAX_SIDE`` pixels a side (a larger image is first cropped to the ink with a
+margin of half the digit's size) and at most ``STORED_MAX_BYTES`` (a 2.8 KB drawing with 10 MB of junk appended is stored as a
+few KB). The row's reading (predicted digit, confidence, probabilities, model) is the server's
+own reading of that stored image, so what is stored is exactly what was read.
+
+Training data is quarantined (``digitpad.curation``): ``load_feedback`` gives accepted rows by
+default. Images are re-made from the stored PNG by ``digitpad.preprocess`` (the current
+pipeline, the one the server and training use), so exported arrays match what a model trained
+on them will be served. ``stored=True`` exports the 28x28 kept at collection time instead (what
+the model of the day saw). numpy + Pillow only: no torch.
 """
 
 from __future__ import annotations
@@ -23,15 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from .curation import agrees
+from .decode import decode
 from .errors import DigitpadError, InvalidImage
-from .preprocess import preprocess_bytes
-from .reading import Reader
+from .preprocess import preprocess, preprocess_bytes
+from .reading import Reader, Reading
 from .store import FeedbackStore
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("npz", "idx", "png-dir")
+# Which rows are training data: accepted ones, or (agreeing) also pending rows whose stored
+# reading found the label plausible (curation.agrees); "all" is for exports only.
+TRAINING_SETS = ("accepted", "agreeing")
+STORED_MAX_SIDE = 512
+STORED_MAX_BYTES = 256 * 1024
 IDX_IMAGES = "feedback-images-idx3-ubyte"
 IDX_LABELS = "feedback-labels-idx1-ubyte"
 
@@ -47,14 +63,29 @@ class FeedbackSet:
         return len(self.ids)
 
 
-def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int = 40_000_000) -> FeedbackSet:
-    """Every row as arrays, oldest first. Rows the current preprocessing rejects are skipped
-    (and counted): a correction nobody can read again is not training data."""
+def _selected(store: FeedbackStore, which: str):  # noqa: ANN202 (an iterator of ExportRow)
+    """The rows of ``which``: "accepted", "agreeing" (accepted + pending rows that pass the
+    agreement check), "all", or one review state."""
+    if which == "all":
+        yield from store.iter_for_export()
+    elif which == "agreeing":
+        for row in store.iter_for_export(review=("accepted", "pending")):
+            if row.review == "accepted" or agrees(row.label, row.probabilities):
+                yield row
+    else:
+        yield from store.iter_for_export(review=(which,))
+
+
+def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int = 40_000_000,
+                  which: str = "accepted") -> FeedbackSet:
+    """The rows of ``which`` (default: accepted ones, see ``_selected``) as arrays, oldest first.
+    Rows the current preprocessing rejects are skipped (and counted): a correction nobody can
+    read again is not training data."""
     ids: list[int] = []
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped = 0
-    for row in store.iter_for_export():
+    for row in _selected(store, which):
         if stored:
             img = row.image28
         else:
@@ -83,16 +114,64 @@ def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int
 # ---------------------------------------------------------------- recording
 
 
-def record(store: FeedbackStore, reader: Reader, *, data: bytes, label: int, source: str) -> int:
-    """Store one correction: read ``data`` exactly as /api/predict does (the same ``Reader``: decode,
-    preprocess, the live model, so predicted/confidence/probabilities/model are the server's own,
-    not a client's), and insert the row. Returns its id once committed."""
-    reading = reader.read(data)  # DigitpadError (a 4xx) for anything a client can send
-    if reading.empty:
+@dataclass
+class Correction:
+    """An image made ready to store: its re-encoding and the server's reading of it."""
+
+    png: bytes  # what the store keeps
+    reading: Reading  # of ``png``
+
+
+def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    """(H, W) uint8 planes -> a PNG of at most STORED_MAX_SIDE a side and STORED_MAX_BYTES
+    (noise does not compress: such an image is halved until it fits)."""
+    im = Image.fromarray(gray, "L") if alpha is None else Image.merge(
+        "LA", (Image.fromarray(gray, "L"), Image.fromarray(alpha, "L")))
+    side = STORED_MAX_SIDE
+    while True:
+        small = im.copy()
+        small.thumbnail((side, side), Image.Resampling.LANCZOS)  # (LA: resampled with premultiplied alpha)
+        buf = io.BytesIO()
+        small.save(buf, "PNG", compress_level=6)
+        if buf.tell() <= STORED_MAX_BYTES or side <= 32:
+            return buf.getvalue()
+        side //= 2
+
+
+def prepare_correction(reader: Reader, data: bytes) -> Correction:
+    """Client bytes -> the image the store keeps, and the reading of it (CPU only: the server runs
+    this in its decode slot, and writes the row outside it). DigitpadError (a 4xx) for anything a
+    client can send; ``empty_image`` for an image with no ink."""
+    img = decode(data, max_pixels=reader.max_pixels, fast_png=reader.engine.fast_png)
+    pre = preprocess(img, reader.engine)
+    if pre.empty or pre.bbox is None:
         raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
-    return store.add(label=label, image_bytes=data, content_type=reading.prepared.mime, image28=reading.image,
-                     predicted=reading.digit, confidence=reading.confidence,
-                     probabilities=reading.probabilities, model_version=reading.model, source=source)
+    crop = img
+    H, W = img.shape
+    if max(H, W) > STORED_MAX_SIDE:  # (a drawing from the page fits: stored whole, read identically)
+        # The ink box (file pixels) -> decoded pixels, grown by half the digit's size on each side.
+        x0, y0, x1, y1 = (round(v / img.scale) for v in pre.bbox)
+        m = max(x1 - x0, y1 - y0) // 2 + 4
+        crop = img.crop(max(0, y0 - m), min(H, y1 + m), max(0, x0 - m), min(W, x1 + m))
+    png = _encode_stored(np.ascontiguousarray(crop.gray()),
+                         None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    reading = reader.read(png)
+    if reading.empty:  # (the crop holds the ink that was found: only a pathological image gets here)
+        raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
+    return Correction(png, reading)
+
+
+def store_correction(store: FeedbackStore, correction: Correction, *, label: int, source: str) -> int:
+    """Insert the row (pending review); returns its id once committed."""
+    r = correction.reading
+    return store.add(label=label, image_bytes=correction.png, content_type="image/png", image28=r.image,
+                     predicted=r.digit, confidence=r.confidence, probabilities=r.probabilities,
+                     model_version=r.model, source=source)
+
+
+def record(store: FeedbackStore, reader: Reader, *, data: bytes, label: int, source: str) -> int:
+    """Store one correction: ``prepare_correction`` then ``store_correction``. Returns its id."""
+    return store_correction(store, prepare_correction(reader, data), label=label, source=source)
 
 
 # ---------------------------------------------------------------- writers
@@ -141,8 +220,6 @@ def write_idx(fs: FeedbackSet, out: Path, *, gz: bool = True) -> list[Path]:
 
 def write_png_dir(fs: FeedbackSet, out: Path) -> list[Path]:
     """``out/<label>/<id>.png``: 28x28 grayscale, white ink on black (like MNIST)."""
-    from PIL import Image
-
     paths = []
     for fid, img, label in zip(fs.ids, fs.images, fs.labels, strict=True):
         p = out / str(int(label)) / f"{int(fid)}.png"
@@ -154,8 +231,9 @@ def write_png_dir(fs: FeedbackSet, out: Path) -> list[Path]:
 
 
 def export(store: FeedbackStore, fmt: str, out: str | Path, *, gz: bool = True, stored: bool = False,
-           max_pixels: int = 40_000_000) -> tuple[FeedbackSet, list[Path]]:
-    """Export every row in ``fmt`` to ``out`` (a file for npz, a folder otherwise)."""
+           max_pixels: int = 40_000_000, which: str = "all") -> tuple[FeedbackSet, list[Path]]:
+    """Export the rows of ``which`` (default: every row) in ``fmt`` to ``out`` (a file for npz,
+    a folder otherwise)."""
     if fmt not in FORMATS:
         raise DigitpadError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     out = Path(out)
@@ -163,7 +241,7 @@ def export(store: FeedbackStore, fmt: str, out: str | Path, *, gz: bool = True, 
         raise DigitpadError(f"{out} is a folder; npz export writes one file", hint="give a path like feedback.npz")
     if fmt != "npz" and out.exists() and not out.is_dir():
         raise DigitpadError(f"{out} is a file; {fmt} export writes a folder", hint="give a folder path")
-    fs = load_feedback(store, stored=stored, max_pixels=max_pixels)
+    fs = load_feedback(store, stored=stored, max_pixels=max_pixels, which=which)
     if fmt == "npz":
         paths = write_npz(fs, out)
     elif fmt == "idx":
@@ -181,6 +259,8 @@ def format_stats(st: dict) -> str:
     lines = []
     sources = ", ".join(f"{k} {v:,}" for k, v in sorted(st["by_source"].items()))
     lines.append(f"feedback: {st['total']:,} rows" + (f" ({sources})" if sources else ""))
+    reviews = ", ".join(f"{k} {st['by_review'].get(k, 0):,}" for k in ("pending", "accepted", "rejected"))
+    lines.append(f"review: {reviews}")
     if st["total"]:
         lines.append(f"collected: {st['first']} .. {st['last']}")
     lines.append("per label:  " + "  ".join(f"{d}:{n}" for d, n in enumerate(st["per_label"])))

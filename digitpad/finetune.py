@@ -14,12 +14,19 @@ in inference mode (frozen BatchNorm statistics, no dropout): the usual choice wh
 is small, and the only one that keeps the rebuilt network identical to the file it came from.
 A parity check (PyTorch vs ONNX Runtime logits) guards the rebuild.
 
+Feedback is what strangers sent: only reviewed rows reach here (``feedback.load_feedback``:
+accepted rows, or with ``--feedback agreeing`` also pending rows that pass the agreement check,
+``digitpad.curation``), and the figures that judge the result come from data feedback cannot
+write to: the base model's own MNIST validation split, the pendigits held-out writers when
+given (``heldout``), and the MNIST test set. The held-out share of the (reviewed) feedback is
+reported too, but decides nothing: 400 poisoned rows would make it look like a gain.
+
 Recipe (``digitpad.recipe.FinetuneConfig``): a seeded share of the feedback is held out; the
 rest is oversampled into a stream of MNIST training images (``feedback_share`` of each epoch),
 augmented like training (same knobs, same defaults), SGD + Nesterov with a cosine schedule from
 a small learning rate, in training's loop (``digitpad.fit``). The epoch is chosen on the base
 model's own MNIST validation split. Before/after accuracy is measured with ONNX Runtime (what
-serving runs) on the held-out feedback and the MNIST test set; the new model's card shows both.
+serving runs); the new model's card shows it.
 """
 
 from __future__ import annotations
@@ -137,15 +144,18 @@ def finetune(
     out_dir: str | Path,
     progress: bool = True,
     version: str | None = None,
+    heldout: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune on ``feedback`` mixed with MNIST; writes model.onnx, model.int8.onnx,
     MODEL_CARD.md, finetune.json (and the loop's best.pt, checkpoint.pt, metrics.jsonl) into
-    ``out_dir``. Returns the summary (before/after accuracies)."""
+    ``out_dir``. ``heldout``: more sets feedback cannot write to (name -> (N, 28, 28) uint8
+    images, (N,) labels), measured before and after. Returns the summary (before/after accuracies)."""
     if cfg.epochs < 1:
         raise DigitpadError("--epochs must be at least 1")
     if len(feedback) < 2:
-        raise DigitpadError(f"fine-tuning needs at least 2 feedback rows, the store has {len(feedback)}",
-                            hint="collect corrections on the page first (digitpad feedback stats)")
+        raise DigitpadError(f"fine-tuning needs at least 2 reviewed feedback rows, there are {len(feedback)}",
+                            hint="review what was collected: digitpad feedback review (then accept 12 20-30, "
+                                 "or --all-pending)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gen = seed_torch(cfg)
@@ -170,11 +180,13 @@ def finetune(
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float | None:
         return report(predicted_classes(base, images), labels, num_classes)["accuracy"]
 
-    before = {"holdout_accuracy": accuracy(ho_x, ho_y), "train_feedback_accuracy": accuracy(fb_x, fb_y),
-              "mnist_test_accuracy": accuracy(te_img, te_lab)}
-
     split = base_split(base_meta, cfg.limit)
     (mx, my), (vx, vy) = split_train_val(*mnist.load_split("train", data_dir), split)
+    # Judged on data feedback cannot write to: the base's MNIST validation split, the given held-out sets.
+    judges = {"mnist_val": (vx, vy), **(heldout or {})}
+    before = {"holdout_accuracy": accuracy(ho_x, ho_y), "train_feedback_accuracy": accuracy(fb_x, fb_y),
+              "mnist_test_accuracy": accuracy(te_img, te_lab),
+              **{f"{name}_accuracy": accuracy(*xy) for name, xy in judges.items()}}
     # Oversample feedback so it is `feedback_share` of each epoch: share = r*n / (r*n + m).
     repeat = max(1, min(cfg.max_repeat, math.ceil(cfg.feedback_share / (1 - cfg.feedback_share) * len(mx) / len(fb_x))))
     x_np = np.concatenate([mx, np.repeat(fb_x, repeat, axis=0)])  # (M + r*n, 28, 28)
@@ -207,7 +219,7 @@ def finetune(
     # both feedback parts; the figures go into its metadata and its card's before/after table.
     meta, qmeta = publish(load_best(out), meta, out, test=(te_img, te_lab), calibration=np.concatenate([mx, fb_x]),
                           calibration_source="MNIST training images and feedback", history=fitted.history,
-                          measure={"feedback_holdout": (ho_x, ho_y), "feedback_train": (fb_x, fb_y)})
+                          measure={**judges, "feedback_holdout": (ho_x, ho_y), "feedback_train": (fb_x, fb_y)})
     m = meta["metrics"]
     summary = {
         "base_model": {"version": base_meta["version"], "path": str(base_path), "sha256": meta["parent"]["sha256"]},
@@ -217,8 +229,10 @@ def finetune(
         "feedback": {**feedback_info, "holdout_ids": [int(i) for i in feedback.ids[ho_idx]]},
         "mnist": mnist_info,
         "before": before,
+        "heldout_images": {name: int(len(xy[1])) for name, xy in judges.items()},
         "after": {"holdout_accuracy": m["feedback_holdout_accuracy"],
-                  "train_feedback_accuracy": m["feedback_train_accuracy"], "mnist_test_accuracy": m["test_accuracy"]},
+                  "train_feedback_accuracy": m["feedback_train_accuracy"], "mnist_test_accuracy": m["test_accuracy"],
+                  **{f"{name}_accuracy": m[f"{name}_accuracy"] for name in judges}},
         "history": fitted.history,
         "train_seconds": round(fitted.elapsed, 1),
     }

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ADMIN_TOKEN_MIN_LENGTH = 16
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIGITPAD_", extra="ignore", protected_namespaces=())
@@ -39,7 +41,31 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL of the feedback store (default: SQLite in the per-user data dir)")
     migrate: bool = Field(True, description="bring the feedback database's schema up to date when the server or a command opens it "
                                            "(false: replicas that leave it to `digitpad db upgrade`; a schema not at head is then a start-up error)")
-    admin_token: str | None = Field(None, description="bearer token for the feedback admin API (unset: admin API off)")
+    admin_token: str | None = Field(None, description=f"bearer token for the feedback admin API (unset: admin API off; "
+                                                       f"at least {ADMIN_TOKEN_MIN_LENGTH} characters)")
     feedback: bool = Field(True, description="collect corrections from the page")
+    feedback_per_minute: int = Field(20, ge=1, description="corrections one client (address) may send per minute, "
+                                                           "per server process; more answer 429")
+    feedback_max_rows: int = Field(100_000, ge=0, description="the feedback store's cap in rows; more answer 507 "
+                                                              "(0: no cap)")
+    feedback_max_mb: float = Field(1000.0, ge=0, description="the feedback store's cap in MB (10^6 bytes) of stored "
+                                                             "images; more answer 507 (0: no cap)")
+    allowed_hosts: str = Field("localhost,127.0.0.1,[::1]", description="comma-separated host names the server "
+                               "answers to (the Host header, any port); others get 400. '*': any host")
+    trusted_proxies: str = Field("127.0.0.1", description="addresses whose X-Forwarded-For and X-Forwarded-Proto "
+                                 "are believed (uvicorn's forwarded_allow_ips; comma-separated, '*': any)")
+    max_requests_in_flight: int = Field(64, ge=1, description="requests one server process works on at once; "
+                                                               "more answer 503 at once (health checks are not counted)")
+    max_bytes_in_flight: int = Field(50_000_000, ge=1024, description="request body bytes one server process holds "
+                                     "at once; a body that would pass it answers 503 at once")
+    max_connections: int = Field(0, ge=0, description="open connections per server process; a new one over it "
+                                 "closes the longest-idle one (0: the file-descriptor limit less 128)")
+    download_timeout: float = Field(600.0, gt=0, description="seconds a response may take to reach the client once "
+                                                             "it has started (large static files on slow links)")
     log_level: str = Field("info", description="logging level")
     access_log: bool = Field(True, description="log one line per request (uvicorn's access log; 0.02-0.08 ms of CPU each)")
+
+    def host_names(self) -> frozenset[str] | None:
+        """``allowed_hosts`` as lower-case names (None: any host)."""
+        names = {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+        return None if "*" in names else frozenset(names)

@@ -52,6 +52,25 @@ def pytest_terminal_summary(terminalreporter):  # noqa: ANN001, ANN201
             terminalreporter.write_line(line, yellow=True)
 
 
+# Settings every app and server of the tests gets through the environment, unless a test says
+# otherwise: starlette's TestClient names the host "testserver"; every test client posts from the
+# one address 127.0.0.1, far over the per-client default (tests/test_public.py checks the defaults).
+TEST_ENV = {"DIGITPAD_ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],testserver",
+            "DIGITPAD_FEEDBACK_PER_MINUTE": "100000"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_env():
+    old = {k: os.environ.get(k) for k in TEST_ENV}
+    os.environ.update(TEST_ENV)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _feedback_db_in_tmp(tmp_path_factory: pytest.TempPathFactory):
     """No test touches a real feedback database (the per-user SQLite file, or whatever

@@ -583,7 +583,7 @@ def test_live_server_body_limits(tmp_path: Path, server_process) -> None:
     and a Content-Length that claims less than is sent."""
     limit = 20_000
     with server_process(tmp_path, env={"DIGITPAD_MAX_BODY_BYTES": str(limit)}) as server:
-        head = (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+        head = (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n")
         # 1. Declared too large: refused from the header, before the body is sent.
         status, _, body = raw_http(server.url, head + f"Content-Length: {10 * limit}\r\n\r\n".encode())
         assert status == 413, body
@@ -605,7 +605,7 @@ def test_live_server_body_limits(tmp_path: Path, server_process) -> None:
 def test_live_server_slow_upload_503(tmp_path: Path, server_process) -> None:
     with server_process(tmp_path, env={"DIGITPAD_REQUEST_TIMEOUT": "0.5"}) as server:
         payload = json.dumps({"image": base64.b64encode(blank_png()).decode()}).encode()
-        req = (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        req = (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
         status, headers, body = raw_http(server.url, req, pause_after=len(req) - 50, pause_s=2.0)
         assert status == 503, body
@@ -669,7 +669,7 @@ def _assert_connections_spread(server) -> None:  # noqa: ANN001 (conftest.Server
     clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
     try:
         for c in clients:  # one request each, so that every connection has been accepted
-            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             assert c.recv(4096).startswith(b"HTTP/1.1 200")
         ours = {c.getsockname() for c in clients}
         held = [sum((c.raddr.ip, c.raddr.port) in ours for c in child.net_connections("tcp") if c.raddr)

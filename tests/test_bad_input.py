@@ -410,7 +410,7 @@ def good_request_works(url: str) -> None:
 
 def send_raw(url: str, case: Case) -> httpx.Response:
     """A case whose headers lie (a Content-Length that is not the body's), which httpx refuses to send."""
-    head = f"{case.method} {case.path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head = f"{case.method} {case.path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in case.request_headers().items())
     reply = raw(url, head.encode() + b"\r\n" + case.body)
     top, _, body = reply.partition(b"\r\n\r\n")
@@ -465,7 +465,7 @@ def status_of(reply: bytes) -> int | None:
 
 CLOSED = None  # the server may also just close the connection
 REFUSED = {400, 413, 414, 431, CLOSED}
-POST_JSON = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+POST_JSON = b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
 
 # name -> (raw bytes, the statuses allowed back). uvicorn's HTTP parser answers malformed
 # HTTP itself (a plain-text 400, not our JSON: it never reaches the app) or closes.
@@ -473,7 +473,7 @@ RAW_ABUSE: dict[str, tuple[bytes, set[int | None]]] = {
     "not HTTP at all (a TLS ClientHello)": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 100, REFUSED),
     "malformed request line": (b"POST\r\n\r\n", REFUSED),
     "HTTP/0.9 request": (b"GET /\r\n", REFUSED),
-    "NUL in the path": (b"GET /api/\x00model HTTP/1.1\r\nHost: x\r\n\r\n", REFUSED),
+    "NUL in the path": (b"GET /api/\x00model HTTP/1.1\r\nHost: localhost\r\n\r\n", REFUSED),
     "non-numeric Content-Length": (POST_JSON + b"Content-Length: abc\r\n\r\n{}", REFUSED),
     "negative Content-Length": (POST_JSON + b"Content-Length: -5\r\n\r\n{}", REFUSED),
     "two different Content-Lengths": (POST_JSON + b"Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}", REFUSED),
@@ -482,10 +482,10 @@ RAW_ABUSE: dict[str, tuple[bytes, set[int | None]]] = {
     "bad chunk size": (POST_JSON + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", REFUSED),
     "body shorter than Content-Length, then EOF": (POST_JSON + b"Content-Length: 5000\r\n\r\n{\"im", REFUSED),
     # Header blocks over max_header_bytes (64 KB): 431 (or closed); under it: served.
-    "200 KB header": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", {431, CLOSED}),
-    "10,000 headers": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(10_000))
+    "200 KB header": (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", {431, CLOSED}),
+    "10,000 headers": (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(10_000))
                        + b"\r\n", {431, CLOSED}),
-    "a 32 KB header (allowed)": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 32_000 + b"\r\n\r\n", {200}),
+    "a 32 KB header (allowed)": (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 32_000 + b"\r\n\r\n", {200}),
 }
 
 
@@ -501,7 +501,7 @@ def test_raw_socket_abuse(real_server, name: str) -> None:
 def test_clients_that_vanish_mid_request(real_server) -> None:
     """Connections dropped while uploading or before reading the answer cost the server nothing."""
     big = as_json({"image": b64(good_png()) * 20})
-    head = (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(big)}\r\n\r\n".encode())
     for _ in range(20):
         raw(real_server.url, head + big[: len(big) // 3], read=False)  # gone mid-upload
@@ -549,7 +549,7 @@ def test_header_flood_is_cut_off(real_server) -> None:
     connection): past max_header_bytes the server answers 431 and closes."""
     before = rss_mb(real_server.proc.pid)
     with socket.create_connection(("127.0.0.1", real_server.port), timeout=30) as s:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Flood: ")
         sent = 0
         try:
             while sent < 20_000_000:
@@ -574,7 +574,7 @@ def test_slow_or_silent_connections_are_closed(real_server) -> None:
     after header_timeout (2 s here) instead of holding a connection for ever."""
     with socket.create_connection(("127.0.0.1", real_server.port), timeout=30) as silent, \
             socket.create_connection(("127.0.0.1", real_server.port), timeout=30) as slow:
-        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         closed = False
         for i in range(120):  # a header line every 0.25 s, for up to 30 s
             try:

@@ -35,7 +35,6 @@ K8S_VERSIONS = ("1.30.0", "1.37.0")
 BIN = Path(sys.executable).parent
 # Environment variables in the files that are not digitpad settings, and who reads them.
 OTHER_ENV = {
-    "FORWARDED_ALLOW_IPS",  # uvicorn
     "PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK",
     "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD",  # the postgres image
     "PROXY_LISTEN", "PROXY_UPSTREAMS", "PROXY_ACCESS_LOG",  # the nginx template
@@ -238,6 +237,22 @@ def test_probes_and_healthchecks_ask_routes_the_server_answers(live_server):
         assert "get" in spec["paths"].get(path, {}), f"{where} asks {path}, which the app does not route"
         r = httpx.get(f"{live_server}{path}", timeout=10)
         assert r.status_code == 200, (where, r.text)
+
+
+def test_the_settings_that_matter_in_public_are_set():
+    """Behind the proxy: the real client's address (rate limits), the public host names, readiness
+    that includes the database, the Host header passed on as the client sent it."""
+    app = compose()["services"]["app"]["environment"]
+    container = env_of(pod_spec("deployment.yaml")["containers"][0])
+    for env in (app, container):
+        assert env["DIGITPAD_TRUSTED_PROXIES"] == "*"
+        assert env["DIGITPAD_ALLOWED_HOSTS"]
+    rule_hosts = {r["host"] for r in manifests()["ingress.yaml"]["spec"]["rules"]}
+    assert set(container["DIGITPAD_ALLOWED_HOSTS"].split(",")) == rule_hosts
+    paths = probe_paths()
+    assert paths["k8s readinessProbe"] == paths["Dockerfile HEALTHCHECK"] == "/readyz"
+    assert paths["k8s livenessProbe"] == paths["k8s startupProbe"] == "/healthz"
+    assert "proxy_set_header Host $http_host;" in NGINX_TEMPLATE.read_text()
 
 
 def test_ports_agree():

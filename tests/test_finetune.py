@@ -40,6 +40,7 @@ def collected(tmp_path_factory) -> tuple[str, list[tuple[bytes, int]]]:
     with FeedbackStore.open(url) as store:
         for png, label in samples:
             record(store, reader, data=png, label=label, source="draw")
+        store.review(None, "accepted")  # a person looked at them: training data (tests/test_quarantine.py)
     return url, samples
 
 
@@ -159,7 +160,8 @@ def test_feedback_add_records_files(capsys, tmp_path):
     with FeedbackStore.open(url) as store:
         row = store.get(1)
         assert store.count() == 1
-    assert (row.label, row.source, row.image) == (label, "upload", png)
+    assert (row.label, row.source, row.review) == (label, "upload", "pending")
+    np.testing.assert_array_equal(preprocess_bytes(row.image).image, preprocess_bytes(png).image)
 
 
 # ------------------------------------------------------------------ finetune
@@ -291,5 +293,5 @@ def test_finetune_needs_feedback(capsys, tmp_path, mnist_dir):
     pytest.importorskip("torch")
     code, _, err = run(capsys, "finetune", "--database-url", f"sqlite:///{tmp_path / 'empty.db'}",
                        "--data-dir", str(mnist_dir), "--out", str(tmp_path / "ft"), "--no-progress")
-    assert code == 1 and "at least 2 feedback rows" in err and "hint:" in err, err
+    assert code == 1 and "at least 2 reviewed feedback rows" in err and "hint:" in err, err
     assert not (Path(tmp_path) / "ft" / "model.onnx").exists()

@@ -30,7 +30,7 @@ def image(data: bytes = b"\x89PNG...", name: bytes = b"image", filename: bytes =
 
 def slow(b: bytes, ct: str) -> object:
     try:
-        return multipart._parsed_field(b, ct, "image")
+        return multipart.fields(b, ct, frozenset({"image"})).get("image")
     except InvalidRequest as e:
         return ("error", e.message)
 

@@ -47,8 +47,9 @@ def _app_schema():
     the model and the store open in the app's lifespan, on the first generated request."""
     db_dir = tempfile.TemporaryDirectory(prefix="digitpad-fuzz-")
     atexit.register(db_dir.cleanup)
+    # (Built before conftest's session settings apply: the test client's host name is given here.)
     app = create_app(Settings(database_url=f"sqlite:///{db_dir.name}/feedback.db", admin_token=TOKEN,
-                              max_body_bytes=1_000_000, max_pixels=4_000_000))
+                              max_body_bytes=1_000_000, max_pixels=4_000_000, allowed_hosts="testserver"))
     loaded = schemathesis.openapi.from_dict(app.openapi())
     loaded.app = app  # requests go to the app in-process (ASGI)
     return loaded

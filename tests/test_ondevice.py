@@ -21,6 +21,7 @@ from page_support import draw_mouse
 pytestmark = pytest.mark.browser
 
 PARITY_DRAWINGS = 320  # drawings in the parity test, each in one of the PNG styles in turn
+ADMIN_TOKEN = "ondevice-admin-token"
 BATCH = 40  # PNGs per page.evaluate call
 
 # Runs in the page: PNGs (base64) -> decoded RGBA -> preprocess.js -> onnxruntime-web.
@@ -181,7 +182,7 @@ def test_server_down_offers_the_device_and_keeps_corrections_until_it_is_back(
     stops, and "Can't reach the server" offers to read on this device (no stale "computed on the
     server" line under it); a correction made then waits in the browser (IndexedDB) and reaches
     the server when it is back, on the same database."""
-    env = {"DIGITPAD_ADMIN_TOKEN": "test-token"}
+    env = {"DIGITPAD_ADMIN_TOKEN": ADMIN_TOKEN}
     context, page, errors = _new_page(browser)
     try:
         with server_process(tmp_path, env=env) as server:
@@ -222,7 +223,7 @@ def test_server_down_offers_the_device_and_keeps_corrections_until_it_is_back(
             assert sent.value.status == 201, sent.value.text()
             page.wait_for_function(WAITING_IS_EMPTY, timeout=30_000)   # and then no longer kept
             assert outbox.is_hidden()
-            rows = httpx.get(again.url + "/api/feedback", headers={"Authorization": "Bearer test-token"}).json()
+            rows = httpx.get(again.url + "/api/feedback", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
         assert rows["total"] == 1 and rows["items"][0]["label"] == label, rows
         assert [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "Failed to load" not in e
                 and "Failed to fetch" not in e] == []
@@ -273,7 +274,9 @@ def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
         model = c.get("/" + url, headers=gz)
         assert model.status_code == 200 and model.headers.get("content-encoding") == "gzip", model.headers
         assert "immutable" in model.headers["cache-control"]
-        assert hashlib.sha256(model.content).hexdigest()[:16] == model.headers["etag"].strip('"') == url.split("v=")[1]
+        # (the gzip variant's ETag is the file's with -gz: a validator of its own)
+        assert (hashlib.sha256(model.content).hexdigest()[:16] == model.headers["etag"].strip('"').removesuffix("-gz")
+                == url.split("v=")[1])
         again = c.get("/" + url, headers={"if-none-match": model.headers["etag"]})
         assert again.status_code == 304, again.status_code
         unversioned = c.get("/api/model.onnx")
@@ -330,3 +333,129 @@ def test_js_constants_are_the_python_ones(live_server: str) -> None:
     python = {**fit28.CONSTANTS, "WORK_SIDE": preprocess.WORK_SIDE, "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
               "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN}
     assert {k: float(v) for k, v in declared.items()} == {k: float(v) for k, v in python.items()}
+
+
+# ------------------------------------------------------------------ what the service worker keeps (issue 19)
+
+
+def _device_visit(page, url: str) -> str:
+    """One visit in on-device mode: the service worker controls the page and holds the model."""
+    page.goto(url + "/")
+    page.get_by_test_id("mode-device").check()
+    page.wait_for_function("() => document.getElementById('where').textContent.includes('ready')", timeout=60_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+    model_url = httpx.get(url + "/api/config").json()["model_url"]
+    page.wait_for_function("(u) => caches.match(u).then((r) => !!r)", arg=model_url, timeout=60_000)
+    return model_url
+
+
+# Runs in the page: every URL held in Cache Storage.
+CACHED_URLS = """async () => {
+  const urls = [];
+  for (const name of await caches.keys()) {
+    for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname + new URL(r.url).search);
+  }
+  return urls;
+}"""
+
+# Runs in the page: (path, headers) -> status, or "failed" when the fetch rejects (offline).
+FETCH_STATUS = """async ([path, headers]) => {
+  try { return (await fetch(path, { headers })).status; } catch (e) { return 'failed'; }
+}"""
+
+
+def test_service_worker_keeps_no_admin_answer_and_no_upload(browser, server_process, tmp_path: Path,
+                                                              records: list[dict]) -> None:
+    """The admin listing and a user's upload, fetched with the token while the service worker
+    controls the page, are not in its cache and do not come back offline (nor /docs or the spec)."""
+    from digitpad.pendigits import STYLES, render
+
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    context, page, errors = _new_page(browser)
+    try:
+        with server_process(tmp_path, env={"DIGITPAD_ADMIN_TOKEN": ADMIN_TOKEN}) as server:
+            png = render(records[0], STYLES["canvas-280"])
+            fid = httpx.post(server.url + "/api/feedback", files={"image": ("d.png", png, "image/png")},
+                             data={"label": str(records[0]["label"])}).json()["id"]
+            _device_visit(page, server.url)
+            private = ["/api/feedback", f"/api/feedback/{fid}/image", f"/api/feedback/{fid}/image?size=28"]
+            for path in private:
+                assert page.evaluate(FETCH_STATUS, [path, auth]) == 200, path
+            for path in ("/docs", "/openapi.json", "/healthz"):
+                assert page.evaluate(FETCH_STATUS, [path, {}]) == 200, path
+            cached = page.evaluate(CACHED_URLS)
+        assert not [u for u in cached if u.startswith(("/api/feedback", "/docs", "/openapi.json", "/healthz"))], cached
+        assert "/api/config" in cached and any(u.startswith("/api/model.onnx?v=") for u in cached), cached
+        context.set_offline(True)  # (and the server is stopped)
+        for path in [*private, "/docs", "/openapi.json"]:
+            assert page.evaluate(FETCH_STATUS, [path, {}]) == "failed", f"{path} came back offline"
+            assert page.evaluate(FETCH_STATUS, [path, auth]) == "failed", f"{path} came back offline"
+        assert page.evaluate(FETCH_STATUS, ["/", {}]) == 200  # the page itself does
+    finally:
+        context.close()
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "Failed to" not in e] == [], errors
+
+
+def test_the_device_reads_the_metadata_from_the_model_it_runs(browser, live_server: str) -> None:
+    """Weights and description are one unit: even when /api/model answers another model's
+    metadata (a replica mid-deploy, a stale cache), the device runs the served file under that
+    file's own metadata."""
+    import json
+
+    from digitpad.artifact import float_model_path
+    from digitpad.predict import Predictor
+
+    served = httpx.get(live_server + "/api/model").json()
+    other = Predictor(float_model_path()).metadata  # the float model's description
+    assert other["version"] != served["version"]
+    context, page, errors = _new_page(browser, live_server)
+    try:
+        context.route("**/api/model", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(other)))
+        page.goto("/")
+        got = page.evaluate("""async () => {
+          const { loadDevice } = await import('/ondevice.js');
+          const device = await loadDevice();
+          return device.metadata;
+        }""")
+    finally:
+        context.close()
+    assert got == served, (got.get("version"), served["version"])
+    assert errors == [], errors
+
+
+def test_modelfile_js_reads_what_the_predictor_reads(browser, live_server: str) -> None:
+    """modelfile.js (protobuf by hand) gives the metadata ONNX Runtime gives, for both shipped models."""
+    from digitpad.artifact import default_model_path, float_model_path
+    from digitpad.predict import Predictor
+
+    context, page, errors = _new_page(browser, live_server)
+    try:
+        page.goto("/")
+        for path in (default_model_path(), float_model_path()):
+            got = page.evaluate("""async (b64) => {
+              const { modelMetadata } = await import('/modelfile.js');
+              return modelMetadata(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+            }""", base64.b64encode(path.read_bytes()).decode())
+            assert got == Predictor(path).metadata, path.name
+        bad = page.evaluate("""async () => {
+          const { modelMetadata } = await import('/modelfile.js');
+          try { modelMetadata(new Uint8Array([0x0a, 0xff, 0xff, 0x03])); return 'read'; } catch (e) { return e.message; }
+        }""")
+        assert "not an ONNX file" in bad, bad
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def test_service_worker_allow_list_is_the_page() -> None:
+    """Every file the page is made of is on sw.js's list (so it works offline), and nothing else
+    of the package is: a new module must be added there on purpose."""
+    import re
+
+    from digitpad.web.static import STATIC_DIR
+
+    sw = (STATIC_DIR / "sw.js").read_text()
+    listed = set(re.findall(r'"([^"]+)"', sw.split("const PAGE = [", 1)[1].split("];", 1)[0]))
+    files = {p.name for p in STATIC_DIR.iterdir() if p.is_file() and p.name != "sw.js"}
+    assert listed - {"./", "api/config"} == files, (listed, files)

@@ -266,3 +266,32 @@ def test_a_store_whose_database_went_away_raises_store_error(tmp_path):
     with pytest.raises(StoreError):
         add(store)
     store.close()
+
+
+def test_review_bulk_delete_and_the_cap(db_url):
+    """The quarantine's states, a bulk delete by criteria and the total cap, on both databases."""
+    from digitpad.curation import Limits, Selection
+    from digitpad.errors import StoreFull
+
+    with FeedbackStore.open(db_url, limits=Limits(max_rows=6, max_bytes=10_000)) as store:
+        ids = [add(store, label=i, image_bytes=bytes(1000), model_version="A" if i < 3 else "B") for i in range(5)]
+        assert store.usage() == (5, 5000) and store.count(review="pending") == 5
+        assert store.review(ids[:2], "accepted") == 2 and store.review([ids[2]], "rejected") == 1
+        assert store.review(None, "accepted", only_pending=True) == 2  # every pending one
+        assert store.count(review="accepted") == 4 and store.get(ids[2]).review == "rejected"
+        assert store.stats()["by_review"] == {"accepted": 4, "rejected": 1}
+        with pytest.raises(InvalidRequest):
+            store.review(ids, "maybe")
+        with pytest.raises(StoreFull):  # 5,000 + 6,000 bytes of images would pass the 10,000 byte cap
+            add(store, image_bytes=bytes(6000))
+        add(store)  # a small one still fits: 6 rows
+        with pytest.raises(StoreFull):  # and the 7th row does not
+            add(store)
+        assert store.count() == 6
+        with pytest.raises(InvalidRequest):
+            store.delete_many(Selection())  # no criterion: nothing deleted
+        assert store.delete_many(Selection(model="A", review="accepted")) == 2
+        assert store.delete_many(Selection(min_id=ids[3], max_id=ids[4])) == 2
+        assert store.delete_many(Selection(before=datetime(2000, 1, 1, tzinfo=UTC))) == 0
+        assert store.count() == 2 and [r.id for r in store.list(review="rejected")] == [ids[2]]
+        add(store)  # room again after the deletes

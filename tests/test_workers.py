@@ -70,3 +70,28 @@ def test_a_worker_whose_port_was_taken_fails_its_start_up(capfd: pytest.CaptureF
             pickle.loads(data)
     assert exit_.value.code == STARTUP_FAILURE
     assert "cannot listen on 127.0.0.1" in capfd.readouterr().err
+
+
+def test_workers_agree_on_the_model_they_hand_to_devices(tmp_path, server_process) -> None:
+    """Two workers, and the model file replaced after they started: every worker still names and
+    serves the bytes it loaded (one hash, one URL), never the file as it is now on disk."""
+    import hashlib
+    import shutil
+
+    import httpx
+
+    from digitpad.artifact import default_model_path, float_model_path
+
+    model = tmp_path / "model.onnx"
+    shutil.copy(default_model_path(), model)
+    loaded = hashlib.sha256(model.read_bytes()).hexdigest()
+    with server_process(tmp_path, "--workers", "2", "--model", str(model)) as server:
+        shutil.copy(float_model_path(), model)  # a new model file swapped in under the running workers
+        urls, versions, served = set(), set(), set()
+        for _ in range(40):  # new connections: the kernel spreads them over both workers' sockets
+            with httpx.Client(base_url=server.url) as c:
+                urls.add(c.get("/api/config").json()["model_url"])
+                versions.add(c.get("/api/model").json()["version"])
+                served.add(hashlib.sha256(c.get("/api/model.onnx").content).hexdigest())
+    assert urls == {f"api/model.onnx?v={loaded[:16]}"}, urls
+    assert served == {loaded} and len(versions) == 1, (served, versions)

@@ -2,13 +2,18 @@
 
     digitpad feedback add --label N IMAGE...
     digitpad feedback stats [--json]
-    digitpad feedback export --format npz|idx|png-dir OUT
+    digitpad feedback review [list] [--status pending] [--limit 50]   # what waits for review
+    digitpad feedback review accept 12 15 20-30 | --all-pending         # training data from now on
+    digitpad feedback review reject 13
+    digitpad feedback delete [--ids 10-20] [--model V] [--before DATE] [--status rejected]
+    digitpad feedback export --format npz|idx|png-dir OUT [--status accepted]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..errors import DigitpadError
@@ -49,12 +54,76 @@ def cmd_feedback_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_ids(items: list[str]) -> list[int]:
+    """``["12", "20-23", "5,6"]`` -> ``[12, 20, 21, 22, 23, 5, 6]``."""
+    ids: list[int] = []
+    for item in ",".join(items).split(","):
+        lo, sep, hi = item.strip().partition("-")
+        try:
+            a, b = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise DigitpadError(f"not a row id or a range of them: {item!r}", hint="give ids like 12, 20-30 or 5,6") from None
+        if a < 1 or b < a or b - a > 1_000_000:
+            raise DigitpadError(f"not a range of row ids: {item!r}", hint="give ids like 12, 20-30 or 5,6")
+        ids += range(a, b + 1)
+    return ids
+
+
+def cmd_feedback_review(args: argparse.Namespace) -> int:
+    from ..curation import agrees
+
+    with open_store(args) as store:
+        if args.action == "list":
+            if args.ids or args.all_pending:
+                raise DigitpadError("review list takes no ids", hint="digitpad feedback review accept IDS")
+            rows = store.list(limit=args.limit, review=args.status)
+            total = store.count(review=args.status)
+            print(f"{total:,} {args.status} rows" + (f", the newest {len(rows)}:" if rows else ""))
+            if rows:
+                print(f"{'id':>8}  {'collected':<20} {'label':>5}  {'read':>4} {'conf':>5}  {'agrees':<6} model")
+            for r in rows:
+                probs = store.get(r.id).probabilities
+                read = "-" if r.predicted is None else str(r.predicted)
+                conf = "-" if r.confidence is None else f"{r.confidence:.2f}"
+                print(f"{r.id:>8}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.label:>5}  {read:>4} {conf:>5}  "
+                      f"{'yes' if agrees(r.label, probs) else 'no':<6} {r.model_version or '-'}")
+            return 0
+        decision = {"accept": "accepted", "reject": "rejected"}[args.action]
+        if args.all_pending == bool(args.ids):
+            raise DigitpadError(f"say which rows to {args.action}: ids (12 20-30), or --all-pending")
+        n = store.review(None if args.all_pending else parse_ids(args.ids), decision)
+    print(f"{n:,} rows {decision}")
+    return 0
+
+
+def cmd_feedback_delete(args: argparse.Namespace) -> int:
+    from ..curation import Selection
+
+    lo = hi = None
+    if args.ids:
+        ids = parse_ids([args.ids])
+        lo, hi = min(ids), max(ids)
+    before = None
+    if args.before:
+        try:
+            before = datetime.fromisoformat(args.before)
+        except ValueError:
+            raise DigitpadError(f"--before is not a date: {args.before!r}", hint="give 2026-12-01 or 2026-12-01T12:00") from None
+        before = before if before.tzinfo else before.replace(tzinfo=UTC)
+    with open_store(args) as store:
+        n = store.delete_many(Selection(min_id=lo, max_id=hi, model=args.model, before=before, review=args.status))
+        rows, size = store.usage()
+    print(f"deleted {n:,} rows; {rows:,} left ({size / 1e6:,.1f} MB of images)")
+    return 0
+
+
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from ..feedback import export
 
     s = settings_from(args)
     with open_store(args) as store:
-        fs, paths = export(store, args.format, args.out, gz=args.gzip, stored=args.stored, max_pixels=s.max_pixels)
+        fs, paths = export(store, args.format, args.out, gz=args.gzip, stored=args.stored, max_pixels=s.max_pixels,
+                           which=args.status)
     skipped = f" ({fs.skipped} skipped: unreadable or empty)" if fs.skipped else ""
     where = paths[0] if args.format == "npz" else args.out
     print(f"exported {len(fs):,} feedback images{skipped} as {args.format} -> {where}")
@@ -64,7 +133,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("feedback", help="corrections collected by the page: stats, export")
+    p = sub.add_parser("feedback", help="corrections collected by the page: stats, review, delete, export")
     fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     q = fsub.add_parser("add", help="record the true digit of image files (as if corrected on the page)")
     db_flag(q)
@@ -76,6 +145,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     db_flag(q)
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_feedback_stats)
+    q = fsub.add_parser("review", help="what waits for review, and accepting or rejecting it (only accepted rows "
+                                       "are trained on)")
+    db_flag(q)
+    q.add_argument("action", nargs="?", choices=["list", "accept", "reject"], default="list",
+                   help="list (default), accept or reject")
+    q.add_argument("ids", nargs="*", help="row ids or ranges: 12 20-30 5,6")
+    q.add_argument("--all-pending", action="store_true", help="accept or reject every pending row")
+    q.add_argument("--status", choices=["pending", "accepted", "rejected"], default="pending",
+                   help="list the rows in this state (default: pending)")
+    q.add_argument("--limit", type=int, default=50, help="list at most this many, newest first (default: 50)")
+    q.set_defaults(func=cmd_feedback_review)
+    q = fsub.add_parser("delete", help="delete many rows at once (every criterion given must hold) and give the "
+                                       "space back")
+    db_flag(q)
+    q.add_argument("--ids", default=None, help="an id or a range: 10-20")
+    q.add_argument("--model", default=None, help="rows read by this model version")
+    q.add_argument("--before", default=None, help="rows collected before this date (ISO 8601; UTC without a zone)")
+    q.add_argument("--status", choices=["pending", "accepted", "rejected"], default=None, help="rows in this state")
+    q.set_defaults(func=cmd_feedback_delete)
     q = fsub.add_parser("export", help="write the feedback as 28x28 training data")
     db_flag(q)
     q.add_argument("--format", choices=["npz", "idx", "png-dir"], default="npz",
@@ -83,6 +171,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("out", help="output file (npz) or folder (idx, png-dir)")
     q.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=True, help="gzip the IDX files")
     q.add_argument("--stored", action="store_true",
-                   help="export the 28x28 stored at collection time instead of re-preprocessing the originals")
+                   help="export the 28x28 stored at collection time instead of re-preprocessing the stored images")
+    q.add_argument("--status", choices=["all", "accepted", "agreeing", "pending", "rejected"], default="all",
+                   help="which rows (default: all; agreeing: accepted + pending rows that pass the agreement check)")
     q.set_defaults(func=cmd_feedback_export)
 

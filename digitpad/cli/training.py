@@ -130,10 +130,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     cfg = recipe_from(args, FinetuneConfig)
     if args.all_mnist:
         cfg = dataclasses.replace(cfg, limit=None)
+    heldout = {}
+    if args.pendigits:
+        from .. import pendigits
+
+        held = pendigits.split_by_writer(pendigits.load(args.pendigits))[1][:args.pendigits_limit]
+        heldout["pendigits_heldout"] = pendigits.mnist_arrays(held, ["canvas-280"])
     with open_store(args) as store:
-        fs = load_feedback(store, max_pixels=s.max_pixels)
+        fs = load_feedback(store, max_pixels=s.max_pixels, which=args.train_on)
     r = finetune(fs, cfg, model_path=s.model, data_dir=s.data_dir, out_dir=args.out,
-                 progress=not args.no_progress, version=args.version)
+                 progress=not args.no_progress, version=args.version, heldout=heldout)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -141,14 +147,18 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.2%}"
 
-    fb, b, a = r["feedback"], r["before"], r["after"]
+    fb, b, a, n = r["feedback"], r["before"], r["after"], r["heldout_images"]
     print(f"fine-tuned {r['base_model']['version']} -> {r['model']['version']} in {r['train_seconds']:.0f}s "
-          f"on {fb['train']} feedback images (x{fb['repeat']}) + {r['mnist']['train_images']:,} MNIST images")
-    print(f"{'':<28}{'before':>10}{'after':>10}")
-    print(f"{'held-out feedback (' + str(fb['holdout']) + ')':<28}{pct(b['holdout_accuracy']):>10}"
-          f"{pct(a['holdout_accuracy']):>10}")
-    print(f"{'MNIST test (' + format(r['mnist']['test_images'], ',') + ')':<28}{pct(b['mnist_test_accuracy']):>10}"
-          f"{pct(a['mnist_test_accuracy']):>10}")
+          f"on {fb['train']} {args.train_on} feedback images (x{fb['repeat']}) + {r['mnist']['train_images']:,} "
+          "MNIST images")
+    rows = [("held out, feedback cannot write to it:", None), (f"  MNIST validation ({n['mnist_val']:,})", "mnist_val")]
+    if "pendigits_heldout" in n:
+        rows.append((f"  pendigits held-out writers ({n['pendigits_heldout']:,})", "pendigits_heldout"))
+    rows += [(f"  MNIST test ({r['mnist']['test_images']:,})", "mnist_test"),
+             (f"reviewed feedback, held out ({fb['holdout']})", "holdout")]
+    print(f"{'':<40}{'before':>10}{'after':>10}")
+    for label, key in rows:
+        print(label if key is None else f"{label:<40}{pct(b[key + '_accuracy']):>10}{pct(a[key + '_accuracy']):>10}")
     print(f"model -> {r['model']['path']}, int8 twin -> {r['int8_model']['path']}   "
           f"(serve it: digitpad serve --model {r['int8_model']['path']})")
     return 0
@@ -222,6 +232,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/finetune", help="output folder (model.onnx, MODEL_CARD.md, finetune.json)")
     recipe_flags(p, FinetuneConfig)
     p.add_argument("--all-mnist", action="store_true", help="mix in all 55,000 MNIST training images (--limit none)")
+    p.add_argument("--feedback", dest="train_on", choices=["accepted", "agreeing"], default="accepted",
+                   help="which corrections to train on: accepted by a review (default), or also pending ones the "
+                        "live model found plausible (the agreement check: it gave the label >= 0.2)")
+    p.add_argument("--pendigits", default=None, metavar="PATH",
+                   help="also measure on the held-out writers of this pendigits .jsonl.gz (canvas-280 style)")
+    p.add_argument("--pendigits-limit", type=int, default=None, help="measure on the first N held-out drawings only")
     p.add_argument("--version", default=None, help="version of the new model (default: BASE-ftDATE)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from digitpad.store import Base, make_engine
+from digitpad.database import make_engine
+from digitpad.rows import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,8 +30,8 @@ def _configure(connection) -> None:  # noqa: ANN001
 
 
 def run_offline() -> None:
+    from digitpad.database import resolve_url
     from digitpad.settings import Settings
-    from digitpad.store import resolve_url
 
     url = config.get_main_option("sqlalchemy.url") or str(resolve_url(Settings().database_url))
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)

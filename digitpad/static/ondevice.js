@@ -9,8 +9,11 @@
 //
 // The runtime and the model are fetched from this server only (no CDN); the service worker
 // (sw.js) keeps them for offline use. The model URL carries the file's hash (?v=...), so a new
-// model is fetched when it changes and a cached one is reused while it does not.
+// model is fetched when it changes and a cached one is reused while it does not. The model's
+// description (input, normalization, version) is read from the model file's own bytes
+// (modelfile.js): weights and metadata travel as one unit.
 
+import { modelMetadata } from "./modelfile.js";
 import { normalize, toMnist } from "./preprocess.js";
 
 export const ORT_VERSION = "1.30.0";
@@ -26,7 +29,7 @@ async function getJSON(url) {
   return r.json();
 }
 
-/** Load the runtime, the model metadata and the model, once; later calls share the promise. */
+/** Load the runtime and the model (with its metadata), once; later calls share the promise. */
 export function loadDevice() {
   if (!loading) {
     loading = load().then((device) => {
@@ -59,11 +62,12 @@ async function load() {
   ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer / cross-origin isolation needed
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = base;
-  const [config, metadata] = await Promise.all([getJSON("api/config"), getJSON("api/model")]);
+  const config = await getJSON("api/config");
   const modelUrl = config.model_url || "api/model.onnx";
   const r = await fetch(modelUrl);
   if (!r.ok) throw new Error(`${modelUrl} answered ${r.status}`);
   const bytes = new Uint8Array(await r.arrayBuffer());
+  const metadata = modelMetadata(bytes);   // the weights' own description, never a separate answer
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   const device = new Device(ort, session, metadata);
   device.loadMs = performance.now() - t0;

@@ -1,26 +1,33 @@
 // digitpad's service worker: keeps the page, onnxruntime-web and the model so that, after one
 // visit, the page loads and reads digits on this device with no network.
 //
-// - Versioned files (vendor/onnxruntime-web-<version>/..., api/model.onnx?v=<hash>): cache
+// It keeps an allow-list and nothing else:
+// - the page's own files and api/config (what the page needs to start): network first, so a
+//   new version is seen at once; the cached copy answers when the network fails;
+// - versioned files (vendor/onnxruntime-web-<version>/..., api/model.onnx?v=<hash>): cache
 //   first; they never change under the same URL. A new model hash is a new URL: it is fetched
-//   once, and older model entries are dropped.
-// - Everything else the page GETs (the page, its modules, api/config, api/model): network
-//   first, so a new version is seen at once; the cached copy answers when the network fails.
-// - POSTs (api/predict, api/feedback) are never cached.
+//   once, and older model entries are dropped. The model's metadata is read from the model
+//   file itself (modelfile.js): weights and description are one cached unit.
+// Everything else goes to the network untouched and is never stored: the feedback admin API
+// and its images, /docs, /openapi.json, health checks, POSTs. Nor is any answer to a request
+// that carried Authorization, or that says Cache-Control: no-store.
 
-const CACHE = "digitpad-v1";
+const CACHE = "digitpad-v2";   // v2: v1 kept every same-origin GET; activating v2 deletes it
 const ORT_DIR = "vendor/onnxruntime-web-1.30.0/";
-const PRECACHE = [
-  "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "feedback.js", "outbox.js",
-  "preprocess.js",
-  "favicon.svg", "blank28.png", "api/config", "api/model",
-  ORT_DIR + "ort.wasm.min.mjs", ORT_DIR + "ort-wasm-simd-threaded.mjs", ORT_DIR + "ort-wasm-simd-threaded.wasm",
+const PAGE = [
+  "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "modelfile.js",
+  "feedback.js", "outbox.js", "preprocess.js", "favicon.svg", "blank28.png", "api/config",
 ];
+const RUNTIME = [ORT_DIR + "ort.wasm.min.mjs", ORT_DIR + "ort-wasm-simd-threaded.mjs", ORT_DIR + "ort-wasm-simd-threaded.wasm"];
+const SCOPE = new URL(self.registration.scope);
+const PAGE_PATHS = new Set(PAGE.map((u) => new URL(u, SCOPE).pathname));
+const RUNTIME_PATHS = new Set(RUNTIME.map((u) => new URL(u, SCOPE).pathname));
+const MODEL_PATH = new URL("api/model.onnx", SCOPE).pathname;
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    await cache.addAll(PRECACHE.map((u) => new Request(u, { cache: "reload" })));
+    await cache.addAll([...PAGE, ...RUNTIME].map((u) => new Request(u, { cache: "reload" })));
     // The model's URL carries its hash: ask the (just cached) config for it.
     const config = await (await cache.match("api/config")).json();
     if (config.model_url) await cache.add(new Request(config.model_url, { cache: "reload" }));
@@ -35,8 +42,19 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
-function isVersioned(url) {
-  return url.pathname.includes("/vendor/") || (url.pathname.endsWith("/api/model.onnx") && url.searchParams.has("v"));
+/** "page", "versioned", or null: not ours to keep. */
+function kind(url) {
+  if (url.origin !== self.location.origin) return null;
+  if (RUNTIME_PATHS.has(url.pathname)) return "versioned";
+  if (url.pathname === MODEL_PATH && url.searchParams.has("v")) return "versioned";
+  if (PAGE_PATHS.has(url.pathname)) return "page";
+  return null;
+}
+
+/** Only plain, successful, storable answers go into the cache. */
+function storable(response) {
+  const control = (response.headers.get("cache-control") || "").toLowerCase();
+  return response.ok && response.type === "basic" && !control.includes("no-store") && !control.includes("private");
 }
 
 async function cacheFirst(request) {
@@ -44,11 +62,10 @@ async function cacheFirst(request) {
   const hit = await cache.match(request);
   if (hit) return hit;
   const response = await fetch(request);
-  if (response.ok) {
-    const url = new URL(request.url);
-    if (url.pathname.endsWith("/api/model.onnx")) {   // a new model: forget the older ones
+  if (storable(response)) {
+    if (new URL(request.url).pathname === MODEL_PATH) {   // a new model: forget the older ones
       for (const old of await cache.keys()) {
-        if (new URL(old.url).pathname.endsWith("/api/model.onnx")) await cache.delete(old);
+        if (new URL(old.url).pathname === MODEL_PATH) await cache.delete(old);
       }
     }
     await cache.put(request, response.clone());
@@ -60,7 +77,7 @@ async function networkFirst(request) {
   const cache = await caches.open(CACHE);
   try {
     const response = await fetch(request);
-    if (response.ok) await cache.put(request, response.clone());
+    if (storable(response)) await cache.put(request, response.clone());
     return response;
   } catch (e) {
     const hit = await cache.match(request, { ignoreSearch: request.mode === "navigate" });
@@ -71,8 +88,8 @@ async function networkFirst(request) {
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname === "/docs" || url.pathname === "/openapi.json" || url.pathname === "/healthz") return;
-  event.respondWith(isVersioned(url) ? cacheFirst(request) : networkFirst(request));
+  if (request.method !== "GET" || request.headers.has("authorization")) return;
+  const k = kind(new URL(request.url));
+  if (k === null) return;   // the network's answer, untouched and never kept
+  event.respondWith(k === "versioned" ? cacheFirst(request) : networkFirst(request));
 });

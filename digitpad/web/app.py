@@ -3,8 +3,9 @@
     create_app(settings)   # the FastAPI app; the model and the store open in its lifespan
 
 Routes live in ``predict`` (POST /api/predict, answered ahead of the stack), ``meta`` (model,
-config, health) and ``feedback``; errors in ``errors``; limits and headers in ``guard``; the
-page and the docs in ``static``. Importing this module loads no model and never imports torch.
+config, health), ``feedback`` and ``admin``; errors in ``errors``; limits and headers in
+``guard`` (who may come in: ``admission``); the page and the docs in ``static``. Importing this
+module loads no model and never imports torch.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from .. import engines
+from ..curation import Limits
+from ..errors import DigitpadError
 from ..numberreading import NumberReader
 from ..predict import Batcher, Predictor
 from ..reading import reader_for
-from ..settings import Settings
+from ..settings import ADMIN_TOKEN_MIN_LENGTH, Settings
 from ..store import FeedbackStore
-from . import errors, feedback, meta, predict, read, static, uvicorn_limits
+from . import admin, errors, feedback, meta, predict, read, static, uvicorn_limits
+from .admission import Admission
+from .deps import ADMIN_FAILURES_PER_MINUTE
 from .guard import PAGE_CSP, SECURITY_HEADERS, Guard, encode_headers
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +89,24 @@ def _open_store(settings: Settings) -> FeedbackStore | None:
     if not settings.feedback:
         log.info("feedback collection is off")
         return None
-    store = FeedbackStore.open(settings.database_url, migrate_schema=settings.migrate)
+    limits = Limits(max_rows=settings.feedback_max_rows or None,
+                    max_bytes=int(settings.feedback_max_mb * 1e6) or None)
+    store = FeedbackStore.open(settings.database_url, migrate_schema=settings.migrate, limits=limits)
     log.info("feedback store: %s", store.url)
     return store
+
+
+def check_settings(settings: Settings) -> None:
+    """Settings that must not start a server: one line and a hint (the CLI prints them)."""
+    token = settings.admin_token
+    if token is not None and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise DigitpadError(f"DIGITPAD_ADMIN_TOKEN is {len(token)} characters long: a guessable admin token is "
+                            f"refused (at least {ADMIN_TOKEN_MIN_LENGTH})", code="weak_admin_token",
+                            hint="make one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if settings.max_bytes_in_flight < settings.max_body_bytes:
+        raise DigitpadError(f"DIGITPAD_MAX_BYTES_IN_FLIGHT ({settings.max_bytes_in_flight:,}) is under "
+                            f"DIGITPAD_MAX_BODY_BYTES ({settings.max_body_bytes:,}): no large body could ever come in",
+                            hint="raise DIGITPAD_MAX_BYTES_IN_FLIGHT, or lower DIGITPAD_MAX_BODY_BYTES")
 
 
 def _package_version() -> str:
@@ -98,12 +119,16 @@ def _package_version() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The digitpad web app. Nothing heavy happens here: the model opens in the lifespan."""
     settings = settings or Settings()
-    uvicorn_limits.configure(settings)  # header size/time limits of this process's connections
+    check_settings(settings)
+    uvicorn_limits.configure(settings)  # header size/time limits and the connection cap of this process
     engine = engines.choose(settings.preprocess)
     # python-multipart logs every malformed body at WARNING: client noise, already answered 400.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
     docs_page, docs_csp = static.docs_page("/openapi.json")
+    admission = Admission(hosts=settings.host_names(), max_requests=settings.max_requests_in_flight,
+                          max_bytes=settings.max_bytes_in_flight)
     guard = {"max_body": settings.max_body_bytes, "timeout": settings.request_timeout,
+             "download_timeout": settings.download_timeout, "admission": admission,
              "headers": encode_headers({**SECURITY_HEADERS, "content-security-policy": PAGE_CSP}),
              "docs_headers": encode_headers({**SECURITY_HEADERS, "content-security-policy": docs_csp})}
 
@@ -123,16 +148,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.store.close()
 
     app = _App(title="digitpad", summary="Handwritten digit recognizer: draw a digit, a CNN trained on MNIST reads it.",
-               version=_package_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
+               version=_package_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
+               # No "/api/model/" -> "http://<the client's Host>/api/model" redirects: a Host header
+               # is never echoed back (the page's directory redirects name the path only).
+               redirect_slashes=False)
     app.state.settings = settings
-    # One large-image decode at a time per process, shared by POST /api/predict and /api/feedback.
+    # Large-image decodes at once per process: /api/predict's, and feedback's own.
     app.state.heavy_jobs = threading.BoundedSemaphore(predict.HEAVY_JOBS)
     app.state.read_jobs = threading.BoundedSemaphore(1)  # POST /api/read: one number at a time per process
+    app.state.feedback_jobs = threading.BoundedSemaphore(feedback.FEEDBACK_JOBS)
+    app.state.feedback_throttle = Throttle(settings.feedback_per_minute)
+    app.state.admin_throttle = Throttle(ADMIN_FAILURES_PER_MINUTE)
     errors.install(app)
     app.router.routes.append(predict.route(app.state, settings.request_timeout))
     app.include_router(read.router)
     app.include_router(meta.router)
     app.include_router(feedback.router)
+    app.include_router(admin.router)
 
     async def docs() -> HTMLResponse:
         return docs_page

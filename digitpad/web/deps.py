@@ -8,13 +8,17 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
-from ..errors import Forbidden, Unauthorized
+from ..errors import Forbidden, RateLimited, Unauthorized
 from ..predict import Predictor
 from ..reading import Reader
 from ..settings import Settings
 from ..store import FeedbackStore
+from .throttle import client_of
+
+# Wrong admin tokens one address may send per minute before it is refused (429) for a while.
+ADMIN_FAILURES_PER_MINUTE = 10
 
 
 async def get_settings(request: Request) -> Settings:
@@ -36,14 +40,23 @@ async def get_store(request: Request) -> FeedbackStore:
     return store
 
 
-async def require_admin(request: Request) -> None:
-    """Bearer token check, in constant time. No token configured: the admin API is off (403)."""
+async def require_admin(request: Request, response: Response) -> None:
+    """Bearer token check, in constant time, throttled per address (ADMIN_FAILURES_PER_MINUTE
+    wrong tokens, then 429). No token configured: the admin API is off (403). Answers are never
+    cached (``Cache-Control: no-store``)."""
+    response.headers["cache-control"] = "no-store"
     token = request.app.state.settings.admin_token
     if not token:
         raise Forbidden("the feedback admin API is off: start the server with DIGITPAD_ADMIN_TOKEN set",
                         code="admin_disabled")
+    throttle, client = request.app.state.admin_throttle, client_of(request.scope)
+    wait = throttle.wait(client)
+    if wait:
+        raise RateLimited(f"too many wrong admin tokens from this address; try again in {wait:.0f} s",
+                          retry_after=wait)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+        throttle.take(client)
         raise Unauthorized("send the admin token as 'Authorization: Bearer TOKEN'")
 
 

@@ -8,6 +8,7 @@ family; anything unexpected is logged with its traceback and answers a bare 500.
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # Error codes for Starlette's own HTTP errors (unknown route, wrong method, bad multipart...).
 _HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-               415: "unsupported_media_type", 422: "missing_field", 503: "timeout"}
+               415: "unsupported_media_type", 422: "missing_field", 429: "rate_limited", 503: "timeout"}
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -32,7 +33,10 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def for_error(exc: DigitpadError) -> JSONResponse:
-    return error_response(exc.http_status, exc.code, exc.message)
+    headers = None
+    if exc.http_status in (429, 503):  # try again: when
+        headers = {"retry-after": str(max(1, math.ceil(getattr(exc, "retry_after", 1))))}
+    return error_response(exc.http_status, exc.code, exc.message, headers)
 
 
 async def on_digitpad_error(request: Request, exc: DigitpadError) -> JSONResponse:

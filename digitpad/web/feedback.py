@@ -1,15 +1,16 @@
-"""HTTP routes for feedback: corrections from the page become training data.
-
-    POST   /api/feedback               an image + the digit it really is -> 201 {"id": ...}
-    GET    /api/feedback?limit&offset  newest first (admin)
-    GET    /api/feedback/{id}/image    the original image, or ?size=28 for what the model saw (admin)
-    DELETE /api/feedback/{id}          (admin)
+"""``POST /api/feedback``: a correction from the page -> a row that waits for review.
 
 The POST takes the same image formats and limits as ``/api/predict`` (multipart field ``image``
-or JSON ``{"image": data URL | base64}``) plus ``label``. The server reads the image with the
-same ``Reader`` as /api/predict and stores its own reading (predicted digit, confidence,
-probabilities, model version), so the statistics stay true whatever a client sends. Admin
-routes need ``Authorization: Bearer $DIGITPAD_ADMIN_TOKEN``: with no token configured they answer 403.
+or JSON ``{"image": data URL | base64}``) plus ``label``. The server stores its own re-encoding
+of the image and its own reading of that (``feedback.prepare_correction``: predicted digit,
+confidence, probabilities, model version), so neither the bytes nor the statistics are what a
+client sends. The row starts ``pending``: training uses reviewed rows (``digitpad.curation``).
+
+What a stranger cannot do with it: write from another site (the Guard's cross-site check), post
+more than ``feedback_per_minute`` corrections (429), fill the disk (the stored image is bounded,
+the store has a cap: 507), or hold the server: the body is parsed and the image read in a worker
+thread, in a decode slot of feedback's own (``FEEDBACK_JOBS``), released before the database
+write; work not started by the request's deadline never starts. The admin routes are in ``admin``.
 """
 
 from __future__ import annotations
@@ -17,30 +18,31 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Any
 
 import anyio
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from .. import png
-from ..errors import InvalidImage, InvalidRequest, MissingField, UnsupportedMediaType
-from ..feedback import record
+from ..errors import InvalidImage, InvalidRequest, MissingField, RateLimited, UnsupportedMediaType
+from ..feedback import Correction, prepare_correction, store_correction
+from ..reading import Reader
+from . import multipart
 from .body import b64decode, mime_of, parse_json
-from .deps import AdminOnly, ReaderDep, SettingsDep, StoreDep
-from .predict import run_limited
-from .schemas import FEEDBACK_BODY, FeedbackCreated, FeedbackPage, errors
+from .deps import ReaderDep, SettingsDep, StoreDep
+from .predict import INLINE_MAX_BYTES, run_limited
+from .schemas import FEEDBACK_BODY, FeedbackCreated, errors
+from .throttle import client_of
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["feedback"])
 
-# A row id: the databases' 64-bit integer keys (a larger number cannot name a row, and would
-# overflow the driver: a 500 instead of a 404).
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="id of the row")]
-
-
-# ------------------------------------------------------------------ parsing the POST
+# Corrections decoded at once per process: a slot of their own, so corrections never wait
+# behind /api/predict's photos, and a burst of big uploads cannot hold many decoded images.
+FEEDBACK_JOBS = 1
+FORM_FIELDS = frozenset({"image", "label", "predicted", "confidence", "model", "source"})
+_DIGITS = "0123456789"
 
 
 @dataclass
@@ -52,16 +54,17 @@ class FeedbackForm:
 
 
 def _digit(name: str, value: object, *, required: bool) -> int | None:
-    """A 0-9 digit from JSON (int) or a form field (decimal string)."""
+    """A 0-9 digit from JSON (int) or a form field (one ASCII digit: not "²", not 5,000 digits)."""
     if value is None or value == "":
         if required:
             raise MissingField(f'"{name}" is required: the digit 0-9 the image really shows')
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and len(value.strip()) == 1 and value.strip() in _DIGITS:
+        value = _DIGITS.index(value.strip())
     # Present but not a digit ("seven", 7.5, true, 10): the field is there, its value is wrong.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise InvalidRequest(f'"{name}" must be a digit 0-9, got {value!r}', code=f"invalid_{name}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidRequest(f'"{name}" must be a digit 0-9, got {shown}', code=f"invalid_{name}")
     return value
 
 
@@ -72,92 +75,82 @@ def _optional_fields(get) -> tuple[int | None, str | None]:  # noqa: ANN001
     if confidence not in (None, ""):
         try:
             c = float(confidence)
-        except (TypeError, ValueError):
-            raise MissingField(f'"confidence" must be a number 0-1, got {confidence!r}') from None
+        except (TypeError, ValueError, OverflowError):
+            raise MissingField('"confidence" must be a number 0-1') from None
         if isinstance(confidence, bool) or not 0.0 <= c <= 1.0:
-            raise InvalidRequest(f'"confidence" must be between 0 and 1, got {confidence!r}',
-                                 code="invalid_confidence")
+            raise InvalidRequest('"confidence" must be between 0 and 1', code="invalid_confidence")
     model = get("model")
     if model is not None and not isinstance(model, str):
         raise MissingField('"model" must be a string')
     source = get("source")
     if source not in (None, "", "draw", "upload"):
-        raise InvalidRequest(f'"source" must be "draw" or "upload", got {source!r}', code="invalid_source")
+        raise InvalidRequest('"source" must be "draw" or "upload"', code="invalid_source")
     return predicted, source or None
 
 
-async def parse_feedback(request: Request) -> FeedbackForm:
+def _text(value: bytes | None) -> str | None:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("a form field is not UTF-8 text", code="invalid_multipart") from None
+
+
+def parse_feedback(body: bytes, content_type: str) -> FeedbackForm:
     """The request body -> FeedbackForm (multipart or JSON; any problem -> a 4xx DigitpadError)."""
-    mime = mime_of(request.headers.get("content-type", ""))
+    mime = mime_of(content_type)
     if mime == "application/json":
-        body = parse_json(await request.body())
-        if not isinstance(body, dict):
+        data = parse_json(body)
+        if not isinstance(data, dict):
             raise MissingField('send a JSON object: {"image": "data:image/png;base64,...", "label": 7}')
-        image = body.get("image")
+        image = data.get("image")
         if not isinstance(image, str) or not image:
             raise MissingField('the JSON body needs an "image" field (a data URL or base64 string)')
-        label = _digit("label", body.get("label"), required=True)
-        predicted, source = _optional_fields(body.get)
+        label = _digit("label", data.get("label"), required=True)
+        predicted, source = _optional_fields(data.get)
         return FeedbackForm(image=b64decode(image), label=label, source=source or "draw", client_predicted=predicted)
     if mime == "multipart/form-data":
-        form = await request.form(max_files=2, max_fields=16)
-        try:
-            item = form.get("image")
-            if item is None or isinstance(item, str):
-                raise MissingField('the form needs a file field named "image" (curl -F image=@digit.png)')
-            label = _digit("label", form.get("label"), required=True)
-            predicted, source = _optional_fields(form.get)
-            data = await item.read()
-        finally:
-            await form.close()
-        if not data:
+        found = multipart.fields(body, content_type, FORM_FIELDS)
+        image = found.get("image")
+        if image is None:
+            raise MissingField('the form needs a file field named "image" (curl -F image=@digit.png)')
+        texts: dict[str, Any] = {k: _text(v) for k, v in found.items() if k != "image"}
+        label = _digit("label", texts.get("label"), required=True)
+        predicted, source = _optional_fields(texts.get)
+        if not image:
             raise InvalidImage("the uploaded file is empty")
-        return FeedbackForm(image=data, label=label, source=source or "upload", client_predicted=predicted)
-    raise UnsupportedMediaType(f"send multipart/form-data or application/json, not {mime or 'no content type'}",
+        return FeedbackForm(image=image, label=label, source=source or "upload", client_predicted=predicted)
+    raise UnsupportedMediaType(f"send multipart/form-data or application/json, not {mime[:60] or 'no content type'}",
                                code="unsupported_content_type")
 
 
-# ------------------------------------------------------------------ routes
+def _parse_and_prepare(reader: Reader, body: bytes, content_type: str) -> tuple[FeedbackForm, Correction]:
+    """(In a worker thread, in the decode slot) a large body -> its form and the correction."""
+    form = parse_feedback(body, content_type)
+    return form, prepare_correction(reader, form.image)
 
 
 @router.post("/api/feedback", status_code=201, summary="Record the digit an image really shows",
-             response_model=FeedbackCreated, responses=errors(400, 403, 413, 415, 422, 503),
+             response_model=FeedbackCreated, responses=errors(400, 403, 413, 415, 422, 429, 503, 507),
              openapi_extra={"requestBody": FEEDBACK_BODY})
 async def post_feedback(request: Request, store: StoreDep, reader: ReaderDep, settings: SettingsDep) -> JSONResponse:
-    form = await parse_feedback(request)
+    wait = request.app.state.feedback_throttle.take(client_of(request.scope))
+    if wait:
+        raise RateLimited(f"at most {settings.feedback_per_minute} corrections a minute; try again in {wait:.0f} s",
+                          retry_after=wait)
+    body = await request.body()  # (buffered and size-checked by the Guard)
+    content_type = request.headers.get("content-type", "")
+    deadline = request.scope.get("digitpad.deadline") or time.monotonic() + settings.request_timeout
+    jobs = request.app.state.feedback_jobs
+    if len(body) <= INLINE_MAX_BYTES:  # a drawing from the page: parsed here, in microseconds
+        form = parse_feedback(body, content_type)
+        correction = await anyio.to_thread.run_sync(run_limited, jobs, deadline, prepare_correction, reader,
+                                                    form.image, abandon_on_cancel=True)
+    else:
+        form, correction = await anyio.to_thread.run_sync(run_limited, jobs, deadline, _parse_and_prepare, reader,
+                                                          body, content_type, abandon_on_cancel=True)
     if form.client_predicted is not None:
         log.debug("client showed %s for a correction to %s", form.client_predicted, form.label)
-    # One image decode at a time per process, like /api/predict's large images: a burst of
-    # big uploads must not hold anyio's 40 threads' worth of decoded pixels at once.
-    deadline = time.monotonic() + settings.request_timeout
-    fid = await anyio.to_thread.run_sync(
-        run_limited, request.app.state.heavy_jobs, deadline,
-        lambda: record(store, reader, data=form.image, label=form.label, source=form.source))
+    # The database write, outside the decode slot: a slow commit never holds the next decode.
+    fid = await anyio.to_thread.run_sync(lambda: store_correction(store, correction, label=form.label,
+                                                                  source=form.source))
     return JSONResponse({"id": fid}, status_code=201, headers={"cache-control": "no-store"})
-
-
-@router.get("/api/feedback", summary="List feedback, newest first (admin)", response_model=FeedbackPage,
-            responses=errors(401, 403, 422, 503), dependencies=[AdminOnly])
-def list_feedback(store: StoreDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    return {"items": [r.to_dict() for r in store.list(limit=limit, offset=offset)], "total": store.count(),
-            "limit": limit, "offset": offset}
-
-
-@router.get("/api/feedback/{feedback_id}/image", summary="A feedback image (admin)",
-            responses={200: {"content": {"image/png": {}}}, **errors(401, 403, 404, 503)}, dependencies=[AdminOnly])
-def feedback_image(feedback_id: RowId, store: StoreDep, size: Literal["original", "28"] = "original") -> Response:
-    """``size=original``: the bytes as received; ``size=28``: the 28x28 the model saw, as PNG."""
-    row = store.get(feedback_id)
-    if size == "original":
-        body, media = row.image, row.content_type
-    else:
-        body, media = png.encode_gray(row.image28), "image/png"
-    return Response(body, media_type=media, headers={"cache-control": "no-store"})
-
-
-@router.delete("/api/feedback/{feedback_id}", status_code=204, summary="Delete one row (admin)",
-               responses=errors(401, 403, 404, 503), dependencies=[AdminOnly])
-def delete_feedback(feedback_id: RowId, store: StoreDep) -> Response:
-    store.delete(feedback_id)
-    return Response(status_code=204)

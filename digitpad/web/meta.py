@@ -1,16 +1,29 @@
-"""What the page and operators ask about the server: the model, its file, the config, health."""
+"""What the page and operators ask about the server: the model, its file, the config, health.
+
+``/healthz`` is liveness: the process answers (GET and HEAD). ``/readyz`` is readiness: the
+model is loaded and the feedback store answers ``SELECT`` with its schema at head (and, for an
+SQLite file, the file is still the one opened and writable): a replica whose database went away
+leaves the load balancer instead of acknowledging corrections it cannot keep.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import Headers
 
+from ..errors import StoreError
 from .deps import PredictorDep, ReaderDep, SettingsDep
-from .schemas import ConfigResponse, HealthResponse
+from .precompressed import GzipCache, accepts_gzip, gzip_response
+from .schemas import ConfigResponse, HealthResponse, ReadyResponse, errors
 
 router = APIRouter()
+
+READY_TIMEOUT_S = 2.0  # a database that takes longer to answer is not ready
+_model_gz = GzipCache()
 
 
 @router.get("/api/model", summary="Metadata of the loaded model", tags=["model"])
@@ -29,16 +42,37 @@ async def config(reader: ReaderDep, settings: SettingsDep) -> ConfigResponse:
 @router.get("/api/model.onnx", summary="The model file, for on-device reading", tags=["model"],
             response_class=Response)
 async def model_file(request: Request, predictor: PredictorDep) -> Response:
-    """The bytes the server's own model was built from (read once, at start-up)."""
-    etag = predictor.sha256[:16]
+    """The bytes the server's own model was built from (read once, at start-up): its weights and,
+    in the same file, its metadata (the page reads both from here, one versioned unit)."""
+    etag = f'"{predictor.sha256[:16]}"'
     # ?v=<hash> URLs never change content: cache for good. Otherwise revalidate by ETag.
-    fixed = request.query_params.get("v") == etag
-    headers = {"etag": f'"{etag}"', "cache-control": "public, max-age=31536000, immutable" if fixed else "no-cache"}
-    if request.headers.get("if-none-match", "").strip() == f'"{etag}"':
+    fixed = request.query_params.get("v") == predictor.sha256[:16]
+    headers = {"content-type": "application/octet-stream",
+               "cache-control": "public, max-age=31536000, immutable" if fixed else "no-cache"}
+    request_headers = Headers(scope=request.scope)
+    if accepts_gzip(request_headers):
+        gz = await _model_gz.get(predictor.sha256, lambda: predictor.model_bytes)
+        return gzip_response(gz, etag, headers, request_headers)
+    headers.update({"etag": etag, "vary": "accept-encoding"})
+    if request_headers.get("if-none-match", "").strip() == etag:
         return Response(status_code=304, headers=headers)
-    return Response(predictor.model_bytes, media_type="application/octet-stream", headers=headers)
+    return Response(predictor.model_bytes, headers=headers)
 
 
 @router.get("/healthz", summary="Liveness", response_model=HealthResponse, tags=["health"])
+@router.head("/healthz", include_in_schema=False)
 async def healthz(predictor: PredictorDep) -> HealthResponse:
     return HealthResponse(status="ok", model=predictor.version)
+
+
+@router.get("/readyz", summary="Readiness: the model and the feedback store", response_model=ReadyResponse,
+            responses=errors(503), tags=["health"])
+@router.head("/readyz", include_in_schema=False)
+async def readyz(request: Request, predictor: PredictorDep) -> ReadyResponse:
+    store = request.app.state.store
+    if store is not None:
+        with anyio.move_on_after(READY_TIMEOUT_S) as waited:
+            await anyio.to_thread.run_sync(store.ready, abandon_on_cancel=True)
+        if waited.cancelled_caught:
+            raise StoreError(f"the feedback database did not answer within {READY_TIMEOUT_S:g} s")
+    return ReadyResponse(status="ready", model=predictor.version, store="ok" if store is not None else "off")

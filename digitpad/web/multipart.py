@@ -34,7 +34,15 @@ _DISPOSITION = re.compile(rb'form-data; name="([ !#-\[\]-~]*)"(?:; filename="([ 
 def field(body: bytes, content_type: str, name: str) -> bytes | None:
     """The bytes of form field ``name`` (None when absent); InvalidRequest for a malformed body."""
     found = _plain_field(body, content_type, name)
-    return _parsed_field(body, content_type, name) if found is _UNDECIDED else found  # type: ignore[return-value]
+    if found is _UNDECIDED:
+        return _parsed_fields(body, content_type, frozenset({name})).get(name)
+    return found  # type: ignore[return-value]
+
+
+def fields(body: bytes, content_type: str, names: frozenset[str]) -> dict[str, bytes]:
+    """The bytes of each form field in ``names`` that is present (the first of a repeated one),
+    by python-multipart (POST /api/feedback: a few fields, off the hot path)."""
+    return _parsed_fields(body, content_type, names)
 
 
 def _plain_field(body: bytes, content_type: str, name: str) -> Any:
@@ -80,8 +88,8 @@ def _plain_field(body: bytes, content_type: str, name: str) -> Any:
     return _UNDECIDED  # more than MAX_PARTS parts: python-multipart's error
 
 
-def _parsed_field(body: bytes, content_type: str, name: str) -> bytes | None:
-    """``field`` by python-multipart's streaming parser, rather than through Starlette's
+def _parsed_fields(body: bytes, content_type: str, names: frozenset[str]) -> dict[str, bytes]:
+    """``fields`` by python-multipart's streaming parser, rather than through Starlette's
     ``request.form()``, which spools every file through a SpooledTemporaryFile (~4x slower for
     a few-KB drawing). The body is already in memory and size-limited by the server's guard."""
     from python_multipart.exceptions import MultipartParseError
@@ -115,12 +123,12 @@ def _parsed_field(body: bytes, content_type: str, name: str) -> bytes | None:
         part["field"], part["value"] = [], []
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        if part["name"] == name:  # keep only the field we want
+        if part["name"] in names:  # keep only the fields we want
             part["data"].append(data[start:end])
 
     def on_part_end() -> None:
-        if part["name"] == name and name not in found:
-            found[name] = b"".join(part["data"])
+        if part["name"] in names and part["name"] not in found:
+            found[part["name"]] = b"".join(part["data"])
 
     def on_end() -> None:
         state["ended"] = True
@@ -137,4 +145,4 @@ def _parsed_field(body: bytes, content_type: str, name: str) -> bytes | None:
     if not state["ended"]:
         raise InvalidRequest("the multipart/form-data body is incomplete (no closing boundary)",
                              code="invalid_multipart")
-    return found.get(name)
+    return found

@@ -46,10 +46,10 @@ HEAVY_JOBS = 1
 
 
 def run_limited(jobs: threading.Semaphore, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` in a worker thread, at most HEAVY_JOBS image decodes at a time (predict and
-    feedback share the slots). The slot is taken here, in the thread, and held until the work
-    really ends: a request abandoned by the timeout keeps its slot while its decode finishes,
-    and one still waiting when its time is up never starts."""
+    """``fn(*args)`` in a worker thread, at most HEAVY_JOBS image decodes at a time (feedback has
+    slots of its own). The slot is taken here, in the thread, and held until the work really
+    ends: a request abandoned by the timeout keeps its slot while its decode finishes, and one
+    still waiting when its time is up (``deadline`` counts from the request's start) never starts."""
     if not jobs.acquire(timeout=max(0.0, deadline - time.monotonic())):
         raise Busy("the server is busy with large images; try again")
     try:
@@ -75,7 +75,7 @@ class PredictEndpoint:
         message = await receive()  # the Guard's replay: the whole body
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"").decode("latin-1")
         try:
-            data = await self.answer(message["body"], content_type)
+            data = await self.answer(message["body"], content_type, scope.get("digitpad.deadline"))
         except DigitpadError as exc:
             await for_error(exc)(scope, receive, send)
             return
@@ -88,20 +88,27 @@ class PredictEndpoint:
                                 (b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": data})
 
-    async def answer(self, body: bytes, content_type: str) -> bytes:
-        """Request body -> the JSON answer (DigitpadError on bad input)."""
+    async def answer(self, body: bytes, content_type: str, deadline: float | None = None) -> bytes:
+        """Request body -> the JSON answer (DigitpadError on bad input). ``deadline``
+        (``time.monotonic()``, from the Guard): when the request's time is up."""
         t_start = time.perf_counter()
-        image = image_from_body(body, content_type)
         reader = self.state.reader
-        if len(image) <= INLINE_MAX_BYTES and claimed_pixels(image) <= INLINE_MAX_PIXELS:
+        image = image_from_body(body, content_type) if len(body) <= INLINE_MAX_BYTES else None
+        if image is not None and claimed_pixels(image) <= INLINE_MAX_PIXELS:
             reading = await reader.read_batched(image, self.state.batcher, t_start)
         else:
-            # abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
-            deadline = time.monotonic() + self.timeout
-            reading = await anyio.to_thread.run_sync(run_limited, self.state.heavy_jobs, deadline, reader.read, image,
-                                                     t_start, abandon_on_cancel=True)
+            # A large body is parsed (JSON, base64) and read in a worker thread: never on the event
+            # loop. abandon_on_cancel: the request timeout can answer 503 while a huge decode finishes.
+            deadline = deadline or time.monotonic() + self.timeout
+            reading = await anyio.to_thread.run_sync(run_limited, self.state.heavy_jobs, deadline, _read_body,
+                                                     reader, body, content_type, image, t_start, abandon_on_cancel=True)
         # Encoded here: pydantic's validation of the (already well-formed) answer would cost ~0.1 ms.
         return json.dumps(reading.answer(), separators=(",", ":")).encode()
+
+
+def _read_body(reader: Any, body: bytes, content_type: str, image: bytes | None, t_start: float) -> Any:
+    """(In a worker thread) the body's image, parsed here unless it already was -> its Reading."""
+    return reader.read(image_from_body(body, content_type) if image is None else image, t_start)
 
 
 def route(state: Any, timeout: float) -> DirectRoute:

@@ -6,7 +6,7 @@ describe those answers, and tests hold the answers to them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -83,6 +83,13 @@ class HealthResponse(BaseModel):
     model: str
 
 
+class ReadyResponse(BaseModel):
+    status: Literal["ready"]
+    model: str
+    store: Literal["ok", "off"] = Field(description="the feedback store answered, its schema at head (off: "
+                                                    "collection is turned off)")
+
+
 class ConfigResponse(BaseModel):
     feedback: bool = Field(description="whether the page should offer corrections (POST /api/feedback)")
     model: str = Field(description="version of the loaded model")
@@ -106,8 +113,9 @@ class FeedbackItem(BaseModel):
     confidence: float | None
     model_version: str | None
     source: Literal["draw", "upload"]
-    content_type: str = Field(description="type of the original image")
-    image_bytes: int = Field(description="size of the original image")
+    content_type: str = Field(description="type of the stored image (the server's re-encoding: image/png)")
+    image_bytes: int = Field(description="size of the stored image")
+    review: Literal["pending", "accepted", "rejected"] = Field(description="only accepted rows are trained on")
 
 
 class FeedbackPage(BaseModel):
@@ -115,6 +123,20 @@ class FeedbackPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class FeedbackDeleted(BaseModel):
+    deleted: int = Field(description="rows deleted")
+
+
+class ReviewRequest(BaseModel):
+    decision: Literal["accepted", "rejected"]
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=10_000, description="the rows to mark; omitted: every pending row")
+
+
+class ReviewDone(BaseModel):
+    updated: int = Field(description="rows whose review changed")
 
 
 # ------------------------------------------------------------------ request bodies (openapi_extra)
@@ -172,8 +194,9 @@ FEEDBACK_BODY = {
 _ERROR_TEXT = {400: "not an image, bad base64, bad field or malformed JSON", 401: "missing or wrong bearer token",
                403: "collection is off (POST), or no admin token is configured (admin routes)",
                404: "no such row", 413: "body or image too large", 415: "unsupported image format or request content type",
-               422: "a required field is missing", 503: "the request took longer than the server's timeout, or the "
-                                                         "database is unavailable"}
+               422: "a required field is missing", 429: "too many requests from this client: see Retry-After",
+               503: "the server is busy (see Retry-After), the request took longer than the server's timeout, or the "
+                    "database is unavailable", 507: "the feedback store is full"}
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 The page is plain HTML/CSS/JS modules in ``digitpad/static/`` (no build step, no CDN);
 vendored files carry their version in their path and are cached for a year, the rest is
-revalidated by ETag so a new version is seen at once.
+revalidated by ETag so a new version is seen at once. Files go out gzipped, compressed once
+per process (``precompressed``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import FileResponse, RedirectResponse
 from starlette.routing import Match, Mount
+
+from .precompressed import COMPRESSIBLE, MIN_BYTES, GzipCache, accepts_gzip, gzip_response
 
 STATIC_DIR = Path(str(resources.files("digitpad") / "static"))
 SWAGGER_UI_DIR = "vendor/swagger-ui-5.35.0"  # under STATIC_DIR: the /docs page's script and styles
@@ -37,7 +43,35 @@ class PageMount(Mount):
 
 class PageFiles(StaticFiles):
     """The page's files, always revalidated (ETag) so a new version is picked up at once;
-    vendored files carry their version in their path, so browsers keep them for a year."""
+    vendored files carry their version in their path, so browsers keep them for a year.
+    Text and the .wasm go out gzipped, compressed once per process (``precompressed``).
+    A directory's redirect (``/vendor`` -> ``/vendor/``) names the path only: never the
+    client's Host header."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gzipped = GzipCache()
+
+    async def get_response(self, path: str, scope: dict) -> Response:
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse):
+            target = urlsplit(response.headers["location"])
+            response.headers["location"] = target.path + (f"?{target.query}" if target.query else "")
+            return response
+        if not isinstance(response, FileResponse) or response.status_code != 200:
+            return response
+        name = str(response.path)
+        if not name.endswith(COMPRESSIBLE) or (response.stat_result and response.stat_result.st_size < MIN_BYTES):
+            return response
+        response.headers["vary"] = "accept-encoding"
+        request_headers = Headers(scope=scope)
+        if not accepts_gzip(request_headers):
+            return response
+        st = response.stat_result
+        gz = await self.gzipped.get((name, st.st_mtime_ns, st.st_size), Path(name).read_bytes)
+        keep = {k: response.headers[k] for k in ("content-type", "cache-control", "last-modified")
+                if k in response.headers}
+        return gzip_response(gz, response.headers["etag"], keep, request_headers)
 
     def file_response(self, full_path: Any, stat_result: Any, scope: dict, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(full_path, stat_result, scope, *args, **kwargs)
@@ -49,9 +83,10 @@ class PageFiles(StaticFiles):
 
 
 class GzipExceptPredict:
-    """gzip (Starlette's GZipMiddleware) for everything over ~1 KB (the page, the 14 MB
-    onnxruntime .wasm -> ~3.7 MB, the model) except /api/predict, whose small answers are
-    latency-bound. Compressed static responses lose Content-Length, not their ETag."""
+    """gzip (Starlette's GZipMiddleware) for the API's answers over ~1 KB (the OpenAPI spec,
+    listings, the model's metadata), except /api/predict, whose small answers are
+    latency-bound. The page's files and the model file come compressed already
+    (``precompressed``: a response with a Content-Encoding passes through untouched)."""
 
     def __init__(self, app: Callable[..., Awaitable[None]], minimum_size: int = 1024) -> None:
         self.app = app
