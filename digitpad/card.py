@@ -49,7 +49,7 @@ def model_card(meta: dict, *, history: list[dict] | None = None,
         lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
         lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {_pct(x['test_accuracy'])} | epoch {x['best_epoch']} "
                   f"of {x['epochs']} ({x['weights']}) | {x['train_seconds'] / 60:.1f} min |" for x in members]
-    labels = meta["labels"]
+    labels = meta["labels"][: len(m["test_per_class_accuracy"])]  # MNIST test: the ten digits
     lines += ["", "## Per-class test accuracy", "", "| class | " + " | ".join(labels) + " |",
               "|---" * (len(labels) + 1) + "|",
               "| accuracy | " + " | ".join(_pct(a) for a in m["test_per_class_accuracy"]) + " |", ""]
