@@ -70,20 +70,29 @@ class HttpReader:
 
 
 class DirectReader:
-    """The server's own reading (``digitpad.reading.Reader``) in this process, minus HTTP."""
+    """In this process, minus HTTP: the file's bytes through ``preprocess_bytes`` (the server's
+    decode + preprocessing), the model, and the statuses of ``digitpad.thresholds.read`` with the
+    model's own thresholds (a 10-class model: ``uncertain`` below ``threshold`` only)."""
 
-    def __init__(self, model: str | None, threshold: float) -> None:
+    def __init__(self, model: str | None, threshold: float | None) -> None:
         from digitpad.predict import Predictor
-        from digitpad.reading import Reader
 
-        self.reader = Reader(Predictor(model), max_pixels=Settings().max_pixels, uncertain_threshold=threshold)
-        self.version = self.reader.predictor.version
+        self.predictor = Predictor(model)
+        self.thresholds = dict(self.predictor.metadata.get("thresholds") or {"uncertain": Settings().uncertain_threshold})
+        if threshold is not None:
+            self.thresholds["uncertain"] = threshold
+        self.version = self.predictor.version
 
     def read(self, images: list[bytes], mime: str) -> list[dict]:
-        out = []
-        for b in images:
-            r = self.reader.read(b)
-            out.append({"digit": r.digit, "confidence": r.confidence, "status": r.status})
+        from digitpad.thresholds import read
+
+        pre = [preprocess_bytes(b) for b in images]
+        full = [i for i, p in enumerate(pre) if not p.empty]
+        out = [{"digit": None, "confidence": 0.0, "status": "empty"} for _ in images]
+        if full:
+            r = read(self.predictor.predict_batch(np.stack([pre[i].image for i in full])), self.thresholds)
+            for k, i in enumerate(full):
+                out[i] = {"digit": int(r["digit"][k]), "confidence": float(r["confidence"][k]), "status": str(r["status"][k])}
         return out
 
     def close(self) -> None:
@@ -146,7 +155,7 @@ def main() -> None:
     ap.add_argument("--styles", default=None, help="comma-separated style names (default: all)")
     ap.add_argument("--limit", type=int, default=None, help="drawings per style (spread over the writers)")
     ap.add_argument("--threshold", type=float, default=None,
-                    help="uncertain threshold for --direct (default: Settings().uncertain_threshold)")
+                    help="uncertain threshold for --direct (default: the model's own, else Settings().uncertain_threshold)")
     ap.add_argument("--failures", type=Path, default=None, help="folder for PNG grids of misread inputs")
     args = ap.parse_args()
     if not args.pendigits or not Path(args.pendigits).is_file():
@@ -162,12 +171,14 @@ def main() -> None:
     unknown = [n for n in names if n not in pendigits.STYLES]
     if unknown:
         raise SystemExit(f"unknown style(s) {unknown}; known: {', '.join(pendigits.STYLES)}")
-    threshold = args.threshold if args.threshold is not None else Settings().uncertain_threshold
+    threshold = args.threshold
 
     from digitpad.predict import Predictor
 
     # A model trained on pendigits writers (``digitpad train --pendigits``) must not be scored on them.
-    seen = set(Predictor(args.model).metadata.get("data", {}).get("extra", {}).get("writers", []))
+    data = Predictor(args.model).metadata.get("data", {})
+    split = data.get("handwriting", {}).get("writer_split", {}).get("pendigits", {})
+    seen = set(data.get("extra", {}).get("writers", [])) | set(split.get("train", [])) | set(split.get("val", []))
     overlap = seen & {r["writer"] for r in records}
     if overlap:
         print(f"WARNING: the model trained on {len(overlap)} of these writers: not a held-out measurement",
@@ -179,7 +190,7 @@ def main() -> None:
     per_style, all_conf, all_ok = {}, [], []
     t_start = time.perf_counter()
     try:
-        print(f"{'style':24s} {'n':>6s} {'accuracy':>9s} {'uncertain':>9s} {'empty':>6s}  {'s':>5s}", flush=True)
+        print(f"{'style':24s} {'n':>6s} {'accuracy':>9s} {'flagged':>9s} {'empty':>6s}  {'s':>5s}", flush=True)
         for name in names:
             style = pendigits.STYLES[name]
             mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[style.format]
@@ -192,7 +203,7 @@ def main() -> None:
             digits = np.array([-1 if x["digit"] is None else x["digit"] for x in reads])
             conf = np.array([x["confidence"] for x in reads], dtype=np.float64)
             ok = digits == labels
-            uncertain = np.array([x["status"] == "uncertain" for x in reads])
+            uncertain = np.array([x["status"] in ("uncertain", "not_digit") for x in reads])  # flagged in any way
             empty = int(sum(x["status"] == "empty" for x in reads))
             per_style[name] = {"n": len(records), "accuracy": round(float(ok.mean()), 4),
                                "uncertain": round(float(uncertain.mean()), 4), "empty": empty}

@@ -89,8 +89,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         jobs = os.cpu_count() or 1
         hw = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
                                   limit=cfg.handwriting_limit, jobs=jobs)
-        heldout = trainset.heldout_figures(trainset.heldout_corpus(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
-                                                                   limit=cfg.handwriting_limit, jobs=jobs))
+        if args.heldout:
+            heldout = trainset.heldout_figures(trainset.heldout_corpus(
+                pendigits_path=pen, unipen_dir=uni, cache_dir=cache, limit=cfg.handwriting_limit, jobs=jobs))
         w = hw.info["writers_trained_on"]
         print(f"+ handwriting: {len(hw.train):,} images of {w['pendigits']} pendigits and {w['unipen']} UNIPEN "
               f"train writers; {len(hw.val):,} validation images", file=sys.stderr)
@@ -217,6 +218,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="the pendigits .jsonl.gz: with --unipen, train on the handwriting corpus's train writers "
                         "(digitpad.corpus) and choose on its val writers; its test writers are only measured")
     p.add_argument("--unipen", default=None, metavar="DIR", help="the UNIPEN folder (with --pendigits)")
+    p.add_argument("--heldout", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the exported files on the corpus's test writers at the end (reported, never "
+                        "chosen on; --no-heldout for runs that compare recipes on validation)")
     p.add_argument("--corpus-cache", default=None, metavar="DIR",
                    help="where the rendered corpus is cached (default: the per-user cache dir)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
