@@ -43,7 +43,6 @@ from digitpad.predict import Predictor
 from digitpad.scorecard import scorecard
 from digitpad.settings import Settings
 
-
 HEADERS = {"false_accept_at_99": "FA@99%acc"}
 
 

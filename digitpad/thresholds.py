@@ -55,7 +55,8 @@ def choose(probs: np.ndarray, labels: np.ndarray, budgets: dict[str, float] | No
     1. not_digit: the largest value that answers at most ``budgets["not_digit"]`` of them not_digit;
     2. uncertain: the largest that flags at most ``budgets["uncertain_correct"]`` of the correct
        readings (among those not already not_digit);
-    3. doubtful_digit: the largest (>= not_digit) with at most ``budgets["flagged"]`` flagged in all.
+    3. doubtful_digit: the largest (>= not_digit) with at most ``budgets["flagged"]`` flagged in all
+       (not_digit itself where steps 1-2 already flag more: the errors they catch count too).
     Each on a 0.005 grid (a threshold is a round number, not a point between two drawings).
     """
     b = {**BUDGETS, **(budgets or {})}
