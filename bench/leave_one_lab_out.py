@@ -95,6 +95,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="MNIST training images (default: all)")
     ap.add_argument("--model", default=None, help="reference model read on the same digits (default: the shipped one)")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--json-out", type=Path, default=None, help="also write the JSON result here "
+                    "(the notebook reads notebooks/leave_one_lab_out.json)")
     args = ap.parse_args()
     data = {"pendigits_path": args.pendigits, "unipen_dir": args.unipen, "cache_dir": Path(args.cache), "jobs": 2}
     cfg = dataclasses.replace(TrainConfig(), epochs=args.epochs, epoch_images=args.epoch_images, limit=args.limit)
@@ -109,7 +111,11 @@ def main() -> None:
     n = sum(r["digits"] for r in rows)
     print(f"  {'all':6s}{n:>8d}{'':>9s}{sum(r['accuracy_lab_unseen'] * r['digits'] for r in rows) / n:>12.2%}"
           f"{sum(r['errors'] for r in rows):>8d}{sum(r['reference_accuracy'] * r['digits'] for r in rows) / n:>11.2%}")
-    print(json.dumps({"bench": "leave_one_lab_out", "recipe": cfg.to_dict(), "labs": rows}))
+    result = {"bench": "leave_one_lab_out", "recipe": cfg.to_dict(), "labs": rows,
+              "date": time.strftime("%Y-%m-%d")}
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
