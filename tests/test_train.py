@@ -204,8 +204,8 @@ def test_training_on_the_handwriting_corpus(tmp_path: Path, mnist_dir: Path, pen
     assert "UNIPEN consortium, Guyon et al. 1994" in hw["sources"]["unipen"]["credit"]
     assert "UNIPEN consortium, Guyon et al. 1994" in meta["data"]["trained_on"]
     assert meta["labels"] == list(charset.CLASSES)
-    assert meta["calibration"]["fit_on"].startswith("validation: pen")
-    assert meta["thresholds"]["chosen_on"].startswith("validation: pen")
+    assert meta["calibration"]["fit_on"].startswith("validation: mnist (256 digits) + pen (")
+    assert meta["thresholds"]["chosen_on"] == meta["calibration"]["fit_on"]
     held = meta["metrics"]["heldout"]
     assert held["writers"] == "test" and held["unipen"]["n"] > 0 and held["not_digits"]["letter"]["n"] > 0
     int8 = Predictor(tmp_path / "run" / "model.int8.onnx").metadata
