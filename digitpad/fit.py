@@ -228,7 +228,7 @@ def fit(
         for name, acc, vloss, m in candidates:
             if (acc, -vloss) > (best["val_acc"], -best.get("val_loss", math.inf)):
                 best = {"val_acc": acc, "val_loss": vloss, "epoch": epoch + 1, "weights": name}
-                torch.save({"model": _plain_state(m), "config": architecture}, out_dir / "best.pt")
+                save_best(m, out_dir, architecture)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=f"{row['val_acc']:.4f}")
         if progress:
             bar.write(f"{label} {epoch + 1}: loss {row['train_loss']:.4f} val {row['val_acc']:.4%}"
@@ -280,6 +280,11 @@ def _ema_fn(decay: float):
         return averaged * d + current * (1.0 - d)
 
     return avg
+
+
+def save_best(model: torch.nn.Module, out_dir: Path, architecture: dict, **extra) -> None:
+    """``out_dir/best.pt``: {"model": state dict, "config": architecture, **extra}."""
+    torch.save({"model": _plain_state(model), "config": architecture, **extra}, out_dir / "best.pt")
 
 
 def _plain_state(m: torch.nn.Module) -> dict:

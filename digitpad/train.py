@@ -27,7 +27,17 @@ import torch
 from . import calibration, charset, thresholds
 from . import data as mnist
 from .export import publish
-from .fit import fit, load_best, machine_info, one_cycle, predict_logits, seed_torch, split_train_val, tensors
+from .fit import (
+    fit,
+    load_best,
+    machine_info,
+    one_cycle,
+    predict_logits,
+    save_best,
+    seed_torch,
+    split_train_val,
+    tensors,
+)
 from .model import bake_temperature, build_model, count_parameters
 from .recipe import TrainConfig
 from .trainset import Handwriting, epoch_counts, trained_on, training_sets
@@ -50,7 +60,8 @@ def train(
 ) -> dict | None:
     """Run training; returns the artifact metadata. Writes into ``out_dir``:
 
-    checkpoint.pt (last epoch, for --resume), best.pt (chosen on validation, before calibration),
+    checkpoint.pt (last epoch, for --resume), best.pt (chosen on validation; once calibrated, the
+    exported weights with the temperature baked in, and ``temperature`` beside them),
     metrics.jsonl (one line per epoch), meta.json, and unless ``export=False``: model.onnx,
     model.int8.onnx and MODEL_CARD.md (``export=False`` also skips calibration and every test
     set: speed benches, resume tests, leave-one-lab-out). ``handwriting`` (``trainset.load_handwriting``)
@@ -115,6 +126,8 @@ def train(
     if export:
         final, meta["calibration"], meta["thresholds"], val_figures = calibrate(final, sets.val_sets)
         meta["metrics"]["val"] = val_figures
+        # best.pt holds what is exported (ensembles, parity checks and fine-tunes read it that way).
+        save_best(final, out, cfg.model.to_dict(), temperature=meta["calibration"]["temperature"])
         meta, _ = publish(final, meta, out, test=mnist.load_split("test", data_dir),
                           calibration=sets.images, calibration_source="the run's training images",
                           history=fitted.history, heldout=heldout)

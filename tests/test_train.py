@@ -98,11 +98,13 @@ def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
 
 
 def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
-    """PyTorch (rebuilt from best.pt) and ONNX Runtime logits agree within 1e-4."""
+    """PyTorch (rebuilt from best.pt: the exported weights, temperature baked in) and ONNX
+    Runtime logits agree within 1e-4."""
     from digitpad.model import build_model
     from digitpad.preprocess import normalize
 
     ck = torch.load(tiny_run / "best.pt", weights_only=True)
+    assert ck["temperature"] == Predictor(tiny_run / "model.onnx").metadata["calibration"]["temperature"]
     model = build_model(ck["config"])
     model.load_state_dict(ck["model"])
     model.eval()
