@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--styles", default=None, help="comma-separated style names (default: all)")
     ap.add_argument("--limit", type=int, default=None, help="drawings per style (spread over the writers)")
     ap.add_argument("--threshold", type=float, default=None,
-                    help="uncertain threshold for --direct (default: Settings().uncertain_threshold)")
+                    help="uncertain threshold for --direct (default: the model's own, else Settings().uncertain_threshold)")
     ap.add_argument("--failures", type=Path, default=None, help="folder for PNG grids of misread inputs")
     args = ap.parse_args()
     if not args.pendigits or not Path(args.pendigits).is_file():
@@ -162,12 +162,14 @@ def main() -> None:
     unknown = [n for n in names if n not in pendigits.STYLES]
     if unknown:
         raise SystemExit(f"unknown style(s) {unknown}; known: {', '.join(pendigits.STYLES)}")
-    threshold = args.threshold if args.threshold is not None else Settings().uncertain_threshold
+    threshold = args.threshold
 
     from digitpad.predict import Predictor
 
     # A model trained on pendigits writers (``digitpad train --pendigits``) must not be scored on them.
-    seen = set(Predictor(args.model).metadata.get("data", {}).get("extra", {}).get("writers", []))
+    data = Predictor(args.model).metadata.get("data", {})
+    split = data.get("handwriting", {}).get("writer_split", {}).get("pendigits", {})
+    seen = set(data.get("extra", {}).get("writers", [])) | set(split.get("train", [])) | set(split.get("val", []))
     overlap = seen & {r["writer"] for r in records}
     if overlap:
         print(f"WARNING: the model trained on {len(overlap)} of these writers: not a held-out measurement",
@@ -179,7 +181,7 @@ def main() -> None:
     per_style, all_conf, all_ok = {}, [], []
     t_start = time.perf_counter()
     try:
-        print(f"{'style':24s} {'n':>6s} {'accuracy':>9s} {'uncertain':>9s} {'empty':>6s}  {'s':>5s}", flush=True)
+        print(f"{'style':24s} {'n':>6s} {'accuracy':>9s} {'flagged':>9s} {'empty':>6s}  {'s':>5s}", flush=True)
         for name in names:
             style = pendigits.STYLES[name]
             mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[style.format]
@@ -192,7 +194,7 @@ def main() -> None:
             digits = np.array([-1 if x["digit"] is None else x["digit"] for x in reads])
             conf = np.array([x["confidence"] for x in reads], dtype=np.float64)
             ok = digits == labels
-            uncertain = np.array([x["status"] == "uncertain" for x in reads])
+            uncertain = np.array([x["status"] in ("uncertain", "not_digit") for x in reads])  # flagged in any way
             empty = int(sum(x["status"] == "empty" for x in reads))
             per_style[name] = {"n": len(records), "accuracy": round(float(ok.mean()), 4),
                                "uncertain": round(float(uncertain.mean()), 4), "empty": empty}

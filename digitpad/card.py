@@ -21,16 +21,21 @@ def model_card(meta: dict, *, history: list[dict] | None = None,
     members = m.get("members")
     what = (f"An ensemble of {len(arch['members'])} CNNs (digitnet, channels {arch['channels']}) whose "
             "log-probabilities are averaged" if members else f"A CNN ({arch['name']}, channels {arch['channels']})")
+    labels = meta.get("labels") or [str(i) for i in range(10)]
+    reads = ("one handwritten character from a 28x28 MNIST-style image: a digit, one of the symbols "
+             f"written inside numbers ({' '.join(labels[10:-1])}), or `{labels[-1]}` (not a character of a number)"
+             if len(labels) > 10 else "one handwritten digit from a 28x28 MNIST-style image")
     lines = [
         f"# digitpad model card: `{meta['version']}`",
         "",
-        f"{what}: {meta['parameters']:,} parameters in all. It reads one handwritten digit from a 28x28 "
-        "MNIST-style image.",
+        f"{what}: {meta['parameters']:,} parameters in all. It reads {reads}.",
+        "",
+        f"**Trained on:** {meta['data'].get('trained_on') or _trained_on(meta['data'])}.",
         "",
         "| | |",
         "|---|---|",
         f"| MNIST test accuracy (evaluated once, at the end) | **{m['test_accuracy']:.2%}** |",
-        f"| validation accuracy ({meta['data']['val_images']:,} images carved from the training set) | {m['val_accuracy']:.2%} |",
+        f"| validation accuracy ({meta['data']['val_images']:,} images: {_val_sets(meta['data'])}) | {m['val_accuracy']:.2%} |",
         f"| training data | {_trained_on(meta['data'])} |",
     ]
     if not members:
@@ -45,14 +50,16 @@ def model_card(meta: dict, *, history: list[dict] | None = None,
         lines.append(f"| ONNX parity | max logit diff {p['max_abs_logit_diff']:.1e} on {p['images']} test images |")
     if quantized:
         lines.append(int8_row(quantized))
+    lines += _calibration_rows(meta)
     if members:
         lines += ["", "## Members", "", "| member | validation | test | checkpoint | training |", "|---|---|---|---|---|"]
         lines += [f"| `{x['version']}` | {x['val_accuracy']:.2%} | {_pct(x['test_accuracy'])} | epoch {x['best_epoch']} "
                   f"of {x['epochs']} ({x['weights']}) | {x['train_seconds'] / 60:.1f} min |" for x in members]
-    labels = meta["labels"]
+    labels = meta["labels"][: len(m["test_per_class_accuracy"])]  # MNIST test: the ten digits
     lines += ["", "## Per-class test accuracy", "", "| class | " + " | ".join(labels) + " |",
               "|---" * (len(labels) + 1) + "|",
               "| accuracy | " + " | ".join(_pct(a) for a in m["test_per_class_accuracy"]) + " |", ""]
+    lines += _heldout_section(meta, quantized)
     lines += ["## Recipe", "", "```json", json.dumps(meta["recipe"], indent=2), "```", ""]
     norm = meta["normalization"]
     lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
@@ -88,8 +95,61 @@ def with_int8_row(card: str, meta: dict) -> str:
     return head + "\n" + row + sep + rest
 
 
+def _val_sets(d: dict) -> str:
+    if "handwriting" in d:
+        return (f"{d['mnist_val_images']:,} carved from MNIST's training set + {d['handwriting']['val']['images']:,} "
+                "of the handwriting corpus's validation writers")
+    return "carved from the training set"
+
+
+def _calibration_rows(meta: dict) -> list[str]:
+    """Temperature and thresholds: what makes the confidence honest and the statuses."""
+    rows = []
+    c = meta.get("calibration")
+    if c:
+        b, a = c["before"], c["after"]
+        rows.append(f"| calibration | temperature **{c['temperature']:.3f}** baked into the last layer, fit on "
+                    f"{c['fit_on']}: expected calibration error {b['ece']:.2%} -> **{a['ece']:.2%}**, "
+                    f"NLL {b['nll']:.4f} -> {a['nll']:.4f} |")
+    t = meta.get("thresholds")
+    if t:
+        rows.append(f"| thresholds (chosen on {t.get('chosen_on', 'validation')}) | not_digit below digit likelihood "
+                    f"**{t['not_digit']}**, uncertain below confidence **{t['uncertain']}** or digit likelihood "
+                    f"**{t['doubtful_digit']}**. Rule: {t.get('rule', '')} |")
+    return rows
+
+
+def _heldout_section(meta: dict, quantized: dict | None) -> list[str]:
+    """Figures on the handwriting corpus's test writers (measured once, at the end)."""
+    rows = [(meta["version"], meta["metrics"].get("heldout"))]
+    if quantized and quantized.get("metrics", {}).get("heldout"):
+        rows.append((quantized["version"], quantized["metrics"]["heldout"]))
+    rows = [(v, h) for v, h in rows if h]
+    if not rows:
+        return []
+    out = ["## Held-out writers", "",
+           "Writers of the handwriting corpus's test split: never trained on, never chosen on "
+           "(`bench/handwriting_accuracy.py` has every table).", "",
+           "| model | UNIPEN digits | per lab | pendigits digits | pen digits flagged (not_digit) | errors flagged "
+           "| ECE | non-digits flagged (not_digit) | AUROC |", "|---|---|---|---|---|---|---|---|---|"]
+    for version, h in rows:
+        u, p, a = h.get("unipen", {}), h.get("pendigits", {}), h.get("all pen", {})
+        nd = h.get("not_digits", {}).get("all non-digits", {})
+        labs = ", ".join(f"{k} {v:.1%}" for k, v in u.get("per_lab", {}).items())
+        out.append(f"| `{version}` | {_pct(u.get('accuracy'))} ({u.get('n', 0):,}) | {labs} | {_pct(p.get('accuracy'))} "
+                   f"({p.get('n', 0):,}) | {_pct(a.get('flagged'))} ({_pct(a.get('not_digit'))}) | "
+                   f"{_pct(a.get('errors_flagged'))} | {_pct(a.get('ece'))} | {_pct(nd.get('flagged'))} "
+                   f"({_pct(nd.get('not_digit'))}) | {nd.get('auroc') or '-'} |")
+    return out + [""]
+
+
 def _trained_on(d: dict) -> str:
-    text = f"{d.get('train_images', 0) - d.get('extra_images', 0):,} MNIST training images"
+    text = f"{d.get('mnist_train_images', d.get('train_images', 0) - d.get('extra_images', 0)):,} MNIST training images"
+    if d.get("handwriting"):
+        hw = d["handwriting"]
+        return text + (f" + {hw['train']['images']:,} handwriting corpus images (train writers; "
+                       f"{hw['train']['hand_style_variants']:,} hand-style variants), mixed per epoch as "
+                       + ", ".join(f"{k} {v:,}" for k, v in d.get("epoch", {}).items()))
     if d.get("extra"):
         x = d["extra"]
         return text + (f" + {x['images']:,} pen-drawn digits ({x['drawings']:,} drawings by the "

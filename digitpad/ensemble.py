@@ -54,6 +54,7 @@ def ensemble(
         "version": version or time.strftime("digitnet-ensemble-%Y%m%d-%H%M%S"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "architecture": arch,
+        **({"labels": metas[0]["labels"]} if "labels" in metas[0] else {}),
         "parameters": count_parameters(model),
         "recipe": {"combine": "mean of the members' log-probabilities", "members": [m["recipe"] for m in metas]},
         "data": {**metas[0]["data"], "val_images": int(len(xv_np))},

@@ -1,4 +1,9 @@
-"""Evaluate a model on the MNIST test set (ONNX Runtime, no torch) and draw its mistakes."""
+"""Evaluate a model on the MNIST test set (ONNX Runtime, no torch) and draw its mistakes.
+
+MNIST holds digits only, so each image is read as the API reads a digit: the argmax over the ten
+digit classes, with the confidence renormalised over them (a 21-class model's ``other`` and
+number symbols take no part; a 10-class model reads the same either way).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ def evaluate(predictor: Predictor, data_dir: str | Path | None, *, limit: int | 
     if limit:
         images, labels = images[:limit], labels[:limit]
     probs = np.concatenate([predictor.predict_batch(images[i: i + 1000]) for i in range(0, len(images), 1000)])
+    probs = probs[:, :10] / probs[:, :10].sum(axis=1, keepdims=True)  # (N, 10): the digits, renormalised
     guess = probs.argmax(1)
     labels = labels.astype(np.int64)
     confusion = np.zeros((10, 10), dtype=np.int64)  # rows: true digit, columns: predicted

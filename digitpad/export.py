@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from .artifact import FORMAT, METADATA_KEY, write_atomically
 from .card import model_card
 from .errors import ModelError
-from .metrics import metrics_entry, predicted_classes, report
+from .metrics import digit_set, metrics_entry, predicted_classes, report
 from .predict import Predictor
 from .preprocess import MNIST_MEAN, MNIST_STD, normalize
 from .quantize import calibration_sample, quantize
@@ -39,29 +40,34 @@ Labelled = tuple[np.ndarray, np.ndarray]  # (N, 28, 28) uint8 images, (N,) class
 
 def publish(model: torch.nn.Module, meta: dict, out_dir: str | Path, *, test: Labelled, calibration: np.ndarray,
             calibration_source: str, measure: dict[str, Labelled] | None = None,
-            history: list[dict] | None = None, histories: dict[str, list[dict]] | None = None) -> tuple[dict, dict]:
+            history: list[dict] | None = None, histories: dict[str, list[dict]] | None = None,
+            heldout: Callable[[Predictor], dict] | None = None) -> tuple[dict, dict]:
     """Write ``out_dir``/model.onnx (measured on ``test`` and the ``measure`` sets), its int8 twin
     model.int8.onnx (calibrated on ``calibration``, training images only) and MODEL_CARD.md.
 
-    Returns the metadata of both files. The test set is evaluated here, once, on each file.
+    Returns the metadata of both files. The test set is evaluated here, once, on each file, and
+    so is ``heldout`` (a Predictor -> figures on held-out writers, stored as ``metrics.heldout``).
     """
     out = Path(out_dir)
     model_file = out / "model.onnx"
-    meta = export_onnx(model, meta, model_file, parity_images=test[0][:1000], measure={"test": test, **(measure or {})})
-    qmeta = quantize(model_file, None, calibration_sample(calibration), *test, calibration_source=calibration_source)
+    meta = export_onnx(model, meta, model_file, parity_images=test[0][:1000],
+                       measure={"test": test, **(measure or {})}, heldout=heldout)
+    qmeta = quantize(model_file, None, calibration_sample(calibration), *test, calibration_source=calibration_source,
+                     heldout=heldout)
     (out / "MODEL_CARD.md").write_text(model_card(meta, history=history, histories=histories, quantized=qmeta))
     return meta, qmeta
 
 
 def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_images: np.ndarray | None = None,
-                measure: dict[str, Labelled] | None = None) -> dict:
+                measure: dict[str, Labelled] | None = None, heldout: Callable[[Predictor], dict] | None = None) -> dict:
     """Write ``model`` to ``path`` as ONNX with metadata; returns the full metadata.
 
     ``parity_images`` (N, 28, 28) uint8: ONNX Runtime and PyTorch logits must agree within
     1e-4 on them, else the export fails (and no file is left behind). Each ``measure`` set
     (name -> images, labels) is read by the exported file through ``Predictor``, exactly as
-    served, and its figures stored in ``metrics`` as ``{name}_accuracy``,
-    ``{name}_per_class_accuracy`` and ``{name}_images``.
+    served (a set of digits as digits: ``metrics.digit_set``), and its figures stored in
+    ``metrics`` as ``{name}_accuracy``, ``{name}_per_class_accuracy`` and ``{name}_images``;
+    ``heldout`` (Predictor -> dict) as ``metrics.heldout``.
     """
     import onnx
 
@@ -88,13 +94,17 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_
     if parity_images is not None:
         full["parity"] = check_parity(model, proto.SerializeToString(), parity_images)
     proto.doc_string = f"digitpad model {full.get('version')}"
-    if measure:
+    if measure or heldout:
         with tempfile.TemporaryDirectory(prefix="digitpad-export-") as tmp:
             draft = write_atomically(Path(tmp) / "model.onnx", _with_metadata(proto, full))
             reader = Predictor(draft, threads=0)
             full["metrics"] = dict(full.get("metrics", {}))
-            for name, (images, labels) in measure.items():
-                full["metrics"].update(metrics_entry(name, report(predicted_classes(reader, images), labels, num_classes)))
+            for name, (images, labels) in (measure or {}).items():
+                digits = digit_set(labels)
+                guess = predicted_classes(reader, images, digits_only=digits)
+                full["metrics"].update(metrics_entry(name, report(guess, labels, 10 if digits else num_classes)))
+            if heldout is not None:
+                full["metrics"]["heldout"] = heldout(reader)
     path = write_atomically(path, _with_metadata(proto, full))
     log.info("exported %s (%.0f KB)", path, path.stat().st_size / 1024)
     return full

@@ -175,10 +175,10 @@ def finetune(
     tr_idx, ho_idx = split_feedback(feedback, cfg.holdout, cfg.seed)
     fb_x, fb_y = feedback.images[tr_idx], feedback.labels[tr_idx]  # (n, 28, 28), (n,)
     ho_x, ho_y = feedback.images[ho_idx], feedback.labels[ho_idx]
-    num_classes = len(base.labels)
 
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float | None:
-        return report(predicted_classes(base, images), labels, num_classes)["accuracy"]
+        # Feedback and MNIST are digits: read as the API reads a digit (the ten digit classes).
+        return report(predicted_classes(base, images, digits_only=True), labels, 10)["accuracy"]
 
     split = base_split(base_meta, cfg.limit)
     (mx, my), (vx, vy) = split_train_val(*mnist.load_split("train", data_dir), split)
@@ -203,6 +203,9 @@ def finetune(
         "version": version or f"{base_meta['version']}-ft{time.strftime('%Y%m%d-%H%M%S')}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "architecture": base_meta["architecture"],
+        # The base's classes, and its temperature (baked into the weights fine-tuning starts from)
+        # and thresholds, carried over: fine-tuning on digits does not re-measure them.
+        **{k: base_meta[k] for k in ("labels", "calibration", "thresholds") if k in base_meta},
         "parameters": count_parameters(model),
         "recipe": {"finetune": cfg.to_dict(), "validation_split": {"split_seed": split.split_seed,
                                                                     "val_size": split.val_size},

@@ -139,6 +139,7 @@ def fit(
     ema_decay: float | None = None,
     frozen: bool = False,
     extra_val: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    mix: tuple[torch.Tensor, list[int]] | None = None,
     resume: bool = False,
     progress: bool = True,
     stop_after_epoch: int | None = None,
@@ -149,15 +150,17 @@ def fit(
     The weights kept in ``out_dir/best.pt`` ({"model": state dict, "config": ``architecture``}) are
     chosen on ``val``: the raw weights or, with ``ema_decay``, their EMA, whichever scores
     higher (ties: lower loss). ``extra_val`` sets (name -> images, labels) are measured and
-    logged each epoch but choose nothing. ``frozen`` trains in eval mode (BatchNorm statistics
-    and dropout off). ``stop_after_epoch`` ends this invocation early, after saving the
+    logged each epoch but choose nothing. ``mix`` = (groups (N,), images per group): each epoch
+    draws that many images of each group (``mixed_epoch``) instead of one pass over ``train``.
+    ``frozen`` trains in eval mode (BatchNorm statistics and dropout off). ``stop_after_epoch`` ends this invocation early, after saving the
     checkpoint, and returns None: a time-boxed run, continued later with ``resume=True``.
     """
     from tqdm import tqdm
 
     x, y = train
     xv, yv = val
-    steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
+    epoch_len = sum(mix[1]) if mix is not None else len(x)
+    steps_per_epoch = math.ceil(epoch_len / cfg.batch_size)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           nesterov=True, weight_decay=cfg.weight_decay)
     sched = schedule(opt, cfg.epochs * steps_per_epoch)
@@ -187,7 +190,7 @@ def fit(
         bar.set_description(f"{label} {epoch + 1}/{cfg.epochs}")
         model.train(not frozen)
         t0 = time.perf_counter()
-        perm = torch.randperm(len(x), generator=gen)
+        perm = mixed_epoch(*mix, gen) if mix is not None else torch.randperm(len(x), generator=gen)
         loss_sum, correct, seen = 0.0, 0, 0
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size: (i + 1) * cfg.batch_size]
@@ -225,7 +228,7 @@ def fit(
         for name, acc, vloss, m in candidates:
             if (acc, -vloss) > (best["val_acc"], -best.get("val_loss", math.inf)):
                 best = {"val_acc": acc, "val_loss": vloss, "epoch": epoch + 1, "weights": name}
-                torch.save({"model": _plain_state(m), "config": architecture}, out_dir / "best.pt")
+                save_best(m, out_dir, architecture)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=f"{row['val_acc']:.4f}")
         if progress:
             bar.write(f"{label} {epoch + 1}: loss {row['train_loss']:.4f} val {row['val_acc']:.4%}"
@@ -242,6 +245,21 @@ def fit(
             return None
     bar.close()
     return Fitted(best=best, history=history, elapsed=elapsed)
+
+
+def mixed_epoch(groups: torch.Tensor, counts: list[int], gen: torch.Generator) -> torch.Tensor:
+    """One epoch's indices: ``counts[g]`` images of each group ``g`` (groups (N,) int), each
+    group walked in a fresh random order and repeated when it is smaller than its count; all
+    shuffled together. -> (sum(counts),) int64."""
+    parts = []
+    for g, n in enumerate(counts):
+        members = (groups == g).nonzero().flatten()
+        if n == 0 or len(members) == 0:
+            continue
+        rounds = math.ceil(n / len(members))
+        parts.append(torch.cat([members[torch.randperm(len(members), generator=gen)] for _ in range(rounds)])[:n])
+    idx = torch.cat(parts)
+    return idx[torch.randperm(len(idx), generator=gen)]
 
 
 def load_best(out_dir: Path) -> torch.nn.Module:
@@ -262,6 +280,11 @@ def _ema_fn(decay: float):
         return averaged * d + current * (1.0 - d)
 
     return avg
+
+
+def save_best(model: torch.nn.Module, out_dir: Path, architecture: dict, **extra) -> None:
+    """``out_dir/best.pt``: {"model": state dict, "config": architecture, **extra}."""
+    torch.save({"model": _plain_state(model), "config": architecture, **extra}, out_dir / "best.pt")
 
 
 def _plain_state(m: torch.nn.Module) -> dict:

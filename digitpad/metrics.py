@@ -1,7 +1,9 @@
 """Accuracy figures, computed one way for every model file: overall and per class (numpy only).
 
 Training, ensembles, fine-tuning and quantization all store their test figures through
-``report``, so a model's metadata means the same thing whichever command wrote it.
+``report``, so a model's metadata means the same thing whichever command wrote it. A set of
+digits (MNIST) is read as the API reads a digit: the argmax over the ten digit classes, whatever
+else the model knows (``other``, the number symbols).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+
+DIGITS = 10  # class indices below this are the digits (charset.CLASSES)
 
 
 class Reader(Protocol):
@@ -33,9 +37,16 @@ def metrics_entry(name: str, figures: dict) -> dict:
     return {f"{name}_{k}": v for k, v in figures.items()}
 
 
-def predicted_classes(reader: Reader, images: np.ndarray) -> np.ndarray:
+def predicted_classes(reader: Reader, images: np.ndarray, *, digits_only: bool = False) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N,) class indices, read in batches of 1,000 (a ``Predictor``: ONNX
-    Runtime, exactly as served)."""
+    Runtime, exactly as served). ``digits_only``: the argmax over the ten digit classes, as the
+    API answers ``digit`` (a set of digits, such as MNIST, is read that way)."""
     if len(images) == 0:
         return np.zeros(0, np.int64)
-    return np.concatenate([reader.logits(images[i: i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
+    k = DIGITS if digits_only else None
+    return np.concatenate([reader.logits(images[i: i + 1000])[:, :k].argmax(1) for i in range(0, len(images), 1000)])
+
+
+def digit_set(labels: np.ndarray) -> bool:
+    """Whether a labelled set holds digits only (then it is read as digits: ``digits_only``)."""
+    return len(labels) == 0 or int(np.max(labels)) < DIGITS

@@ -92,3 +92,16 @@ def build_model(config: ModelConfig | dict | None = None) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def bake_temperature(model: nn.Module, t: float) -> nn.Module:
+    """Divide the network's logits by ``t`` inside the network (temperature scaling,
+    ``digitpad.calibration``): the last layer is linear, so its weight and bias are divided.
+    The exported softmax is then calibrated wherever the file runs (server, browser)."""
+    if isinstance(model, Ensemble):
+        raise ValueError("an ensemble's output is a mean of log-softmaxes: bake a temperature into each member")
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.div_(t)
+        last.bias.div_(t)
+    return model

@@ -19,13 +19,14 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .artifact import METADATA_KEY, int8_path, write_atomically
 from .errors import ModelError
-from .metrics import report
+from .metrics import DIGITS, report
 from .predict import Predictor
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,15 @@ def quantize(
     test_labels: np.ndarray,
     *,
     calibration_source: str = "training images",
+    heldout: Callable[[Predictor], dict] | None = None,
 ) -> dict:
     """Write the int8 twin of float model ``src`` to ``dst`` (default ``int8_path(src)``).
 
     ``calibration`` (N, 28, 28) uint8 training images set the activation ranges;
-    ``test_images``/``test_labels`` measure the result. Returns the new file's metadata.
+    ``test_images``/``test_labels`` (MNIST digits, read as digits: the argmax over the ten digit
+    classes) measure the result, and so does ``heldout`` (Predictor -> figures, stored as
+    ``metrics.heldout``; without it the float model's held-out figures are dropped, not copied).
+    Returns the new file's metadata.
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -77,9 +82,10 @@ def quantize(
 
         # Measure the int8 model exactly as it will be served (ONNX Runtime, from the file's bytes).
         q = Predictor(out, threads=0)  # quantize_static keeps the metadata entries
-        p_float, p_int8 = base.predict_batch(test_images), q.predict_batch(test_images)  # (N, 10) each
-    pred = p_int8.argmax(1)
-    figures = report(pred, test_labels, len(base.labels))
+        p_float, p_int8 = base.predict_batch(test_images), q.predict_batch(test_images)  # (N, classes) each
+        held = heldout(q) if heldout is not None else None
+    pred, pred_float = p_int8[:, :DIGITS].argmax(1), p_float[:, :DIGITS].argmax(1)
+    figures = report(pred, test_labels, DIGITS)
     meta = json.loads(json.dumps(base.metadata))  # a deep copy
     float_metrics = dict(meta.get("metrics", {}))
     meta["version"] = f"{base.version}-int8"
@@ -88,13 +94,17 @@ def quantize(
         "tool": f"onnxruntime {_ort_version()}",
         "calibration": {"images": int(len(calibration)), "source": calibration_source},
         "float_model": {"version": base.version, "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
-                        "test_accuracy": float((p_float.argmax(1) == test_labels).mean())},
+                        "test_accuracy": float((pred_float == test_labels).mean())},
         "test_images": int(len(test_images)),
-        "argmax_agreement": float((pred == p_float.argmax(1)).mean()),
+        "argmax_agreement": float((pred == pred_float).mean()),
+        "class_agreement": float((p_int8.argmax(1) == p_float.argmax(1)).mean()),
         "max_abs_probability_diff": float(np.abs(p_int8 - p_float).max()),
     }
     meta["metrics"] = {**float_metrics, "test_accuracy": figures["accuracy"],
                        "test_per_class_accuracy": figures["per_class_accuracy"], "test_images": figures["images"]}
+    meta["metrics"].pop("heldout", None)
+    if held is not None:
+        meta["metrics"]["heldout"] = held
     meta.pop("parity", None)  # torch-vs-ONNX parity describes the float file
     kept = [(e.key, e.value) for e in proto.metadata_props if e.key != METADATA_KEY]
     del proto.metadata_props[:]

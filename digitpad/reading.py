@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import engines, png
+from . import engines, png, thresholds
 from .decode import Decoded, decode
 from .engines import Engine
 from .errors import ModelError
@@ -88,9 +88,8 @@ class Thresholds:
         """'empty' (no ink), 'not_digit', 'uncertain' or 'ok'."""
         if empty:
             return "empty"
-        if likelihood < self.not_digit:
-            return "not_digit"
-        return "uncertain" if confidence < self.uncertain or likelihood < self.doubtful else "ok"
+        rule = {"not_digit": self.not_digit, "doubtful_digit": self.doubtful, "uncertain": self.uncertain}
+        return str(thresholds.statuses([confidence], [likelihood], rule)[0])
 
 
 def digit_view(probs: np.ndarray) -> tuple[np.ndarray, float]:

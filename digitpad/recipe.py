@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .charset import NUM_CLASSES
+
 
 def knob(default: Any, help: str) -> Any:
     """A config field with its help text (one CLI flag: ``--field-name``)."""
@@ -29,7 +31,7 @@ class ModelConfig:
     name: str = "digitnet"
     channels: tuple[int, int, int] = (32, 64, 128)
     dropout: float = 0.25
-    num_classes: int = 10
+    num_classes: int = NUM_CLASSES  # charset.CLASSES: ten digits, ten number symbols, other
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -80,6 +82,13 @@ class TrainConfig(Augmentation):
     ema_decay: float = knob(0.999, "decay of the exponential moving average of the weights")
     val_size: int = knob(5000, "validation images carved from the MNIST training set")
     limit: int | None = knob(None, "train on at most N MNIST images (cheap mode; default: all)")
+    # With --pendigits and --unipen (digitpad.trainset): what each epoch is made of.
+    handwriting_share: float = knob(0.35, "share of each epoch drawn from the handwriting corpus's digits "
+                                          "and number symbols (the rest: MNIST and negatives)")
+    negative_share: float = knob(0.15, "share of each epoch drawn from the corpus's `other` images "
+                                       "(letters, symbols, doodles)")
+    epoch_images: int | None = knob(None, "images per epoch; unset: MNIST's plus the corpus's")
+    handwriting_limit: int | None = knob(None, "at most N records per handwriting source (cheap mode)")
     seed: int = knob(0, "random seed for weights, shuffling and augmentation")
     split_seed: int = knob(0, "seed of the validation split (ensemble members must share it)")
     threads: int = knob(0, "torch threads, 0 = torch's default (all cores)")

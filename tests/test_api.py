@@ -399,6 +399,9 @@ def test_healthz_and_config(client: TestClient, settings: Settings) -> None:
     assert {k: config[k] for k in ("feedback", "model", "uncertain_threshold")} == {
         "feedback": settings.feedback, "model": version, "uncertain_threshold": settings.uncertain_threshold}
     assert config["model_url"].startswith("api/model.onnx?v=")
+    # Issue 14: the page says which handwriting the model learned, from the model's own metadata.
+    assert config["trained_on"] == client.get("/api/model").json()["data"]["trained_on"]
+    assert config["trained_on"].startswith("MNIST")
     with TestClient(create_app(Settings(feedback=False, uncertain_threshold=0.4, database_url=settings.database_url))) as c:
         assert c.get("/api/config").json()["feedback"] is False
         assert c.get("/api/config").json()["uncertain_threshold"] == 0.4

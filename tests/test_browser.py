@@ -152,6 +152,13 @@ def test_page_loads_without_console_errors(tab: Tab, digits) -> None:
     r = tab.reading()
     assert r["digit"] is None and r["state"] == "empty" and r["status"] == "Write a digit or a number", r
     assert page.get_by_test_id("bars").locator(".bar").count() == 10
+    # Issue 14: the footer says in one line which handwriting the model was trained on (on a
+    # desktop; a phone's footer keeps to the version).
+    trained_on = page.evaluate("fetch('api/config').then(r => r.json()).then(c => c.trained_on)")
+    page.wait_for_function("document.querySelector('[data-testid=trained-on]').textContent.length > 0")
+    assert page.get_by_test_id("trained-on").text_content() == f"Trained on {trained_on}"
+    assert page.get_by_test_id("trained-on").is_visible()
+    assert "UNIPEN" in trained_on and "pendigits" in trained_on, trained_on
     assert page.evaluate("getComputedStyle(document.getElementById('pad')).touchAction") == "none"
     assert page.evaluate("getComputedStyle(document.getElementById('preview')).imageRendering") == "pixelated"
     tab.draw_mouse(digits[3][0])

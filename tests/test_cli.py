@@ -34,7 +34,7 @@ def test_info():
     assert r.returncode == 0, r.stderr
     assert "model:" in r.stdout and "parameters" in r.stdout
     meta = json.loads(digitpad("info", "--json").stdout)
-    assert meta["labels"] == [str(i) for i in range(10)] and "version" in meta
+    assert meta["labels"][:10] == [str(i) for i in range(10)] and "version" in meta
 
 
 def test_evaluate_json_and_grid(tmp_path: Path, mnist_dir: Path):

@@ -1,9 +1,9 @@
 """Docs cannot drift: every `digitpad ...` command shown in the README runs and exits 0.
 
 Commands are run as shown, with three adjustments: the data paths point at this machine's copy
-(DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS), training-like commands run in their cheap mode (and
-with 64 pen-drawn extras at most), and outputs go to a temporary folder (nothing is shipped into
-the package). `serve` is long-running and covered by the server tests.
+(DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS / DIGITPAD_UNIPEN), training-like commands run in their
+cheap mode (and with 12 handwriting records per source at most), and outputs go to a temporary
+folder (nothing is shipped into the package). `serve` is long-running and covered by the server tests.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ def readme_commands() -> list[str]:
 def adapt(cmd: str, tmp: Path) -> list[str]:
     args = shlex.split(cmd, comments=True)
     data_dir, pendigits = os.environ.get("DIGITPAD_DATA_DIR", ""), os.environ.get("DIGITPAD_PENDIGITS", "")
+    unipen = os.environ.get("DIGITPAD_UNIPEN", "")
     out: list[str] = []
     for a in args[1:]:
         a = a.replace("../shared/data/mnist", data_dir)
         a = a.replace("../shared/data/pendigits/trajectories-dev.jsonl.gz", pendigits)
+        a = a.replace("../shared/data/unipen", unipen)
         out.append(a)
     if out and out[0] in ("train", "finetune", "quantize"):
         out = [a for a in out if a != "--ship"]
@@ -48,8 +50,10 @@ def adapt(cmd: str, tmp: Path) -> list[str]:
                 out[out.index(flag) + 1] = value
             else:
                 out += [flag, value]
+        if "--epoch-images" in out:
+            out[out.index("--epoch-images") + 1] = CHEAP["--limit"]
         out += ["--no-progress"] if out[0] == "train" and "--no-progress" not in out else []
-        out += ["--pendigits-limit", "64"] if "--pendigits" in out and "--pendigits-limit" not in out else []
+        out += ["--handwriting-limit", "12"] if "--unipen" in out and "--handwriting-limit" not in out else []
     return [sys.executable, "-m", "digitpad.cli", *out]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training tests need the train extra (torch)")
 
+from digitpad.charset import CLASSES  # noqa: E402
 from digitpad.data import load_split  # noqa: E402
 from digitpad.predict import Predictor  # noqa: E402
 
@@ -34,7 +35,7 @@ def test_tiny_run_learns(tiny_run: Path, mnist_dir: Path):
     """2,048 images, one epoch: far above chance (10%) on MNIST test images it never saw."""
     pred = Predictor(tiny_run / "model.onnx")
     x, y = load_split("test", mnist_dir)
-    acc = float((pred.predict_batch(x[:2000]).argmax(1) == y[:2000]).mean())
+    acc = float((pred.predict_batch(x[:2000])[:, :10].argmax(1) == y[:2000]).mean())  # read as digits
     assert acc > 0.5, acc
     assert pred.metadata["metrics"]["test_accuracy"] > 0.5
 
@@ -42,10 +43,14 @@ def test_tiny_run_learns(tiny_run: Path, mnist_dir: Path):
 def test_artifact_describes_itself(tiny_run: Path):
     meta = Predictor(tiny_run / "model.onnx").metadata
     assert meta["version"] == "tiny-test"
-    for key in ("architecture", "input", "normalization", "labels", "recipe", "data", "metrics", "created", "parity"):
+    for key in ("architecture", "input", "normalization", "labels", "recipe", "data", "metrics", "created", "parity",
+                "calibration", "thresholds"):
         assert key in meta, key
     assert meta["recipe"]["epochs"] == 1 and meta["recipe"]["limit"] == 2048
-    assert meta["labels"] == [str(i) for i in range(10)]
+    assert meta["labels"] == list(CLASSES) and meta["output"]["shape"] == ["N", 21]
+    t = meta["thresholds"]
+    assert 0 <= t["not_digit"] <= t["doubtful_digit"] < 1 and 0 < t["uncertain"] < 1, t
+    assert meta["calibration"]["temperature"] > 0 and meta["data"]["trained_on"].startswith("MNIST (2,048")
     assert len(meta["data"]["checksums_sha256"]) == 4
     assert 0 < meta["metrics"]["val_accuracy"] <= 1
     card = (tiny_run / "MODEL_CARD.md").read_text()
@@ -64,7 +69,7 @@ def test_run_writes_an_int8_twin(tiny_run: Path, mnist_dir: Path):
     assert q.version == "tiny-test-int8"
     assert meta["float_model"]["sha256"] == hashlib.sha256((tiny_run / "model.onnx").read_bytes()).hexdigest()
     x, y = load_split("test", mnist_dir)
-    pf, pq = f.predict_batch(x).argmax(1), q.predict_batch(x).argmax(1)
+    pf, pq = f.predict_batch(x)[:, :10].argmax(1), q.predict_batch(x)[:, :10].argmax(1)  # MNIST: read as digits
     assert (pf == pq).mean() >= 0.98 and (pf == pq).mean() == pytest.approx(meta["argmax_agreement"])
     assert (pq == y).mean() == pytest.approx(q.metadata["metrics"]["test_accuracy"])
     assert "int8 serving model (`tiny-test-int8`)" in (tiny_run / "MODEL_CARD.md").read_text()
@@ -93,11 +98,13 @@ def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
 
 
 def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
-    """PyTorch (rebuilt from best.pt) and ONNX Runtime logits agree within 1e-4."""
+    """PyTorch (rebuilt from best.pt: the exported weights, temperature baked in) and ONNX
+    Runtime logits agree within 1e-4."""
     from digitpad.model import build_model
     from digitpad.preprocess import normalize
 
     ck = torch.load(tiny_run / "best.pt", weights_only=True)
+    assert ck["temperature"] == Predictor(tiny_run / "model.onnx").metadata["calibration"]["temperature"]
     model = build_model(ck["config"])
     model.load_state_dict(ck["model"])
     model.eval()
@@ -178,33 +185,51 @@ def test_ensemble_artifact(tiny_run: Path, tmp_path: Path, mnist_dir: Path):
     assert "## Members" in (out / "MODEL_CARD.md").read_text()
 
 
-def test_training_on_pendigits_dev_writers_only(tmp_path: Path, mnist_dir: Path, pendigits_path: Path):
-    """--pendigits adds rendered drawings of the dev writers, never the held-out ones, and the
-    artifact says which writers and styles it saw."""
-    from digitpad.pendigits import load, split_by_writer
+def test_training_on_the_handwriting_corpus(tmp_path: Path, mnist_dir: Path, pendigits_path: Path, unipen_dir: Path):
+    """--pendigits with --unipen trains on the corpus's train writers only, chooses on its val
+    writers, measures its test writers at the end, and the artifact says all of it."""
+    from digitpad import charset, handwriting, trainset
 
     r = subprocess.run(
         [sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
-         "--limit", "256", "--out", str(tmp_path), "--no-progress", "--pendigits", str(pendigits_path),
-         "--pendigits-styles", "canvas-280,thin-pen-200", "--pendigits-limit", "30"],
+         "--limit", "256", "--out", str(tmp_path / "run"), "--no-progress", "--pendigits", str(pendigits_path),
+         "--unipen", str(unipen_dir), "--handwriting-limit", "12", "--corpus-cache", str(tmp_path / "cache")],
         capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    extra = Predictor(tmp_path / "model.onnx").metadata["data"]["extra"]
-    dev, held = split_by_writer(load(pendigits_path), seed=0)
-    assert extra["images"] == 60 and extra["drawings"] == 30, extra
-    assert extra["styles"] == ["canvas-280", "thin-pen-200"]
-    assert set(extra["writers"]) == {rec["writer"] for rec in dev[:30]}
-    assert set(extra["held_out_writers"]) == {rec["writer"] for rec in held}
-    assert not set(extra["writers"]) & set(extra["held_out_writers"])
+    assert "held-out writers: unipen" in r.stdout, r.stdout
+    meta = Predictor(tmp_path / "run" / "model.onnx").metadata
+    hw, splits = meta["data"]["handwriting"], handwriting.writer_splits(pendigits_path=pendigits_path, unipen_dir=unipen_dir)
+    for source in ("pendigits", "unipen"):  # the one writer split, written down whole
+        assert {w for ws in hw["writer_split"][source].values() for w in ws} == \
+            {w for w in splits if (":" in w) == (source == "unipen")}
+    assert "UNIPEN consortium, Guyon et al. 1994" in hw["sources"]["unipen"]["credit"]
+    assert "UNIPEN consortium, Guyon et al. 1994" in meta["data"]["trained_on"]
+    assert meta["labels"] == list(charset.CLASSES)
+    assert meta["calibration"]["fit_on"].startswith("validation: mnist (256 digits) + pen (")
+    assert meta["thresholds"]["chosen_on"] == meta["calibration"]["fit_on"]
+    held = meta["metrics"]["heldout"]
+    assert held["writers"] == "test" and held["unipen"]["n"] > 0 and held["not_digits"]["letter"]["n"] > 0
+    int8 = Predictor(tmp_path / "run" / "model.int8.onnx").metadata
+    assert int8["metrics"]["heldout"]["unipen"]["n"] == held["unipen"]["n"]  # measured again, on the int8 file
+    assert int8["thresholds"] == meta["thresholds"]
+    card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    assert "**Trained on:** MNIST" in card and "## Held-out writers" in card
+    # What the run read: train writers for training, val writers for validation, nothing else.
+    data = trainset.load_handwriting(pendigits_path=pendigits_path, unipen_dir=unipen_dir,
+                                     cache_dir=tmp_path / "cache", limit=12)
+    assert {splits[w] for w in set(data.train.writer.tolist()) if w in splits} == {"train"}
+    assert {splits[w] for w in set(data.val.writer.tolist()) if w in splits} == {"val"}
+    assert (data.train.labels >= 0).all() and not set(data.train.char.tolist()) & set(charset.DIGIT_LIKE)
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--pendigits", "no/such.jsonl.gz"], "no pendigits file"),
-    (["--pendigits-styles", "crayon"], "unknown pendigits style"),
+    (["--pendigits", "no/such.jsonl.gz", "--unipen", "."], "no pendigits file"),
+    (["--pendigits", "PENDIGITS"], "--pendigits and --unipen go together"),
+    (["--pendigits", "PENDIGITS", "--unipen", "no/such/folder"], "no UNIPEN files"),
 ])
-def test_training_on_pendigits_bad_flags(tmp_path: Path, mnist_dir: Path, pendigits_path: Path, flags, message):
-    args = ["--pendigits", str(pendigits_path), *flags] if flags[0] != "--pendigits" else flags
+def test_training_on_handwriting_bad_flags(tmp_path: Path, mnist_dir: Path, pendigits_path: Path, flags, message):
+    args = [str(pendigits_path) if a == "PENDIGITS" else a for a in flags]
     r = subprocess.run([sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
                         "--limit", "256", "--out", str(tmp_path), "--no-progress", *args],
                        capture_output=True, text=True, timeout=300)

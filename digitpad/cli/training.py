@@ -1,6 +1,6 @@
 """Commands that make models (need the ``train`` extra: torch, onnx).
 
-    digitpad train [--epochs N --limit N --out DIR --resume --ship] [--pendigits PATH]
+    digitpad train [--epochs N --limit N --out DIR --resume --ship] [--pendigits PATH --unipen DIR]
     digitpad ensemble RUN... [--out DIR] [--ship]
     digitpad finetune [--model PATH] [--out DIR] [--epochs N --limit N]
     digitpad quantize MODEL.onnx [--out MODEL.int8.onnx] [--ship]
@@ -17,7 +17,7 @@ import types
 import typing
 from pathlib import Path
 
-from .. import artifact
+from .. import artifact, handwriting
 from ..errors import DataError, DigitpadError
 from ..recipe import FinetuneConfig, TrainConfig
 from .common import data_flag, db_flag, model_flag, need_torch, settings_from
@@ -76,35 +76,53 @@ def _flag_type(hint: object, name: str) -> type:
 
 def cmd_train(args: argparse.Namespace) -> int:
     need_torch()
+    from .. import trainset
+    from ..corpus import default_cache_dir
     from ..train import train
 
     s = settings_from(args)
     cfg = recipe_from(args, TrainConfig)
-    extra = extra_info = None
-    if args.pendigits:
-        from ..pendigits import TRAIN_STYLES, training_set
-
-        path = Path(args.pendigits)
-        if not path.is_file():
-            raise DataError(f"no pendigits file at {path}", hint="pass the trajectories .jsonl.gz, "
-                            "e.g. --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz")
-        styles = [n.strip() for n in (args.pendigits_styles or ",".join(TRAIN_STYLES)).split(",") if n.strip()]
-        try:
-            images, labels, extra_info = training_set(path, styles, limit=args.pendigits_limit,
-                                                      jobs=os.cpu_count() or 1)
-            extra = (images, labels)
-        except ValueError as e:
-            raise DataError(str(e), hint="see digitpad.pendigits.STYLES") from None
-        print(f"+ {extra_info['images']:,} pen-drawn images: {extra_info['drawings']:,} drawings of "
-              f"{len(extra_info['writers'])} dev writers x {len(styles)} styles", file=sys.stderr)
-    meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume, extra=extra,
-                 extra_info=extra_info, progress=not args.no_progress, version=args.version)
+    hw = heldout = None
+    if args.pendigits or args.unipen:
+        pen, uni = handwriting_paths(args)
+        cache = Path(args.corpus_cache) if args.corpus_cache else default_cache_dir()
+        jobs = os.cpu_count() or 1
+        hw = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
+                                  limit=cfg.handwriting_limit, jobs=jobs)
+        if args.heldout:
+            heldout = trainset.heldout_figures(trainset.heldout_corpus(
+                pendigits_path=pen, unipen_dir=uni, cache_dir=cache, limit=cfg.handwriting_limit, jobs=jobs))
+        w = hw.info["writers_trained_on"]
+        print(f"+ handwriting: {len(hw.train):,} images of {w['pendigits']} pendigits and {w['unipen']} UNIPEN "
+              f"train writers; {len(hw.val):,} validation images", file=sys.stderr)
+    meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume, handwriting=hw, heldout=heldout,
+                 progress=not args.no_progress, version=args.version)
     m = meta["metrics"]
-    print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, test {m['test_accuracy']:.2%} "
-          f"({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
+    print(f"model {meta['version']}: validation {m['val_accuracy']:.2%}, MNIST test {m['test_accuracy']:.2%}, "
+          f"temperature {meta['calibration']['temperature']:.3f} ({m['train_seconds']:.0f}s) -> {Path(args.out) / 'model.onnx'}")
+    if "heldout" in m:
+        h = m["heldout"]
+        nd = h["not_digits"]["all non-digits"]
+        print("held-out writers: " + ", ".join(f"{k} {h[k]['accuracy']:.2%}" for k in ("unipen", "pendigits") if k in h)
+              + f"; non-digits flagged {nd['flagged'] or 0:.1%} (not_digit {nd['not_digit'] or 0:.1%})")
     if args.ship:
         print(f"shipped to {artifact.ship_run(args.out, metrics=[Path(args.out) / 'metrics.jsonl'])}")
     return 0
+
+
+def handwriting_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """--pendigits FILE and --unipen DIR, both given and both there."""
+    if not (args.pendigits and args.unipen):
+        raise DataError("--pendigits and --unipen go together (the handwriting corpus reads both)",
+                        hint="--pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz --unipen ../shared/data/unipen")
+    pen, uni = Path(args.pendigits), Path(args.unipen)
+    if not pen.is_file():
+        raise DataError(f"no pendigits file at {pen}", hint="pass the trajectories .jsonl.gz, "
+                        "e.g. --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz")
+    missing = [name for name in handwriting.UNIPEN_FILES.values() if not (uni / name).is_file()]
+    if missing:
+        raise DataError(f"no UNIPEN files {', '.join(missing)} in {uni}", hint="pass the UNIPEN folder, e.g. --unipen ../shared/data/unipen")
+    return pen, uni
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -207,11 +225,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     recipe_flags(p, TrainConfig)
     p.add_argument("--version", default=None, help="model version string (default: digitnet-DATE)")
     p.add_argument("--pendigits", default=None, metavar="PATH",
-                   help="also train on the dev writers of this pendigits .jsonl.gz, rendered as canvases "
-                        "(its held-out writers stay unseen, for bench/pendigits_accuracy.py)")
-    p.add_argument("--pendigits-styles", default=None,
-                   help="comma-separated pendigits.STYLES to render (default: canvas-280,thick-brush-200,small-center-400)")
-    p.add_argument("--pendigits-limit", type=int, default=None, help="use the first N dev drawings only (cheap mode)")
+                   help="the pendigits .jsonl.gz: with --unipen, train on the handwriting corpus's train writers "
+                        "(digitpad.corpus) and choose on its val writers; its test writers are only measured")
+    p.add_argument("--unipen", default=None, metavar="DIR", help="the UNIPEN folder (with --pendigits)")
+    p.add_argument("--heldout", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the exported files on the corpus's test writers at the end (reported, never "
+                        "chosen on; --no-heldout for runs that compare recipes on validation)")
+    p.add_argument("--corpus-cache", default=None, metavar="DIR",
+                   help="where the rendered corpus is cached (default: the per-user cache dir)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--ship", action="store_true", help="copy the model, card and metrics into the package")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

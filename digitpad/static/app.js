@@ -277,6 +277,10 @@ async function loadConfig() {
   try {
     state.config = await getConfig();
     $("model-version").textContent = `model: ${state.config.model}`;
+    if (state.config.trained_on) {
+      $("trained-on").textContent = `Trained on ${state.config.trained_on}`;
+      $("trained-on").title = state.config.trained_on;
+    }
     feedback.setEnabled(Boolean(state.config.feedback));
     view.setOffline(false);
     outbox.flush();

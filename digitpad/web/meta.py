@@ -36,6 +36,7 @@ async def config(reader: ReaderDep, settings: SettingsDep) -> ConfigResponse:
     t = reader.thresholds  # the ones the server reads with: on-device mode answers the same
     return ConfigResponse(feedback=settings.feedback, model=reader.predictor.version, uncertain_threshold=t.uncertain,
                           not_digit_threshold=t.not_digit, doubtful_threshold=t.doubtful,
+                          trained_on=reader.predictor.metadata.get("data", {}).get("trained_on", ""),
                           model_url=f"api/model.onnx?v={reader.predictor.sha256[:16]}")
 
 

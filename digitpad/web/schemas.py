@@ -97,6 +97,7 @@ class ConfigResponse(BaseModel):
     not_digit_threshold: float = Field(0.0, description="below this digit likelihood a reading is 'not_digit'")
     doubtful_threshold: float = Field(0.0, description="below this digit likelihood (and not under not_digit_threshold) "
                                                        "a reading is 'uncertain'")
+    trained_on: str = Field("", description="one line: which handwriting the model was trained on (its metadata)")
     model_url: str = Field("api/model.onnx", description="the model file for on-device reading, versioned by "
                                                          "its hash (?v=...): cache it for good")
 
