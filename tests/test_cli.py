@@ -35,6 +35,9 @@ def test_info():
     assert "model:" in r.stdout and "parameters" in r.stdout
     meta = json.loads(digitpad("info", "--json").stdout)
     assert meta["labels"][:10] == [str(i) for i in range(10)] and "version" in meta
+    # What the model learned and how it decides, from its own metadata (issue 14).
+    assert f"trained on: {meta['data']['trained_on']}" in r.stdout
+    assert f"not_digit < {meta['thresholds']['not_digit']}" in r.stdout
 
 
 def test_evaluate_json_and_grid(tmp_path: Path, mnist_dir: Path):

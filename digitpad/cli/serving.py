@@ -132,6 +132,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     if m:
         print(f"accuracy:   test {m['test_accuracy']:.2%}, validation {m['val_accuracy']:.2%} "
               f"({m['train_seconds'] / 60:.1f} min training)")
+    labels = meta.get("labels") or []
+    if len(labels) > 10:
+        print(f"classes:    {len(labels)}: {' '.join(labels)}")
+    if meta.get("data", {}).get("trained_on"):
+        print(f"trained on: {meta['data']['trained_on']}")
+    if "calibration" in meta:
+        print(f"calibrated: temperature {meta['calibration']['temperature']:.3f} ({meta['calibration']['fit_on']})")
+    if "thresholds" in meta:
+        t = meta["thresholds"]
+        print(f"thresholds: not_digit < {t['not_digit']}, uncertain < {t['uncertain']} "
+              f"(or digit likelihood < {t['doubtful_digit']}); settings may override")
     from .. import engines
 
     print(f"preprocess: {engines.choose(s.preprocess).describe()}")
