@@ -77,7 +77,9 @@ def test_predict_folder_json(png_folder):
     assert len(rows) == 40
     digits = [row["digit"] for row in rows]
     assert np.mean(np.array(digits) == labels) >= 0.9, digits
-    assert all(row["status"] in ("ok", "uncertain") for row in rows)
+    # Every file read (no error, none empty); a rare MNIST scrawl may be answered not_digit.
+    assert all(row["status"] in ("ok", "uncertain", "not_digit") for row in rows), rows
+    assert sum(row["status"] == "not_digit" for row in rows) <= 2, rows
 
 
 def test_predict_glob_and_table(png_folder):
