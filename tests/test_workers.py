@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import socket
+import time
 
 import pytest
 
@@ -86,6 +87,12 @@ def test_workers_agree_on_the_model_they_hand_to_devices(tmp_path, server_proces
     shutil.copy(default_model_path(), model)
     loaded = hashlib.sha256(model.read_bytes()).hexdigest()
     with server_process(tmp_path, "--workers", "2", "--model", str(model)) as server:
+        # Ready means one worker answers; wait until both have opened the model (in their lifespan),
+        # so that the swap below happens under two running workers, as the docstring says.
+        deadline = time.monotonic() + 60
+        while server.log().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.log().count("Application startup complete") >= 2, server.log()
         shutil.copy(float_model_path(), model)  # a new model file swapped in under the running workers
         urls, versions, served = set(), set(), set()
         for _ in range(40):  # new connections: the kernel spreads them over both workers' sockets
