@@ -26,7 +26,6 @@ deterministic: the same hand, string, layout, scheme and seed give the same byte
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
 import random
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .pendigits import split_by_writer, stroke_coverage
+from .pendigits import encode, split_by_writer, stroke_coverage
 
 DIGITS = "0123456789"
 SEPARATORS = "-.,/:()+$%"
@@ -392,12 +391,7 @@ def _encode(cov: np.ndarray, sc: Scheme, seed: int, key: str) -> bytes:
         if sc.noise:
             rgb = rgb + rng.normal(0, sc.noise, rgb.shape[:2])[..., None]
         img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
-    buf = io.BytesIO()
-    if sc.format == "PNG":
-        img.save(buf, "PNG", compress_level=1)
-    else:
-        img.save(buf, sc.format, quality=sc.quality)
-    return buf.getvalue()
+    return encode(img, sc.format, sc.quality)
 
 
 def render_record(record: dict, scheme: str = "pad", seed: int = 0) -> bytes:

@@ -199,9 +199,14 @@ def render(record: dict, style: Style) -> bytes:
             rng = np.random.default_rng(zlib.crc32(record["id"].encode()))
             rgb = rgb + rng.normal(0, style.noise, rgb.shape[:2])[..., None]
         img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    return encode(img, style.format, style.quality)
+
+
+def encode(img: Image.Image, fmt: str, quality: int) -> bytes:
+    """A rendered drawing as a file's bytes: PNG (fast, lossless) or ``fmt`` at ``quality``."""
     buf = io.BytesIO()
-    if style.format == "PNG":
+    if fmt == "PNG":
         img.save(buf, "PNG", compress_level=1)
     else:
-        img.save(buf, style.format, quality=style.quality)
+        img.save(buf, fmt, quality=quality)
     return buf.getvalue()
