@@ -5,7 +5,7 @@
     .venv/bin/python bench/numbers_accuracy.py --failures runs/numbers-failures
 
 Composed numbers (``digitpad.compose``) are built from the isolated characters of the writers
-held out by ``compose.load_records(split="held")`` (UNIPEN: 30% of each lab's writers, seeded;
+held out by ``compose.load_records(split="test")`` (UNIPEN: 30% of each lab's writers, seeded;
 pendigits: ``split_by_writer(seed=0)``), which nothing in the reader was fitted or tuned on:
 digit strings (``--n`` per layout: integers of 1-8 digits, 9-14 digits, years) and strings with
 separators (prices, phone numbers, dates, times, percentages, decimals; only the held-out
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     model = Predictor(args.model)
     schemes = args.schemes.split(",")
-    recs = compose.load_records(args.unipen, args.pendigits, split="held")
+    recs = compose.load_records(args.unipen, args.pendigits, split="test")
     hands = compose.hands_of(recs)
     sep_hands = [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
     print(f"held-out writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bonus", default="-1,-0.5,0,0.5,1,1.5")
     args = ap.parse_args(argv)
     model = Predictor(args.model)
-    hands = compose.load_hands(args.unipen, args.pendigits, split="dev")
+    hands = compose.load_hands(args.unipen, args.pendigits, split="train")
     t = time.time()
     fit_set = samples(hands, args.n, 1000, list(compose.DIGIT_TEMPLATES))
     X, y = [], []

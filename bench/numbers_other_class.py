@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t = time.time()
-    X, Y = candidate_images(compose.load_hands(args.unipen, args.pendigits, split="dev"), args.numbers, 20000)
+    X, Y = candidate_images(compose.load_hands(args.unipen, args.pendigits, split="train"), args.numbers, 20000)
     print(f"{len(Y)} candidates, {np.mean(Y == 10):.0%} other, {time.time() - t:.0f} s", flush=True)
     net, meta = load_onnx_weights(float_model_path())
     old = net.head[-1]

@@ -31,7 +31,7 @@ from serving import bench_server, multipart  # noqa: E402
 def numbers(n: int, unipen: str, pendigits: str) -> list[bytes]:
     from digitpad import compose
 
-    hands = compose.load_hands(unipen, pendigits, split="held")
+    hands = compose.load_hands(unipen, pendigits, split="test")
     r = random.Random(0)
     out = []
     while len(out) < n:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/validation_report.py runs/a/model.onnx runs/b/model.onnx
     .venv/bin/python bench/validation_report.py runs/*/model.onnx --json
 
-Each model reads MNIST's validation split (the 5,000 images ``digitpad.fit.split_train_val``
+Each model reads MNIST's validation split (the 5,000 images ``digitpad.data.split_train_val``
 carves from the training set with the default seed) and the handwriting corpus's *val* writers
 (``digitpad.corpus``, cached), never a test image or a test writer. Per model: MNIST val
 accuracy (read as digits), pen digits of the val writers (UNIPEN, pendigits) with their errors
@@ -26,7 +26,7 @@ import numpy as np
 
 from digitpad import corpus, thresholds
 from digitpad.data import load_split
-from digitpad.fit import split_train_val
+from digitpad.data import split_train_val
 from digitpad.predict import Predictor
 from digitpad.recipe import TrainConfig
 from digitpad.scorecard import scorecard

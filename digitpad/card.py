@@ -59,7 +59,7 @@ def model_card(meta: dict, *, history: list[dict] | None = None,
     lines += ["", "## Per-class test accuracy", "", "| class | " + " | ".join(labels) + " |",
               "|---" * (len(labels) + 1) + "|",
               "| accuracy | " + " | ".join(_pct(a) for a in m["test_per_class_accuracy"]) + " |", ""]
-    lines += _heldout_section(meta, quantized)
+    lines += heldout_section(meta, quantized)
     lines += ["## Recipe", "", "```json", json.dumps(meta["recipe"], indent=2), "```", ""]
     norm = meta["normalization"]
     lines += ["## Input", "", f"{meta['input']['content']}; normalised as "
@@ -111,15 +111,20 @@ def _calibration_rows(meta: dict) -> list[str]:
         rows.append(f"| calibration | temperature **{c['temperature']:.3f}** baked into the last layer, fit on "
                     f"{c['fit_on']}: expected calibration error {b['ece']:.2%} -> **{a['ece']:.2%}**, "
                     f"NLL {b['nll']:.4f} -> {a['nll']:.4f} |")
-    t = meta.get("thresholds")
-    if t:
-        rows.append(f"| thresholds (chosen on {t.get('chosen_on', 'validation')}) | not_digit below digit likelihood "
-                    f"**{t['not_digit']}**, uncertain below confidence **{t['uncertain']}** or digit likelihood "
-                    f"**{t['doubtful_digit']}**. Rule: {t.get('rule', '')} |")
+    if meta.get("thresholds"):
+        rows.append(thresholds_row(meta["thresholds"]))
     return rows
 
 
-def _heldout_section(meta: dict, quantized: dict | None) -> list[str]:
+def thresholds_row(t: dict) -> str:
+    """The card's table row for a model's ``thresholds`` entry."""
+    budgets = f", budgets {t['budgets']}" if t.get("budgets") else ""
+    return (f"| thresholds (chosen on {t.get('chosen_on', 'validation')}{budgets}) | not_digit below digit likelihood "
+            f"**{t['not_digit']}**, uncertain below confidence **{t['uncertain']}** or digit likelihood "
+            f"**{t['doubtful_digit']}**. Rule: {t.get('rule', '')} |")
+
+
+def heldout_section(meta: dict, quantized: dict | None) -> list[str]:
     """Figures on the handwriting corpus's test writers (measured once, at the end)."""
     rows = [(meta["version"], meta["metrics"].get("heldout"))]
     if quantized and quantized.get("metrics", {}).get("heldout"):

@@ -1,10 +1,10 @@
-"""Whole numbers composed from ONE writer's own isolated characters, rendered like a canvas.
+"""Whole numbers composed from ONE writer's own isolated characters, drawn like a canvas or a photo.
 
 There is no large set of real handwritten numbers with character boxes, so numbers are built
 from a writer's isolated digits (UNIPEN ``trajectories-dev``, pendigits: 280-canvas strokes,
-longest side ~200) and symbols (UNIPEN ``symbols-dev``: tablet units, so each symbol is sized
-relative to the writer's digit height, ``SYMBOLS``), placed left to right on a drifting,
-slanted baseline with size jitter, in one of three ``LAYOUTS``:
+longest side ~200) and symbols (UNIPEN ``symbols-dev``, each sized relative to the writer's
+digit height, ``SYMBOLS``), placed left to right on a drifting, slanted baseline with size
+jitter, in one of three ``LAYOUTS``:
 
 - ``spaced``: a clear gap between the characters' boxes (0.15-0.45 digit heights);
 - ``tight``: the closest ink of neighbours 0.04-0.12 digit heights apart (slanted characters
@@ -12,12 +12,17 @@ slanted baseline with size jitter, in one of three ``LAYOUTS``:
 - ``touching``: neighbouring digits' strokes overlap by 0.1-0.7 pen widths (symbols keep the
   tight spacing).
 
-A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. The ground
-truth is the string and each character's ink box. ``SCHEMES`` say how it is drawn: the page's
-transparent canvas, ink colours and pen widths, and phone photos of paper. Everything is
-deterministic: the same hand, string, layout, scheme and seed give the same bytes.
+A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. A letter
+in the string (``Hand.letters``: the writer's own, never a digit-like one) is drawn like a
+digit: strings with characters that are not a number's. The ground truth is the string and
+each character's ink box. ``paper.SCHEMES`` say how it is drawn (the page's transparent
+canvas, ink colours and pen widths, phone photos of plain, ruled and squared paper).
+Writers come from the project's one split (``handwriting.writer_splits``); ``styles`` adds the
+hand styles of ``handstyles`` (slashed zeros, barred sevens, flagged ones, open/closed fours)
+to each hand. Everything is deterministic: the same hand, string, layout, scheme and seed give
+the same bytes.
 
-    hands = load_hands(unipen_dir, pendigits_path, split="held")   # writers held out
+    hands = load_hands(unipen_dir, pendigits_path, split="test")   # writers held out
     text = random_text(random.Random(0), hands[0], "price")
     sample = compose(hands[0], text, "tight", "pad", seed=0)
     sample.image, sample.text, sample.boxes                         # PNG bytes, "$12.50", [(x0, y0, x1, y1), ...]
@@ -25,18 +30,16 @@ deterministic: the same hand, string, layout, scheme and seed give the same byte
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import random
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from .pendigits import encode, split_by_writer, stroke_coverage
+from . import charset, handstyles, handwriting
+from .paper import SCHEMES, encode
+from .pendigits import stroke_coverage
 
 DIGITS = "0123456789"
 SEPARATORS = "-.,/:()+$%"
@@ -72,39 +75,13 @@ LAYOUTS = {
 }
 
 
-@dataclass(frozen=True)
-class Scheme:
-    """How a composed number is drawn. Sizes in pixels of the image."""
-
-    height: tuple[float, float] = (100, 170)  # digit height H
-    pen: tuple[float, float] = (12, 18)  # line width
-    ink: tuple[int, int, int] = (0, 0, 0)
-    background: tuple[int, int, int] | None = None  # None: transparent (the page's canvas PNG)
-    margin: tuple[float, float] = (0.2, 0.6)  # around the ink, in H
-    frame: float = 0.0  # photos: the number spans 1 / (1 + frame) .. of the image width
-    lighting: float = 0.0  # photos: paper darkens by up to this towards one corner
-    noise: float = 0.0  # photos: gaussian sigma in grey levels
-    format: str = "PNG"
-    quality: int = 85
-
-
-SCHEMES = {
-    "pad": Scheme(),  # the page: black pen on a transparent canvas
-    "pad-dark": Scheme(ink=(240, 240, 240), background=(24, 24, 28)),
-    "thin-pen": Scheme(height=(60, 110), pen=(2.5, 4.5), background=(255, 255, 255)),
-    "marker": Scheme(height=(90, 150), pen=(20, 30), background=(255, 255, 255)),
-    "blue-on-cream": Scheme(height=(70, 130), pen=(6, 10), ink=(30, 60, 170), background=(250, 242, 215)),
-    "photo": Scheme(height=(40, 90), pen=(4, 7), ink=(45, 45, 60), background=(235, 230, 220), margin=(0.5, 1.5),
-                    frame=1.0, lighting=0.35, noise=5.0, format="JPEG", quality=80),
-}
-
-
 @dataclass
 class Hand:
     """One writer's isolated characters: char -> list of drawings, each a list of (n, 2) strokes."""
 
     writer: str
     chars: dict[str, list[list[np.ndarray]]] = field(default_factory=dict)
+    letters: dict[str, list[list[np.ndarray]]] = field(default_factory=dict)  # not a number's characters
 
     @property
     def alphabet(self) -> set[str]:
@@ -139,61 +116,55 @@ class Sample:
 # ------------------------------------------------------------------------------ data
 
 
-def _read(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def unipen_split(records: list[dict], seed: int = 0, holdout: float = 0.3) -> tuple[list[dict], list[dict]]:
-    """(dev, held): per lab (``writer`` = ``lab:person``), the lab's writers are shuffled
-    with ``seed`` and ``holdout`` of them (rounded) hold out all their records. Pass the
-    records of every file together so that a writer is held out in all of them or in none.
-    (A stand-in for the project's shared split; anything with this signature can replace it.)"""
-    labs: dict[str, list[str]] = {}
-    for w in sorted({r["writer"] for r in records}):
-        labs.setdefault(w.split(":")[0], []).append(w)
-    held: set[str] = set()
-    for lab, writers in sorted(labs.items()):
-        random.Random(f"{seed}:{lab}").shuffle(writers)
-        held.update(writers[: round(holdout * len(writers))])
-    return [r for r in records if r["writer"] not in held], [r for r in records if r["writer"] in held]
-
-
-def load_records(unipen_dir: str | Path | None, pendigits_path: str | Path | None, split: str = "held",
+def load_records(unipen_dir: str | Path | None, pendigits_path: str | Path | None, split: str = "test",
                  seed: int = 0) -> dict[str, list[dict]]:
-    """The records of one writer split (``"dev"`` or ``"held"``), by file: ``digits`` (UNIPEN
-    and pendigits isolated digits), ``symbols`` (UNIPEN) and ``numbers`` (real UNIPEN numbers)."""
-    out: dict[str, list[dict]] = {"digits": [], "symbols": [], "numbers": []}
-    which = {"dev": 0, "held": 1}[split]
-    if unipen_dir is not None:
-        d = Path(unipen_dir)
-        files = {"digits": "trajectories-dev.jsonl.gz", "symbols": "symbols-dev.jsonl.gz",
-                 "numbers": "numbers-dev.jsonl.gz"}
-        recs = [dict(r, _file=k) for k, name in files.items() for r in _read(d / name)]
-        for r in unipen_split(recs, seed)[which]:
-            out[r.pop("_file")].append(r)
-    if pendigits_path is not None:
-        out["digits"] += split_by_writer(_read(Path(pendigits_path)), seed=seed)[which]
+    """The records of one split of the project's writers (``handwriting.writer_splits``:
+    "train", "val" or "test"), by kind: ``digits`` (pendigits and UNIPEN isolated digits),
+    ``symbols`` (UNIPEN, vetted), ``letters`` (UNIPEN upper and lower case) and ``numbers``
+    (real UNIPEN numbers), all on the 280 canvas (``handwriting.load_source``)."""
+    if split not in handwriting.SPLITS:
+        raise ValueError(f"split is one of {handwriting.SPLITS}, not {split!r}")
+    splits = handwriting.writer_splits(pendigits_path=pendigits_path, unipen_dir=unipen_dir, seed=seed)
+    kinds = {"digits": ("pendigits", "unipen-digits"), "symbols": ("unipen-symbols",),
+             "letters": ("unipen-upper", "unipen-lower"), "numbers": ("unipen-numbers",)}
+    out: dict[str, list[dict]] = {k: [] for k in kinds}
+    for kind, sources in kinds.items():
+        for source in sources:
+            if (pendigits_path if source == "pendigits" else unipen_dir) is None:
+                continue  # that file was not given
+            recs = handwriting.load_source(source, pendigits_path=pendigits_path, unipen_dir=unipen_dir)
+            out[kind] += [r for r in recs if splits.get(r["writer"]) == split]
     return out
 
 
-def hands_of(records: dict[str, list[dict]]) -> list[Hand]:
-    """Writers with at least one of every digit, each with their digits and the symbols of
-    ``SEPARATORS`` they wrote, in writer order."""
+def _strokes(record: dict) -> list[np.ndarray]:
+    return [np.asarray(s, np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
+
+
+def hands_of(records: dict[str, list[dict]], styles: bool = False, seed: int = 0) -> list[Hand]:
+    """Writers with at least one of every digit, each with their digits, the symbols of
+    ``SEPARATORS`` they wrote and their letters (``Hand.letters``, for strings with
+    characters that are not a number's), in writer order. ``styles``: each 0, 1, 4 and 7 is
+    also drawn once in a hand style (``handstyles.variant``: slashed zeros, barred sevens,
+    flagged ones, open and closed fours)."""
     hands: dict[str, Hand] = {}
-    for r in records["digits"] + records["symbols"]:
+    digits = list(records["digits"])
+    if styles:
+        digits += [v for r in records["digits"] if (v := handstyles.variant(r, seed=seed)) is not None]
+    for r in digits + records["symbols"]:
         ch = str(r["label"])
-        if ch not in DIGITS and ch not in SEPARATORS:
-            continue
-        strokes = [np.asarray(s, np.float64).reshape(-1, 2) for s in r["strokes"] if len(s)]
-        if strokes:
-            hands.setdefault(r["writer"], Hand(r["writer"])).chars.setdefault(ch, []).append(strokes)
+        if ch in DIGITS or ch in SEPARATORS:
+            hands.setdefault(r["writer"], Hand(r["writer"])).chars.setdefault(ch, []).append(_strokes(r))
+    for r in records.get("letters", []):
+        ch = str(r["label"])
+        if r["writer"] in hands and charset.training_class(ch) == charset.OTHER:
+            hands[r["writer"]].letters.setdefault(ch, []).append(_strokes(r))
     return [h for _, h in sorted(hands.items()) if set(DIGITS) <= h.alphabet]
 
 
-def load_hands(unipen_dir: str | Path | None, pendigits_path: str | Path | None, split: str = "held",
-               seed: int = 0) -> list[Hand]:
-    return hands_of(load_records(unipen_dir, pendigits_path, split, seed))
+def load_hands(unipen_dir: str | Path | None, pendigits_path: str | Path | None, split: str = "test",
+               seed: int = 0, styles: bool = False) -> list[Hand]:
+    return hands_of(load_records(unipen_dir, pendigits_path, split, seed), styles, seed)
 
 
 # ------------------------------------------------------------------------------ strings
@@ -245,7 +216,7 @@ def random_text(r: random.Random, hand: Hand, template: str) -> str | None:
 def _place(r: random.Random, hand: Hand, ch: str, H: float) -> list[np.ndarray]:
     """One drawing of ``ch`` scaled to the digit height H (pixels), x from 0, y with the
     baseline at 0 (y down, as on a canvas: ink above the baseline has y < 0)."""
-    strokes = r.choice(hand.chars[ch])
+    strokes = r.choice(hand.chars.get(ch) or hand.letters[ch])
     pts = np.concatenate(strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     ext = np.maximum(hi - lo, 1e-6)
@@ -367,31 +338,9 @@ def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0) -> S
         (x0, y0), (x1, y1) = q.min(axis=0) - pen / 2, q.max(axis=0) + pen / 2
         boxes.append((int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))))
     cov = stroke_coverage([p for c in chars for p in c], W, Hh, pen)  # (Hh, W) in [0, 1]
-    return Sample(_encode(cov, sc, seed, hand.writer + text), text, boxes, hand.writer, layout, scheme,
+    image = encode(cov, sc, seed, hand.writer + text, baseline=oy - lo[1], digit=H)
+    return Sample(image, text, boxes, hand.writer, layout, scheme,
                   chars, pen, (W, Hh))
-
-
-def _encode(cov: np.ndarray, sc: Scheme, seed: int, key: str) -> bytes:
-    """Coverage -> image file bytes in the scheme's colours, light, noise and format."""
-    a = cov[..., None]  # (h, w, 1)
-    ink = np.asarray(sc.ink, np.float32)
-    if sc.background is None:
-        rgba = np.concatenate([np.broadcast_to(ink, a.shape[:2] + (3,)), a * 255], axis=2)
-        img = Image.fromarray(np.round(rgba).astype(np.uint8), "RGBA")
-    else:
-        paper = np.broadcast_to(np.asarray(sc.background, np.float32), a.shape[:2] + (3,))
-        rng = np.random.default_rng(zlib.crc32(f"{key}|{seed}".encode()))
-        if sc.lighting:
-            h, w = cov.shape
-            yy, xx = np.mgrid[0:h, 0:w]
-            cx, cy = rng.uniform(0, 1, 2)  # the light falls off from a random point
-            d = np.hypot(xx / w - cx, yy / h - cy) / math.sqrt(2)
-            paper = paper * (1.0 - sc.lighting * d ** 1.5)[..., None]
-        rgb = paper * (1 - a) + ink * a
-        if sc.noise:
-            rgb = rgb + rng.normal(0, sc.noise, rgb.shape[:2])[..., None]
-        img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
-    return encode(img, sc.format, sc.quality)
 
 
 def render_record(record: dict, scheme: str = "pad", seed: int = 0) -> bytes:
@@ -415,4 +364,5 @@ def render_record(record: dict, scheme: str = "pad", seed: int = 0) -> bytes:
     else:
         off = np.zeros(2)
     placed = [(s - lo) * k + m + off for s in strokes]
-    return _encode(stroke_coverage(placed, W, Hh, pen), sc, seed, record["id"])
+    baseline = m + off[1] + h  # the ink's bottom (a comma's tail below it is rare)
+    return encode(stroke_coverage(placed, W, Hh, pen), sc, seed, record["id"], baseline=baseline, digit=H)

@@ -234,3 +234,19 @@ def load_split(
 def checksums() -> dict[str, str]:
     """sha256 of every decompressed file, recorded in model artifacts."""
     return {spec.name: spec.sha256 for files in MNIST_FILES.values() for spec in files.values()}
+
+
+def split_train_val(images: np.ndarray, labels: np.ndarray, cfg):
+    """Seeded split of the 60k training set into train and validation (never the test set).
+
+    ``cfg``: a ``recipe`` config (``split_seed``, ``val_size``, ``limit``).
+    -> ((train images, labels), (validation images, labels)); ``cfg.limit`` caps both (cheap mode).
+    """
+    perm = np.random.RandomState(cfg.split_seed).permutation(len(images))
+    n_val = cfg.val_size
+    if cfg.limit:
+        n_val = min(n_val, max(256, cfg.limit // 4))
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    if cfg.limit:
+        train_idx = train_idx[: cfg.limit]
+    return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from .augment import augment, to_input
+from .data import split_train_val  # noqa: F401  (the trainers' split, numpy: it lives with the data)
 from .model import build_model
 from .recipe import FinetuneConfig, TrainConfig
 
@@ -36,21 +37,6 @@ Schedule = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRSch
 
 
 # ---------------------------------------------------------------- data and tensors
-
-
-def split_train_val(images: np.ndarray, labels: np.ndarray, cfg: TrainConfig):
-    """Seeded split of the 60k training set into train and validation (never the test set).
-
-    -> ((train images, labels), (validation images, labels)); ``cfg.limit`` caps both (cheap mode).
-    """
-    perm = np.random.RandomState(cfg.split_seed).permutation(len(images))
-    n_val = cfg.val_size
-    if cfg.limit:
-        n_val = min(n_val, max(256, cfg.limit // 4))
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
-    if cfg.limit:
-        train_idx = train_idx[: cfg.limit]
-    return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])
 
 
 def image_tensor(images: np.ndarray) -> torch.Tensor:

@@ -106,18 +106,23 @@ def quantize(
     if held is not None:
         meta["metrics"]["heldout"] = held
     meta.pop("parity", None)  # torch-vs-ONNX parity describes the float file
+    write_atomically(dst, with_metadata(proto, meta))
+    q = meta["quantization"]
+    log.info("quantized %s -> %s (%.0f KB): test %.2f%% (float %.2f%%), agreement %.2f%%", src, dst,
+             dst.stat().st_size / 1024, 100 * meta["metrics"]["test_accuracy"],
+             100 * q["float_model"]["test_accuracy"], 100 * q["argmax_agreement"])
+    return meta
+
+
+def with_metadata(proto, meta: dict) -> bytes:
+    """An onnx ModelProto, serialized with ``meta`` as its digitpad metadata entry (other entries kept)."""
     kept = [(e.key, e.value) for e in proto.metadata_props if e.key != METADATA_KEY]
     del proto.metadata_props[:]
     for key, value in [*kept, (METADATA_KEY, json.dumps(meta))]:
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.doc_string = f"digitpad model {meta['version']}"
-    write_atomically(dst, proto.SerializeToString())
-    q = meta["quantization"]
-    log.info("quantized %s -> %s (%.0f KB): test %.2f%% (float %.2f%%), agreement %.2f%%", src, dst,
-             dst.stat().st_size / 1024, 100 * meta["metrics"]["test_accuracy"],
-             100 * q["float_model"]["test_accuracy"], 100 * q["argmax_agreement"])
-    return meta
+    return proto.SerializeToString()
 
 
 def calibration_sample(images: np.ndarray, n: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:

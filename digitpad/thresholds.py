@@ -30,8 +30,10 @@ DIGITS = 10
 STATUSES = ("ok", "uncertain", "not_digit")
 # Shares of validation's real digits (MNIST val + val writers) each flag may take. The targets on
 # held-out writers are <= 0.5% not_digit, <= 1.5% of correct readings uncertain and <= 2% flagged
-# in all: the budgets leave room for writers who differ from the validation ones.
-BUDGETS = {"not_digit": 0.0025, "uncertain_correct": 0.01, "flagged": 0.015}
+# in all: the budgets leave room for writers who differ from the validation ones. New writers
+# read harder than the validation ones (digitnet-2.1 under budgets of 1% / 1.5% flagged 2.2% of
+# the test writers' correct readings), so the budgets are a third to a half of the targets.
+BUDGETS = {"not_digit": 0.0025, "uncertain_correct": 0.005, "flagged": 0.01}
 RULE = ("digit_likelihood = the ten digit probabilities' sum; confidence = the top digit's probability "
         "renormalised over the digits; not_digit if digit_likelihood < not_digit, else uncertain if "
         "confidence < uncertain or digit_likelihood < doubtful_digit, else ok")

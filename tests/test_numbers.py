@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitpad import compose, numbers, pendigits
+from digitpad import compose, handwriting, numbers, pendigits
 from digitpad.decode import decode
 from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
@@ -27,22 +27,26 @@ def model(shipped_model: Path) -> Predictor:
 
 @pytest.fixture(scope="module")
 def held_hands(unipen_dir: Path, pendigits_path: Path) -> list[compose.Hand]:
-    return compose.load_hands(unipen_dir, pendigits_path, split="held")
+    return compose.load_hands(unipen_dir, pendigits_path, split="test")
 
 
 @pytest.fixture(scope="module")
 def held_pendigits(pendigits_path: Path) -> list[dict]:
-    return pendigits.split_by_writer(pendigits.load(pendigits_path), seed=0)[1]
+    splits = handwriting.writer_splits(pendigits_path=pendigits_path)
+    return [r for r in pendigits.load(pendigits_path) if splits[r["writer"]] == "test"]
 
 
-def test_split_holds_writers_out_of_every_file(unipen_dir: Path, pendigits_path: Path):
-    dev = compose.load_records(unipen_dir, pendigits_path, split="dev")
-    held = compose.load_records(unipen_dir, pendigits_path, split="held")
-    dev_w = {r["writer"] for recs in dev.values() for r in recs}
-    held_w = {r["writer"] for recs in held.values() for r in recs}
-    assert dev_w and held_w and not dev_w & held_w
-    labs = {w.split(":")[0] for w in held_w if ":" in w}
+def test_composed_numbers_keep_the_project_writer_split(unipen_dir: Path, pendigits_path: Path):
+    by_split = {s: compose.load_records(unipen_dir, pendigits_path, split=s) for s in ("train", "val", "test")}
+    writers = {s: {r["writer"] for recs in d.values() for r in recs} for s, d in by_split.items()}
+    assert all(writers.values())
+    assert not writers["train"] & writers["val"] and not writers["train"] & writers["test"]
+    assert not writers["val"] & writers["test"]
+    labs = {w.split(":")[0] for w in writers["test"] if ":" in w}
     assert len(labs) >= 3, labs  # stratified per lab, not one lab held out
+    styled = compose.hands_of(by_split["val"], styles=True)
+    plain = compose.hands_of(by_split["val"])
+    assert sum(len(v) for h in styled for v in h.chars.values()) > sum(len(v) for h in plain for v in h.chars.values())
 
 
 def test_composition_is_deterministic_and_boxes_are_the_ink(held_hands):

@@ -28,7 +28,7 @@ from digitpad.web.schemas import ErrorResponse, ReadResponse
 def hands(unipen_dir: Path, pendigits_path: Path):
     from digitpad import compose
 
-    return compose.load_hands(unipen_dir, pendigits_path, split="held")
+    return compose.load_hands(unipen_dir, pendigits_path, split="test")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,43 @@ def test_quantize_cli(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
     assert not (tmp_path / "x.onnx").exists() and default_model_path().read_bytes() == served
 
 
+def test_thresholds_cli_rechooses_on_validation_and_rewrites_both_files(tiny_run: Path, mnist_dir: Path, tmp_path: Path):
+    """`digitpad thresholds --write` (torch-free): the float model's thresholds.choose on MNIST's
+    validation split under today's budgets, stored in model.onnx, its int8 twin and the card."""
+    import hashlib
+    import shutil
+
+    from digitpad import rethreshold, thresholds
+    from digitpad.data import split_train_val
+    from digitpad.recipe import TrainConfig
+
+    for name in ("model.onnx", "model.int8.onnx", "MODEL_CARD.md"):
+        shutil.copy(tiny_run / name, tmp_path / name)
+    model = tmp_path / "model.onnx"
+    stale = {"not_digit": 0.01, "doubtful_digit": 0.01, "uncertain": 0.123, "rule": thresholds.RULE}
+    for f in (model, tmp_path / "model.int8.onnx"):
+        rethreshold.write(f, stale)
+    argv = ["thresholds", "--data-dir", str(mnist_dir), str(model), "--write"]
+    code = (f"import sys; from digitpad.cli import main; rc = main({argv!r}); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "uncertain 0.123" in r.stdout, r.stdout + r.stderr
+
+    _, (vx, vy) = split_train_val(*load_split("train", mnist_dir), TrainConfig(limit=2048))  # tiny_run's split
+    want = thresholds.choose(Predictor(model).predict_batch(vx), vy)  # the float model, MNIST validation
+    for f in (model, tmp_path / "model.int8.onnx"):
+        got = Predictor(f).metadata["thresholds"]
+        assert {k: got[k] for k in want} == want and got["budgets"] == thresholds.BUDGETS, (f, got)
+    assert want["uncertain"] != stale["uncertain"]
+    q = Predictor(tmp_path / "model.int8.onnx").metadata["quantization"]  # the twin still names its float model
+    assert q["float_model"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"uncertain below confidence **{want['uncertain']}**" in card and "**0.123**" not in card
+    r = subprocess.run([sys.executable, "-m", "digitpad.cli", "thresholds", "--data-dir", str(mnist_dir),
+                        str(tmp_path / "model.int8.onnx")], capture_output=True, text=True)
+    assert r.returncode == 1 and "int8 model" in r.stderr and "hint:" in r.stderr, r.stderr
+
+
 def test_export_parity_1000_test_images(tiny_run: Path, mnist_dir: Path):
     """PyTorch (rebuilt from best.pt: the exported weights, temperature baked in) and ONNX
     Runtime logits agree within 1e-4."""

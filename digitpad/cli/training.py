@@ -4,6 +4,7 @@
     digitpad ensemble RUN... [--out DIR] [--ship]
     digitpad finetune [--model PATH] [--out DIR] [--epochs N --limit N]
     digitpad quantize MODEL.onnx [--out MODEL.int8.onnx] [--ship]
+    digitpad thresholds MODEL.onnx [--pendigits PATH --unipen DIR] [--write]
 """
 
 from __future__ import annotations
@@ -215,6 +216,52 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_thresholds(args: argparse.Namespace) -> int:
+    """Torch-free: re-choose a float model's thresholds on validation (``digitpad.rethreshold``)."""
+    from .. import rethreshold, trainset
+    from ..corpus import default_cache_dir
+    from ..data import load_split, split_train_val
+    from ..predict import Predictor
+
+    s = settings_from(args)
+    model = Path(args.model)
+    if "quantization" in Predictor(model, threads=0).metadata:
+        raise DigitpadError(f"{model} is an int8 model", hint="name the float model: its int8 twin is rewritten with it")
+    val = heldout = None
+    if args.pendigits or args.unipen:
+        pen, uni = handwriting_paths(args)
+        cache = Path(args.corpus_cache) if args.corpus_cache else default_cache_dir()
+        jobs = os.cpu_count() or 1
+        val = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache, jobs=jobs).val
+        if args.write:  # the test writers' figures, measured again under the thresholds written
+            heldout = trainset.heldout_figures(trainset.heldout_corpus(pendigits_path=pen, unipen_dir=uni,
+                                                                       cache_dir=cache, jobs=jobs))
+    # The model's own validation split (its recipe's seed, size and cheap-mode limit): any other
+    # split of MNIST's training set would overlap what the model trained on.
+    recipe = Predictor(model, threads=0).metadata.get("recipe", {})
+    split = TrainConfig(**{k: recipe[k] for k in ("split_seed", "val_size", "limit") if k in recipe})
+    _, mnist_val = split_train_val(*load_split("train", s.data_dir), split)
+    pool, chosen_on = rethreshold.validation_pool(mnist_val, val)
+    old = Predictor(model, threads=0).metadata.get("thresholds", {})
+    entry = rethreshold.rechoose(model, pool, chosen_on)
+    keys = ("not_digit", "doubtful_digit", "uncertain")
+    print(f"{model}: budgets {entry['budgets']} on {chosen_on}")
+    print("  now:    " + ", ".join(f"{k} {old.get(k, '-')}" for k in keys))
+    print("  chosen: " + ", ".join(f"{k} {entry[k]}" for k in keys))
+    if not args.write:
+        print("(not written: --write stores them)")
+        return 0
+    twin = artifact.int8_path(model)
+    meta = rethreshold.write(model, entry, heldout)
+    qmeta = rethreshold.write(twin, entry, heldout, float_model=model) if twin.is_file() else None
+    cards = {model.parent / "MODEL_CARD.md", *([artifact.card_path()] if artifact.is_shipped_float(model) else [])}
+    cards = sorted({c.resolve() for c in cards if c.is_file()})
+    for card in cards:
+        artifact.write_atomically(card, rethreshold.update_card(card.read_text(), meta, qmeta).encode())
+    print("written: " + ", ".join(str(p) for p in [model, *([twin] if qmeta else []), *cards]))
+    return 0
+
+
 # ------------------------------------------------------------------ parsers
 
 
@@ -270,3 +317,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output file (default: MODEL.int8.onnx beside it)")
     p.add_argument("--ship", action="store_true", help="copy the result into the package as the served model")
     p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("thresholds", help="re-choose a model's status thresholds on validation writers, without "
+                                          "retraining (needs onnx to --write)")
+    data_flag(p)
+    p.add_argument("model", help="a float digitpad .onnx model (its int8 twin beside it is rewritten too)")
+    p.add_argument("--pendigits", default=None, metavar="PATH",
+                   help="the pendigits .jsonl.gz: with --unipen, the val writers' pen digits join MNIST's validation "
+                        "split (as in training), and the test writers' figures are measured again")
+    p.add_argument("--unipen", default=None, metavar="DIR", help="the UNIPEN folder (with --pendigits)")
+    p.add_argument("--corpus-cache", default=None, metavar="DIR",
+                   help="where the rendered corpus is cached (default: the per-user cache dir)")
+    p.add_argument("--write", action="store_true", help="store the chosen thresholds in the model files and cards")
+    p.set_defaults(func=cmd_thresholds)

@@ -1,0 +1,113 @@
+"""How a composed or real number is drawn into an image file: the page's canvas, pens and ink
+colours, and phone photos of paper, plain, ruled or squared (``SCHEMES``).
+
+``compose`` places the strokes; this module turns their coverage (an (h, w) array in [0, 1])
+into PNG or JPEG bytes. A photo has uneven light, sensor noise and a JPEG's artefacts, the
+number small in the frame; ruled paper has faint horizontal rules one line apart with the
+number written on one of them (its baseline on the rule, give or take), squared paper a grid
+about a digit apart: the rules are paper, not ink, and a reader must not read them.
+Deterministic: the same coverage, scheme, seed and key give the same bytes.
+
+    png = encode(coverage, SCHEMES["ruled-photo"], seed=0, key="writer|text", baseline=120.0, digit=60.0)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .pendigits import encode as encode_image
+from .pendigits import stroke_coverage
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How a number is drawn. Sizes in pixels of the image."""
+
+    height: tuple[float, float] = (100, 170)  # digit height H
+    pen: tuple[float, float] = (12, 18)  # line width
+    ink: tuple[int, int, int] = (0, 0, 0)
+    background: tuple[int, int, int] | None = None  # None: transparent (the page's canvas PNG)
+    margin: tuple[float, float] = (0.2, 0.6)  # around the ink, in H
+    frame: float = 0.0  # photos: the number spans 1 / (1 + frame) .. of the image width
+    lighting: float = 0.0  # photos: paper darkens by up to this towards one corner
+    noise: float = 0.0  # photos: gaussian sigma in grey levels
+    format: str = "PNG"
+    quality: int = 85
+    ruling: str = ""  # "", "ruled" (horizontal rules) or "squared" (a grid)
+    rule_gap: tuple[float, float] = (1.3, 1.8)  # between rules, in H (squared: 0.6-1.0)
+    rule_ink: tuple[tuple[int, int, int], ...] = ((150, 180, 225), (170, 190, 215), (160, 160, 170))
+    rule_width: tuple[float, float] = (1.0, 2.2)  # px
+
+
+_PHOTO = dict(height=(40, 90), pen=(4, 7), ink=(45, 45, 60), background=(235, 230, 220), margin=(0.5, 1.5),
+              frame=1.0, lighting=0.35, noise=5.0, format="JPEG", quality=80)
+SCHEMES = {
+    "pad": Scheme(),  # the page: black pen on a transparent canvas
+    "pad-dark": Scheme(ink=(240, 240, 240), background=(24, 24, 28)),
+    "thin-pen": Scheme(height=(60, 110), pen=(2.5, 4.5), background=(255, 255, 255)),
+    "marker": Scheme(height=(90, 150), pen=(20, 30), background=(255, 255, 255)),
+    "blue-on-cream": Scheme(height=(70, 130), pen=(6, 10), ink=(30, 60, 170), background=(250, 242, 215)),
+    "photo": Scheme(**_PHOTO),
+    "ruled-photo": Scheme(**_PHOTO, ruling="ruled"),
+    "squared-photo": Scheme(**_PHOTO, ruling="squared", rule_gap=(0.6, 1.0)),
+}
+PAPER_SCHEMES = ("ruled-photo", "squared-photo")
+
+
+def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float, digit: float) -> np.ndarray:
+    """(h, w) coverage in [0, 1] of the paper's rules: horizontal lines ``rule_gap`` digit
+    heights apart, one of them near ``baseline`` (y, px) where the writer wrote; squared paper
+    adds vertical lines as far apart, at a random phase. Slightly tilted (a photo is never
+    square to the sheet)."""
+    h, w = shape
+    gap = r.uniform(*sc.rule_gap) * digit
+    width = r.uniform(*sc.rule_width)
+    tilt = math.tan(math.radians(r.uniform(-1.5, 1.5)))
+    first = baseline + r.uniform(-0.05, 0.12) * digit  # the rule the number sits on
+    first -= gap * math.ceil(first / gap)
+    lines = []
+    y = first
+    while y < h + gap:
+        lines.append(np.array([[-5.0, y + 5 * tilt], [w + 5.0, y - (w + 5) * tilt]]))
+        y += gap
+    if sc.ruling == "squared":
+        x = r.uniform(0, gap)
+        while x < w + gap:
+            lines.append(np.array([[x - (-5) * tilt, -5.0], [x - (h + 5) * tilt, h + 5.0]]))
+            x += gap
+    return stroke_coverage(lines, w, h, width)
+
+
+def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0.0, digit: float = 0.0) -> bytes:
+    """Ink coverage (h, w) in [0, 1] -> image file bytes in the scheme's colours, paper, light,
+    noise and format. ``baseline`` (y, px) and ``digit`` (H, px) place ruled paper's rules."""
+    a = cov[..., None].astype(np.float32)  # (h, w, 1)
+    ink = np.asarray(sc.ink, np.float32)
+    if sc.background is None:
+        rgba = np.concatenate([np.broadcast_to(ink, a.shape[:2] + (3,)), a * 255], axis=2)
+        img = Image.fromarray(np.round(rgba).astype(np.uint8), "RGBA")
+    else:
+        h, w = cov.shape
+        paper = np.broadcast_to(np.asarray(sc.background, np.float32), (h, w, 3))
+        rng = np.random.default_rng(zlib.crc32(f"{key}|{seed}".encode()))
+        if sc.ruling:
+            r = random.Random(f"{key}|{seed}|rules")
+            colour = np.asarray(r.choice(sc.rule_ink), np.float32)
+            lines = rules(cov.shape, sc, r, baseline, digit or 60.0)[..., None]  # (h, w, 1)
+            paper = paper * (1 - lines) + colour * lines
+        if sc.lighting:
+            yy, xx = np.ogrid[0:h, 0:w]
+            cx, cy = rng.uniform(0, 1, 2)  # the light falls off from a random point
+            d = np.hypot((xx / w - cx).astype(np.float32), (yy / h - cy).astype(np.float32)) / np.float32(math.sqrt(2))
+            paper = paper * (1.0 - np.float32(sc.lighting) * d ** 1.5)[..., None]
+        rgb = paper * (1 - a) + ink * a
+        if sc.noise:
+            rgb = rgb + rng.normal(0, sc.noise, (h, w)).astype(np.float32)[..., None]
+        img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    return encode_image(img, sc.format, sc.quality)
