@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitpad import compose, numbers, pendigits
+from digitpad import compose, handwriting, numbers, pendigits
 from digitpad.decode import Decoded, decode
 from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
@@ -213,8 +213,9 @@ def timing(hands: list[compose.Hand], model: Predictor, n: int = 40) -> dict:
     return out
 
 
-def lone_digits(path: str, model: Predictor, limit: int) -> dict:
-    _, held = pendigits.split_by_writer(pendigits.load(path), seed=0)
+def lone_digits(path: str, model: Predictor, limit: int, split: str = "test") -> dict:
+    splits = handwriting.writer_splits(pendigits_path=path)
+    held = [r for r in pendigits.load(path) if splits[r["writer"]] == split]
     held = held[:: max(1, len(held) // limit)][:limit]
     ok_num = ok_one = 0
     for rec in held:
@@ -260,14 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=200, help="composed numbers per layout (digits; separators: half)")
     ap.add_argument("--schemes", default=",".join(compose.SCHEMES))
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--split", choices=["val", "test"], default="test",
+                    help="whose numbers: the validation writers (what the reader is tuned on) or the test writers (reported)")
     ap.add_argument("--failures", default=None, help="folder for contact sheets of the misread numbers")
     args = ap.parse_args(argv)
     model = Predictor(args.model)
     schemes = args.schemes.split(",")
-    recs = compose.load_records(args.unipen, args.pendigits, split="test")
+    recs = compose.load_records(args.unipen, args.pendigits, split=args.split)
     hands = compose.hands_of(recs)
     sep_hands = [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
-    print(f"held-out writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "
+    print(f"{args.split} writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "
           f"model {model.version} ({len(model.labels)} classes)")
     fail_digits: list = []
     fail_seps: list = []
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nCPU per 6-digit number (decode + read, in-process):")
     for k, v in res["time_6_digits"].items():
         print(f"  {k}: p50 {v['p50_ms']:.2f} ms, p90 {v['p90_ms']:.2f} ms, {v['images']:.1f} images read")
-    res["lone_digits"] = lone_digits(args.pendigits, model, 400)
+    res["lone_digits"] = lone_digits(args.pendigits, model, 400, args.split)
     ld = res["lone_digits"]
     print(f"\nlone digits (held-out pendigits writers, canvas-280, n={ld['n']}): read as a number "
           f"{ld['as_number']:.2%}, single-digit path {ld['single_digit_path']:.2%}")

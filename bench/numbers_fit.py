@@ -1,5 +1,5 @@
 """Fit the number reader's candidate verifier (``digitpad.verifier.WEIGHTS``) and its per-character
-bonus (``numbers.CHAR_BONUS``) on composed numbers of the DEV writers (held-out writers never seen).
+bonus (``numbers.CHAR_BONUS``) on composed numbers of the TRAIN writers (the project's writer split; val and test writers never seen).
 
     .venv/bin/python bench/numbers_fit.py                      # fit, then print WEIGHTS and the bonus table
     .venv/bin/python bench/numbers_fit.py --n 300 --model path/to/model.onnx
@@ -9,7 +9,7 @@ composed number's ground truth: it is "one character" when at least PURITY of it
 one character and it holds at least COVER of that character's ink (pixel ownership from
 ``Sample.ownership``, at the reader's working resolution). A logistic regression (Newton's
 method, small L2) on ``verifier.features`` of the tall candidates gives WEIGHTS; then whole-string
-accuracy on a second set of dev numbers is printed for several CHAR_BONUS values. Paste them into
+accuracy on a second set of train writers' numbers is printed for several CHAR_BONUS values. Paste them into
 digitpad/verifier.py and numbers.py (a retrained model needs a refit: the features include its
 probabilities).
 """
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     model = Predictor(args.model)
     hands = compose.load_hands(args.unipen, args.pendigits, split="train")
     t = time.time()
-    fit_set = samples(hands, args.n, 1000, list(compose.DIGIT_TEMPLATES))
+    fit_set = samples(hands, args.n, 1000, list(compose.TEMPLATES))
     X, y = [], []
     for s in fit_set:
         f, lab = candidate_rows(s, model)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train accuracy {((p > 0.5) == y).mean():.3f}", file=sys.stderr)
     verifier.WEIGHTS = {k: float(v) for k, v in zip(verifier.FEATURES, w)}
     print("WEIGHTS = {" + ", ".join(f'"{k}": {v:.4g}' for k, v in verifier.WEIGHTS.items()) + "}")
-    check = samples(hands, args.n // 2, 5000, list(compose.DIGIT_TEMPLATES))
+    check = samples(hands, args.n // 2, 5000, list(compose.TEMPLATES))
     for bonus in [float(b) for b in args.bonus.split(",")]:
         numbers.CHAR_BONUS = bonus
         by: dict[str, list[bool]] = {}

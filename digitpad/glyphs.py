@@ -93,6 +93,8 @@ def lines(parts: list[Piece], line: Line) -> dict[str, float]:
     out = {}
     if abs(bow) < 0.04 and lean >= SLASH_LEAN and lean + math.degrees(math.atan(line.slant)) >= SLASH_LEAN:
         out["/"] = 0.9 if lean >= SLASH_LEAN + 7 else 0.6
+    elif abs(bow) < 0.04 and lean < SLASH_LEAN / 2:
+        out["/"] = 0.0  # straight, and leaning like the writer's own characters: a 1, not a slash
     elif PARENTHESES and abs(lean) < SLASH_LEAN and abs(bow) >= BOW and p.height >= 1.05 * line.height:
         out["(" if bow > 0 else ")"] = 0.85
     return out

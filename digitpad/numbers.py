@@ -43,6 +43,7 @@ from typing import Protocol
 import numpy as np
 
 from . import engines
+from .charset import OTHER_NAME
 from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
@@ -55,7 +56,7 @@ MAX_WIDTH = 1.5
 JOIN_GAP = 0.05
 TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heights)
 SMALL = 0.45  # step 7: candidates of pieces at most this tall are small marks (or bits of a character)
-CHAR_BONUS = 0.75  # step 8
+CHAR_BONUS = 1.5  # step 8 (bench/numbers_fit.py: the best of its grid on train writers, confirmed on val)
 SKIP_COST = -6.0
 ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
 WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
@@ -63,6 +64,7 @@ LONE = 0.85  # ... unless the whole image is one component the model reads clear
 # trained with label smoothing: a clear digit gets ~0.9) as one character: a lone digit is not split
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
+NOT_SLASH = 0.05  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
 
 
@@ -198,8 +200,8 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
         if lab in labels and probs is not None:
             if lab in MARKS:
                 out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
-            elif lab in geo:
-                out[lab] = min(1.0, out[lab] * (0.5 + geo[lab]))
+            elif lab in geo:  # geo 0: a straight stroke that leans no more than the writer's 1s
+                out[lab] = out[lab] * NOT_SLASH if geo[lab] == 0 else min(1.0, out[lab] * (0.5 + geo[lab]))
         elif lab in geo and lab in MARKS:
             out[lab] = geo[lab]
     return out
@@ -224,7 +226,8 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
         tall = False
     c.scores = class_scores(probs, labels, tall, geo)
     if tall and probs is not None:
-        c.feats = features(parts, c.mask_box, c.scores, line, comp_area)
+        other = float(probs[labels.index(OTHER_NAME)]) if OTHER_NAME in labels else 0.0
+        c.feats = features(parts, c.mask_box, c.scores, line, comp_area, other)
         c.fit = verify(c.feats)
     else:
         c.fit = math.log(max(geo.values())) if geo else -7.0

@@ -4,9 +4,9 @@ A logistic model on a few numbers the reader has anyway: the model's two best sc
 candidate's size and place relative to the line, how many pieces and cut sides it has, the
 share of its components' ink it holds, and which digit the model read (with its width, since
 a '1' is narrow and a '0' wide). Fitted by ``bench/numbers_fit.py`` on composed numbers of the
-dev writers (never the held-out ones) for the shipped model: a retrained model needs a refit,
-since the features include its probabilities. (The retrained model's ``other`` class, trained
-on the reader's own fragments, does much of this job from the image itself.)
+train writers (never the val or test ones) for the shipped model: a retrained model needs a refit,
+since the features include its probabilities. A 21-class model's ``other`` probability is one
+more feature: fragments and pairs of digits look like no character of a number.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from .segment import Line, Piece
 
 DIGITS = "0123456789"
 FEATURES = ("bias", "log_p1", "log_p2", "width", "height", "width2", "height2", "pieces", "cut_sides", "cut_ink",
-            "gap", "drop", "rise", "share") + tuple(f"is_{d}" for d in "0123456789") + tuple(
+            "gap", "drop", "rise", "share", "log_other") + tuple(f"is_{d}" for d in "0123456789") + tuple(
             f"width_{d}" for d in "0123456789")
-WEIGHTS = {"bias": -16.91, "log_p1": 0.8359, "log_p2": -1.064, "width": 16.15, "height": 23.88, "width2": -10.8,
-           "height2": -12.15, "pieces": -0.05689, "cut_sides": -1.214, "cut_ink": 0.01116, "gap": -8.222, "drop": 0.3255,
-           "rise": -2.196, "share": 0.8827, "is_0": -4.656, "is_1": -3.575, "is_2": -4.877, "is_3": -3.701,
-           "is_4": -1.075, "is_5": -4.978, "is_6": -2.455, "is_7": -3.59, "is_8": -0.2668, "is_9": -0.9917,
-           "width_0": 2.371, "width_1": 1.031, "width_2": 2.535, "width_3": 0.8232, "width_4": -3.319, "width_5": 2.345,
-           "width_6": -0.5906, "width_7": 0.4885, "width_8": -4.269, "width_9": -1.284}
+WEIGHTS = {"bias": -18.53, "log_p1": 0.4283, "log_p2": -0.2066, "width": 9.087, "height": 22.16, "width2": -9.093,
+           "height2": -10.61, "pieces": 0.1338, "cut_sides": -0.7401, "cut_ink": -0.03199, "gap": 0.184,
+           "drop": 0.8997, "rise": -2.082, "share": 1.15, "log_other": -0.2416, "is_0": -1.365, "is_1": 0.4308,
+           "is_2": -3.259, "is_3": -0.8898, "is_4": 0.7832, "is_5": -0.4171, "is_6": 1.641, "is_7": -1.806,
+           "is_8": 3.153, "is_9": 1.01, "width_0": 6.589, "width_1": 3.519, "width_2": 8.165, "width_3": 5.311,
+           "width_4": 2.914, "width_5": 4.326, "width_6": 1.824, "width_7": 6.57, "width_8": 0.663, "width_9": 3.728}
 
 
 def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[str, float], line: Line,
-             comp_area: dict[int, int]) -> np.ndarray:
-    """(len(FEATURES),) float64 for one tall candidate. ``comp_area``: ink of each component."""
+             comp_area: dict[int, int], other: float = 0.0) -> np.ndarray:
+    """(len(FEATURES),) float64 for one tall candidate. ``comp_area``: ink of each component;
+    ``other``: the model's probability that the candidate is no character of a number (a
+    fragment, two digits, a scribble; 0 for a model without that class)."""
     H = line.height
     y0, y1, x0, x1 = box
     top2 = sorted(scores.values(), reverse=True)[:2] + [0.0, 0.0]
@@ -53,7 +55,8 @@ def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[st
         digit[DIGITS.index(best)] = 1.0
     return np.concatenate([[1.0, math.log(max(top2[0], 1e-6)), math.log(max(top2[1], 1e-6)), w, h, w * w, h * h,
                             len(parts) - 1.0, float(len(cuts)), float(sum(cuts)), gap / H,
-                            (y1 - line.base_at(xc)) / H, (line.top_at(xc) - y0) / H, share], digit, digit * w])
+                            (y1 - line.base_at(xc)) / H, (line.top_at(xc) - y0) / H, share,
+                            math.log(max(other, 1e-4))], digit, digit * w])
 
 
 def verify(f: np.ndarray) -> float:
