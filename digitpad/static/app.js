@@ -9,6 +9,7 @@ import { ApiError, getConfig, readOnServer } from "./api.js";
 import * as view from "./view.js";
 import * as feedback from "./feedback.js";
 import { deviceAvailable, loadDevice } from "./ondevice.js";
+import { readNumberOnDevice } from "./numberreading.js";
 import { outbox } from "./outbox.js";
 
 const DEBOUNCE_MS = 100;   // predict this long after the last pen move...
@@ -21,7 +22,7 @@ export const BACKENDS = {
     predict: async (input) => {
       const device = await loadDevice();
       const pixels = input.imageData || await decodePixels(input.blob);
-      return asNumber(await device.predictImageData(pixels, { thresholds: state.config }), pixels);
+      return readNumberOnDevice(device, pixels, state.config);   // the twin of POST /api/read
     },
   },
 };
@@ -37,20 +38,6 @@ async function decodePixels(blob) {
 }
 
 const $ = (id) => document.getElementById(id);
-
-/** An on-device single-character reading in POST /api/read's shape: one character, boxed by the
- *  ink the image holds (the device reads the drawing as one character). */
-function asNumber(r, pixels) {
-  if (r.status === "empty") return { text: "", status: "empty", confidence: 0, characters: [], model: r.model };
-  const other = r.status === "not_digit";
-  const char = other ? "?" : String(r.digit);
-  const status = other ? "other" : r.status === "uncertain" ? "uncertain" : "ok";
-  return {
-    text: char, status: other ? "not_number" : status, confidence: r.confidence, model: r.model,
-    characters: [{ char, confidence: r.confidence, status, box: [0, 0, pixels.width, pixels.height],
-                   probabilities: r.probabilities, preview: r.preview, digit: r.digit }],
-  };
-}
 
 /** A one-character reading as feedback's "Right?" sees it: {digit, confidence, status, model}. */
 function asDigit(r) {

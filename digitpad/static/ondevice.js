@@ -14,6 +14,7 @@
 // (modelfile.js): weights and metadata travel as one unit.
 
 import { modelMetadata } from "./modelfile.js";
+import { loadParams } from "./numparams.js";
 import { normalize, toMnist } from "./preprocess.js";
 
 export const ORT_VERSION = "1.30.0";
@@ -62,7 +63,7 @@ async function load() {
   ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer / cross-origin isolation needed
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = base;
-  const config = await getJSON("api/config");
+  const [config] = await Promise.all([getJSON("api/config"), loadParams()]);   // (params: the number reader's)
   const modelUrl = config.model_url || "api/model.onnx";
   const r = await fetch(modelUrl);
   if (!r.ok) throw new Error(`${modelUrl} answered ${r.status}`);
@@ -82,7 +83,7 @@ function softmax(logits) {
 }
 
 /** 28x28 white-on-black uint8 -> a PNG data URL (the "what the model sees" preview). */
-function previewURL(image) {
+export function previewURL(image) {
   const c = document.createElement("canvas");
   c.width = c.height = 28;
   const ctx = c.getContext("2d");
@@ -127,6 +128,22 @@ export class Device {
     const feeds = { [this.input]: new this.ort.Tensor("float32", x, [1, 1, 28, 28]) };
     const out = await this.session.run(feeds);
     return softmax(Array.from(out[this.output].data)).map(Math.fround);
+  }
+
+  /** The model's class names ("0".."9", symbols, "other"), from its metadata. */
+  get labels() {
+    return this.metadata.labels || ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+  }
+
+  /** N 28x28 images -> N arrays of probabilities, in ONE model run ((N, 1, 28, 28) input). */
+  async probabilitiesBatch(images) {
+    if (!images.length) return [];
+    const x = new Float32Array(images.length * 784);
+    images.forEach((image, i) => x.set(normalize(image, this.metadata.normalization), i * 784));
+    const feeds = { [this.input]: new this.ort.Tensor("float32", x, [images.length, 1, 28, 28]) };
+    const out = (await this.session.run(feeds))[this.output].data;   // (N, C) logits
+    const C = out.length / images.length;
+    return images.map((_, i) => softmax(Array.from(out.subarray(i * C, (i + 1) * C))).map(Math.fround));
   }
 
   /** RGBA pixels -> a reading with /api/predict's fields, plus where = "device". */

@@ -21,17 +21,17 @@ export const MIN_CONTRAST = 16.0;
 export const ZOOM_SIDE = 24;
 export const EDGE_RUN = 0.3;
 
-const roundHalfUp = (x) => Math.floor(x + 0.5);
+export const roundHalfUp = (x) => Math.floor(x + 0.5);
 
 /** numpy's median: the middle value, or the mean of the two middle values. */
-function median(values) {
+export function median(values) {
   const v = Float64Array.from(values).sort();
   const n = v.length;
   return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /** sorted(v)[floor(q (len(v) - 1))]: preprocess.percentile. */
-function percentile(values, q) {
+export function percentile(values, q) {
   const v = Float64Array.from(values).sort();
   return v[Math.floor(q * (v.length - 1))];
 }
@@ -39,7 +39,7 @@ function percentile(values, q) {
 // ------------------------------------------------------------------ array helpers
 
 /** preprocess.block_mean: (H, W) -> (ceil(H/k), ceil(W/k)) exact block means. */
-function blockMean(x, h, w, k) {
+export function blockMean(x, h, w, k) {
   if (k === 1) return { a: Float64Array.from(x), h, w };
   const H = Math.ceil(h / k), W = Math.ceil(w / k);
   const sums = new Float64Array(H * W);
@@ -86,7 +86,7 @@ function resampleCols(x, n, m, mOut, scale, offset) {
 }
 
 /** preprocess.stroke_width: mean stroke width (px) of a binary (h, w) mask, from area and perimeter. */
-function strokeWidth(mask, h, w) {
+export function strokeWidth(mask, h, w) {
   let a = 0;
   for (let i = 0; i < mask.length; i++) a += mask[i];
   if (a === 0) return 0;
@@ -136,7 +136,7 @@ function grow(mask, h, w, steps, cross, shrink) {
 }
 
 /** preprocess.thicken: grow (rho > 0) or shrink (rho < 0) strokes by |rho| px with an octagon. */
-function thicken(mask, h, w, rho) {
+export function thicken(mask, h, w, rho) {
   const n = Math.abs(rho);
   if (n === 0) return mask;
   const a = roundHalfUp(n / 2.414);
@@ -145,7 +145,7 @@ function thicken(mask, h, w, rho) {
 }
 
 /** [y0, y1, x0, x1] (end-exclusive) of the set pixels, or null. */
-function bbox(mask, h, w) {
+export function bbox(mask, h, w) {
   let y0 = h, y1 = -1, x0 = w, x1 = -1;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -199,7 +199,7 @@ function trimSpecks(mask, h, w) {
 // ------------------------------------------------------------------ steps 1-3
 
 /** The outer band of width max(1, min(h, w) // 50), as a plain array (order irrelevant: medians). */
-function ring(x, h, w) {
+export function ring(x, h, w) {
   const b = Math.max(1, Math.floor(Math.min(h, w) / 50));
   if (2 * b >= Math.min(h, w)) return Array.from(x);
   const out = [];
@@ -326,7 +326,7 @@ export function borderRegions(mask, h, w) {
 }
 
 /** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. */
-function inkMap(gray, alpha, h, w, minPixels) {
+export function inkMap(gray, alpha, h, w, minPixels) {
   if (alpha !== null && median(ring(alpha, h, w)) < 0.5) {
     return { ink: alpha.map((a) => a * 255.0), noise: 0, polarity: "alpha" };
   }
@@ -388,28 +388,44 @@ export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
   // 3. ink map.
   const { ink, noise } = inkMap(gray, alpha, h, w, minPixels);
 
+  // 4-10, one function of the ink map.
+  const res = finish(ink, h, w, noise, minPixels, zoom && k > 1);
+  if (res.kind === "empty") return EMPTY();
+  if (res.kind === "zoom") {
+    // 4a. a digit small in a reduced image is read again from the original pixels.
+    const [cy0, cy1, cx0, cx1] = res.box;
+    const extent = Math.max(cy1 - cy0, cx1 - cx0);
+    const g = Math.floor(extent / 2) + 2;
+    const top = Math.max(0, (cy0 - g) * k), bottom = Math.min(H0, (cy1 + g) * k);
+    const left = Math.max(0, (cx0 - g) * k), right = Math.min(W0, (cx1 + g) * k);
+    const cw = right - left, ch = bottom - top;
+    const part = new Uint8ClampedArray(cw * ch * 4);   // the crop, RGBA
+    for (let y = 0; y < ch; y++) {
+      for (let i = 0; i < cw * 4; i++) part[y * cw * 4 + i] = data[((y + top) * W0 + left) * 4 + i];
+    }
+    return toMnist({ data: part, width: cw, height: ch }, { zoom: false });
+  }
+  return { image: res.image, empty: false };
+}
+
+/**
+ * Steps 4-10 on an (h, w) ink map (Float64Array, [0, 255]): fit28.finish with
+ * normalize_stroke=True. -> {kind: "empty"} | {kind: "zoom", box} (only when `zoom`: step 4a
+ * asks for a re-read of box [cy0, cy1, cx0, cx1]) | {kind: "done", box: [y0, y1, x0, x1], image}.
+ * The number reader (numbers.js) runs it on each candidate character's ink.
+ */
+export function finish(ink, h, w, noise, minPixels, zoom = false) {
   // 4. soft threshold.
   const floor = Math.max(4 * noise, 10.0);
   const cand = ink.filter((v) => v > floor);
-  if (cand.length < minPixels) return EMPTY();
+  if (cand.length < minPixels) return { kind: "empty" };
   const c = percentile(cand, 0.9);
-  if (c < Math.max(MIN_CONTRAST, 6 * noise)) return EMPTY();
+  if (c < Math.max(MIN_CONTRAST, 6 * noise)) return { kind: "empty" };
 
-  // 4a. zoom: a digit small in a reduced image is read again from the original pixels.
-  if (zoom && k > 1) {
-    const [cy0, cy1, cx0, cx1] = bbox(Uint8Array.from(ink, (x) => (x > floor ? 1 : 0)), h, w);
-    const extent = Math.max(cy1 - cy0, cx1 - cx0);
-    if (extent <= ZOOM_SIDE) {
-      const g = Math.floor(extent / 2) + 2;
-      const top = Math.max(0, (cy0 - g) * k), bottom = Math.min(H0, (cy1 + g) * k);
-      const left = Math.max(0, (cx0 - g) * k), right = Math.min(W0, (cx1 + g) * k);
-      const cw = right - left, ch = bottom - top;
-      const part = new Uint8ClampedArray(cw * ch * 4);   // the crop, RGBA
-      for (let y = 0; y < ch; y++) {
-        for (let i = 0; i < cw * 4; i++) part[y * cw * 4 + i] = data[((y + top) * W0 + left) * 4 + i];
-      }
-      return toMnist({ data: part, width: cw, height: ch }, { zoom: false });
-    }
+  // 4a. zoom: a digit that spans few working pixels; toMnist re-reads its box.
+  if (zoom) {
+    const box = bbox(Uint8Array.from(ink, (x) => (x > floor ? 1 : 0)), h, w);
+    if (Math.max(box[1] - box[0], box[3] - box[2]) <= ZOOM_SIDE) return { kind: "zoom", box };
   }
   const lo = Math.max(floor, 0.25 * c);
   const hi = Math.max(0.75 * c, lo + 1.0);
@@ -419,7 +435,7 @@ export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
   const mask = trimSpecks(Uint8Array.from(v, (x) => (x >= 0.5 ? 1 : 0)), h, w);
   let count = 0;
   for (const x of mask) count += x;
-  if (count < minPixels) return EMPTY();
+  if (count < minPixels) return { kind: "empty" };
   const [y0, y1, x0, x1] = bbox(mask, h, w);
 
   // 6. crop; stroke width at working resolution.
@@ -484,7 +500,7 @@ export function toMnist({ data, width: W0, height: H0 }, { zoom = true } = {}) {
 
   // 10. uint8, white ink on black.
   const image = Uint8Array.from(out, (x) => Math.min(Math.max(roundHalfUp(x * 255.0), 0), 255));
-  return { image, empty: false };
+  return { kind: "done", box: [y0, y1, x0, x1], image };
 }
 
 /** (784) uint8 -> Float32Array(784), the (1, 1, 28, 28) model input: (pixel * scale - mean) / std,

@@ -1,0 +1,244 @@
+// Read a whole handwritten number on this device: the browser's twin of digitpad/numbers.py
+// (steps 6-9 of its docstring: candidates, class scores, the search, spaces), on the pieces of
+// segment.js and cuts.js, each candidate's 28x28 made by preprocess.js's `finish` (the same
+// steps 4-10 the server runs) and read by the model in ONE batch per stage. Constants come from
+// numbers-params.json (P.numbers), written from the Python module.
+//
+//   const reading = await readNumber(decodedOf(imageData), model);
+//   // model: {labels, predictBatch(images: Uint8Array(784)[]) -> Promise<Float32 probabilities[]>}
+//   reading.text; reading.characters[0]   // {char, confidence, box [x, y, w, h], alternatives, scores, image}
+
+import { P } from "./numparams.js";
+import { finish, median } from "./preprocess.js";
+import { componentsOf, inkPage } from "./segment.js";
+import { cut } from "./cuts.js";
+import { features, lines, marks, verify } from "./glyphs.js";
+
+// ------------------------------------------------------------------ 6. candidates
+
+/** numbers._paint: the pieces' runs as a 0/1 mask of box [y0, y1, x0, x1]. */
+function paint(pieces, [y0, y1, x0, x1]) {
+  const w = x1 - x0, m = new Uint8Array((y1 - y0) * w);
+  for (const p of pieces) {
+    for (let i = 0; i < p.row.length; i++) m.fill(1, (p.row[i] - y0) * w + p.start[i] - x0, (p.row[i] - y0) * w + p.end[i] - x0);
+  }
+  return m;
+}
+
+/** numbers._grow: one 3x3 dilation of an (h, w) mask. */
+function grow(m, h, w) {
+  const g = Uint8Array.from(m);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) if ((y > 0 && m[(y - 1) * w + x]) || (y < h - 1 && m[(y + 1) * w + x])) g[y * w + x] = 1;
+  }
+  const out = Uint8Array.from(g);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) if ((x > 0 && g[y * w + x - 1]) || (x < w - 1 && g[y * w + x + 1])) out[y * w + x] = 1;
+  }
+  return out;
+}
+
+/** numbers._image: one candidate's 28x28 (or null) and its ink box [y0, y1, x0, x1] (working px). */
+function image(page, parts) {
+  const y0 = Math.min(...parts.map((p) => p.y0)), y1 = Math.max(...parts.map((p) => p.y1));
+  const x0 = Math.min(...parts.map((p) => p.x0)), x1 = Math.max(...parts.map((p) => p.x1));
+  const box = [Math.max(0, y0 - 1), Math.min(page.h, y1 + 1), Math.max(0, x0 - 1), Math.min(page.w, x1 + 1)];
+  const h = box[1] - box[0], w = box[3] - box[2];
+  const mine = paint(parts, box), around = grow(mine, h, w);
+  const ink = new Float64Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x, at = (y + box[0]) * page.w + x + box[2];
+      const other = page.mask[at] && !mine[i];
+      ink[i] = page.ink[at] * (around[i] && !other ? 1 : 0);
+    }
+  }
+  const res = finish(ink, h, w, page.noise, P.preprocess.MIN_INK_PIXELS, false);
+  return { img: res.kind === "done" ? res.image : null, maskBox: [y0, y1, x0, x1] };
+}
+
+const keyOf = (parts) => parts.map((p) => `${p.comp},${p.x0},${p.x1},${p.area}`).join(";");
+
+/** numbers.candidates: the candidate characters of `pieces` (reused from `seen` when made there). */
+function candidates(page, pieces, line, seen) {
+  const N = P.numbers;
+  const spans = [];
+  for (let i = 0; i < pieces.length; i++) {
+    let right = -Infinity;
+    for (let j = i; j < Math.min(pieces.length, i + N.MAX_PARTS); j++) {
+      const p = pieces[j];
+      if (j > i && p.d0 - right > N.JOIN_GAP * line.height) break;
+      right = Math.max(right, p.d1);
+      if (j > i && right - Math.min(...pieces.slice(i, j + 1).map((q) => q.d0)) > N.MAX_WIDTH * line.height) break;
+      spans.push([i, j + 1]);
+    }
+  }
+  const where = new Map();
+  pieces.forEach((p, k) => where.set(p.comp, [...(where.get(p.comp) || []), k]));
+  for (const ks of where.values()) {
+    const [a, b] = [ks[0], ks[ks.length - 1]];
+    if (ks.length > 1 && b - a === ks.length - 1 && !spans.some(([i, j]) => i === a && j === b + 1)) spans.push([a, b + 1]);
+  }
+  return spans.map(([i, j]) => {
+    const parts = pieces.slice(i, j), key = keyOf(parts);
+    const old = seen.get(key);
+    if (old !== undefined) return { ...old, i, j };
+    const { img, maskBox } = image(page, parts);
+    const c = { i, j, maskBox, parts, image: img, scores: new Map(), fit: -Infinity, probs: null };
+    seen.set(key, c);
+    return c;
+  });
+}
+
+// ------------------------------------------------------------------ 7. class scores
+
+/** numbers.class_scores: each character's score (a Map, in Python's dict order). */
+export function classScores(probs, labels, tall, geo) {
+  const N = P.numbers, MARKS = N.MARKS;
+  const out = new Map();
+  if (probs !== null) {
+    labels.forEach((lab, k) => {
+      if (!MARKS.includes(lab) && lab !== "other") out.set(lab, tall ? probs[k] : probs[k] * 1e-3);
+    });
+  }
+  for (const lab of MARKS + "/()") {
+    if (labels.includes(lab) && probs !== null) {
+      if (MARKS.includes(lab)) out.set(lab, geo.has(lab) ? probs[labels.indexOf(lab)] * (0.5 + geo.get(lab)) : 0.0);
+      else if (geo.has(lab)) {   // geo 0: a straight stroke that leans no more than the writer's 1s
+        out.set(lab, geo.get(lab) === 0 ? out.get(lab) * N.NOT_SLASH : Math.min(1.0, out.get(lab) * (0.5 + geo.get(lab))));
+      }
+    } else if (geo.has(lab) && MARKS.includes(lab)) out.set(lab, geo.get(lab));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ 8. search
+
+/** numbers.score: a candidate's class scores and its log-score as one character (c.fit). */
+function score(c, probs, labels, line, compArea, tallPieces) {
+  const N = P.numbers;
+  const [y0, y1] = c.maskBox;
+  let tall = (y1 - y0) >= N.TALL * line.height;
+  const whole = c.parts.every((p) => p.whole);
+  const small = c.parts.every((p) => p.height <= N.SMALL * line.height) && (y1 - y0) <= 0.75 * line.height;
+  let geo = new Map();
+  if (whole && small) geo = marks(c.parts, c.maskBox, line, tallPieces);
+  else if (whole && tall) geo = lines(c.parts, line);
+  if (small) tall = false;   // a mark, or a piece of a character: not read as a digit
+  c.scores = classScores(probs, labels, tall, geo);
+  if (tall && probs !== null) {
+    const other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
+    c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, other));
+  } else {
+    c.fit = geo.size ? Math.log(Math.max(...geo.values())) : -7.0;
+  }
+}
+
+function componentAreas(pieces) {
+  const area = new Map();
+  for (const p of pieces) area.set(p.comp, (area.get(p.comp) || 0) + p.area);
+  return area;
+}
+
+/** numbers._search: the best path of candidates covering pieces 0..n-1 (a small piece may be skipped). */
+function search(n, cands, pieces, line) {
+  const N = P.numbers;
+  const best = new Array(n + 1).fill(-Infinity), back = new Array(n + 1).fill(null);
+  best[0] = 0.0;
+  const ending = new Map();
+  for (const c of cands) ending.set(c.j, [...(ending.get(c.j) || []), c]);
+  for (let j = 1; j <= n; j++) {
+    const p = pieces[j - 1];
+    if (p.height < 0.45 * line.height && best[j - 1] + N.SKIP_COST > best[j]) {
+      best[j] = best[j - 1] + N.SKIP_COST;
+      back[j] = j - 1;
+    }
+    for (const c of ending.get(j) || []) {
+      if (!c.scores.size || best[c.i] === -Infinity) continue;
+      const s = best[c.i] + c.fit + N.CHAR_BONUS;
+      if (s > best[j]) {
+        best[j] = s;
+        back[j] = c;
+      }
+    }
+  }
+  const path = [];
+  for (let j = n; j > 0;) {
+    const b = back[j];
+    if (b === null) break;   // unreachable (no candidate covers a piece): not expected
+    if (typeof b === "number") j = b;
+    else {
+      path.push(b);
+      j = b.i;
+    }
+  }
+  return path.reverse();
+}
+
+/** numbers._read: steps 6-8 on one set of pieces -> {path, images read}. */
+async function readPieces(page, pieces, line, model, seen) {
+  const cands = candidates(page, pieces, line, seen);
+  const todo = cands.filter((c) => c.image !== null && !c.scores.size && c.fit === -Infinity);
+  const tallPieces = pieces.filter((p) => p.height >= P.numbers.TALL * line.height);
+  const area = componentAreas(pieces);
+  if (todo.length) {
+    const probs = await model.predictBatch(todo.map((c) => c.image));   // ONE batch: (N, C)
+    todo.forEach((c, k) => score(c, probs[k], model.labels, line, area, tallPieces));
+  }
+  for (const c of cands) if (c.image === null && c.fit === -Infinity) score(c, null, model.labels, line, area, tallPieces);
+  return { path: search(pieces.length, cands, pieces, line), images: todo.length };
+}
+
+// ------------------------------------------------------------------ reading
+
+/** numbers.read_number: decoded planes -> {text, characters, confidence, candidates}. */
+export async function readNumber(dec, model) {
+  const N = P.numbers;
+  const page = inkPage(dec);
+  const found = page && componentsOf(page);
+  if (!found) return { text: "", characters: [], confidence: 0.0, candidates: 0 };
+  const { comps, line } = found;
+  const seen = new Map();   // candidates already read, by their pieces
+  let { path, images } = await readPieces(page, comps, line, model, seen);
+  let doubt = new Set();
+  for (const c of path) {
+    if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
+  }
+  if (comps.length === 1 && path.length === 1 && Math.max(0.0, ...path[0].scores.values()) >= N.LONE) {
+    doubt = new Set();   // one stroke of ink read as one clear digit: a lone digit is never split
+  }
+  if (doubt.size) {
+    const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
+    path = again.path;
+    images += again.images;
+  }
+  return assemble(path, page, line, images);
+}
+
+/** numbers._assemble (step 9): characters with boxes in file pixels, spaces, confidence. */
+function assemble(path, page, line, images) {
+  const N = P.numbers;
+  const chars = [], gaps = [];
+  path.forEach((c, k) => {
+    const ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
+    const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
+    const [ch, p] = ranked[0];
+    const [y0, y1, x0, x1] = c.maskBox;
+    const s = page.scale, [ox, oy] = page.origin;
+    const box = [Math.trunc(ox + x0 * s), Math.trunc(oy + y0 * s), Math.ceil((x1 - x0) * s), Math.ceil((y1 - y0) * s)];
+    const norm = Math.max(1.0, total);   // (geometric scores beside the model's may sum above 1)
+    chars.push({
+      char: ch, confidence: p / norm, box, alternatives: ranked.slice(1, 4).map(([a, q]) => [a, q / norm]),
+      image: c.image || new Uint8Array(784), scores: new Map([...c.scores].map(([a, q]) => [a, q / norm])),
+    });
+    if (k) gaps.push(x0 - path[k - 1].maskBox[3]);
+  });
+  const med = gaps.length ? median(gaps) : 0;
+  let text = "";
+  chars.forEach((ch, k) => {
+    if (k && gaps[k - 1] > N.SPACE_GAP * line.height && gaps[k - 1] > N.SPACE_RATIO * Math.max(med, 1.0)) text += " ";
+    text += ch.char;
+  });
+  const confidence = chars.length ? chars.reduce((s, c) => s * c.confidence, 1.0) : 0.0;
+  return { text, characters: chars, confidence, candidates: images };
+}

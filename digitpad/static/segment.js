@@ -1,0 +1,272 @@
+// The ink of a handwritten number as connected pieces on a line: the browser's twin of
+// digitpad/segment.py (steps 1-4 of reading a number; the step numbers are its docstring's).
+// Constants come from numbers-params.json (P.segment), written from the Python module.
+//
+//   const dec = decodedOf(imageData);          // {gray, alpha, h, w}: step 1's 8-bit planes
+//   const page = inkPage(dec);                 // {ink, v, mask, h, w, noise, scale, origin} or null
+//   const found = componentsOf(page);          // {comps, line} or null
+//
+// Arrays are row-major typed arrays with explicit (h, w); masks hold 0/1 bytes. A piece is
+// {row, start, end (Int32Array runs), comp, whole, cutL, cutR, y0, y1, x0, x1, area, d0, d1}.
+
+import { P } from "./numparams.js";
+import { MIN_CONTRAST, blockMean, inkMap, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
+
+/** Step 1 of preprocessing on RGBA pixels: Pillow's 8-bit L, and alpha unless all opaque. */
+export function decodedOf({ data, width: w, height: h }) {
+  const gray = new Uint8Array(w * h), alpha = new Uint8Array(w * h);
+  let opaque = true;
+  for (let i = 0; i < w * h; i++) {
+    gray[i] = (19595 * data[4 * i] + 38470 * data[4 * i + 1] + 7471 * data[4 * i + 2] + 32768) >>> 16;
+    alpha[i] = data[4 * i + 3];
+    if (alpha[i] < 255) opaque = false;
+  }
+  return { gray, alpha: opaque ? null : alpha, h, w };
+}
+
+/** decode.Decoded.crop: rows [top, bottom), columns [left, right); alpha dropped when all opaque. */
+function crop(dec, top, bottom, left, right) {
+  const h = bottom - top, w = right - left;
+  const cut = (plane) => {
+    const out = new Uint8Array(h * w);
+    for (let y = 0; y < h; y++) out.set(plane.subarray((y + top) * dec.w + left, (y + top) * dec.w + right), y * w);
+    return out;
+  };
+  let alpha = dec.alpha ? cut(dec.alpha) : null;
+  if (alpha && alpha.every((a) => a === 255)) alpha = null;
+  return { gray: cut(dec.gray), alpha, h, w };
+}
+
+/** segment.ink_map: preprocessing steps 2-4 at block size k -> {ink, v, noise, h, w} or null. */
+function inkMapAt(dec, k) {
+  const { h: H, w: W } = dec;
+  const h = Math.ceil(H / k), w = Math.ceil(W / k);
+  const minPixels = Math.max(P.preprocess.MIN_INK_PIXELS, P.preprocess.MIN_INK_SHARE * h * w);
+  const alpha = dec.alpha ? blockMean(dec.alpha, H, W, k).a.map((a) => a / 255.0) : null;
+  const { ink, noise } = inkMap(blockMean(dec.gray, H, W, k).a, alpha, h, w, minPixels);
+  const floor = Math.max(4 * noise, 10.0);
+  const cand = ink.filter((x) => x > floor);
+  if (cand.length < minPixels) return null;
+  const c = percentile(cand, 0.9);
+  if (c < Math.max(MIN_CONTRAST, 6 * noise)) return null;
+  const lo = Math.max(floor, 0.25 * c);
+  const hi = Math.max(0.75 * c, lo + 1.0);
+  const v = ink.map((x) => Math.min(Math.max((x - lo) / (hi - lo), 0.0), 1.0));
+  return { ink, v, noise, h, w };
+}
+
+/** segment.column_height: 90th percentile of the ink's vertical extent over its columns. */
+export function columnHeight(mask, h, w) {
+  const heights = [];
+  for (let x = 0; x < w; x++) {
+    let top = -1, bottom = -1;
+    for (let y = 0; y < h; y++) {
+      if (mask[y * w + x]) {
+        if (top < 0) top = y;
+        bottom = y + 1;
+      }
+    }
+    if (top >= 0) heights.push(bottom - top);
+  }
+  return heights.length ? percentile(heights, 0.9) : 0.0;
+}
+
+const maskOf = (v) => Uint8Array.from(v, (x) => (x >= 0.5 ? 1 : 0));
+
+function cropPlane(a, w, y0, y1, x0, x1) {
+  const out = new a.constructor((y1 - y0) * (x1 - x0));
+  for (let y = y0; y < y1; y++) out.set(a.subarray(y * w + x0, y * w + x1), (y - y0) * (x1 - x0));
+  return out;
+}
+
+/** Step 1: the decoded planes -> the page (working resolution set by the ink's height), or null. */
+export function inkPage(dec) {
+  const { h: H, w: W } = dec;
+  const k1 = Math.ceil(Math.max(W, H) / P.segment.FIRST_SIDE);
+  const first = inkMapAt(dec, k1);
+  if (first === null) return null;
+  let { ink, v, noise, h, w } = first;
+  let mask = maskOf(v);
+  const line = columnHeight(mask, h, w) * k1;   // decoded pixels
+  const k = Math.max(1, Math.floor(line / P.segment.LINE_SIDE));
+  let ry0 = -1, ry1 = -1, rx0 = w, rx1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!mask[y * w + x]) continue;
+      if (ry0 < 0) ry0 = y;
+      ry1 = y;
+      rx0 = Math.min(rx0, x);
+      rx1 = Math.max(rx1, x);
+    }
+  }
+  if (ry0 < 0) return null;
+  const g = 2 + Math.trunc(0.1 * line / k1);   // margin around the ink, first-pass pixels
+  const y0 = Math.max(0, ry0 - g), y1 = Math.min(h, ry1 + 1 + g);
+  const x0 = Math.max(0, rx0 - g), x1 = Math.min(w, rx1 + 1 + g);
+  const box = [x0 * k1, y0 * k1, Math.min(W, x1 * k1), Math.min(H, y1 * k1)];
+  if (k === k1) {   // the first pass is at the right scale: its ink, cropped
+    ink = cropPlane(ink, w, y0, y1, x0, x1);
+    v = cropPlane(v, w, y0, y1, x0, x1);
+    mask = cropPlane(mask, w, y0, y1, x0, x1);
+    h = y1 - y0;
+    w = x1 - x0;
+  } else {
+    const again = inkMapAt(crop(dec, box[1], box[3], box[0], box[2]), k);
+    if (again === null) return null;
+    ({ ink, v, noise, h, w } = again);
+    mask = maskOf(v);
+  }
+  return { ink, v, mask, h, w, noise, scale: k, origin: [box[0], box[1]] };
+}
+
+// ------------------------------------------------------------------ 2-3. runs, components
+
+/** A piece of ink from its runs (segment.Piece). */
+export function makePiece(row, start, end, comp, whole = true, cutL = -1.0, cutR = -1.0) {
+  let y0 = Infinity, y1 = -Infinity, x0 = Infinity, x1 = -Infinity, area = 0;
+  for (let i = 0; i < row.length; i++) {
+    y0 = Math.min(y0, row[i]);
+    y1 = Math.max(y1, row[i] + 1);
+    x0 = Math.min(x0, start[i]);
+    x1 = Math.max(x1, end[i]);
+    area += end[i] - start[i];
+  }
+  return { row, start, end, comp, whole, cutL, cutR, y0, y1, x0, x1, area, height: y1 - y0, d0: 0, d1: 0 };
+}
+
+/** Piece.deskew: its deskewed x extent, x + slant (y - mid). */
+export function deskew(p, line) {
+  let d0 = Infinity, d1 = -Infinity;
+  for (let i = 0; i < p.row.length; i++) {
+    const off = line.slant * (p.row[i] - line.mid);
+    d0 = Math.min(d0, p.start[i] + off);
+    d1 = Math.max(d1, p.end[i] + off);
+  }
+  p.d0 = d0;
+  p.d1 = d1;
+  return p;
+}
+
+export const centre = (p) => (p.d0 + p.d1) / 2;
+
+/** Step 2: the mask's horizontal runs (row, start, end), row-major. */
+function runsOf(mask, h, w) {
+  const row = [], start = [], end = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!mask[y * w + x] || (x > 0 && mask[y * w + x - 1])) continue;
+      let e = x;
+      while (e < w && mask[y * w + e]) e++;
+      row.push(y);
+      start.push(x);
+      end.push(e);
+    }
+  }
+  return { row: Int32Array.from(row), start: Int32Array.from(start), end: Int32Array.from(end) };
+}
+
+/** Step 3: pairs of touching runs (a in row r - 1, b in row r; diagonal neighbours count). */
+function runEdges({ row, start, end }) {
+  const a = [], b = [];
+  let prev = 0;   // first run of the row above
+  for (let j = 0; j < row.length; j++) {
+    while (prev < j && row[prev] < row[j] - 1) prev++;
+    for (let i = prev; i < j && row[i] === row[j] - 1; i++) {
+      if (start[i] <= end[j] && start[j] <= end[i]) {
+        a.push(i);
+        b.push(j);
+      }
+    }
+  }
+  return { a, b };
+}
+
+/** Step 3: each run's 8-connected component, numbered by its first run, and their count. */
+function labelRuns(n, { a, b }) {
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  const find = (i) => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (let e = 0; e < a.length; e++) {
+    const ra = find(a[e]), rb = find(b[e]);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);   // the root is the first run
+  }
+  const comp = new Int32Array(n), number = new Map();
+  for (let i = 0; i < n; i++) {
+    const r = find(i);
+    if (!number.has(r)) number.set(r, number.size);
+    comp[i] = number.get(r);
+  }
+  return { comp, count: number.size };
+}
+
+// ------------------------------------------------------------------ 4. line geometry
+
+/** segment._fit_line: least squares y = a + b x, slope clipped to +-0.15, a the median residual. */
+function fitLine(x, y) {
+  if (x.length < 3 || Math.max(...x) === Math.min(...x)) return [median(y), 0.0];
+  let mx = 0, my = 0;
+  for (let i = 0; i < x.length; i++) { mx += x[i]; my += y[i]; }
+  mx /= x.length;
+  my /= x.length;
+  let sxy = 0, sxx = 0;
+  for (let i = 0; i < x.length; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) ** 2; }
+  const b = Math.min(Math.max(sxy / sxx, -0.15), 0.15);
+  return [median(y.map((yi, i) => yi - b * x[i])), b];
+}
+
+/** segment.line_of: stroke, line height, slant, mid, baseline and top line. */
+function lineOf(comps, runs, edges, sw, colHeight) {
+  const tallest = Math.max(...comps.map((c) => c.height));
+  const tall = comps.filter((c) => c.height >= 0.5 * tallest);
+  const height = Math.max(median(tall.map((c) => c.height)), colHeight);
+  const mid = median(tall.map((c) => (c.y0 + c.y1) / 2));
+  const { row, start, end } = runs;
+  const { a, b } = edges;
+  let slant = 0.0;
+  if (a.length && tall.length >= 2) {   // (one character alone has no neighbours to stand apart from)
+    const ups = new Int32Array(row.length), downs = new Int32Array(row.length);
+    for (let e = 0; e < a.length; e++) { ups[b[e]]++; downs[a[e]]++; }
+    const narrow = (i) => end[i] - start[i] <= 2 * sw;
+    const dx = [];
+    for (let e = 0; e < a.length; e++) {
+      const i = a[e], j = b[e];
+      if (narrow(i) && narrow(j) && ups[j] === 1 && downs[i] === 1) dx.push(((start[j] + end[j]) - (start[i] + end[i])) / 2.0);
+    }
+    if (dx.length >= 8) slant = Math.min(Math.max(-median(dx), -P.segment.MAX_SLANT), P.segment.MAX_SLANT);
+  }
+  const cx = tall.map((c) => (c.x0 + c.x1) / 2);
+  const base = fitLine(cx, tall.map((c) => c.y1));
+  const top = fitLine(cx, tall.map((c) => c.y0));
+  return {
+    stroke: sw, height: Math.max(height, 2 * sw), slant, mid, base, top,
+    baseAt: (x) => base[0] + base[1] * x, topAt: (x) => top[0] + top[1] * x,
+  };
+}
+
+/** Steps 1b-4 on the page's mask: components (specks dropped) by deskewed centre, and the line. */
+export function componentsOf(page) {
+  const { h, w } = page;
+  let mask = page.mask;
+  let sw = strokeWidth(mask, h, w);
+  const goal = P.segment.MIN_STROKE * columnHeight(mask, h, w);
+  if (sw < goal) {   // 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
+    mask = thicken(mask, h, w, roundHalfUp((goal - sw) / 2));
+    sw = goal;
+  }
+  sw = Math.max(1.0, sw);
+  const runs = runsOf(mask, h, w);
+  const edges = runEdges(runs);
+  const { comp, count } = labelRuns(runs.row.length, edges);
+  const members = Array.from({ length: count }, () => []);
+  for (let i = 0; i < comp.length; i++) members[comp[i]].push(i);
+  const pick = (arr, idx) => Int32Array.from(idx, (i) => arr[i]);
+  const comps = members.map((idx, c) => makePiece(pick(runs.row, idx), pick(runs.start, idx), pick(runs.end, idx), c))
+    .filter((c) => c.area >= P.segment.SPECK_AREA * sw * sw);
+  if (!comps.length) return null;
+  const line = lineOf(comps, runs, edges, sw, columnHeight(mask, h, w));
+  comps.forEach((c) => deskew(c, line));
+  comps.sort((p, q) => centre(p) - centre(q));
+  return { comps, line };
+}

@@ -1,0 +1,130 @@
+"""On-device mode reads whole numbers as the server does: the JavaScript reader
+(``static/numbers.js`` and the modules it imports, the twin of ``digitpad.numbers``) in a real
+Chromium gives POST /api/read's text and boxes on numbers composed from held-out writers
+(spaced, tight, touching; digits and separators) and on real held-out UNIPEN numbers. And its
+constants cannot drift: ``static/numbers-params.json`` is what the Python modules say.
+
+    DIGITPAD_UNIPEN=... DIGITPAD_PENDIGITS=... .venv/bin/python -m pytest tests/test_ondevice_numbers.py -q
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digitpad import numberparams
+
+PARITY_TARGET = 0.98  # share of numbers whose device text equals the server's (issue 15)
+COMPOSED = 150  # composed numbers: every layout, digits-only and with separators
+REAL = 40  # real held-out UNIPEN numbers
+BATCH = 20  # PNGs per page.evaluate call
+
+# Runs in the page: PNGs (base64) -> decoded RGBA -> the device's number reader.
+PAGE_READ = """async (pngs) => {
+  const { loadDevice } = await import('/ondevice.js');
+  const { readNumberOnDevice } = await import('/numberreading.js');
+  const device = await loadDevice();
+  const config = await (await fetch('/api/config')).json();   // the thresholds, as the page reads them
+  const out = [];
+  for (const b64 of pngs) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
+                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const t0 = performance.now();
+    const r = await readNumberOnDevice(device, ctx.getImageData(0, 0, bitmap.width, bitmap.height), config);
+    out.push({ text: r.text, status: r.status, ms: performance.now() - t0,
+               chars: r.characters.map((c) => ({ char: c.char, box: c.box, status: c.status })) });
+  }
+  return out;
+}"""
+
+
+def test_params_json_is_what_the_python_reader_says() -> None:
+    """The committed JSON equals ``numberparams.render()``: a retuned constant or refitted
+    verifier without `python -m digitpad.numberparams` fails here."""
+    assert numberparams.PATH.read_text() == numberparams.render(), \
+        "static/numbers-params.json is stale: run .venv/bin/python -m digitpad.numberparams"
+    p = numberparams.params()
+    from digitpad import numbers, verifier
+
+    assert p["numbers"]["CHAR_BONUS"] == numbers.CHAR_BONUS and p["verifier"]["WEIGHTS"] == verifier.WEIGHTS
+    assert p["verifier"]["FEATURES"] == list(verifier.FEATURES)
+
+
+def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
+    """(label, PNG) for composed numbers of held-out writers and real held-out numbers."""
+    from digitpad import compose
+
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    r = random.Random(15)
+    templates = list(compose.TEMPLATES)
+    cases = []
+    for i in range(COMPOSED):
+        hand = hands[i % len(hands)]
+        layout = list(compose.LAYOUTS)[i % len(compose.LAYOUTS)]
+        template = compose.DIGIT_TEMPLATES[i % 3] if i % 2 else templates[r.randrange(len(templates))]
+        text = compose.random_text(r, hand, template) or compose.random_text(r, hand, "integer")
+        s = compose.compose(hand, text, layout, "pad", seed=i)
+        cases.append((f"{layout} {template} {text!r} ({hand.writer})", s.image))
+    real = compose.load_records(unipen_dir, pendigits_path, split="test")["numbers"]
+    for rec in real[:: max(1, len(real) // REAL)][:REAL]:
+        cases.append((f"real {rec['id']} {rec.get('label')!r}", compose.render_record(rec, "pad")))
+    return cases
+
+
+@pytest.mark.browser
+def test_device_reads_numbers_as_the_server_does(browser, live_server: str, unipen_dir: Path,
+                                                 pendigits_path: Path) -> None:
+    cases = _cases(unipen_dir, pendigits_path)
+    server = []
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        for _, png in cases:
+            r = client.post("/api/read", files={"image": ("n.png", png, "image/png")})
+            assert r.status_code == 200, r.text
+            server.append(r.json())
+
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    try:
+        page.goto("/")
+        device = []
+        t0 = time.perf_counter()
+        for i in range(0, len(cases), BATCH):
+            device += page.evaluate(PAGE_READ, [base64.b64encode(png).decode() for _, png in cases[i:i + BATCH]])
+        wall = time.perf_counter() - t0
+    finally:
+        context.close()
+    assert errors == [], errors
+
+    same, boxes_off, statuses_off = 0, [], []
+    mismatches = []
+    for (label, _), srv, dev in zip(cases, server, device, strict=True):
+        if dev["text"] != srv["text"]:
+            mismatches.append(f"{label}: device {dev['text']!r}, server {srv['text']!r}")
+            continue
+        same += 1
+        if dev["status"] != srv["status"]:
+            statuses_off.append(f"{label}: device status {dev['status']}, server {srv['status']}")
+        for a, b in zip(dev["chars"], srv["characters"], strict=True):
+            if max(abs(x - y) for x, y in zip(a["box"], b["box"], strict=True)) > 1:
+                boxes_off.append(f"{label}: {a['char']} device box {a['box']}, server {b['box']}")
+            if a["status"] != b["status"]:
+                statuses_off.append(f"{label}: {a['char']} device status {a['status']}, server {b['status']}")
+    share = same / len(cases)
+    ms = sorted(d["ms"] for d in device)
+    print(f"\nnumber parity: {same}/{len(cases)} = {share:.1%} same text "
+          f"({COMPOSED} composed, {len(cases) - COMPOSED} real); device p50 {ms[len(ms) // 2]:.1f} ms per number, "
+          f"{wall:.1f} s in all\n" + "\n".join(mismatches + boxes_off + statuses_off))
+    assert share >= PARITY_TARGET, "\n".join(mismatches)
+    assert not boxes_off, "\n".join(boxes_off)
+    assert not statuses_off, "\n".join(statuses_off)
