@@ -128,3 +128,61 @@ def test_device_reads_numbers_as_the_server_does(browser, live_server: str, unip
     assert share >= PARITY_TARGET, "\n".join(mismatches)
     assert not boxes_off, "\n".join(boxes_off)
     assert not statuses_off, "\n".join(statuses_off)
+
+
+def _draw_number(page, sample) -> None:  # noqa: ANN001 (Page, compose.Sample)
+    """A composed number's strokes drawn with the mouse, fitted into the pad (aspect kept)."""
+    box = page.get_by_test_id("pad").bounding_box()
+    w, h = sample.size
+    k = 0.8 * min(box["width"] / w, box["height"] / h)
+    x0, y0 = box["x"] + (box["width"] - k * w) / 2, box["y"] + (box["height"] - k * h) / 2
+    for char in sample.strokes:
+        for stroke in char:
+            pts = [(x0 + x * k, y0 + y * k) for x, y in stroke[::2]]
+            page.mouse.move(*pts[0])
+            page.mouse.down()
+            for p in pts[1:]:
+                page.mouse.move(*p)
+            page.mouse.up()
+
+
+def _page_reading(page, where: str) -> str:
+    page.wait_for_function("(w) => (document.getElementById('where').dataset.where || '') === w", arg=where,
+                           timeout=30_000)
+    page.wait_for_selector("#result[aria-busy='false']", timeout=30_000)
+    return (page.get_by_test_id("prediction").text_content() or "").strip()
+
+
+@pytest.mark.browser
+def test_the_page_reads_a_drawn_number_on_the_device_as_on_the_server(browser, live_server: str,
+                                                                       unipen_dir: Path, pendigits_path: Path) -> None:
+    """app.js's device backend: numbers written with the mouse on the pad read on this device
+    show the string the server shows for the same pad, each character boxed."""
+    from digitpad import compose
+
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    context = browser.new_context(base_url=live_server, viewport={"width": 1000, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    try:
+        page.goto("/")
+        page.get_by_test_id("mode-device").check()
+        page.wait_for_function("() => document.getElementById('where').textContent.includes('ready')",
+                               timeout=60_000)
+        for i, (text, layout) in enumerate([("2026", "tight"), ("737-1340", "spaced"), ("12.50", "touching")]):
+            hand = next(h for h in hands[3 * i:] + hands if set(text) <= h.alphabet)  # a writer with those characters
+            sample = compose.compose(hand, text, layout, "pad", seed=i)
+            _draw_number(page, sample)
+            on_device = _page_reading(page, "device")
+            boxes = page.locator("#boxes .box").count()
+            page.get_by_test_id("mode-server").check()  # the same pad, read again on the server
+            on_server = _page_reading(page, "server")
+            print(f"drawn {text!r} ({layout}): device {on_device!r}, server {on_server!r}")
+            assert on_device and on_device == on_server, (text, layout, on_device, on_server)
+            assert boxes == len(on_device.replace(" ", "")), (on_device, boxes)
+            page.keyboard.press("Escape")
+            page.get_by_test_id("mode-device").check()
+    finally:
+        context.close()
+    assert errors == [], errors
