@@ -1,7 +1,9 @@
 """On-device mode reads whole numbers as the server does: the JavaScript reader
 (``static/numbers.js`` and the modules it imports, the twin of ``digitpad.numbers``) in a real
-Chromium gives POST /api/read's text and boxes on numbers composed from held-out writers
-(spaced, tight, touching; digits and separators) and on real held-out UNIPEN numbers. And its
+Chromium gives POST /api/read's text, boxes and statuses on numbers composed from held-out
+writers (spaced, tight, touching; digits and separators; the page's canvas and PNGs with a
+background) and on real held-out UNIPEN numbers. (JPEG photos are not compared: the browser's
+JPEG decoder is not Pillow's, and the server decodes big JPEGs at a reduced DCT scale.) And its
 constants cannot drift: ``static/numbers-params.json`` is what the Python modules say.
 
     DIGITPAD_UNIPEN=... DIGITPAD_PENDIGITS=... .venv/bin/python -m pytest tests/test_ondevice_numbers.py -q
@@ -20,7 +22,9 @@ import pytest
 from digitpad import numberparams
 
 PARITY_TARGET = 0.98  # share of numbers whose device text equals the server's (issue 15)
-COMPOSED = 150  # composed numbers: every layout, digits-only and with separators
+COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-only and with separators
+OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream")  # PNG schemes with a background (not alpha)
+PER_OPAQUE = 6  # composed numbers in each of them
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -60,7 +64,8 @@ def test_params_json_is_what_the_python_reader_says() -> None:
 
 
 def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
-    """(label, PNG) for composed numbers of held-out writers and real held-out numbers."""
+    """(label, PNG) for composed numbers of held-out writers (the page's transparent canvas, and
+    PNGs with a background: the ink map's other path) and real held-out numbers."""
     from digitpad import compose
 
     hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
@@ -74,6 +79,11 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
         text = compose.random_text(r, hand, template) or compose.random_text(r, hand, "integer")
         s = compose.compose(hand, text, layout, "pad", seed=i)
         cases.append((f"{layout} {template} {text!r} ({hand.writer})", s.image))
+    for k, scheme in enumerate(OPAQUE * PER_OPAQUE):
+        hand = hands[(7 * k) % len(hands)]
+        text = compose.random_text(r, hand, templates[r.randrange(len(templates))]) or compose.random_text(r, hand, "year")
+        s = compose.compose(hand, text, list(compose.LAYOUTS)[k % 3], scheme, seed=k)
+        cases.append((f"{scheme} {text!r} ({hand.writer})", s.image))
     real = compose.load_records(unipen_dir, pendigits_path, split="test")["numbers"]
     for rec in real[:: max(1, len(real) // REAL)][:REAL]:
         cases.append((f"real {rec['id']} {rec.get('label')!r}", compose.render_record(rec, "pad")))
@@ -123,7 +133,8 @@ def test_device_reads_numbers_as_the_server_does(browser, live_server: str, unip
     share = same / len(cases)
     ms = sorted(d["ms"] for d in device)
     print(f"\nnumber parity: {same}/{len(cases)} = {share:.1%} same text "
-          f"({COMPOSED} composed, {len(cases) - COMPOSED} real); device p50 {ms[len(ms) // 2]:.1f} ms per number, "
+          f"({COMPOSED} composed on the canvas, {len(OPAQUE) * PER_OPAQUE} on backgrounds, "
+          f"{len(cases) - COMPOSED - len(OPAQUE) * PER_OPAQUE} real); device p50 {ms[len(ms) // 2]:.1f} ms per number, "
           f"{wall:.1f} s in all\n" + "\n".join(mismatches + boxes_off + statuses_off))
     assert share >= PARITY_TARGET, "\n".join(mismatches)
     assert not boxes_off, "\n".join(boxes_off)
