@@ -45,7 +45,7 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
       char: others[i] ? P.numberreading.OTHER_CHAR : c.char, confidence: c.confidence, status, box: c.box,
       alternatives: c.alternatives.filter(([a]) => NUMBER_ALPHABET.includes(a)).map(([a, p]) => ({ char: a, p })),
       probabilities: Array.from({ length: 10 }, (_, d) => c.scores.get(String(d)) ?? 0.0),
-      preview: previewURL(c.image), image: c.image,
+      preview: previewURL(c.image),
     };
   });
   const shown = out.map((c) => c.char)[Symbol.iterator]();   // into the text's non-space places
