@@ -197,3 +197,55 @@ def test_the_page_reads_a_drawn_number_on_the_device_as_on_the_server(browser, l
     finally:
         context.close()
     assert errors == [], errors
+
+
+# Runs in the page: each PNG read as a number and as one digit (today's on-device digit reading).
+PAGE_LONE = """async (pngs) => {
+  const { loadDevice } = await import('/ondevice.js');
+  const { readNumberOnDevice } = await import('/numberreading.js');
+  const device = await loadDevice();
+  const config = await (await fetch('/api/config')).json();
+  const out = [];
+  for (const b64 of pngs) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
+                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+    const n = await readNumberOnDevice(device, pixels, config);
+    const d = await device.predictImageData(pixels, { thresholds: config, preview: false });
+    out.push({ text: n.text, status: n.status, chars: n.characters.map((c) => ({ char: c.char, status: c.status,
+               probabilities: c.probabilities })), digit: d.digit, dstatus: d.status, probabilities: d.probabilities });
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+def test_a_lone_digit_reads_as_on_device_digit_reading(browser, live_server: str, pendigits_path: Path) -> None:
+    """A single drawn digit read as a number on the device is today's on-device digit reading
+    (the same digit, status and ten probabilities) and the server's /api/read text."""
+    from digitpad.pendigits import STYLES, load, render
+
+    records = load(pendigits_path)
+    cases = [render(rec, STYLES["transparent-280"]) for rec in records[::len(records) // 60][:60]]
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        got = page.evaluate(PAGE_LONE, [base64.b64encode(png).decode() for png in cases])
+    finally:
+        context.close()
+    lone = 0
+    for png, g in zip(cases, got, strict=True):
+        srv = httpx.post(live_server + "/api/read", files={"image": ("d.png", png, "image/png")}).json()
+        assert g["text"] == srv["text"], (g["text"], srv["text"])
+        if len(g["chars"]) == 1 and g["chars"][0]["char"] in "0123456789":
+            lone += 1
+            c = g["chars"][0]
+            assert c["char"] == str(g["digit"]) and c["probabilities"] == g["probabilities"], (c, g["digit"])
+            assert c["status"] == g["dstatus"], (c["status"], g["dstatus"])  # ok / uncertain: the same words
+    print(f"\nlone digits: {lone}/{len(cases)} drawings read as one digit, each as on-device digit reading does")
+    assert lone >= 0.95 * len(cases), f"only {lone} of {len(cases)} single digits were read as one digit"
