@@ -5,7 +5,7 @@
 //   const pieces = cut(comps, line, doubt);   // the components numbered in `doubt` cut, by deskewed centre
 
 import { P } from "./numparams.js";
-import { roundHalfUp } from "./preprocess.js";
+import { mapTo, roundHalfUp } from "./preprocess.js";
 import { centre, deskew, makePiece } from "./segment.js";
 
 /** cuts._deskewed: the piece's ink sheared upright, {m: Uint8Array (h, w), h, w}; column 0 at d0. */
@@ -155,8 +155,8 @@ function split(c, paths, costs) {
     const keep = [];
     for (let i = 0; i < row.length; i++) if (Math.min(end[i], b[i]) > start[i]) keep.push(i);
     if (keep.length) {
-      parts.push(makePiece(Int32Array.from(keep, (i) => row[i]), Int32Array.from(keep, (i) => start[i]),
-        Int32Array.from(keep, (i) => Math.min(end[i], b[i])), c.comp, false,
+      parts.push(makePiece(mapTo(Int32Array, keep, (i) => row[i]), mapTo(Int32Array, keep, (i) => start[i]),
+        mapTo(Int32Array, keep, (i) => Math.min(end[i], b[i])), c.comp, false,
         k ? costs[k - 1] : -1.0, path !== null ? costs[k] : -1.0));
     }
     const rest = [];

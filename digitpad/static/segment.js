@@ -10,7 +10,7 @@
 // {row, start, end (Int32Array runs), comp, whole, cutL, cutR, y0, y1, x0, x1, area, d0, d1}.
 
 import { P } from "./numparams.js";
-import { MIN_CONTRAST, blockMean, inkMap, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
+import { MIN_CONTRAST, blockMean, inkMap, mapTo, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
 
 /** Step 1 of preprocessing on RGBA pixels: Pillow's 8-bit L, and alpha unless all opaque. */
 export function decodedOf({ data, width: w, height: h }) {
@@ -71,7 +71,7 @@ export function columnHeight(mask, h, w) {
   return heights.length ? percentile(heights, 0.9) : 0.0;
 }
 
-const maskOf = (v) => Uint8Array.from(v, (x) => (x >= 0.5 ? 1 : 0));
+const maskOf = (v) => mapTo(Uint8Array, v, (x) => (x >= 0.5 ? 1 : 0));
 
 function cropPlane(a, w, y0, y1, x0, x1) {
   const out = new a.constructor((y1 - y0) * (x1 - x0));
@@ -261,7 +261,7 @@ export function componentsOf(page) {
   const { comp, count } = labelRuns(runs.row.length, edges);
   const members = Array.from({ length: count }, () => []);
   for (let i = 0; i < comp.length; i++) members[comp[i]].push(i);
-  const pick = (arr, idx) => Int32Array.from(idx, (i) => arr[i]);
+  const pick = (arr, idx) => mapTo(Int32Array, idx, (i) => arr[i]);
   const comps = members.map((idx, c) => makePiece(pick(runs.row, idx), pick(runs.start, idx), pick(runs.end, idx), c))
     .filter((c) => c.area >= P.segment.SPECK_AREA * sw * sw);
   if (!comps.length) return null;
