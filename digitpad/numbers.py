@@ -32,6 +32,11 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
 
 The model is anything with ``predict_batch`` and ``labels`` (``Classifier``): today's 10-digit
 model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
+
+The browser's twin (``static/numbers.js``, for on-device mode) follows these steps and loads the
+constants of this module, ``segment``, ``cuts``, ``glyphs`` and ``verifier`` from
+``static/numbers-params.json``: after changing one, run ``python -m digitpad.numberparams``
+(``tests/test_ondevice_numbers.py`` fails until the file says what the modules say).
 """
 
 from __future__ import annotations

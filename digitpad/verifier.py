@@ -7,6 +7,7 @@ a '1' is narrow and a '0' wide). Fitted by ``bench/numbers_fit.py`` on composed 
 train writers (never the val or test ones) for the shipped model: a retrained model needs a refit,
 since the features include its probabilities. A 21-class model's ``other`` probability is one
 more feature: fragments and pairs of digits look like no character of a number.
+After a refit, ``python -m digitpad.numberparams`` hands the new WEIGHTS to the browser's twin.
 """
 
 from __future__ import annotations
