@@ -12,11 +12,13 @@ constants cannot drift: ``static/numbers-params.json`` is what the Python module
 from __future__ import annotations
 
 import base64
+import io
 import random
 import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from digitpad import numberparams
@@ -25,6 +27,7 @@ PARITY_TARGET = 0.98  # share of numbers whose device text equals the server's (
 COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-only and with separators
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream")  # PNG schemes with a background (not alpha)
 PER_OPAQUE = 6  # composed numbers in each of them
+ODD = 7  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -87,7 +90,38 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
     real = compose.load_records(unipen_dir, pendigits_path, split="test")["numbers"]
     for rec in real[:: max(1, len(real) // REAL)][:REAL]:
         cases.append((f"real {rec['id']} {rec.get('label')!r}", compose.render_record(rec, "pad")))
-    return cases
+    odd = _odd_cases(cases[0][1])
+    assert len(odd) == ODD
+    return cases + odd
+
+
+def _png(img) -> bytes:  # noqa: ANN001 (PIL image)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
+    """Inputs at the reader's edges: nothing, one pixel, a dot, a lone bar, a scribble, specks
+    everywhere (hundreds of pieces), a number small in a big canvas."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(15)
+    out = [("odd: blank canvas", _png(Image.new("LA", (280, 280), (0, 0)))), ("odd: 1x1", _png(Image.new("L", (1, 1))))]
+    for name, shapes in (("dot", [("ellipse", (135, 135, 143, 143))]), ("bar", [("line", (60, 140, 220, 140))]),
+                         ("scribble", [("line", tuple(rng.integers(0, 280, 4).tolist())) for _ in range(40)])):
+        im = Image.new("LA", (280, 280), (0, 0))
+        draw = ImageDraw.Draw(im)
+        for kind, xy in shapes:
+            draw.ellipse(xy, fill=(0, 255)) if kind == "ellipse" else draw.line(xy, fill=(0, 255), width=12)
+        out.append((f"odd: {name}", _png(im)))
+    specks = np.where(rng.random((300, 400)) < 0.01, 0, 255).astype(np.uint8)
+    out.append(("odd: specks", _png(Image.fromarray(specks))))
+    small = Image.open(io.BytesIO(number)).convert("LA")
+    big = Image.new("LA", (small.width * 4, small.height * 6), (0, 0))
+    big.paste(small, (small.width, 2 * small.height))
+    out.append(("odd: a number small in a big canvas", _png(big)))
+    return out
 
 
 @pytest.mark.browser
@@ -134,7 +168,7 @@ def test_device_reads_numbers_as_the_server_does(browser, live_server: str, unip
     ms = sorted(d["ms"] for d in device)
     print(f"\nnumber parity: {same}/{len(cases)} = {share:.1%} same text "
           f"({COMPOSED} composed on the canvas, {len(OPAQUE) * PER_OPAQUE} on backgrounds, "
-          f"{len(cases) - COMPOSED - len(OPAQUE) * PER_OPAQUE} real); device p50 {ms[len(ms) // 2]:.1f} ms per number, "
+          f"{len(cases) - COMPOSED - len(OPAQUE) * PER_OPAQUE - ODD} real, {ODD} odd inputs); device p50 {ms[len(ms) // 2]:.1f} ms per number, "
           f"{wall:.1f} s in all\n" + "\n".join(mismatches + boxes_off + statuses_off))
     assert share >= PARITY_TARGET, "\n".join(mismatches)
     assert not boxes_off, "\n".join(boxes_off)
