@@ -35,7 +35,7 @@ def written(unipen_dir: Path, pendigits_path: Path, live_server: str) -> list[co
     hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
     out: list[compose.Sample] = []
     r = random.Random(5)
-    for template in ["year", "phone", "price", "integer", "date", "year", "integer"]:
+    for template in ["year", "phone", "price", "integer", "date"]:
         for attempt in range(30):
             hand = r.choice(hands)
             text = compose.random_text(r, hand, template)
@@ -46,7 +46,7 @@ def written(unipen_dir: Path, pendigits_path: Path, live_server: str) -> list[co
             if api["text"] == text:
                 out.append(s)
                 break
-    assert len(out) >= 5, [s.text for s in out]
+    assert len(out) >= 4, [s.text for s in out]
     return out
 
 
