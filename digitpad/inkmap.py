@@ -9,6 +9,7 @@ follow line by line.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -149,9 +150,13 @@ def border_regions(mask: np.ndarray) -> np.ndarray:
     return region
 
 
-def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float) -> tuple[np.ndarray, float, str]:
+def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
+        not_ink: Callable[[np.ndarray, float], np.ndarray] | None = None) -> tuple[np.ndarray, float, str]:
     """Steps 3b-3c (3a, a transparent background, is decided by the caller before ``gray`` is
-    computed): (h, w) ink map in [0, 255] (ink bright), noise sigma, polarity."""
+    computed): (h, w) ink map in [0, 255] (ink bright), noise sigma, polarity. ``not_ink`` (the
+    number reader's: a sheet's rules) maps the deviation from the background and the noise
+    sigma to the (h, w) bool pixels that are not ink, dropped before step 3c (a digit touching
+    a rule is otherwise taken, with the rules, for the sheet's border)."""
     if alpha is not None:
         ring_g, ring_a = ring(gray), ring(alpha)
         paper = median(ring_g[ring_a >= 0.5])
@@ -159,6 +164,8 @@ def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float) -> tuple[
     bg, sigma = background(gray)
     d = gray - bg  # (h, w) signed deviation from the background
     t = max(3 * sigma, 4.0)
+    if not_ink is not None:
+        d = np.where(not_ink(d, sigma), 0.0, d)
     # 3c. a photographed sheet's edge, the desk around it, a scanner's dark border: regions that
     # run along an image edge are not the digit, when ink remains elsewhere.
     edge = border_regions(d > t) | border_regions(-d > t)

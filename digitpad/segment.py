@@ -11,6 +11,11 @@ these numbers; constants are the modules' UPPER_CASE names):
     columns that hold ink); then k = max(1, floor(line height / LINE_SIDE)): the same k
     crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
     file's pixels around the ink. mask = soft ink >= 0.5.
+ 1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
+    lines from edge to edge at the sheet's one tilt, fainter than the pen (``faint_rules``,
+    ``paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
+    touching a rule would otherwise go with it). A second pass that loses the first pass's ink
+    (LOST_INK) is not used.
  1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights)
     are grown to it (``preprocess.thicken``): a pen of 2 px has broken strokes at 48 px.
  2. Runs (``runs_of``): the mask as horizontal runs (row, start, end), row-major.
@@ -43,9 +48,57 @@ LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, whe
 MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
 SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
+RULE_FAINT = 0.5  # step 1a: ink below this share of the pen's (90th percentile) may be a sheet's rule
+LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
+RULE_CORE = 0.6  # step 1a: a paper rule's row holds this share of the image's width ...
+RULE_EDGE = 0.25  # ... and the rows beside it this share, for its thickness ...
+RULE_TILTS = np.linspace(-0.035, 0.035, 29)  # ... at a tilt of at most 2 degrees (tan), in steps of 0.14
 
 
 # ------------------------------------------------------------------------------ preprocessing steps 2-4
+
+
+def faint_rules(d: np.ndarray, sigma: float) -> np.ndarray:
+    """Step 1a: a sheet's rules in ``d`` (h, w), a photo's deviation from its background (either
+    sign): ``paper_rules`` of the ink fainter than RULE_FAINT of the pen's (its 90th percentile),
+    since a rule is printed lighter than a pen writes."""
+    a = np.abs(d)
+    seen = a > max(4 * sigma, 10.0)
+    if not seen.any():
+        return seen
+    return paper_rules(seen & (a < RULE_FAINT * inkmap.percentile(a[seen], 0.9)))
+
+
+def paper_rules(mask: np.ndarray) -> np.ndarray:
+    """Step 1a, photos and scans only: the (h, w) bool pixels of ``mask`` that are the paper's
+    ruling, not ink. A rule is a straight line at a tilt of at most 2 degrees (a photo is never
+    square to the sheet) whose one row, at its tilt, holds RULE_CORE of the image's width
+    (horizontal rules) or height (squared paper's vertical ones): a line from edge to edge,
+    which a pen's stroke inside a number never is; the rows beside it holding RULE_EDGE of it
+    are its thickness. ``mask`` holds only ink fainter than the pen's (RULE_FAINT): a pen stroke
+    crossing a rule is not part of it."""
+    out = np.zeros_like(mask)
+    for m, o in ((mask, out), (mask.T, out.T)):  # o: a view; the rules run along m's rows
+        H, W = m.shape
+        rr, cc = np.nonzero(m)
+        if len(rr) < RULE_CORE * W:
+            continue
+        best, found = 0, None  # one sheet: every rule of a direction has the same tilt, the one
+        for tilt in RULE_TILTS:  # that puts the most ink in core rows
+            idx = rr - np.round(cc * tilt).astype(np.int64) + W  # the row at column 0, shifted >= 0
+            counts = np.bincount(idx, minlength=H + 2 * W + 2)
+            core = np.flatnonzero(counts >= RULE_CORE * W)
+            if len(core) and counts[core].sum() > best:
+                best, found = counts[core].sum(), (idx, counts, core)
+        if found is None:
+            continue
+        idx, counts, core = found
+        rows = set(core.tolist())
+        for d in (-1, 1):
+            rows |= {int(r + d) for r in core if counts[r + d] >= RULE_EDGE * W}
+        on = np.isin(idx, list(rows))
+        o[rr[on], cc[on]] = True
+    return out
 
 
 def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -55,9 +108,9 @@ def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarra
     H, W = img.shape
     min_pixels = max(pp.MIN_INK_PIXELS, pp.MIN_INK_SHARE * (-(-H // k)) * (-(-W // k)))
     if alpha is not None and inkmap.median_below(inkmap.ring(alpha), 0.5):
-        ink, noise = alpha * 255.0, 0.0
+        ink, noise = alpha * 255.0, 0.0  # a drawing (the page's canvas): no paper
     else:
-        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels)
+        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels, not_ink=faint_rules)
     floor = max(4 * noise, 10.0)
     cand = ink[ink > floor]
     if cand.size < min_pixels:
@@ -124,14 +177,14 @@ def ink_page(img: Decoded, engine: Engine) -> Page | None:
     y0, y1 = max(0, rows[0] - g), min(mask.shape[0], rows[-1] + 1 + g)
     x0, x1 = max(0, cols[0] - g), min(mask.shape[1], cols[-1] + 1 + g)
     box = (x0 * k1, y0 * k1, min(W, x1 * k1), min(H, y1 * k1))
-    if k == k1:  # the first pass is at the right scale: its ink, cropped
-        ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-    else:
-        again = ink_map(img.crop(box[1], box[3], box[0], box[2]), k, engine)
-        if again is None:
-            return None
+    again = None if k == k1 else ink_map(img.crop(box[1], box[3], box[0], box[2]), k, engine)
+    if again is not None and (again[1] >= 0.5).sum() * k * k >= LOST_INK * mask[y0:y1, x0:x1].sum() * k1 * k1:
         ink, v, noise = again
         mask = v >= 0.5
+    else:  # the first pass is at the right scale, or the crop lost its ink (a photo's ink that
+        # touches a sheet's rule running along the crop's edge is taken for the sheet's border)
+        k = k1
+        ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale), engine)
 
 

@@ -129,3 +129,38 @@ def test_empty_image_reads_as_nothing(mode, colour, model):
     Image.new(mode, (600, 200), colour).save(buf, "PNG")
     reading = numbers.read_number(decode(buf.getvalue()), model)
     assert reading.text == "" and reading.characters == [] and reading.confidence == 0.0
+
+
+def test_paper_rules_are_lines_from_edge_to_edge_at_the_sheets_tilt():
+    """``segment.paper_rules``: tilted rules across the image (horizontal and vertical, as on
+    squared paper) are found; a stroke across a third of the image is not a rule."""
+    from digitpad.segment import paper_rules
+
+    h, w = 120, 300
+    yy, xx = np.mgrid[0:h, 0:w]
+    tilt = np.tan(np.radians(1.2))
+    rules = np.zeros((h, w), bool)
+    for y in (20, 55, 90):
+        rules |= np.abs(yy - (y + tilt * xx)) < 0.8
+    for x in (40, 140, 240):
+        rules |= np.abs(xx - (x - tilt * yy)) < 0.8
+    stroke = (np.abs(yy - 70) < 1) & (xx > 100) & (xx < 200)  # a dash: faint, but a third of the width
+    found = paper_rules(rules | stroke)
+    assert found[rules].mean() > 0.9, found[rules].mean()
+    left = rules & ~found  # what is missed is specks, not lines
+    assert max(len(run) for row in left for run in "".join("1" if v else " " for v in row).split() or [""]) <= 12
+    assert max(len(run) for col in left.T for run in "".join("1" if v else " " for v in col).split() or [""]) <= 12
+    assert not found[stroke & ~rules].any()
+
+
+def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_hands, model):
+    """The grid's lines touch the digits and the crop's edges: the ink is still found."""
+    r = random.Random(8)
+    got = []
+    for i in range(16):
+        hand = r.choice(held_hands)
+        text = compose._digits(r, 4)
+        s = compose.compose(hand, text, r.choice(list(compose.LAYOUTS)), "squared-photo", seed=100 + i)
+        got.append((text, numbers.read_number(decode(s.image), model).text))
+    assert all(read for _, read in got), got
+    assert sum(text == read for text, read in got) >= 8, got

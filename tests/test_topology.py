@@ -252,6 +252,10 @@ def test_a_replica_killed_under_load_costs_a_few_requests_and_no_row(topology, s
         load.wait_for(len(load.outcomes) + 400)
     outcomes = load.stop()
     victim.__exit__()
+    # Back to three first (a new replica in the dead one's place), so that a failed assertion
+    # below cannot leave the next test a dead replica to restart.
+    topology.replicas[0] = topology.start_replica()
+    topology.proxy.reload(topology.ports)
     after = topology.rows()
     failed = failures(outcomes)
     acknowledged = {o.feedback_id for o in outcomes if o.ok and o.kind == "feedback"}
@@ -260,16 +264,17 @@ def test_a_replica_killed_under_load_costs_a_few_requests_and_no_row(topology, s
           f"{load.resent} resent; {len(acknowledged)} feedback rows acknowledged, {len(new)} stored")
     # What can fail: the posts in flight on the victim (one per client at most) and one post per
     # nginx worker sent on a kept-alive connection to it before nginx saw it close (then nginx
-    # marks it failed). Only corrections: a reading is resent to another replica (non_idempotent).
+    # marks it failed). A correction is answered 503; a reading is resent to another replica
+    # (non_idempotent), unless the kill fell between the victim's two writes of its answer (the
+    # headers, then the body): nginx has passed the headers on and can only close the connection.
     assert len(failed) <= load.clients + 2, failed
-    assert all(o.kind == "feedback" and o.status == 503 for o in failed), failed
+    cut_short = [o for o in failed if o.status is None and "without sending complete message body" in (o.error or "")]
+    assert all((o.kind == "feedback" and o.status == 503) or o in cut_short for o in failed), failed
+    assert len(cut_short) <= load.clients, cut_short
     assert acknowledged <= new  # no acknowledged row lost
     # A row written just before the kill may be stored unacknowledged; never more than failed posts.
     assert len(new - acknowledged) <= sum(o.kind == "feedback" for o in failed)
     assert sum(o.ok and o.sent > killed_at for o in outcomes) >= 300  # the other two carried on
-    # Back to three: a new replica in the dead one's place.
-    topology.replicas[0] = topology.start_replica()
-    topology.proxy.reload(topology.ports)
 
 
 def test_a_rolling_restart_under_load_fails_no_request(topology, samples):
