@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from . import charset, cuts, glyphs, numberreading, numbers, segment, verifier
 from . import preprocess as pp
 
@@ -25,11 +27,11 @@ MODULES: dict[str, ModuleType] = {"segment": segment, "cuts": cuts, "glyphs": gl
 
 
 def _constants(module: ModuleType) -> dict:
-    """A module's UPPER_CASE numbers, strings, tuples and dicts (tuples become lists)."""
+    """A module's UPPER_CASE numbers, strings, tuples, dicts and numpy arrays (as lists)."""
     out = {}
     for name, value in vars(module).items():
-        if name.isupper() and isinstance(value, (bool, int, float, str, tuple, dict)):
-            out[name] = list(value) if isinstance(value, tuple) else value
+        if name.isupper() and isinstance(value, (bool, int, float, str, tuple, dict, np.ndarray)):
+            out[name] = value.tolist() if isinstance(value, np.ndarray) else list(value) if isinstance(value, tuple) else value
     return out
 
 

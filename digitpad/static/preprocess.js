@@ -333,8 +333,10 @@ export function borderRegions(mask, h, w) {
   return region;
 }
 
-/** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. */
-export function inkMap(gray, alpha, h, w, minPixels) {
+/** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. `notInk` (the number
+ *  reader's: a sheet's rules, segment.js) maps the deviation from the background and the noise
+ *  sigma to the 0/1 pixels that are not ink, dropped before step 3c (inkmap.ink's not_ink). */
+export function inkMap(gray, alpha, h, w, minPixels, notInk = null) {
   if (alpha !== null && median(ring(alpha, h, w)) < 0.5) {
     return { ink: alpha.map((a) => a * 255.0), noise: 0, polarity: "alpha" };
   }
@@ -346,6 +348,10 @@ export function inkMap(gray, alpha, h, w, minPixels) {
   const { bg, sigma } = background(gray, h, w);
   let d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
   const t = Math.max(3 * sigma, 4.0);
+  if (notInk !== null) {
+    const drop = notInk(d, sigma, h, w);
+    d = d.map((v, i) => (drop[i] ? 0.0 : v));
+  }
   // 3c. a sheet's edge or the desk along the image's edges is not ink, when ink remains elsewhere.
   const pos = borderRegions(mapTo(Uint8Array, d, (v) => (v > t ? 1 : 0)), h, w);
   const neg = borderRegions(mapTo(Uint8Array, d, (v) => (-v > t ? 1 : 0)), h, w);

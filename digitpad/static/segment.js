@@ -6,10 +6,14 @@
 //   const page = inkPage(dec);                 // {ink, v, mask, h, w, noise, scale, origin} or null
 //   const found = componentsOf(page);          // {comps, line} or null
 //
+// Step 1a (a sheet's rules are not ink, rules.js) runs inside the ink map, through
+// preprocess.js's inkMap hook (inkmap.ink's not_ink).
+//
 // Arrays are row-major typed arrays with explicit (h, w); masks hold 0/1 bytes. A piece is
 // {row, start, end (Int32Array runs), comp, whole, cutL, cutR, y0, y1, x0, x1, area, d0, d1}.
 
 import { P } from "./numparams.js";
+import { faintRules } from "./rules.js";
 import { MIN_CONTRAST, blockMean, inkMap, mapTo, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
 
 /** Step 1 of preprocessing on RGBA pixels: Pillow's 8-bit L, and alpha unless all opaque. */
@@ -43,7 +47,7 @@ function inkMapAt(dec, k) {
   const h = Math.ceil(H / k), w = Math.ceil(W / k);
   const minPixels = Math.max(P.preprocess.MIN_INK_PIXELS, P.preprocess.MIN_INK_SHARE * h * w);
   const alpha = dec.alpha ? blockMean(dec.alpha, H, W, k).a.map((a) => a / 255.0) : null;
-  const { ink, noise } = inkMap(blockMean(dec.gray, H, W, k).a, alpha, h, w, minPixels);
+  const { ink, noise } = inkMap(blockMean(dec.gray, H, W, k).a, alpha, h, w, minPixels, faintRules);
   const floor = Math.max(4 * noise, 10.0);
   const cand = ink.filter((x) => x > floor);
   if (cand.length < minPixels) return null;
@@ -104,19 +108,20 @@ export function inkPage(dec) {
   const y0 = Math.max(0, ry0 - g), y1 = Math.min(h, ry1 + 1 + g);
   const x0 = Math.max(0, rx0 - g), x1 = Math.min(w, rx1 + 1 + g);
   const box = [x0 * k1, y0 * k1, Math.min(W, x1 * k1), Math.min(H, y1 * k1)];
-  if (k === k1) {   // the first pass is at the right scale: its ink, cropped
-    ink = cropPlane(ink, w, y0, y1, x0, x1);
-    v = cropPlane(v, w, y0, y1, x0, x1);
-    mask = cropPlane(mask, w, y0, y1, x0, x1);
-    h = y1 - y0;
-    w = x1 - x0;
-  } else {
-    const again = inkMapAt(crop(dec, box[1], box[3], box[0], box[2]), k);
-    if (again === null) return null;
+  const again = k === k1 ? null : inkMapAt(crop(dec, box[1], box[3], box[0], box[2]), k);
+  const count = (m) => m.reduce((n, x) => n + x, 0);
+  const firstInk = count(cropPlane(mask, w, y0, y1, x0, x1)) * k1 * k1;
+  if (again !== null && count(maskOf(again.v)) * k * k >= P.segment.LOST_INK * firstInk) {
     ({ ink, v, noise, h, w } = again);
     mask = maskOf(v);
+    return { ink, v, mask, h, w, noise, scale: k, origin: [box[0], box[1]] };
   }
-  return { ink, v, mask, h, w, noise, scale: k, origin: [box[0], box[1]] };
+  // The first pass is at the right scale, or the crop lost its ink (a photo's ink touching a
+  // sheet's rule along the crop's edge is taken for the sheet's border): the first pass, cropped.
+  return {
+    ink: cropPlane(ink, w, y0, y1, x0, x1), v: cropPlane(v, w, y0, y1, x0, x1), mask: cropPlane(mask, w, y0, y1, x0, x1),
+    h: y1 - y0, w: x1 - x0, noise, scale: k1, origin: [box[0], box[1]],
+  };
 }
 
 // ------------------------------------------------------------------ 2-3. runs, components

@@ -1,0 +1,67 @@
+// Step 1a of reading a number, a sheet's rules are not ink: the browser's twin of
+// digitpad/segment.py's faint_rules and paper_rules (photos and scans; the page's transparent
+// canvas never gets here). Constants come from numbers-params.json (P.segment).
+//
+//   inkMap(gray, alpha, h, w, minPixels, faintRules)   // preprocess.js drops what it returns
+
+import { P } from "./numparams.js";
+import { mapTo, percentile } from "./preprocess.js";
+
+/** numpy's round (half to even): the rule's row at a tilt (segment.paper_rules). */
+function roundHalfEven(x) {
+  const f = Math.floor(x), diff = x - f;
+  if (diff !== 0.5) return diff < 0.5 ? f : f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** segment.paper_rules (step 1a): the 0/1 pixels of `mask` (h, w) that are a sheet's ruling:
+ *  straight lines at one tilt whose row holds RULE_CORE of the width (or, for squared paper's
+ *  vertical rules, the height), with the rows beside them holding RULE_EDGE of it. */
+function paperRules(mask, h, w) {
+  const { RULE_CORE, RULE_EDGE, RULE_TILTS } = P.segment;
+  const out = new Uint8Array(h * w);
+  for (const along of ["rows", "columns"]) {   // rules along the rows, then along the columns
+    const [H, W] = along === "rows" ? [h, w] : [w, h];
+    const rr = [], cc = [];
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (!mask[y * w + x]) continue;
+        rr.push(along === "rows" ? y : x);
+        cc.push(along === "rows" ? x : y);
+      }
+    }
+    if (rr.length < RULE_CORE * W) continue;
+    let best = 0, found = null;   // one sheet: every rule of a direction has the tilt with the most ink in core rows
+    for (const tilt of RULE_TILTS) {
+      const idx = rr.map((r, i) => r - roundHalfEven(cc[i] * tilt) + W);   // the row at column 0, shifted >= 0
+      const counts = new Int32Array(H + 2 * W + 2);
+      for (const j of idx) counts[j]++;
+      let sum = 0;
+      const core = [];
+      counts.forEach((c, j) => { if (c >= RULE_CORE * W) { core.push(j); sum += c; } });
+      if (core.length && sum > best) {
+        best = sum;
+        found = { idx, counts, core };
+      }
+    }
+    if (found === null) continue;
+    const { idx, counts, core } = found;
+    const rows = new Set(core);
+    for (const d of [-1, 1]) for (const r of core) if (counts[r + d] >= RULE_EDGE * W) rows.add(r + d);
+    idx.forEach((j, i) => {
+      if (rows.has(j)) out[along === "rows" ? rr[i] * w + cc[i] : cc[i] * w + rr[i]] = 1;
+    });
+  }
+  return out;
+}
+
+/** segment.faint_rules (step 1a): paper rules among the ink fainter than RULE_FAINT of the pen's
+ *  (d: the deviation from the background, either sign; sigma: the noise). */
+export function faintRules(d, sigma, h, w) {
+  const a = d.map(Math.abs);
+  const seen = mapTo(Uint8Array, a, (x) => (x > Math.max(4 * sigma, 10.0) ? 1 : 0));
+  const inked = a.filter((x, i) => seen[i]);
+  if (!inked.length) return seen;
+  const faint = P.segment.RULE_FAINT * percentile(inked, 0.9);
+  return paperRules(seen.map((s, i) => (s && a[i] < faint ? 1 : 0)), h, w);
+}
