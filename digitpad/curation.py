@@ -40,7 +40,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .errors import InvalidRequest, StoreFull
-from .rows import REVIEW_STATES, Feedback
+from .rows import REVIEW_STATES, Feedback, NumberFeedback
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,12 @@ class Limits:
 
 
 def usage(session: Session) -> tuple[int, int]:
-    """(rows, bytes of stored images)."""
-    rows, size = session.execute(select(func.count(), func.coalesce(func.sum(func.length(Feedback.image)), 0))).one()
-    return int(rows), int(size)
+    """(rows, bytes of stored images), of both tables: digits' and numbers' rows share the cap."""
+    rows = size = 0
+    for table in (Feedback, NumberFeedback):
+        n, b = session.execute(select(func.count(), func.coalesce(func.sum(func.length(table.image)), 0))).one()
+        rows, size = rows + int(n), size + int(b)
+    return rows, size
 
 
 class Quota:
@@ -112,22 +115,31 @@ def agrees(label: int, probabilities: list[float] | None) -> bool:
     return probabilities is not None and len(probabilities) > label and probabilities[label] >= AGREE_MIN_PROBABILITY
 
 
+def agrees_number(text: str, read_scores: list[dict[str, float]] | None) -> bool:
+    """The agreement check for a corrected number: the stored reading found as many characters as
+    ``text`` has (spaces aside), and gave each corrected character at least AGREE_MIN_PROBABILITY."""
+    chars = text.replace(" ", "")
+    return (read_scores is not None and len(read_scores) == len(chars)
+            and all(s.get(c, 0.0) >= AGREE_MIN_PROBABILITY for c, s in zip(chars, read_scores, strict=True)))
+
+
 # ---------------------------------------------------------------- review
 
 
-def set_review(session: Session, *, ids: list[int] | None, decision: str, only_pending: bool = False) -> int:
-    """Mark rows ``accepted`` or ``rejected``: the given ids, or (ids None) every pending row.
-    Returns how many rows changed."""
+def set_review(session: Session, *, ids: list[int] | None, decision: str, only_pending: bool = False,
+               table: type[Feedback] | type[NumberFeedback] = Feedback) -> int:
+    """Mark rows of ``table`` (digits' or numbers') ``accepted`` or ``rejected``: the given ids, or
+    (ids None) every pending row. Returns how many rows changed."""
     if decision not in DECISIONS:
         raise InvalidRequest(f"a review decision is one of {', '.join(DECISIONS)}, got {decision!r}",
                              code="invalid_decision")
-    q = update(Feedback).values(review=decision, reviewed_at=datetime.now(UTC))
+    q = update(table).values(review=decision, reviewed_at=datetime.now(UTC))
     if ids is not None:
         if not ids:
             return 0
-        q = q.where(Feedback.id.in_(sorted(set(ids))))
+        q = q.where(table.id.in_(sorted(set(ids))))
     if ids is None or only_pending:
-        q = q.where(Feedback.review == "pending")
+        q = q.where(table.review == "pending")
     return int(session.execute(q.execution_options(synchronize_session=False)).rowcount or 0)
 
 
