@@ -122,9 +122,9 @@ class Correction:
     reading: Reading  # of ``png``
 
 
-def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> bytes:
+def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[bytes, tuple[int, int]]:
     """(H, W) uint8 planes -> a PNG of at most STORED_MAX_SIDE a side and STORED_MAX_BYTES
-    (noise does not compress: such an image is halved until it fits)."""
+    (noise does not compress: such an image is halved until it fits), and its (width, height)."""
     im = Image.fromarray(gray, "L") if alpha is None else Image.merge(
         "LA", (Image.fromarray(gray, "L"), Image.fromarray(alpha, "L")))
     side = STORED_MAX_SIDE
@@ -134,27 +134,56 @@ def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> bytes:
         buf = io.BytesIO()
         small.save(buf, "PNG", compress_level=6)
         if buf.tell() <= STORED_MAX_BYTES or side <= 32:
-            return buf.getvalue()
+            return buf.getvalue(), small.size
         side //= 2
+
+
+@dataclass
+class Stored:
+    """What the store keeps of a client's image: the server's re-encoding, and where it came from."""
+
+    png: bytes
+    size: tuple[int, int]  # (width, height) of the client's image, in its file's pixels
+    origin: tuple[float, float] = (0.0, 0.0)  # the stored image's top-left corner, in file pixels
+    factor: float = 1.0  # stored pixels per file pixel (a crop may have been shrunk to fit)
+
+    def box_to_stored(self, box: list[int]) -> list[int] | None:
+        """A box [x, y, w, h] in the client's image's pixels -> the stored image's pixels (None
+        when it falls outside the stored crop)."""
+        x0, y0 = (box[0] - self.origin[0]) * self.factor, (box[1] - self.origin[1]) * self.factor
+        x1, y1 = x0 + box[2] * self.factor, y0 + box[3] * self.factor
+        with Image.open(io.BytesIO(self.png)) as im:
+            sw, sh = im.size
+        x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(sw, round(x1)), min(sh, round(y1))
+        return [x0, y0, x1 - x0, y1 - y0] if x1 > x0 and y1 > y0 else None
+
+
+def reencode(reader: Reader, data: bytes) -> Stored:
+    """Client bytes -> the image the store keeps (digits' and numbers' corrections alike).
+    DigitpadError (a 4xx) for anything a client can send; ``empty_image`` for no ink."""
+    img = decode(data, max_pixels=reader.max_pixels, fast_png=reader.engine.fast_png)
+    pre = preprocess(img, reader.engine)
+    if pre.empty or pre.bbox is None:
+        raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
+    crop, top, left = img, 0, 0
+    H, W = img.shape
+    if max(H, W) > STORED_MAX_SIDE:  # (a drawing from the page fits: stored whole, read identically)
+        # The ink box (file pixels) -> decoded pixels, grown by half the digit's size on each side.
+        x0, y0, x1, y1 = (round(v / img.scale) for v in pre.bbox)
+        m = max(x1 - x0, y1 - y0) // 2 + 4
+        top, left = max(0, y0 - m), max(0, x0 - m)
+        crop = img.crop(top, min(H, y1 + m), left, min(W, x1 + m))
+    png, (sw, _) = _encode_stored(np.ascontiguousarray(crop.gray()),
+                                  None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    return Stored(png, (round(W * img.scale), round(H * img.scale)), (left * img.scale, top * img.scale),
+                  sw / (crop.shape[1] * img.scale))
 
 
 def prepare_correction(reader: Reader, data: bytes) -> Correction:
     """Client bytes -> the image the store keeps, and the reading of it (CPU only: the server runs
     this in its decode slot, and writes the row outside it). DigitpadError (a 4xx) for anything a
     client can send; ``empty_image`` for an image with no ink."""
-    img = decode(data, max_pixels=reader.max_pixels, fast_png=reader.engine.fast_png)
-    pre = preprocess(img, reader.engine)
-    if pre.empty or pre.bbox is None:
-        raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
-    crop = img
-    H, W = img.shape
-    if max(H, W) > STORED_MAX_SIDE:  # (a drawing from the page fits: stored whole, read identically)
-        # The ink box (file pixels) -> decoded pixels, grown by half the digit's size on each side.
-        x0, y0, x1, y1 = (round(v / img.scale) for v in pre.bbox)
-        m = max(x1 - x0, y1 - y0) // 2 + 4
-        crop = img.crop(max(0, y0 - m), min(H, y1 + m), max(0, x0 - m), min(W, x1 + m))
-    png = _encode_stored(np.ascontiguousarray(crop.gray()),
-                         None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    png = reencode(reader, data).png
     reading = reader.read(png)
     if reading.empty:  # (the crop holds the ink that was found: only a pathological image gets here)
         raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")

@@ -192,6 +192,32 @@ FEEDBACK_BODY = {
     },
 }
 
+_NUMBER_FIELDS = {
+    "text": {"type": "string", "minLength": 1, "maxLength": 20, "example": "737-1340",
+             "description": "the number the image really shows: digits, - . , / : ( ) + $ % and single spaces"},
+    "boxes": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4},
+              "description": "optional: the characters' boxes [x, y, w, h] of the /api/read answer the page showed "
+                             "(in a form: as a JSON string); used only when the server's own reading has a "
+                             "different number of characters"},
+    "source": {"type": "string", "enum": ["draw", "upload"]},
+}
+
+NUMBER_FEEDBACK_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["image", "text"], "properties": {
+            "image": {"type": "string", "format": "binary", "description": "the image (as for /api/read)"},
+            **_NUMBER_FIELDS}}},
+        "application/json": {
+            "schema": {"type": "object", "required": ["image", "text"], "properties": {
+                "image": {"type": "string", "description": "data URL (data:image/png;base64,...) or bare base64"},
+                **_NUMBER_FIELDS}},
+            "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "text": "737-1340",
+                        "boxes": [[12, 30, 40, 70], [60, 28, 38, 72]], "source": "draw"},
+        },
+    },
+}
+
 _ERROR_TEXT = {400: "not an image, bad base64, bad field or malformed JSON", 401: "missing or wrong bearer token",
                403: "collection is off (POST), or no admin token is configured (admin routes)",
                404: "no such row", 413: "body or image too large", 415: "unsupported image format or request content type",
