@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitpad import corpus, thresholds
-from digitpad.data import load_split
-from digitpad.data import split_train_val
+from digitpad.data import load_split, split_train_val
 from digitpad.predict import Predictor
 from digitpad.recipe import TrainConfig
 from digitpad.scorecard import scorecard
