@@ -4,7 +4,7 @@
     digitpad feedback stats [--json]
     digitpad feedback export --format npz feedback.npz
     digitpad feedback export --format idx OUT_DIR        # feedback-{images-idx3,labels-idx1}-ubyte.gz
-    digitpad feedback export --format png-dir OUT_DIR    # OUT_DIR/<label>/<id>.png
+    digitpad feedback export --format png-dir OUT_DIR    # OUT_DIR/<label>/<id>.png, numbers' characters n<id>-<k>.png
 
 A correction is stored as the server re-encodes it, never as the bytes that were sent
 (``prepare_correction``): the decoded planes (gray, and alpha when the image has one), as a PNG
@@ -36,6 +36,7 @@ from PIL import Image
 from .curation import agrees
 from .decode import decode
 from .errors import DigitpadError, InvalidImage
+from .numbercrops import NumberCrops, number_crops
 from .preprocess import preprocess, preprocess_bytes
 from .reading import Reader, Reading
 from .store import FeedbackStore
@@ -54,13 +55,31 @@ IDX_LABELS = "feedback-labels-idx1-ubyte"
 
 @dataclass
 class FeedbackSet:
-    ids: np.ndarray  # (N,) int64, ascending
+    ids: np.ndarray  # (N,) int64: the row (digit rows first, ascending; then number rows' crops)
     images: np.ndarray  # (N, 28, 28) uint8, white ink on black
-    labels: np.ndarray  # (N,) uint8
-    skipped: int = 0  # rows the current preprocessing found empty or unreadable
+    labels: np.ndarray  # (N,) uint8: class index (charset.CLASSES: a digit's is the digit)
+    skipped: int = 0  # rows (or characters) the current preprocessing found empty or unreadable
+    # (N,) int16: -1 for a digit row (the whole image); k for the k-th character of a number row
+    positions: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.positions is None:
+            self.positions = np.full(len(self.ids), -1, np.int16)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, keep: np.ndarray) -> FeedbackSet:
+        """The images where ``keep`` ((N,) bool) is true."""
+        return FeedbackSet(ids=self.ids[keep], images=self.images[keep], labels=self.labels[keep],
+                           skipped=self.skipped, positions=self.positions[keep])
+
+    def with_crops(self, crops: NumberCrops) -> FeedbackSet:
+        """These rows, then a corrected number's per-character crops (``digitpad.numbercrops``)."""
+        return FeedbackSet(ids=np.concatenate([self.ids, crops.ids]),
+                           images=np.concatenate([self.images, crops.images]),
+                           labels=np.concatenate([self.labels, crops.labels]), skipped=self.skipped + crops.skipped,
+                           positions=np.concatenate([self.positions, crops.positions]).astype(np.int16))
 
 
 def _selected(store: FeedbackStore, which: str):  # noqa: ANN202 (an iterator of ExportRow)
@@ -77,8 +96,10 @@ def _selected(store: FeedbackStore, which: str):  # noqa: ANN202 (an iterator of
 
 
 def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int = 40_000_000,
-                  which: str = "accepted") -> FeedbackSet:
-    """The rows of ``which`` (default: accepted ones, see ``_selected``) as arrays, oldest first.
+                  which: str = "accepted", numbers: bool = True) -> FeedbackSet:
+    """The rows of ``which`` (default: accepted ones, see ``_selected``) as arrays, oldest first,
+    then (``numbers``) each character of the corrected numbers of ``which``, cut by its box
+    (``numbercrops.number_crops``; not with ``stored``: no 28x28 was kept for a character).
     Rows the current preprocessing rejects are skipped (and counted): a correction nobody can
     read again is not training data."""
     ids: list[int] = []
@@ -103,12 +124,15 @@ def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int
         ids.append(row.id)
         images.append(img)
         labels.append(row.label)
-    return FeedbackSet(
+    fs = FeedbackSet(
         ids=np.asarray(ids, dtype=np.int64),
         images=np.stack(images).astype(np.uint8) if images else np.zeros((0, 28, 28), np.uint8),
         labels=np.asarray(labels, dtype=np.uint8),
         skipped=skipped,
     )
+    if numbers and not stored:
+        fs = fs.with_crops(number_crops(store, which=which, max_pixels=max_pixels))
+    return fs
 
 
 # ---------------------------------------------------------------- recording
@@ -228,7 +252,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def write_npz(fs: FeedbackSet, out: Path) -> list[Path]:
     buf = io.BytesIO()
-    np.savez_compressed(buf, images=fs.images, labels=fs.labels, ids=fs.ids)
+    np.savez_compressed(buf, images=fs.images, labels=fs.labels, ids=fs.ids, positions=fs.positions)
     _atomic_write(out, buf.getvalue())
     return [out]
 
@@ -248,10 +272,12 @@ def write_idx(fs: FeedbackSet, out: Path, *, gz: bool = True) -> list[Path]:
 
 
 def write_png_dir(fs: FeedbackSet, out: Path) -> list[Path]:
-    """``out/<label>/<id>.png``: 28x28 grayscale, white ink on black (like MNIST)."""
+    """``out/<label>/<id>.png`` (a number's character: ``out/<label>/n<id>-<k>.png``, its k-th),
+    28x28 grayscale, white ink on black (like MNIST). ``label`` is the class index (a digit's is
+    the digit; ``-`` is 10 ... ``%`` 19: charset.CLASSES), a name every file system takes."""
     paths = []
-    for fid, img, label in zip(fs.ids, fs.images, fs.labels, strict=True):
-        p = out / str(int(label)) / f"{int(fid)}.png"
+    for fid, img, label, k in zip(fs.ids, fs.images, fs.labels, fs.positions, strict=True):
+        p = out / str(int(label)) / (f"{int(fid)}.png" if k < 0 else f"n{int(fid)}-{int(k)}.png")
         buf = io.BytesIO()
         Image.fromarray(img, "L").save(buf, "PNG")
         _atomic_write(p, buf.getvalue())

@@ -98,6 +98,16 @@ class NumberRows:
         with self._session() as s:
             return int(s.scalar(q) or 0)
 
+    def list(self, *, limit: int = 50, review: str | None = None) -> builtins.list[NumberRecord]:
+        """Newest first (``review``: only rows in that state)."""
+        if limit < 0:
+            raise InvalidRequest("limit must not be negative")
+        q = select(NumberFeedback).order_by(NumberFeedback.id.desc()).limit(limit)
+        if review is not None:
+            q = q.where(NumberFeedback.review == review)
+        with self._session() as s:
+            return [_record(r) for r in s.scalars(q)]
+
     def ids(self) -> builtins.list[int]:
         with self._session() as s:
             return builtins.list(s.scalars(select(NumberFeedback.id).order_by(NumberFeedback.id)))

@@ -106,3 +106,25 @@ def test_text_boxes_and_agreement_checks():
     assert not agrees_number("7 1", [{"7": 0.9}, {"7": 0.99}])  # the 1 was implausible to the model
     assert not agrees_number("71", [{"7": 0.9}])  # a character the reading did not find
     assert not agrees_number("71", None)
+
+
+def test_the_review_command_lists_and_decides_numbers(tmp_path, capsys):
+    from digitpad.cli import main
+
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    with FeedbackStore.open(url) as store:
+        a = add(store, "3.14", read_text="3.1h")
+        b = add(store, "1 7", read_scores=[{"1": 0.9}, {"1": 0.99}])  # the 7 was implausible to the model
+    assert main(["feedback", "review", "--numbers", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 pending numbers"), out
+    line_a = next(x for x in out.splitlines()[2:] if x.split()[:1] == [str(a)])
+    line_b = next(x for x in out.splitlines()[2:] if x.split()[:1] == [str(b)])
+    assert "3.14" in line_a and "3.1h" in line_a and " yes " in line_a, line_a
+    assert " no " in line_b, line_b
+    assert main(["feedback", "review", "--numbers", "accept", str(a), "--database-url", url]) == 0
+    assert "1 numbers accepted" in capsys.readouterr().out
+    assert main(["feedback", "review", "--numbers", "reject", "--all-pending", "--database-url", url]) == 0
+    with FeedbackStore.open(url) as store:
+        assert [store.numbers.get(i).review for i in (a, b)] == ["accepted", "rejected"]
+        assert store.count() == 0  # the digits' rows were never touched

@@ -5,6 +5,7 @@
     digitpad feedback review [list] [--status pending] [--limit 50]   # what waits for review
     digitpad feedback review accept 12 15 20-30 | --all-pending         # training data from now on
     digitpad feedback review reject 13
+    digitpad feedback review --numbers [accept 3 4]                   # the same for corrected numbers
     digitpad feedback delete [--ids 10-20] [--model V] [--before DATE] [--status rejected]
     digitpad feedback export --format npz|idx|png-dir OUT [--status accepted]
 """
@@ -69,10 +70,29 @@ def parse_ids(items: list[str]) -> list[int]:
     return ids
 
 
+def _list_numbers(store: FeedbackStore, args: argparse.Namespace) -> None:
+    from ..curation import agrees_number
+
+    rows = store.numbers.list(limit=args.limit, review=args.status)
+    total = store.numbers.count(review=args.status)
+    print(f"{total:,} {args.status} numbers" + (f", the newest {len(rows)}:" if rows else ""))
+    if rows:
+        print(f"{'id':>8}  {'collected':<20} {'text':<20}  {'read':<20}  {'boxes':<6} {'agrees':<6} model")
+    for r in rows:
+        print(f"{r.id:>8}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.text:<20}  {r.read_text or '-':<20}  "
+              f"{r.boxes_from or 'none':<6} {'yes' if agrees_number(r.text, r.read_scores) else 'no':<6} "
+              f"{r.model_version or '-'}")
+
+
 def cmd_feedback_review(args: argparse.Namespace) -> int:
     from ..curation import agrees
 
     with open_store(args) as store:
+        if args.action == "list" and args.numbers:
+            if args.ids or args.all_pending:
+                raise DigitpadError("review list takes no ids", hint="digitpad feedback review --numbers accept IDS")
+            _list_numbers(store, args)
+            return 0
         if args.action == "list":
             if args.ids or args.all_pending:
                 raise DigitpadError("review list takes no ids", hint="digitpad feedback review accept IDS")
@@ -91,8 +111,9 @@ def cmd_feedback_review(args: argparse.Namespace) -> int:
         decision = {"accept": "accepted", "reject": "rejected"}[args.action]
         if args.all_pending == bool(args.ids):
             raise DigitpadError(f"say which rows to {args.action}: ids (12 20-30), or --all-pending")
-        n = store.review(None if args.all_pending else parse_ids(args.ids), decision)
-    print(f"{n:,} rows {decision}")
+        rows = store.numbers if args.numbers else store
+        n = rows.review(None if args.all_pending else parse_ids(args.ids), decision)
+    print(f"{n:,} {'numbers' if args.numbers else 'rows'} {decision}")
     return 0
 
 
@@ -155,6 +176,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--status", choices=["pending", "accepted", "rejected"], default="pending",
                    help="list the rows in this state (default: pending)")
     q.add_argument("--limit", type=int, default=50, help="list at most this many, newest first (default: 50)")
+    q.add_argument("--numbers", action="store_true", help="the corrected numbers (POST /api/read/feedback) "
+                                                          "instead of the digits")
     q.set_defaults(func=cmd_feedback_review)
     q = fsub.add_parser("delete", help="delete many rows at once (every criterion given must hold) and give the "
                                        "space back")
