@@ -156,11 +156,11 @@ class Selection:
     before: datetime | None = None  # created strictly before
     review: str | None = None  # "pending", "accepted" or "rejected"
 
-    def where(self) -> list:
+    def where(self, table: type[Feedback] | type[NumberFeedback] = Feedback) -> list:
         if self.review is not None and self.review not in REVIEW_STATES:
             raise InvalidRequest(f"review is one of {', '.join(REVIEW_STATES)}, got {self.review!r}",
                                  code="invalid_review")
-        f = Feedback
+        f = table
         clauses = [c for c, given in (
             (f.id >= (self.min_id or 0), self.min_id is not None),
             (f.id <= (self.max_id or 0), self.max_id is not None),
@@ -174,9 +174,10 @@ class Selection:
         return clauses
 
 
-def delete_selected(session: Session, selection: Selection) -> int:
-    """Delete the selected rows in one statement; returns how many."""
-    q = delete(Feedback).where(*selection.where()).execution_options(synchronize_session=False)
+def delete_selected(session: Session, selection: Selection,
+                    table: type[Feedback] | type[NumberFeedback] = Feedback) -> int:
+    """Delete the selected rows of ``table`` (digits' or numbers') in one statement; returns how many."""
+    q = delete(table).where(*selection.where(table)).execution_options(synchronize_session=False)
     return int(session.execute(q).rowcount or 0)
 
 

@@ -16,17 +16,21 @@ invariants are checked here again (``rows.check_text``, ``rows.check_boxes``).
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import curation
+from .database import reason
 from .errors import InvalidRequest, NotFound
 from .rows import REVIEW_STATES, SOURCES, NumberFeedback, NumberRecord, check_text, utc
 
+log = logging.getLogger(__name__)
 SessionFactory = Callable[..., AbstractContextManager[Session]]  # FeedbackStore._session
 BOX_SOURCES = ("server", "client")
 
@@ -34,9 +38,10 @@ BOX_SOURCES = ("server", "client")
 class NumberRows:
     """Corrected numbers in the store's database (thread-safe: each call has its own session)."""
 
-    def __init__(self, session: SessionFactory, quota: curation.Quota) -> None:
+    def __init__(self, session: SessionFactory, quota: curation.Quota, engine: Engine) -> None:
         self._session = session
         self.quota = quota
+        self.engine = engine
 
     def add(self, *, text: str, image_bytes: bytes, content_type: str, read_text: str | None = None,
             boxes: builtins.list[builtins.list[int]] | None = None, boxes_from: str | None = None,
@@ -84,6 +89,18 @@ class NumberRows:
         if not n:
             raise NotFound(f"no number feedback with id {id}")
         self.quota.forget()
+
+    def delete_many(self, selection: curation.Selection) -> int:
+        """Delete every row ``selection`` picks; then give the space back (SQLite). Returns how many."""
+        with self._session(write=True) as s:
+            n = curation.delete_selected(s, selection, NumberFeedback)
+        self.quota.forget()
+        if n:
+            try:
+                curation.reclaim_space(self.engine)
+            except SQLAlchemyError as e:  # the rows are gone either way; the space comes back at the next one
+                log.warning("feedback store: could not give the space back: %s", reason(e))
+        return n
 
     def review(self, ids: builtins.list[int] | None, decision: str, *, only_pending: bool = False) -> int:
         """Mark rows ``accepted`` / ``rejected`` (ids None: every pending row); returns how many changed."""

@@ -70,7 +70,7 @@ class FeedbackStore:
         self._head = head_revision()
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(digitpad_write=True), expire_on_commit=False)
-        self.numbers = NumberRows(self._session, self.quota)  # corrected numbers (number_feedback)
+        self.numbers = NumberRows(self._session, self.quota, engine)  # corrected numbers (number_feedback)
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate_schema: bool = True, limits: Limits | None = None) -> FeedbackStore:

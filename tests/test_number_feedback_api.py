@@ -183,3 +183,35 @@ def test_in_the_openapi_spec_and_serving_it_never_imports_torch(client):
     assert {"201", "400", "413", "422", "429", "507"} <= set(post["responses"])
     code = "import sys, digitpad.web.app, digitpad.numberfeedback; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "torch was imported"
+
+
+def test_admin_routes_list_show_review_and_delete_numbers(tmp_path, numbers):
+    token = "test-admin-token-numbers"
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    with make_client(url, admin_token=token) as c:
+        ids = [c.post("/api/read/feedback", json={"image": data_url(png), "text": text}).json()["id"]
+               for png, text, _, _ in numbers[:3]]
+        assert c.post("/api/feedback", json={"image": data_url(numbers[0][0]), "label": 1}).status_code == 201
+        assert c.get("/api/read/feedback").status_code == 401  # no token
+        assert_error(c.get("/api/read/feedback", headers={"Authorization": "Bearer wrong-token-000000"}),
+                     401, "unauthorized")
+        page = c.get("/api/read/feedback?limit=2", headers=auth)
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        assert page.json()["total"] == 3 and [i["id"] for i in page.json()["items"]] == ids[::-1][:2]
+        item = page.json()["items"][0]
+        assert item["text"] == numbers[2][1] and item["review"] == "pending" and "image" not in item
+        img = c.get(f"/api/read/feedback/{ids[0]}/image", headers=auth)
+        assert img.status_code == 200 and img.headers["content-type"] == "image/png"
+        with FeedbackStore.open(url) as store:
+            assert img.content == store.numbers.get(ids[0]).image
+        r = c.post("/api/read/feedback/review", json={"decision": "accepted", "ids": [ids[0]]}, headers=auth)
+        assert r.json() == {"updated": 1}
+        assert c.post("/api/read/feedback/review", json={"decision": "rejected"}, headers=auth).json() == {"updated": 2}
+        assert c.post("/api/read/feedback/review", json={"decision": "maybe"}, headers=auth).status_code == 422
+        assert c.delete(f"/api/read/feedback/{ids[1]}", headers=auth).status_code == 204
+        assert c.delete(f"/api/read/feedback/{ids[1]}", headers=auth).status_code == 404
+        assert c.delete("/api/read/feedback?review=rejected", headers=auth).json() == {"deleted": 1}
+        assert c.delete("/api/read/feedback", headers=auth).status_code == 400  # no criterion
+        assert c.get("/api/read/feedback", headers=auth).json()["total"] == 1
+        assert c.get("/api/feedback", headers=auth).json()["total"] == 1  # the digit row is untouched

@@ -7,7 +7,7 @@ import pytest
 from feedback_support import BACKENDS, database
 from sqlalchemy import insert
 
-from digitpad.curation import Limits, agrees_number
+from digitpad.curation import Limits, Selection, agrees_number
 from digitpad.errors import InvalidRequest, NotFound, StoreFull
 from digitpad.rows import NumberFeedback, check_boxes, check_text
 from digitpad.store import FeedbackStore, current_revision
@@ -90,9 +90,13 @@ def test_review_and_the_one_cap_over_both_tables(db_url):
         with pytest.raises(StoreFull):  # 3 numbers + 1 digit = the cap of 4
             add(store)
         store.numbers.delete(b)
-        add(store)  # room again
+        d = add(store)  # room again
         with pytest.raises(NotFound):
             store.numbers.delete(b)
+        with pytest.raises(InvalidRequest):
+            store.numbers.delete_many(Selection())  # no criterion: nothing deleted
+        assert store.numbers.delete_many(Selection(review="accepted", max_id=c)) == 2  # a and c
+        assert store.numbers.ids() == [d] and store.count() == 1  # the digit row is another table's
 
 
 def test_text_boxes_and_agreement_checks():

@@ -126,6 +126,26 @@ class FeedbackPage(BaseModel):
     offset: int
 
 
+class NumberFeedbackItem(BaseModel):
+    id: int
+    created_at: str = Field(description="ISO 8601, UTC")
+    text: str = Field(description="the number the person says it is")
+    read_text: str | None = Field(description="what the live model read (recomputed by the server)")
+    boxes: list[list[int]] | None = Field(description="[x, y, w, h] per character of text (spaces aside), in the "
+                                                       "stored image's pixels; null: not cut for training")
+    boxes_from: Literal["server", "client"] | None
+    confidence: float | None
+    model_version: str | None
+    source: Literal["draw", "upload"]
+    review: Literal["pending", "accepted", "rejected"] = Field(description="only accepted rows are trained on")
+
+
+class NumberFeedbackPage(BaseModel):
+    items: list[NumberFeedbackItem]
+    total: int
+    limit: int
+
+
 class FeedbackDeleted(BaseModel):
     deleted: int = Field(description="rows deleted")
 
