@@ -125,6 +125,12 @@ class NumberRows:
         with self._session() as s:
             return [_record(r) for r in s.scalars(q)]
 
+    def by_review(self) -> dict[str, int]:
+        """How many rows are in each review state (states with none left out)."""
+        q = select(NumberFeedback.review, func.count()).group_by(NumberFeedback.review)
+        with self._session() as s:
+            return {review: int(n) for review, n in s.execute(q)}
+
     def ids(self) -> builtins.list[int]:
         with self._session() as s:
             return builtins.list(s.scalars(select(NumberFeedback.id).order_by(NumberFeedback.id)))

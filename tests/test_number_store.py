@@ -3,6 +3,8 @@ file and, where DIGITPAD_TEST_POSTGRES_URL is set, on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from feedback_support import BACKENDS, database
 from sqlalchemy import insert
@@ -132,3 +134,9 @@ def test_the_review_command_lists_and_decides_numbers(tmp_path, capsys):
     with FeedbackStore.open(url) as store:
         assert [store.numbers.get(i).review for i in (a, b)] == ["accepted", "rejected"]
         assert store.count() == 0  # the digits' rows were never touched
+    capsys.readouterr()
+    assert main(["feedback", "stats", "--database-url", url]) == 0
+    assert "corrected numbers: 2 (pending 0, accepted 1, rejected 1)" in capsys.readouterr().out
+    assert main(["feedback", "stats", "--json", "--database-url", url]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["numbers"] == {"total": 2, "by_review": {"accepted": 1, "rejected": 1}} and st["total"] == 0

@@ -51,7 +51,14 @@ def cmd_feedback_stats(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         st = store.stats()
-    print(json.dumps(st, indent=2) if args.json else format_stats(st))
+        by_review = store.numbers.by_review()
+    st["numbers"] = {"total": sum(by_review.values()), "by_review": by_review}  # corrected numbers
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    print(format_stats(st))
+    reviews = ", ".join(f"{k} {by_review.get(k, 0):,}" for k in ("pending", "accepted", "rejected"))
+    print(f"corrected numbers: {st['numbers']['total']:,} ({reviews}); digitpad feedback review --numbers")
     return 0
 
 
