@@ -14,7 +14,10 @@ asked (``--feedback agreeing``), also on pending rows that pass the agreement ch
 gave the label at least ``AGREE_MIN_PROBABILITY`` (0.2). A poisoned row (a clear 7 labelled 1)
 fails it: the model gives 1 about 0.01 there (of the issue's 400 MNIST 7s posted as "1", one
 passes: a 7 the model itself reads as a 1). A true correction the model found implausible fails
-it too, and waits for a review.
+it too, and waits for a review. A corrected number (``agrees_number``) passes when the stored
+reading found as many characters as the typed string has and gave each typed one at least that.
+Corrected numbers live in a table of their own (``rows.NumberFeedback``); the review, bulk
+deletes and the one cap (counted over both tables) apply to them the same way.
 
 **The cap.** ``Limits(max_rows, max_bytes)``, checked inside the insert's own transaction (on
 SQLite the write lock serializes check-and-insert; on PostgreSQL concurrent writers may pass

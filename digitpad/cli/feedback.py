@@ -46,9 +46,31 @@ def cmd_feedback_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_feedback_stats(args: argparse.Namespace) -> int:
-    from ..feedback import format_stats
+def format_stats(st: dict) -> str:
+    """``FeedbackStore.stats()`` as the text ``digitpad feedback stats`` prints."""
+    lines = []
+    sources = ", ".join(f"{k} {v:,}" for k, v in sorted(st["by_source"].items()))
+    lines.append(f"feedback: {st['total']:,} rows" + (f" ({sources})" if sources else ""))
+    reviews = ", ".join(f"{k} {st['by_review'].get(k, 0):,}" for k in ("pending", "accepted", "rejected"))
+    lines.append(f"review: {reviews}")
+    if st["total"]:
+        lines.append(f"collected: {st['first']} .. {st['last']}")
+    lines.append("per label:  " + "  ".join(f"{d}:{n}" for d, n in enumerate(st["per_label"])))
+    if st["rated"]:
+        lines.append(f"live model accuracy on feedback: {st['accuracy']:.1%} "
+                     f"({st['correct']:,} of {st['rated']:,} readings were right; {st['rated'] - st['correct']:,} corrected)")
+        for name, m in sorted(st["by_model"].items()):
+            lines.append(f"  {name}: {m['accuracy']:.1%} of {m['rated']:,}")
+        lines.append("confusion (rows: true label, columns: what the model read):")
+        lines.append("   " + "".join(f"{d:>6}" for d in range(10)))
+        for d, row in enumerate(st["confusion"]):
+            lines.append(f"{d:>3}" + "".join(f"{v:>6}" for v in row))
+    else:
+        lines.append("live model accuracy on feedback: - (no readings yet)")
+    return "\n".join(lines)
 
+
+def cmd_feedback_stats(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         st = store.stats()
         by_review = store.numbers.by_review()
