@@ -125,3 +125,26 @@ def test_finetune_uses_the_crops_digits_and_symbols(collected, tmp_path, capsys,
     assert fb["rows"] == n and fb["train"] + fb["holdout"] == n and fb["left_out"] == 0  # a 21-class model
     assert fb["symbols"] == sum(c in "$%.-" for c in "".join(texts)) > 0
     assert Predictor(out / "model.onnx").metadata["data"]["extra_images"] == fb["train"]
+
+
+def test_feedback_add_text_and_delete_numbers_commands(tmp_path, capsys, unipen_dir: Path, pendigits_path: Path):
+    from digitpad import compose
+
+    hand = compose.load_hands(unipen_dir, pendigits_path, split="test")[2]
+    s = compose.compose(hand, "2026", "spaced", "pad", seed=3)
+    (tmp_path / "n.png").write_bytes(s.image)
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    assert main(["feedback", "add", "--text", "2026", str(tmp_path / "n.png"), "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "stored as number feedback 1 ('2026'" in out, out
+    with FeedbackStore.open(url) as store:
+        row = store.numbers.get(1)
+    assert (row.text, row.source, row.review) == ("2026", "upload", "pending") and row.read_text
+    # Neither or both of --label / --text: one line, a hint, non-zero; a bad string: the store's message.
+    assert main(["feedback", "add", str(tmp_path / "n.png"), "--database-url", url]) != 0
+    assert main(["feedback", "add", "--text", "20 26a", str(tmp_path / "n.png"), "--database-url", url]) != 0
+    assert "text may hold only digits" in capsys.readouterr().err
+    assert main(["feedback", "delete", "--numbers", "--status", "pending", "--database-url", url]) == 0
+    assert "deleted 1 numbers" in capsys.readouterr().out
+    with FeedbackStore.open(url) as store:
+        assert store.numbers.count() == 0

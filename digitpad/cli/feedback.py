@@ -6,6 +6,7 @@
     digitpad feedback review accept 12 15 20-30 | --all-pending         # training data from now on
     digitpad feedback review reject 13
     digitpad feedback review --numbers [accept 3 4]                   # the same for corrected numbers
+    digitpad feedback add --text 737-1340 number.png                  # a corrected number, from a file
     digitpad feedback delete [--ids 10-20] [--model V] [--before DATE] [--status rejected]
     digitpad feedback export --format npz|idx|png-dir OUT [--status accepted]
 """
@@ -34,12 +35,25 @@ def open_store(args: argparse.Namespace) -> FeedbackStore:
 def cmd_feedback_add(args: argparse.Namespace) -> int:
     from ..feedback import record
 
-    if not 0 <= args.label <= 9:
+    if (args.label is None) == (args.text is None):
+        raise DigitpadError("say what the images show: --label 7 (a digit) or --text 737-1340 (a number)")
+    if args.label is not None and not 0 <= args.label <= 9:
         raise DigitpadError(f"--label must be a digit 0-9, got {args.label}")
     s = settings_from(args)
     paths = expand_inputs(args.images)
     reader = reader_from(s)
     with open_store(args) as store:
+        if args.text is not None:  # a corrected number, recorded as POST /api/read/feedback records it
+            from ..numberfeedback import prepare_number_correction, store_number_correction
+            from ..numberreading import NumberReader
+
+            numbers = NumberReader(reader)
+            for path in paths:
+                c = prepare_number_correction(numbers, path.read_bytes(), text=args.text)
+                fid = store_number_correction(store, c, source="upload")
+                print(f"{path}: stored as number feedback {fid} ({args.text!r}, read as {c.reading['text']!r}, "
+                      f"boxes: {c.boxes_from or 'none'})")
+            return 0
         for path in paths:
             fid = record(store, reader, data=path.read_bytes(), label=args.label, source="upload")
             print(f"{path}: stored as feedback {fid} (label {args.label})")
@@ -161,9 +175,11 @@ def cmd_feedback_delete(args: argparse.Namespace) -> int:
             raise DigitpadError(f"--before is not a date: {args.before!r}", hint="give 2026-12-01 or 2026-12-01T12:00") from None
         before = before if before.tzinfo else before.replace(tzinfo=UTC)
     with open_store(args) as store:
-        n = store.delete_many(Selection(min_id=lo, max_id=hi, model=args.model, before=before, review=args.status))
+        selection = Selection(min_id=lo, max_id=hi, model=args.model, before=before, review=args.status)
+        n = (store.numbers if args.numbers else store).delete_many(selection)
         rows, size = store.usage()
-    print(f"deleted {n:,} rows; {rows:,} left ({size / 1e6:,.1f} MB of images)")
+    what = "numbers" if args.numbers else "rows"
+    print(f"deleted {n:,} {what}; {rows:,} rows left ({size / 1e6:,.1f} MB of images)")
     return 0
 
 
@@ -188,7 +204,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q = fsub.add_parser("add", help="record the true digit of image files (as if corrected on the page)")
     db_flag(q)
     model_flag(q)
-    q.add_argument("--label", type=int, required=True, help="the digit 0-9 the images really show")
+    q.add_argument("--label", type=int, default=None, help="the digit 0-9 the images really show")
+    q.add_argument("--text", default=None, help="or: the number the images really show (e.g. 737-1340)")
     q.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     q.set_defaults(func=cmd_feedback_add)
     q = fsub.add_parser("stats", help="totals, count per label, live-model accuracy on feedback, confusion")
@@ -215,6 +232,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--model", default=None, help="rows read by this model version")
     q.add_argument("--before", default=None, help="rows collected before this date (ISO 8601; UTC without a zone)")
     q.add_argument("--status", choices=["pending", "accepted", "rejected"], default=None, help="rows in this state")
+    q.add_argument("--numbers", action="store_true", help="delete corrected numbers instead of digits")
     q.set_defaults(func=cmd_feedback_delete)
     q = fsub.add_parser("export", help="write the feedback as 28x28 training data")
     db_flag(q)
