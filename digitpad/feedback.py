@@ -170,14 +170,14 @@ class Stored:
     size: tuple[int, int]  # (width, height) of the client's image, in its file's pixels
     origin: tuple[float, float] = (0.0, 0.0)  # the stored image's top-left corner, in file pixels
     factor: float = 1.0  # stored pixels per file pixel (a crop may have been shrunk to fit)
+    stored_size: tuple[int, int] = (0, 0)  # (width, height) of the PNG
 
     def box_to_stored(self, box: list[int]) -> list[int] | None:
         """A box [x, y, w, h] in the client's image's pixels -> the stored image's pixels (None
         when it falls outside the stored crop)."""
         x0, y0 = (box[0] - self.origin[0]) * self.factor, (box[1] - self.origin[1]) * self.factor
         x1, y1 = x0 + box[2] * self.factor, y0 + box[3] * self.factor
-        with Image.open(io.BytesIO(self.png)) as im:
-            sw, sh = im.size
+        sw, sh = self.stored_size
         x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(sw, round(x1)), min(sh, round(y1))
         return [x0, y0, x1 - x0, y1 - y0] if x1 > x0 and y1 > y0 else None
 
@@ -197,10 +197,10 @@ def reencode(reader: Reader, data: bytes) -> Stored:
         m = max(x1 - x0, y1 - y0) // 2 + 4
         top, left = max(0, y0 - m), max(0, x0 - m)
         crop = img.crop(top, min(H, y1 + m), left, min(W, x1 + m))
-    png, (sw, _) = _encode_stored(np.ascontiguousarray(crop.gray()),
-                                  None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    png, (sw, sh) = _encode_stored(np.ascontiguousarray(crop.gray()),
+                                   None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
     return Stored(png, (round(W * img.scale), round(H * img.scale)), (left * img.scale, top * img.scale),
-                  sw / (crop.shape[1] * img.scale))
+                  sw / (crop.shape[1] * img.scale), (sw, sh))
 
 
 def prepare_correction(reader: Reader, data: bytes) -> Correction:
