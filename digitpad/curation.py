@@ -14,7 +14,10 @@ asked (``--feedback agreeing``), also on pending rows that pass the agreement ch
 gave the label at least ``AGREE_MIN_PROBABILITY`` (0.2). A poisoned row (a clear 7 labelled 1)
 fails it: the model gives 1 about 0.01 there (of the issue's 400 MNIST 7s posted as "1", one
 passes: a 7 the model itself reads as a 1). A true correction the model found implausible fails
-it too, and waits for a review.
+it too, and waits for a review. A corrected number (``agrees_number``) passes when the stored
+reading found as many characters as the typed string has and gave each typed one at least that.
+Corrected numbers live in a table of their own (``rows.NumberFeedback``); the review, bulk
+deletes and the one cap (counted over both tables) apply to them the same way.
 
 **The cap.** ``Limits(max_rows, max_bytes)``, checked inside the insert's own transaction (on
 SQLite the write lock serializes check-and-insert; on PostgreSQL concurrent writers may pass
@@ -40,7 +43,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .errors import InvalidRequest, StoreFull
-from .rows import REVIEW_STATES, Feedback
+from .rows import REVIEW_STATES, Feedback, NumberFeedback
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,12 @@ class Limits:
 
 
 def usage(session: Session) -> tuple[int, int]:
-    """(rows, bytes of stored images)."""
-    rows, size = session.execute(select(func.count(), func.coalesce(func.sum(func.length(Feedback.image)), 0))).one()
-    return int(rows), int(size)
+    """(rows, bytes of stored images), of both tables: digits' and numbers' rows share the cap."""
+    rows = size = 0
+    for table in (Feedback, NumberFeedback):
+        n, b = session.execute(select(func.count(), func.coalesce(func.sum(func.length(table.image)), 0))).one()
+        rows, size = rows + int(n), size + int(b)
+    return rows, size
 
 
 class Quota:
@@ -112,22 +118,31 @@ def agrees(label: int, probabilities: list[float] | None) -> bool:
     return probabilities is not None and len(probabilities) > label and probabilities[label] >= AGREE_MIN_PROBABILITY
 
 
+def agrees_number(text: str, read_scores: list[dict[str, float]] | None) -> bool:
+    """The agreement check for a corrected number: the stored reading found as many characters as
+    ``text`` has (spaces aside), and gave each corrected character at least AGREE_MIN_PROBABILITY."""
+    chars = text.replace(" ", "")
+    return (read_scores is not None and len(read_scores) == len(chars)
+            and all(s.get(c, 0.0) >= AGREE_MIN_PROBABILITY for c, s in zip(chars, read_scores, strict=True)))
+
+
 # ---------------------------------------------------------------- review
 
 
-def set_review(session: Session, *, ids: list[int] | None, decision: str, only_pending: bool = False) -> int:
-    """Mark rows ``accepted`` or ``rejected``: the given ids, or (ids None) every pending row.
-    Returns how many rows changed."""
+def set_review(session: Session, *, ids: list[int] | None, decision: str, only_pending: bool = False,
+               table: type[Feedback] | type[NumberFeedback] = Feedback) -> int:
+    """Mark rows of ``table`` (digits' or numbers') ``accepted`` or ``rejected``: the given ids, or
+    (ids None) every pending row. Returns how many rows changed."""
     if decision not in DECISIONS:
         raise InvalidRequest(f"a review decision is one of {', '.join(DECISIONS)}, got {decision!r}",
                              code="invalid_decision")
-    q = update(Feedback).values(review=decision, reviewed_at=datetime.now(UTC))
+    q = update(table).values(review=decision, reviewed_at=datetime.now(UTC))
     if ids is not None:
         if not ids:
             return 0
-        q = q.where(Feedback.id.in_(sorted(set(ids))))
+        q = q.where(table.id.in_(sorted(set(ids))))
     if ids is None or only_pending:
-        q = q.where(Feedback.review == "pending")
+        q = q.where(table.review == "pending")
     return int(session.execute(q.execution_options(synchronize_session=False)).rowcount or 0)
 
 
@@ -144,11 +159,11 @@ class Selection:
     before: datetime | None = None  # created strictly before
     review: str | None = None  # "pending", "accepted" or "rejected"
 
-    def where(self) -> list:
+    def where(self, table: type[Feedback] | type[NumberFeedback] = Feedback) -> list:
         if self.review is not None and self.review not in REVIEW_STATES:
             raise InvalidRequest(f"review is one of {', '.join(REVIEW_STATES)}, got {self.review!r}",
                                  code="invalid_review")
-        f = Feedback
+        f = table
         clauses = [c for c, given in (
             (f.id >= (self.min_id or 0), self.min_id is not None),
             (f.id <= (self.max_id or 0), self.max_id is not None),
@@ -162,9 +177,10 @@ class Selection:
         return clauses
 
 
-def delete_selected(session: Session, selection: Selection) -> int:
-    """Delete the selected rows in one statement; returns how many."""
-    q = delete(Feedback).where(*selection.where()).execution_options(synchronize_session=False)
+def delete_selected(session: Session, selection: Selection,
+                    table: type[Feedback] | type[NumberFeedback] = Feedback) -> int:
+    """Delete the selected rows of ``table`` (digits' or numbers') in one statement; returns how many."""
+    q = delete(table).where(*selection.where(table)).execution_options(synchronize_session=False)
     return int(session.execute(q).rowcount or 0)
 
 

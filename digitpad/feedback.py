@@ -4,7 +4,7 @@
     digitpad feedback stats [--json]
     digitpad feedback export --format npz feedback.npz
     digitpad feedback export --format idx OUT_DIR        # feedback-{images-idx3,labels-idx1}-ubyte.gz
-    digitpad feedback export --format png-dir OUT_DIR    # OUT_DIR/<label>/<id>.png
+    digitpad feedback export --format png-dir OUT_DIR    # OUT_DIR/<label>/<id>.png, numbers' characters n<id>-<k>.png
 
 A correction is stored as the server re-encodes it, never as the bytes that were sent
 (``prepare_correction``): the decoded planes (gray, and alpha when the image has one), as a PNG
@@ -36,6 +36,7 @@ from PIL import Image
 from .curation import agrees
 from .decode import decode
 from .errors import DigitpadError, InvalidImage
+from .numbercrops import NumberCrops, number_crops
 from .preprocess import preprocess, preprocess_bytes
 from .reading import Reader, Reading
 from .store import FeedbackStore
@@ -54,13 +55,31 @@ IDX_LABELS = "feedback-labels-idx1-ubyte"
 
 @dataclass
 class FeedbackSet:
-    ids: np.ndarray  # (N,) int64, ascending
+    ids: np.ndarray  # (N,) int64: the row (digit rows first, ascending; then number rows' crops)
     images: np.ndarray  # (N, 28, 28) uint8, white ink on black
-    labels: np.ndarray  # (N,) uint8
-    skipped: int = 0  # rows the current preprocessing found empty or unreadable
+    labels: np.ndarray  # (N,) uint8: class index (charset.CLASSES: a digit's is the digit)
+    skipped: int = 0  # rows (or characters) the current preprocessing found empty or unreadable
+    # (N,) int16: -1 for a digit row (the whole image); k for the k-th character of a number row
+    positions: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.positions is None:
+            self.positions = np.full(len(self.ids), -1, np.int16)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, keep: np.ndarray) -> FeedbackSet:
+        """The images where ``keep`` ((N,) bool) is true."""
+        return FeedbackSet(ids=self.ids[keep], images=self.images[keep], labels=self.labels[keep],
+                           skipped=self.skipped, positions=self.positions[keep])
+
+    def with_crops(self, crops: NumberCrops) -> FeedbackSet:
+        """These rows, then a corrected number's per-character crops (``digitpad.numbercrops``)."""
+        return FeedbackSet(ids=np.concatenate([self.ids, crops.ids]),
+                           images=np.concatenate([self.images, crops.images]),
+                           labels=np.concatenate([self.labels, crops.labels]), skipped=self.skipped + crops.skipped,
+                           positions=np.concatenate([self.positions, crops.positions]).astype(np.int16))
 
 
 def _selected(store: FeedbackStore, which: str):  # noqa: ANN202 (an iterator of ExportRow)
@@ -77,8 +96,10 @@ def _selected(store: FeedbackStore, which: str):  # noqa: ANN202 (an iterator of
 
 
 def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int = 40_000_000,
-                  which: str = "accepted") -> FeedbackSet:
-    """The rows of ``which`` (default: accepted ones, see ``_selected``) as arrays, oldest first.
+                  which: str = "accepted", numbers: bool = True) -> FeedbackSet:
+    """The rows of ``which`` (default: accepted ones, see ``_selected``) as arrays, oldest first,
+    then (``numbers``) each character of the corrected numbers of ``which``, cut by its box
+    (``numbercrops.number_crops``; not with ``stored``: no 28x28 was kept for a character).
     Rows the current preprocessing rejects are skipped (and counted): a correction nobody can
     read again is not training data."""
     ids: list[int] = []
@@ -103,12 +124,15 @@ def load_feedback(store: FeedbackStore, *, stored: bool = False, max_pixels: int
         ids.append(row.id)
         images.append(img)
         labels.append(row.label)
-    return FeedbackSet(
+    fs = FeedbackSet(
         ids=np.asarray(ids, dtype=np.int64),
         images=np.stack(images).astype(np.uint8) if images else np.zeros((0, 28, 28), np.uint8),
         labels=np.asarray(labels, dtype=np.uint8),
         skipped=skipped,
     )
+    if numbers and not stored:
+        fs = fs.with_crops(number_crops(store, which=which, max_pixels=max_pixels))
+    return fs
 
 
 # ---------------------------------------------------------------- recording
@@ -122,9 +146,9 @@ class Correction:
     reading: Reading  # of ``png``
 
 
-def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> bytes:
+def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[bytes, tuple[int, int]]:
     """(H, W) uint8 planes -> a PNG of at most STORED_MAX_SIDE a side and STORED_MAX_BYTES
-    (noise does not compress: such an image is halved until it fits)."""
+    (noise does not compress: such an image is halved until it fits), and its (width, height)."""
     im = Image.fromarray(gray, "L") if alpha is None else Image.merge(
         "LA", (Image.fromarray(gray, "L"), Image.fromarray(alpha, "L")))
     side = STORED_MAX_SIDE
@@ -134,27 +158,56 @@ def _encode_stored(gray: np.ndarray, alpha: np.ndarray | None) -> bytes:
         buf = io.BytesIO()
         small.save(buf, "PNG", compress_level=6)
         if buf.tell() <= STORED_MAX_BYTES or side <= 32:
-            return buf.getvalue()
+            return buf.getvalue(), small.size
         side //= 2
+
+
+@dataclass
+class Stored:
+    """What the store keeps of a client's image: the server's re-encoding, and where it came from."""
+
+    png: bytes
+    size: tuple[int, int]  # (width, height) of the client's image, in its file's pixels
+    origin: tuple[float, float] = (0.0, 0.0)  # the stored image's top-left corner, in file pixels
+    factor: float = 1.0  # stored pixels per file pixel (a crop may have been shrunk to fit)
+    stored_size: tuple[int, int] = (0, 0)  # (width, height) of the PNG
+
+    def box_to_stored(self, box: list[int]) -> list[int] | None:
+        """A box [x, y, w, h] in the client's image's pixels -> the stored image's pixels (None
+        when it falls outside the stored crop)."""
+        x0, y0 = (box[0] - self.origin[0]) * self.factor, (box[1] - self.origin[1]) * self.factor
+        x1, y1 = x0 + box[2] * self.factor, y0 + box[3] * self.factor
+        sw, sh = self.stored_size
+        x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(sw, round(x1)), min(sh, round(y1))
+        return [x0, y0, x1 - x0, y1 - y0] if x1 > x0 and y1 > y0 else None
+
+
+def reencode(reader: Reader, data: bytes) -> Stored:
+    """Client bytes -> the image the store keeps (digits' and numbers' corrections alike).
+    DigitpadError (a 4xx) for anything a client can send; ``empty_image`` for no ink."""
+    img = decode(data, max_pixels=reader.max_pixels, fast_png=reader.engine.fast_png)
+    pre = preprocess(img, reader.engine)
+    if pre.empty or pre.bbox is None:
+        raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
+    crop, top, left = img, 0, 0
+    H, W = img.shape
+    if max(H, W) > STORED_MAX_SIDE:  # (a drawing from the page fits: stored whole, read identically)
+        # The ink box (file pixels) -> decoded pixels, grown by half the digit's size on each side.
+        x0, y0, x1, y1 = (round(v / img.scale) for v in pre.bbox)
+        m = max(x1 - x0, y1 - y0) // 2 + 4
+        top, left = max(0, y0 - m), max(0, x0 - m)
+        crop = img.crop(top, min(H, y1 + m), left, min(W, x1 + m))
+    png, (sw, sh) = _encode_stored(np.ascontiguousarray(crop.gray()),
+                                   None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    return Stored(png, (round(W * img.scale), round(H * img.scale)), (left * img.scale, top * img.scale),
+                  sw / (crop.shape[1] * img.scale), (sw, sh))
 
 
 def prepare_correction(reader: Reader, data: bytes) -> Correction:
     """Client bytes -> the image the store keeps, and the reading of it (CPU only: the server runs
     this in its decode slot, and writes the row outside it). DigitpadError (a 4xx) for anything a
     client can send; ``empty_image`` for an image with no ink."""
-    img = decode(data, max_pixels=reader.max_pixels, fast_png=reader.engine.fast_png)
-    pre = preprocess(img, reader.engine)
-    if pre.empty or pre.bbox is None:
-        raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
-    crop = img
-    H, W = img.shape
-    if max(H, W) > STORED_MAX_SIDE:  # (a drawing from the page fits: stored whole, read identically)
-        # The ink box (file pixels) -> decoded pixels, grown by half the digit's size on each side.
-        x0, y0, x1, y1 = (round(v / img.scale) for v in pre.bbox)
-        m = max(x1 - x0, y1 - y0) // 2 + 4
-        crop = img.crop(max(0, y0 - m), min(H, y1 + m), max(0, x0 - m), min(W, x1 + m))
-    png = _encode_stored(np.ascontiguousarray(crop.gray()),
-                         None if crop.alpha is None else np.ascontiguousarray(crop.alpha))
+    png = reencode(reader, data).png
     reading = reader.read(png)
     if reading.empty:  # (the crop holds the ink that was found: only a pathological image gets here)
         raise InvalidImage("the image has no ink: nothing to learn from", code="empty_image")
@@ -199,7 +252,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def write_npz(fs: FeedbackSet, out: Path) -> list[Path]:
     buf = io.BytesIO()
-    np.savez_compressed(buf, images=fs.images, labels=fs.labels, ids=fs.ids)
+    np.savez_compressed(buf, images=fs.images, labels=fs.labels, ids=fs.ids, positions=fs.positions)
     _atomic_write(out, buf.getvalue())
     return [out]
 
@@ -219,10 +272,12 @@ def write_idx(fs: FeedbackSet, out: Path, *, gz: bool = True) -> list[Path]:
 
 
 def write_png_dir(fs: FeedbackSet, out: Path) -> list[Path]:
-    """``out/<label>/<id>.png``: 28x28 grayscale, white ink on black (like MNIST)."""
+    """``out/<label>/<id>.png`` (a number's character: ``out/<label>/n<id>-<k>.png``, its k-th),
+    28x28 grayscale, white ink on black (like MNIST). ``label`` is the class index (a digit's is
+    the digit; ``-`` is 10 ... ``%`` 19: charset.CLASSES), a name every file system takes."""
     paths = []
-    for fid, img, label in zip(fs.ids, fs.images, fs.labels, strict=True):
-        p = out / str(int(label)) / f"{int(fid)}.png"
+    for fid, img, label, k in zip(fs.ids, fs.images, fs.labels, fs.positions, strict=True):
+        p = out / str(int(label)) / (f"{int(fid)}.png" if k < 0 else f"n{int(fid)}-{int(k)}.png")
         buf = io.BytesIO()
         Image.fromarray(img, "L").save(buf, "PNG")
         _atomic_write(p, buf.getvalue())
@@ -249,30 +304,3 @@ def export(store: FeedbackStore, fmt: str, out: str | Path, *, gz: bool = True, 
     else:
         paths = write_png_dir(fs, out)
     return fs, paths
-
-
-# ---------------------------------------------------------------- stats, for people
-
-
-def format_stats(st: dict) -> str:
-    """``FeedbackStore.stats()`` as the text ``digitpad feedback stats`` prints."""
-    lines = []
-    sources = ", ".join(f"{k} {v:,}" for k, v in sorted(st["by_source"].items()))
-    lines.append(f"feedback: {st['total']:,} rows" + (f" ({sources})" if sources else ""))
-    reviews = ", ".join(f"{k} {st['by_review'].get(k, 0):,}" for k in ("pending", "accepted", "rejected"))
-    lines.append(f"review: {reviews}")
-    if st["total"]:
-        lines.append(f"collected: {st['first']} .. {st['last']}")
-    lines.append("per label:  " + "  ".join(f"{d}:{n}" for d, n in enumerate(st["per_label"])))
-    if st["rated"]:
-        lines.append(f"live model accuracy on feedback: {st['accuracy']:.1%} "
-                     f"({st['correct']:,} of {st['rated']:,} readings were right; {st['rated'] - st['correct']:,} corrected)")
-        for name, m in sorted(st["by_model"].items()):
-            lines.append(f"  {name}: {m['accuracy']:.1%} of {m['rated']:,}")
-        lines.append("confusion (rows: true label, columns: what the model read):")
-        lines.append("   " + "".join(f"{d:>6}" for d in range(10)))
-        for d, row in enumerate(st["confusion"]):
-            lines.append(f"{d:>3}" + "".join(f"{v:>6}" for v in row))
-    else:
-        lines.append("live model accuracy on feedback: - (no readings yet)")
-    return "\n".join(lines)

@@ -172,13 +172,25 @@ def finetune(
     if diff > PARITY_TOL:
         raise ModelError(f"rebuilding {base_path} in PyTorch failed: logits differ by {diff:.2e}")
 
+    # A number's characters come with their class (charset.CLASSES); a model without a symbol's
+    # class cannot learn it: those crops are left out (counted), its digits are used.
+    outputs = len(base.labels)
+    left_out = int((feedback.labels >= outputs).sum())
+    if left_out:
+        feedback = feedback.subset(feedback.labels < outputs)
+        if len(feedback) < 2:
+            raise DigitpadError(f"fine-tuning needs at least 2 reviewed feedback images of the model's "
+                                f"{outputs} classes, there are {len(feedback)}",
+                                hint="review more corrections: digitpad feedback review")
     tr_idx, ho_idx = split_feedback(feedback, cfg.holdout, cfg.seed)
     fb_x, fb_y = feedback.images[tr_idx], feedback.labels[tr_idx]  # (n, 28, 28), (n,)
     ho_x, ho_y = feedback.images[ho_idx], feedback.labels[ho_idx]
 
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float | None:
-        # Feedback and MNIST are digits: read as the API reads a digit (the ten digit classes).
-        return report(predicted_classes(base, images, digits_only=True), labels, 10)["accuracy"]
+        # Read as the API reads a digit (the ten digit classes), on the digits: a number's symbol
+        # crops are trained on, but this figure is the digits' (MNIST and pendigits hold no others).
+        d = labels < 10
+        return report(predicted_classes(base, images[d], digits_only=True), labels[d], 10)["accuracy"]
 
     split = base_split(base_meta, cfg.limit)
     (mx, my), (vx, vy) = split_train_val(*mnist.load_split("train", data_dir), split)
@@ -196,7 +208,8 @@ def finetune(
     assert fitted is not None  # no stop_after_epoch
     best = fitted.best
 
-    feedback_info = {"rows": len(feedback), "skipped": feedback.skipped, "train": int(len(fb_x)),
+    feedback_info = {"rows": len(feedback), "skipped": feedback.skipped, "left_out": left_out,
+                     "symbols": int((feedback.labels >= 10).sum()), "train": int(len(fb_x)),
                      "holdout": int(len(ho_x)), "repeat": repeat}
     mnist_info = {"train_images": int(len(mx)), "val_images": int(len(vx)), "test_images": int(len(te_img))}
     meta = {

@@ -5,6 +5,7 @@
     fid = store.add(label=7, image_bytes=png, content_type="image/png", image28=img28, source="draw")
     store.review([fid], "accepted"); store.delete_many(Selection(max_id=100))
     store.stats(); store.list(limit=50, offset=0); store.delete(fid); store.ready(); store.close()
+    store.numbers.add(text="737-1340", image_bytes=png, ...)   # corrected numbers: digitpad.numberstore
 
 SQLAlchemy 2 models (``digitpad.rows``), schema migrations by Alembic (``digitpad.schema``;
 opening a store runs ``upgrade head`` under a lock, so several server workers may start at once,
@@ -49,6 +50,7 @@ from .database import (
     upgrade_database,
 )
 from .errors import InvalidRequest, NotFound, StoreError
+from .numberstore import NumberRows
 from .rows import Base, ExportRow, Feedback, FeedbackRecord, FeedbackSummary, check_row, utc
 from .schema import alembic_config, current_revision, head_revision, migrate
 
@@ -68,6 +70,7 @@ class FeedbackStore:
         self._head = head_revision()
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(digitpad_write=True), expire_on_commit=False)
+        self.numbers = NumberRows(self._session, self.quota, engine)  # corrected numbers (number_feedback)
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate_schema: bool = True, limits: Limits | None = None) -> FeedbackStore:

@@ -21,3 +21,22 @@ def draw_mouse(page, record: dict) -> None:  # noqa: ANN001
         for p in pts[1:]:
             page.mouse.move(*p)
         page.mouse.up()
+
+
+def draw_number_mouse(page, records: list[dict], gap: float = 0.25) -> None:  # noqa: ANN001
+    """Several pendigits-style records written left to right with the mouse, each in a square
+    0.8 of the pad's height, ``gap`` of that apart, the whole number centred on the pad."""
+    box = page.get_by_test_id("pad").bounding_box()
+    side = 0.8 * min(box["height"], box["width"] / (len(records) * (1 + gap)))
+    width = side * (len(records) + gap * (len(records) - 1))
+    x0, y0 = box["x"] + (box["width"] - width) / 2, box["y"] + (box["height"] - side) / 2
+    for k, record in enumerate(records):
+        canvas = record.get("canvas", 280)
+        left = x0 + k * side * (1 + gap)
+        for stroke in record["strokes"]:
+            pts = [(left + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
+            page.mouse.move(*pts[0])
+            page.mouse.down()
+            for p in pts[1:]:
+                page.mouse.move(*p)
+            page.mouse.up()

@@ -19,6 +19,7 @@ from feedback_support import drawings
 from sqlalchemy import text
 
 from digitpad.errors import StoreError
+from digitpad.schema import head_revision
 from digitpad.store import FeedbackStore, make_engine
 
 
@@ -93,7 +94,7 @@ def test_readiness_reports_a_corrupt_database_and_a_schema_not_at_head(tmp_path,
         r = httpx.get(server.url + "/readyz")
         assert r.status_code == 503 and r.json()["error"]["code"] == "schema_out_of_date", r.text
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
         engine.dispose()
         assert httpx.get(server.url + "/readyz").status_code == 200
         with open(db, "r+b") as f:  # the file's header overwritten in place (same inode)

@@ -55,6 +55,15 @@ export function sendFeedback(payload) {
   });
 }
 
+/** POST a corrected number to /api/read/feedback (JSON: image, text, boxes, source). */
+export function sendNumberFeedback(payload) {
+  return call("api/read/feedback", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+}
+
 /** Blob -> "data:image/...;base64,..." */
 export function blobToDataURL(blob) {
   return new Promise((resolve, reject) => {

@@ -97,8 +97,10 @@ export async function predict() {
     if (backend === BACKENDS.server && feedback.hasWaiting()) outbox.flush();   // the server answers again
     state.reading = { ...reading, input: inp };
     // "Right?" asks about one character (a digit); numbers are corrected by typing them.
-    if (reading.characters.length === 1 && /^[0-9?]$/.test(reading.characters[0].char) && pad.pointerId === null) {
-      feedback.show({ ...asDigit(reading), input: inp });
+    if (reading.characters.length === 1 && /^[0-9?]$/.test(reading.characters[0].char)) {
+      if (pad.pointerId === null) feedback.show({ ...asDigit(reading), input: inp });
+    } else if (reading.characters.length && pad.pointerId === null) {
+      feedback.showText({ ...reading, input: inp });
     }
   } catch (e) {
     if (e.name === "AbortError" || seq !== state.seq) return;

@@ -1,12 +1,15 @@
 // "Right?": confirm a reading or pick the right digit, and send it to POST /api/feedback with the
-// exact input the reading was made from. Without a server (on-device mode offline) the correction
-// waits in the outbox (IndexedDB) and is sent when the server answers again.
+// exact input the reading was made from. A number (any other reading) is corrected by typing it:
+// "Not right? Type it:" sends the string, the input and the reading's boxes to POST
+// /api/read/feedback. Without a server (on-device mode offline) the correction waits in the
+// outbox (IndexedDB) and is sent when the server answers again.
 //
-//   feedback.show(reading)   // after a reading: {digit, confidence, model, input: {blob, source}}
-//   feedback.hide()          // the pad changed
-//   feedback.answer(7)       // "it's a 7" (the digit keys); nothing when "Right?" is not shown
+//   feedback.show(reading)       // after a one-digit reading: {digit, confidence, model, input: {blob, source}}
+//   feedback.showText(reading)   // after a number: POST /api/read's answer + {input: {blob, source}}
+//   feedback.hide()              // the pad changed
+//   feedback.answer(7)           // "it's a 7" (the digit keys); nothing when "Right?" is not shown
 
-import { NetworkError, blobToDataURL, sendFeedback } from "./api.js";
+import { NetworkError, blobToDataURL, sendFeedback, sendNumberFeedback } from "./api.js";
 import { outbox } from "./outbox.js";
 import { aDigit, setOutbox } from "./view.js";
 
@@ -31,6 +34,7 @@ export function show(r) {
   reading = r;
   $("feedback").hidden = false;
   $("feedback-ask").hidden = false;
+  $("feedback-fix").hidden = true;
   $("feedback-thanks").hidden = true;
   // Not a digit: nothing to confirm, but a person can still say which digit it is.
   const notDigit = r.status === "not_digit";
@@ -39,6 +43,19 @@ export function show(r) {
   $("feedback-or").hidden = notDigit;
   $("feedback-confirm").textContent = `Yes, ${r.digit}`;
   for (const b of document.querySelectorAll("#feedback button")) b.disabled = false;
+}
+
+/** A number's reading: offer to type the right string (the reading's own, "?" left out, to edit). */
+export function showText(r) {
+  if (!enabled) return;
+  reading = r;
+  $("feedback").hidden = false;
+  $("feedback-ask").hidden = true;
+  $("feedback-fix").hidden = false;
+  $("feedback-thanks").hidden = true;
+  const field = $("feedback-text");
+  field.value = r.text.replaceAll("?", "").replace(/\s+/g, " ").trim();
+  for (const el of $("feedback-fix").elements) el.disabled = false;
 }
 
 export function hide() {
@@ -82,6 +99,50 @@ export async function answer(label) {
   thanks.hidden = false;
 }
 
+/** Send the typed string for the number read (its boxes: those of the reading shown, in the
+ *  pixels of the exact input sent; the server checks them and prefers its own). */
+async function sendText() {
+  const r = reading;
+  if (!r || $("feedback-fix").hidden) return;
+  const text = $("feedback-text").value.trim().replace(/\s+/g, " ");
+  const thanks = $("feedback-thanks");
+  if (!text) {
+    thanks.textContent = "Type the number it shows, e.g. 737-1340.";
+    thanks.classList.add("failed");
+    thanks.hidden = false;
+    return;
+  }
+  for (const el of $("feedback-fix").elements) el.disabled = true;
+  const said = text === r.text ? "Thanks for confirming!" : `Thanks! Saved as ${text}.`;
+  try {
+    const payload = {
+      image: await blobToDataURL(r.input.blob),
+      text,
+      boxes: r.characters.map((c) => c.box),
+      source: r.input.source,
+    };
+    try {
+      await sendNumberFeedback(payload);
+      thanks.textContent = said;
+    } catch (e) {
+      if (!(e instanceof NetworkError)) throw e;
+      await outbox.add({ number: payload });   // no server now: it waits on this device
+      thanks.textContent = `${said} It is sent when the server answers.`;
+    }
+    thanks.classList.remove("failed");
+    $("feedback-fix").hidden = true;
+  } catch (e) {
+    thanks.textContent = `Couldn't save that: ${e.message}`;
+    thanks.classList.add("failed");
+    for (const el of $("feedback-fix").elements) el.disabled = false;
+  }
+  thanks.hidden = false;
+}
+
+$("feedback-fix").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendText();
+});
 $("feedback-confirm").addEventListener("click", () => answer(reading?.digit));
 for (const b of document.querySelectorAll(".digit-picker button")) {
   b.addEventListener("click", () => answer(Number(b.dataset.digit)));

@@ -4,9 +4,10 @@
 // answer from the server, and every RETRY_MS while some are waiting.
 //
 //   await outbox.add(payload);       // the JSON body of POST /api/feedback
+//   await outbox.add({ number: payload });   // ... of POST /api/read/feedback (a corrected number)
 //   outbox.addEventListener("change", (e) => show(e.detail.count));
 
-import { ApiError, sendFeedback } from "./api.js";
+import { ApiError, sendFeedback, sendNumberFeedback } from "./api.js";
 
 const DB_NAME = "digitpad";
 const STORE = "feedback-outbox";
@@ -61,7 +62,8 @@ class Outbox extends EventTarget {
     for (const key of keys) {
       const payload = await request("readonly", (s) => s.get(key));
       try {
-        if (payload) await sendFeedback(payload);
+        if (payload?.number) await sendNumberFeedback(payload.number);
+        else if (payload) await sendFeedback(payload);
       } catch (e) {
         if (!(e instanceof ApiError) || e.status >= 500) break;   // still unreachable: later
         console.warn("a saved correction was refused by the server:", e.message);   // 4xx: never accepted

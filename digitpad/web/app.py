@@ -30,7 +30,7 @@ from ..predict import Batcher, Predictor
 from ..reading import reader_for
 from ..settings import ADMIN_TOKEN_MIN_LENGTH, Settings
 from ..store import FeedbackStore
-from . import admin, errors, feedback, meta, predict, read, static, uvicorn_limits
+from . import admin, errors, feedback, meta, predict, read, readadmin, readfeedback, static, uvicorn_limits
 from .admission import Admission
 from .deps import ADMIN_FAILURES_PER_MINUTE
 from .guard import PAGE_CSP, SECURITY_HEADERS, Guard, encode_headers
@@ -164,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(read.router)
     app.include_router(meta.router)
     app.include_router(feedback.router)
+    app.include_router(readfeedback.router)
+    app.include_router(readadmin.router)
     app.include_router(admin.router)
 
     async def docs() -> HTMLResponse:

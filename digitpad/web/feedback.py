@@ -88,7 +88,8 @@ def _optional_fields(get) -> tuple[int | None, str | None]:  # noqa: ANN001
     return predicted, source or None
 
 
-def _text(value: bytes | None) -> str | None:
+def text_field(value: bytes | None) -> str | None:
+    """A form field's bytes as text (``invalid_multipart`` unless UTF-8)."""
     try:
         return None if value is None else value.decode("utf-8")
     except UnicodeDecodeError:
@@ -113,7 +114,7 @@ def parse_feedback(body: bytes, content_type: str) -> FeedbackForm:
         image = found.get("image")
         if image is None:
             raise MissingField('the form needs a file field named "image" (curl -F image=@digit.png)')
-        texts: dict[str, Any] = {k: _text(v) for k, v in found.items() if k != "image"}
+        texts: dict[str, Any] = {k: text_field(v) for k, v in found.items() if k != "image"}
         label = _digit("label", texts.get("label"), required=True)
         predicted, source = _optional_fields(texts.get)
         if not image:

@@ -126,6 +126,26 @@ class FeedbackPage(BaseModel):
     offset: int
 
 
+class NumberFeedbackItem(BaseModel):
+    id: int
+    created_at: str = Field(description="ISO 8601, UTC")
+    text: str = Field(description="the number the person says it is")
+    read_text: str | None = Field(description="what the live model read (recomputed by the server)")
+    boxes: list[list[int]] | None = Field(description="[x, y, w, h] per character of text (spaces aside), in the "
+                                                       "stored image's pixels; null: not cut for training")
+    boxes_from: Literal["server", "client"] | None
+    confidence: float | None
+    model_version: str | None
+    source: Literal["draw", "upload"]
+    review: Literal["pending", "accepted", "rejected"] = Field(description="only accepted rows are trained on")
+
+
+class NumberFeedbackPage(BaseModel):
+    items: list[NumberFeedbackItem]
+    total: int
+    limit: int
+
+
 class FeedbackDeleted(BaseModel):
     deleted: int = Field(description="rows deleted")
 
@@ -188,6 +208,32 @@ FEEDBACK_BODY = {
                 **_FEEDBACK_FIELDS}},
             "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "label": 7, "predicted": 1,
                         "confidence": 0.52, "model": "digitnet-20260520", "source": "draw"},
+        },
+    },
+}
+
+_NUMBER_FIELDS = {
+    "text": {"type": "string", "minLength": 1, "maxLength": 20, "example": "737-1340",
+             "description": "the number the image really shows: digits, - . , / : ( ) + $ % and single spaces"},
+    "boxes": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4},
+              "description": "optional: the characters' boxes [x, y, w, h] of the /api/read answer the page showed "
+                             "(in a form: as a JSON string); used only when the server's own reading has a "
+                             "different number of characters"},
+    "source": {"type": "string", "enum": ["draw", "upload"]},
+}
+
+NUMBER_FEEDBACK_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["image", "text"], "properties": {
+            "image": {"type": "string", "format": "binary", "description": "the image (as for /api/read)"},
+            **_NUMBER_FIELDS}}},
+        "application/json": {
+            "schema": {"type": "object", "required": ["image", "text"], "properties": {
+                "image": {"type": "string", "description": "data URL (data:image/png;base64,...) or bare base64"},
+                **_NUMBER_FIELDS}},
+            "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "text": "737-1340",
+                        "boxes": [[12, 30, 40, 70], [60, 28, 38, 72]], "source": "draw"},
         },
     },
 }
