@@ -58,7 +58,11 @@ def transfer_sizes(url: str) -> dict[str, int]:
     with httpx.Client(base_url=url, headers={"accept-encoding": "gzip"}) as c:
         sw = c.get("/sw.js").text
         ort_dir = re.search(r'ORT_DIR = "([^"]+)"', sw).group(1)
-        names = re.findall(r'"([^"]+)"', sw[sw.index("PRECACHE"):sw.index("];")])
+        def listed(name: str) -> list[str]:  # the strings of sw.js's `const NAME = [...]`
+            block = sw[sw.index(f"const {name} = ["):]
+            return re.findall(r'"([^"]+)"', block[:block.index("];")])
+
+        names = [n for n in listed("PAGE") if not n.endswith("/")] + [n for n in listed("RUNTIME") if n != ort_dir]
         paths = ["/" + (ort_dir + n if n.startswith("ort") else n).lstrip("./") for n in names]
         paths += ["/sw.js", "/" + c.get("/api/config").json()["model_url"]]
         sizes: dict[str, int] = {}
