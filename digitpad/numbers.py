@@ -110,6 +110,7 @@ class _Cand:
     scores: dict[str, float] = field(default_factory=dict)
     fit: float = -math.inf  # log-score as one character (step 8)
     feats: np.ndarray | None = None
+    other: float = 0.0  # the model's probability that it is no character of a number (tall candidates)
 
 
 # ------------------------------------------------------------------------------ 6. candidates
@@ -231,8 +232,8 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
         tall = False
     c.scores = class_scores(probs, labels, tall, geo)
     if tall and probs is not None:
-        other = float(probs[labels.index(OTHER_NAME)]) if OTHER_NAME in labels else 0.0
-        c.feats = features(parts, c.mask_box, c.scores, line, comp_area, other)
+        c.other = float(probs[labels.index(OTHER_NAME)]) if OTHER_NAME in labels else 0.0
+        c.feats = features(parts, c.mask_box, c.scores, line, comp_area, c.other)
         c.fit = verify(c.feats)
     else:
         c.fit = math.log(max(geo.values())) if geo else -7.0
@@ -284,8 +285,9 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
     or wider than WIDE line heights), again with those components cut (step 5). An image
-    of one component that the model reads as one character with probability LONE or more
-    is that character: a lone digit is not split in two."""
+    of one component that the model reads as one character (or as no character of a number,
+    ``other``) with probability LONE or more is that: a lone digit is not split in two, nor a
+    letter cut into digits."""
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
@@ -297,8 +299,9 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     path, n_images = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
-    if len(comps) == 1 and len(path) == 1 and max(path[0].scores.values(), default=0.0) >= LONE:
-        doubt = set()  # one stroke of ink read as one clear digit: a lone digit is never split
+    if len(comps) == 1 and len(path) == 1 and max(max(path[0].scores.values(), default=0.0), path[0].other) >= LONE:
+        doubt = set()  # one stroke of ink read clearly as one character, or as none (a letter, a
+        # doodle): a lone digit is never split, nor a letter cut into digits
     if doubt:
         path, more = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more

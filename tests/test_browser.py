@@ -665,8 +665,12 @@ def test_a_letter_or_a_scribble_is_not_a_digit(browser, live_server: str, pendig
                     assert r["digit"] is None and r["status"] == "That doesn't look like a digit", r
                     assert t.page.get_by_test_id("feedback-q").text_content() == "It is a digit:"
                     assert not t.page.get_by_test_id("feedback-confirm").is_visible()
+                elif r["state"] == "not_number":  # strokes apart (an E, a hatching): no character of a number
+                    assert r["digit"] is None and r["status"] == "That doesn't look like a number", r
+                    assert set(t.page.get_by_test_id("prediction").text_content().strip()) == {"?"}, r
             assert t.errors == []
         finally:
             t.close()
-    refused = sum(s[2] == "not_digit" for s in said)
+    refused = sum(s[2] in ("not_digit", "not_number") for s in said)
     assert refused >= 0.8 * len(said), said
+    assert sum(s[2] == "not_digit" for s in said) >= 0.5 * len(said), said  # one stroke of ink: one refusal

@@ -127,8 +127,8 @@ function score(c, probs, labels, line, compArea, tallPieces) {
   if (small) tall = false;   // a mark, or a piece of a character: not read as a digit
   c.scores = classScores(probs, labels, tall, geo);
   if (tall && probs !== null) {
-    const other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
-    c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, other));
+    c.other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
+    c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, c.other));
   } else {
     c.fit = geo.size ? Math.log(Math.max(...geo.values())) : -7.0;
   }
@@ -204,8 +204,8 @@ export async function readNumber(dec, model) {
   for (const c of path) {
     if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
   }
-  if (comps.length === 1 && path.length === 1 && Math.max(0.0, ...path[0].scores.values()) >= N.LONE) {
-    doubt = new Set();   // one stroke of ink read as one clear digit: a lone digit is never split
+  if (comps.length === 1 && path.length === 1 && Math.max(0.0, path[0].other || 0.0, ...path[0].scores.values()) >= N.LONE) {
+    doubt = new Set();   // one stroke read clearly as one character, or as none: never split
   }
   if (doubt.size) {
     const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
