@@ -299,9 +299,12 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     path, n_images = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
-    if len(comps) == 1 and len(path) == 1 and max(max(path[0].scores.values(), default=0.0), path[0].other) >= LONE:
-        doubt = set()  # one stroke of ink read clearly as one character, or as none (a letter, a
-        # doodle): a lone digit is never split, nor a letter cut into digits
+    if len(comps) == 1 and len(path) == 1:
+        c = path[0]
+        narrow = c.mask_box[3] - c.mask_box[2] <= WIDE * line.height  # not digits run together
+        if max(c.scores.values(), default=0.0) >= LONE or (narrow and c.other >= LONE):
+            doubt = set()  # one stroke of ink read clearly as one character, or as none (a letter,
+            # a doodle): a lone digit is never split, nor a letter cut into digits
     if doubt:
         path, more = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more

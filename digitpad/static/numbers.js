@@ -204,8 +204,12 @@ export async function readNumber(dec, model) {
   for (const c of path) {
     if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
   }
-  if (comps.length === 1 && path.length === 1 && Math.max(0.0, path[0].other || 0.0, ...path[0].scores.values()) >= N.LONE) {
-    doubt = new Set();   // one stroke read clearly as one character, or as none: never split
+  if (comps.length === 1 && path.length === 1) {
+    const c = path[0];
+    const narrow = c.maskBox[3] - c.maskBox[2] <= N.WIDE * line.height;   // not digits run together
+    if (Math.max(0.0, ...c.scores.values()) >= N.LONE || (narrow && (c.other || 0.0) >= N.LONE)) {
+      doubt = new Set();   // one stroke read clearly as one character, or as none: never split
+    }
   }
   if (doubt.size) {
     const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
