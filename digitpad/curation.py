@@ -36,16 +36,21 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .database import reason
 from .errors import InvalidRequest, StoreFull
 from .rows import REVIEW_STATES, Feedback, NumberFeedback
 
 log = logging.getLogger(__name__)
+SessionFactory = Callable[..., AbstractContextManager[Session]]  # FeedbackStore._session(write=...)
 
 AGREE_MIN_PROBABILITY = 0.2
 DECISIONS = ("accepted", "rejected")
@@ -111,6 +116,17 @@ class Quota:
         """Rows were deleted: count again at the next insert."""
         with self._lock:
             self._counted_at = -math.inf
+
+    def insert(self, session: SessionFactory, row: Feedback | NumberFeedback, nbytes: int) -> int:
+        """Add ``row`` (``nbytes`` of image) within the cap, in one write transaction of
+        ``session`` (the store's session factory); its id once committed (durable)."""
+        with session(write=True) as s:
+            self.check(s, nbytes)
+            s.add(row)
+            s.flush()  # assigns the id inside the transaction
+            fid = row.id
+        self.added(nbytes)
+        return fid
 
 
 def agrees(label: int, probabilities: list[float] | None) -> bool:
@@ -182,6 +198,21 @@ def delete_selected(session: Session, selection: Selection,
     """Delete the selected rows of ``table`` (digits' or numbers') in one statement; returns how many."""
     q = delete(table).where(*selection.where(table)).execution_options(synchronize_session=False)
     return int(session.execute(q).rowcount or 0)
+
+
+def delete_and_reclaim(session: SessionFactory, engine: Engine, quota: Quota, selection: Selection,
+                       table: type[Feedback] | type[NumberFeedback] = Feedback, *, reclaim: bool = True) -> int:
+    """Delete the selected rows of ``table``, let ``quota`` count again, then give the space back
+    (``reclaim_space``; a failure there is logged: the rows are gone either way). -> how many."""
+    with session(write=True) as s:
+        n = delete_selected(s, selection, table)
+    quota.forget()
+    if n and reclaim:
+        try:
+            reclaim_space(engine)
+        except SQLAlchemyError as e:  # the space comes back at the next one
+            log.warning("feedback store: could not give the space back: %s", reason(e))
+    return n
 
 
 # ---------------------------------------------------------------- space

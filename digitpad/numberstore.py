@@ -17,28 +17,23 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from . import curation
-from .database import reason
 from .errors import InvalidRequest, NotFound
 from .rows import REVIEW_STATES, SOURCES, NumberFeedback, NumberRecord, check_text, utc
 
 log = logging.getLogger(__name__)
-SessionFactory = Callable[..., AbstractContextManager[Session]]  # FeedbackStore._session
 BOX_SOURCES = ("server", "client")
 
 
 class NumberRows:
     """Corrected numbers in the store's database (thread-safe: each call has its own session)."""
 
-    def __init__(self, session: SessionFactory, quota: curation.Quota, engine: Engine) -> None:
+    def __init__(self, session: curation.SessionFactory, quota: curation.Quota, engine: Engine) -> None:
         self._session = session
         self.quota = quota
         self.engine = engine
@@ -68,13 +63,7 @@ class NumberRows:
             model_version=model_version, source=source, content_type=content_type[:100], image=bytes(image_bytes),
             review="pending",
         )
-        with self._session(write=True) as s:
-            self.quota.check(s, len(image_bytes))
-            s.add(row)
-            s.flush()  # assigns the id inside the transaction
-            fid = row.id
-        self.quota.added(len(image_bytes))
-        return fid
+        return self.quota.insert(self._session, row, len(image_bytes))
 
     def get(self, id: int) -> NumberRecord:  # noqa: A002 (the row's own name for it)
         with self._session() as s:
@@ -92,15 +81,7 @@ class NumberRows:
 
     def delete_many(self, selection: curation.Selection) -> int:
         """Delete every row ``selection`` picks; then give the space back (SQLite). Returns how many."""
-        with self._session(write=True) as s:
-            n = curation.delete_selected(s, selection, NumberFeedback)
-        self.quota.forget()
-        if n:
-            try:
-                curation.reclaim_space(self.engine)
-            except SQLAlchemyError as e:  # the rows are gone either way; the space comes back at the next one
-                log.warning("feedback store: could not give the space back: %s", reason(e))
-        return n
+        return curation.delete_and_reclaim(self._session, self.engine, self.quota, selection, NumberFeedback)
 
     def review(self, ids: builtins.list[int] | None, decision: str, *, only_pending: bool = False) -> int:
         """Mark rows ``accepted`` / ``rejected`` (ids None: every pending row); returns how many changed."""

@@ -170,13 +170,7 @@ class FeedbackStore:
             image28=img.tobytes(),
             review="pending",
         )
-        with self._session(write=True) as s:
-            self.quota.check(s, len(image_bytes))
-            s.add(row)
-            s.flush()  # assigns the id inside the transaction
-            fid = row.id
-        self.quota.added(len(image_bytes))
-        return fid
+        return self.quota.insert(self._session, row, len(image_bytes))
 
     def delete(self, id: int) -> None:  # noqa: A002 (the row's own name for it)
         """Remove one row; ``NotFound`` if there is none."""
@@ -188,14 +182,7 @@ class FeedbackStore:
 
     def delete_many(self, selection: Selection, *, reclaim: bool = True) -> int:
         """Delete every row ``selection`` picks; then give the space back (SQLite). Returns how many."""
-        with self._session(write=True) as s:
-            n = curation.delete_selected(s, selection)
-        self.quota.forget()
-        if n and reclaim:
-            try:
-                curation.reclaim_space(self.engine)
-            except SQLAlchemyError as e:  # the rows are gone either way; the space comes back at the next one
-                log.warning("feedback store: could not give the space back: %s", reason(e))
+        n = curation.delete_and_reclaim(self._session, self.engine, self.quota, selection, reclaim=reclaim)
         log.info("feedback store: deleted %d rows (%s)", n, selection)
         return n
 
