@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from .. import png
@@ -32,6 +32,19 @@ NO_STORE = {"cache-control": "no-store"}
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="id of the row")]
 IdBound = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 Review = Literal["pending", "accepted", "rejected"]
+
+
+def selection_query(min_id: IdBound = None, max_id: IdBound = None,
+                    model: Annotated[str | None, Query(max_length=200)] = None,
+                    before: Annotated[datetime | None, Query(description="ISO 8601; without a zone: UTC")] = None,
+                    review: Review | None = None) -> Selection:
+    """A bulk delete's criteria, from its query string (digits' and numbers' rows alike)."""
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    return Selection(min_id=min_id, max_id=max_id, model=model, before=before, review=review)
+
+
+SelectionQuery = Annotated[Selection, Depends(selection_query)]
 
 
 @router.get("/api/feedback", summary="List feedback, newest first (admin)", response_model=FeedbackPage,
@@ -64,14 +77,8 @@ def delete_feedback(feedback_id: RowId, store: StoreDep) -> Response:
 
 @router.delete("/api/feedback", summary="Delete many rows (admin)", response_model=FeedbackDeleted,
                responses=errors(400, 401, 403, 422, 429, 503))
-def delete_many(store: StoreDep, min_id: IdBound = None, max_id: IdBound = None,
-                model: Annotated[str | None, Query(max_length=200)] = None,
-                before: Annotated[datetime | None, Query(description="ISO 8601; without a zone: UTC")] = None,
-                review: Review | None = None) -> dict:
+def delete_many(store: StoreDep, selection: SelectionQuery) -> dict:
     """Every row matching all the given criteria (at least one); SQLite gives the space back."""
-    if before is not None and before.tzinfo is None:
-        before = before.replace(tzinfo=UTC)
-    selection = Selection(min_id=min_id, max_id=max_id, model=model, before=before, review=review)
     return {"deleted": store.delete_many(selection)}
 
 

@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from ..curation import Selection
-from .admin import NO_STORE, IdBound, Review, RowId
+from .admin import NO_STORE, Review, RowId, SelectionQuery
 from .deps import AdminOnly, StoreDep
 from .schemas import FeedbackDeleted, NumberFeedbackPage, ReviewDone, ReviewRequest, errors
 
@@ -50,13 +48,7 @@ def delete_number(feedback_id: RowId, store: StoreDep) -> Response:
 
 @router.delete("/api/read/feedback", summary="Delete many corrected numbers (admin)", response_model=FeedbackDeleted,
                responses=errors(400, 401, 403, 422, 429, 503))
-def delete_numbers(store: StoreDep, min_id: IdBound = None, max_id: IdBound = None,
-                   model: Annotated[str | None, Query(max_length=200)] = None,
-                   before: Annotated[datetime | None, Query(description="ISO 8601; without a zone: UTC")] = None,
-                   review: Review | None = None) -> dict:
-    if before is not None and before.tzinfo is None:
-        before = before.replace(tzinfo=UTC)
-    selection = Selection(min_id=min_id, max_id=max_id, model=model, before=before, review=review)
+def delete_numbers(store: StoreDep, selection: SelectionQuery) -> dict:
     return {"deleted": store.numbers.delete_many(selection)}
 
 
