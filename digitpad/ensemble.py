@@ -19,7 +19,7 @@ import torch
 from . import data as mnist
 from .errors import DigitpadError
 from .export import publish
-from .fit import accuracy, split_train_val, tensors
+from .fit import accuracy, tensors
 from .model import build_model, count_parameters, ensemble_config
 from .recipe import TrainConfig
 
@@ -47,7 +47,7 @@ def ensemble(
     model.eval()
 
     cfg = replace(TrainConfig(), split_seed=split_seeds.pop(), limit=metas[0]["recipe"].get("limit"))
-    (train_np, _), (xv_np, yv_np) = split_train_val(*mnist.load_split("train", data_dir), cfg)
+    (train_np, _), (xv_np, yv_np) = mnist.split_train_val(*mnist.load_split("train", data_dir), cfg)
     val_acc, _ = accuracy(model, *tensors(xv_np, yv_np))
     member_keys = ("val_accuracy", "test_accuracy", "best_epoch", "epochs", "weights", "train_seconds")
     meta = {

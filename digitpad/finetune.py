@@ -55,7 +55,6 @@ from .fit import (
     machine_info,
     predict_logits,
     seed_torch,
-    split_train_val,
     tensors,
 )
 from .metrics import predicted_classes, report
@@ -193,7 +192,7 @@ def finetune(
         return report(predicted_classes(base, images[d], digits_only=True), labels[d], 10)["accuracy"]
 
     split = base_split(base_meta, cfg.limit)
-    (mx, my), (vx, vy) = split_train_val(*mnist.load_split("train", data_dir), split)
+    (mx, my), (vx, vy) = mnist.split_train_val(*mnist.load_split("train", data_dir), split)
     # Judged on data feedback cannot write to: the base's MNIST validation split, the given held-out sets.
     judges = {"mnist_val": (vx, vy), **(heldout or {})}
     before = {"holdout_accuracy": accuracy(ho_x, ho_y), "train_feedback_accuracy": accuracy(fb_x, fb_y),

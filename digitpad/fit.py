@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from .augment import augment, to_input
-from .data import split_train_val  # noqa: F401  (the trainers' split, numpy: it lives with the data)
 from .model import build_model
 from .recipe import FinetuneConfig, TrainConfig
 

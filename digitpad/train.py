@@ -35,7 +35,6 @@ from .fit import (
     predict_logits,
     save_best,
     seed_torch,
-    split_train_val,
     tensors,
 )
 from .model import bake_temperature, build_model, count_parameters
@@ -76,7 +75,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     gen = seed_torch(cfg)
 
-    mnist_train, mnist_val = split_train_val(*mnist.load_split("train", data_dir), cfg)
+    mnist_train, mnist_val = mnist.split_train_val(*mnist.load_split("train", data_dir), cfg)
     sets = training_sets(mnist_train, mnist_val, handwriting)
     counts = epoch_counts(sets.groups, handwriting_share=cfg.handwriting_share,
                           negative_share=cfg.negative_share, epoch_images=cfg.epoch_images)

@@ -225,7 +225,8 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
 
     s = settings_from(args)
     model = Path(args.model)
-    if "quantization" in Predictor(model, threads=0).metadata:
+    meta = Predictor(model, threads=0).metadata  # the model's own description, read once
+    if "quantization" in meta:
         raise DigitpadError(f"{model} is an int8 model", hint="name the float model: its int8 twin is rewritten with it")
     val = heldout = None
     if args.pendigits or args.unipen:
@@ -238,11 +239,11 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
                                                                        cache_dir=cache, jobs=jobs))
     # The model's own validation split (its recipe's seed, size and cheap-mode limit): any other
     # split of MNIST's training set would overlap what the model trained on.
-    recipe = Predictor(model, threads=0).metadata.get("recipe", {})
+    recipe = meta.get("recipe", {})
     split = TrainConfig(**{k: recipe[k] for k in ("split_seed", "val_size", "limit") if k in recipe})
     _, mnist_val = split_train_val(*load_split("train", s.data_dir), split)
     pool, chosen_on = rethreshold.validation_pool(mnist_val, val)
-    old = Predictor(model, threads=0).metadata.get("thresholds", {})
+    old = meta.get("thresholds", {})
     entry = rethreshold.rechoose(model, pool, chosen_on)
     keys = ("not_digit", "doubtful_digit", "uncertain")
     print(f"{model}: budgets {entry['budgets']} on {chosen_on}")
@@ -252,12 +253,12 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         print("(not written: --write stores them)")
         return 0
     twin = artifact.int8_path(model)
-    meta = rethreshold.write(model, entry, heldout)
+    written = rethreshold.write(model, entry, heldout)
     qmeta = rethreshold.write(twin, entry, heldout, float_model=model) if twin.is_file() else None
-    cards = {model.parent / "MODEL_CARD.md", *([artifact.card_path()] if artifact.is_shipped_float(model) else [])}
-    cards = sorted({c.resolve() for c in cards if c.is_file()})
+    shipped = [artifact.card_path()] if artifact.is_shipped_float(model) else []
+    cards = sorted({c.resolve() for c in [model.parent / "MODEL_CARD.md", *shipped] if c.is_file()})
     for card in cards:
-        artifact.write_atomically(card, rethreshold.update_card(card.read_text(), meta, qmeta).encode())
+        artifact.write_atomically(card, rethreshold.update_card(card.read_text(), written, qmeta).encode())
     print("written: " + ", ".join(str(p) for p in [model, *([twin] if qmeta else []), *cards]))
     return 0
 
