@@ -40,3 +40,17 @@ def draw_number_mouse(page, records: list[dict], gap: float = 0.25) -> None:  # 
             for p in pts[1:]:
                 page.mouse.move(*p)
             page.mouse.up()
+
+
+# A page-side helper for page.evaluate snippets (prepend it to the function's body): a PNG as
+# base64 -> its RGBA ImageData, decoded as the page decodes a drawing (no premultiplied alpha).
+PIXELS_OF = """
+  const pixelsOf = async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
+                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  };
+"""

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from page_support import draw_mouse
+from page_support import PIXELS_OF, draw_mouse
 
 pytestmark = pytest.mark.browser
 
@@ -25,19 +25,13 @@ ADMIN_TOKEN = "ondevice-admin-token"
 BATCH = 40  # PNGs per page.evaluate call
 
 # Runs in the page: PNGs (base64) -> decoded RGBA -> preprocess.js -> onnxruntime-web.
-PAGE_READ = """async (pngs) => {
+PAGE_READ = """async (pngs) => {""" + PIXELS_OF + """
   const { loadDevice } = await import('/ondevice.js');
   const { toMnist } = await import('/preprocess.js');
   const device = await loadDevice();
   const out = [];
   for (const b64 of pngs) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
-                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(bitmap, 0, 0);
-    const pre = toMnist(ctx.getImageData(0, 0, bitmap.width, bitmap.height));
+    const pre = toMnist(await pixelsOf(b64));
     const probs = pre.empty ? null : await device.probabilities(pre.image);
     out.push({ image: Array.from(pre.image), empty: pre.empty, probs });
   }

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from page_support import PIXELS_OF
 
 from digitpad import numberparams
 
@@ -34,21 +35,16 @@ REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
 # Runs in the page: PNGs (base64) -> decoded RGBA -> the device's number reader.
-PAGE_READ = """async (pngs) => {
+PAGE_READ = """async (pngs) => {""" + PIXELS_OF + """
   const { loadDevice } = await import('/ondevice.js');
   const { readNumberOnDevice } = await import('/numberreading.js');
   const device = await loadDevice();
   const config = await (await fetch('/api/config')).json();   // the thresholds, as the page reads them
   const out = [];
   for (const b64 of pngs) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
-                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(bitmap, 0, 0);
+    const pixels = await pixelsOf(b64);
     const t0 = performance.now();
-    const r = await readNumberOnDevice(device, ctx.getImageData(0, 0, bitmap.width, bitmap.height), config);
+    const r = await readNumberOnDevice(device, pixels, config);
     out.push({ text: r.text, status: r.status, ms: performance.now() - t0,
                chars: r.characters.map((c) => ({ char: c.char, box: c.box, status: c.status })) });
   }
@@ -242,20 +238,14 @@ def test_the_page_reads_a_drawn_number_on_the_device_as_on_the_server(browser, l
 
 
 # Runs in the page: each PNG read as a number and as one digit (today's on-device digit reading).
-PAGE_LONE = """async (pngs) => {
+PAGE_LONE = """async (pngs) => {""" + PIXELS_OF + """
   const { loadDevice } = await import('/ondevice.js');
   const { readNumberOnDevice } = await import('/numberreading.js');
   const device = await loadDevice();
   const config = await (await fetch('/api/config')).json();
   const out = [];
   for (const b64 of pngs) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }),
-                                           { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(bitmap, 0, 0);
-    const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+    const pixels = await pixelsOf(b64);
     const n = await readNumberOnDevice(device, pixels, config);
     const d = await device.predictImageData(pixels, { thresholds: config, preview: false });
     out.push({ text: n.text, status: n.status, chars: n.characters.map((c) => ({ char: c.char, status: c.status,
