@@ -79,8 +79,13 @@ class NumberReader:
         labels = list(self.reader.predictor.labels)
         if not found.characters or OTHER_NAME not in labels:
             return [c.char not in NUMBER_ALPHABET for c in found.characters]
-        probs = self.reader.predictor.predict_batch(np.stack([c.image for c in found.characters]))  # (N, C)
-        likely = 1.0 - probs[:, labels.index(OTHER_NAME)]  # a character of a number at all
+        other = [c.other for c in found.characters]  # read with the character (no second model run)
+        unread = [k for k, p in enumerate(other) if p is None]  # (marks from geometry alone: a blank 28x28)
+        if unread:
+            probs = self.reader.predictor.predict_batch(np.stack([found.characters[k].image for k in unread]))  # (N, C)
+            for k, p in zip(unread, probs[:, labels.index(OTHER_NAME)].tolist()):
+                other[k] = p
+        likely = [1.0 - p for p in other]  # a character of a number at all
         return [bool(lk < self.reader.thresholds.not_digit) or c.char not in NUMBER_ALPHABET
                 for c, lk in zip(found.characters, likely)]
 

@@ -90,6 +90,7 @@ class Character:
     alternatives: list[tuple[str, float]]  # the next best characters and their scores
     image: np.ndarray  # (28, 28) uint8: what the model saw
     scores: dict[str, float] = field(default_factory=dict)  # every character's score (the ten bars)
+    other: float | None = None  # the model's P(other) for ``image`` (None: the model did not read it)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class _Cand:
     fit: float = -math.inf  # log-score as one character (step 8)
     feats: np.ndarray | None = None
     other: float = 0.0  # the model's probability that it is no character of a number (tall candidates)
+    p_other: float | None = None  # the same for any candidate the model read (None: not read)
 
 
 # ------------------------------------------------------------------------------ 6. candidates
@@ -231,6 +233,8 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
     if small:  # a mark, or a piece of a character: not read as a digit
         tall = False
     c.scores = class_scores(probs, labels, tall, geo)
+    if probs is not None and OTHER_NAME in labels:
+        c.p_other = float(probs[labels.index(OTHER_NAME)])
     if tall and probs is not None:
         c.other = float(probs[labels.index(OTHER_NAME)]) if OTHER_NAME in labels else 0.0
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area, c.other)
@@ -346,7 +350,7 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
         img = c.image if c.image is not None else np.zeros((28, 28), np.uint8)
         norm = max(1.0, total)  # (geometric scores beside the model's may sum above 1)
         chars.append(Character(ch, p / norm, box, [(a, q / norm) for a, q in ranked[1:4]], img,
-                               {a: q / norm for a, q in c.scores.items()}))
+                               {a: q / norm for a, q in c.scores.items()}, c.p_other))
         if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)
             gaps.append(x0 - path[k - 1].mask_box[3])
     text = ""
