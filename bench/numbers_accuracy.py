@@ -13,13 +13,15 @@ writers who wrote those symbols). The colour schemes rotate. Real numbers: UNIPE
 ``numbers-dev`` of the held-out writers, with the vetted labels of
 ``bench/data/numbers-dev-vetted.json``, drawn on the page's canvas and as phone photos.
 
-Each image is read by ``numbers.read_number`` and, in the same run, by a plain
+Each image is read as ``POST /api/read`` reads it (``NumberReader``: ``numbers.read_number``,
+then a character the model calls ``other`` shown as ``?``, a lone digit read by the digit path)
+and, in the same run, by a plain
 connected-components baseline (8-connected components of the same ink mask, merged when their
 boxes overlap horizontally by half the narrower one, each read by the model). Figures: exact
 whole-string accuracy and character accuracy (1 - edit distance / length) by layout, by length,
 by scheme, digits-only vs with separators, real numbers; the in-process CPU time per 6-character
 number (p50, decode included); and lone digits (held-out pendigits writers on the page's canvas)
-read as a number vs by the single-digit path (``preprocess_bytes`` + the model). Prints tables
+through the number reader vs the single-digit path (what ``/api/predict`` answers). Prints tables
 and one JSON line.
 """
 
@@ -41,9 +43,11 @@ from PIL import Image, ImageDraw
 from digitpad import compose, handwriting, numbers, pendigits
 from digitpad.decode import Decoded, decode
 from digitpad.engines import default as default_engine
+from digitpad.numberreading import NumberReader
 from digitpad.predict import Predictor
-from digitpad.preprocess import preprocess_bytes
+from digitpad.reading import reader_for
 from digitpad.segment import components, finish, ink_page, label_runs, run_edges, runs_of
+from digitpad.settings import Settings
 
 VETTED = Path(__file__).parent / "data" / "numbers-dev-vetted.json"
 SEPARATOR_TEMPLATES = ["price", "phone", "date", "time", "percent", "decimal"]
@@ -153,7 +157,7 @@ def length_group(text: str) -> str:
     return f"length {n}" if n <= 8 else "length 9+"
 
 
-def composed(hands: list[compose.Hand], model: Predictor, n: int, templates: list[str], seed: int,
+def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates: list[str], seed: int,
              schemes: list[str], failures: list) -> Tally:
     tally = Tally()
     r = random.Random(seed)
@@ -167,8 +171,8 @@ def composed(hands: list[compose.Hand], model: Predictor, n: int, templates: lis
             scheme = schemes[k % len(schemes)]
             k += 1
             s = compose.compose(hand, text, layout, scheme, seed=seed + i)
-            got = numbers.read_number(decode(s.image), model).text
-            base = baseline(decode(s.image), model)
+            got = reader.read(s.image)["text"]
+            base = baseline(decode(s.image), reader.reader.predictor)
             tally.add([layout, f"{layout} / {length_group(text)}", f"scheme {scheme}", length_group(text), "all"],
                       text, got, base)
             if got != text:
@@ -176,7 +180,7 @@ def composed(hands: list[compose.Hand], model: Predictor, n: int, templates: lis
     return tally
 
 
-def real_numbers(records: list[dict], model: Predictor, schemes: list[str], failures: list) -> Tally:
+def real_numbers(records: list[dict], reader: NumberReader, schemes: list[str], failures: list) -> Tally:
     vet = json.loads(VETTED.read_text())
     tally = Tally()
     for rec in records:
@@ -186,42 +190,43 @@ def real_numbers(records: list[dict], model: Predictor, schemes: list[str], fail
         kind = "digits" if label.isdigit() else "with separators"
         for scheme in schemes:
             png = compose.render_record(rec, scheme)
-            got = numbers.read_number(decode(png), model).text.replace(" ", "")  # labels have no spaces
-            base = baseline(decode(png), model)
+            got = reader.read(png)["text"].replace(" ", "")  # labels have no spaces
+            base = baseline(decode(png), reader.reader.predictor)
             tally.add([f"real {scheme}", f"real {scheme} / {kind}"], label, got, base)
             if got != label and scheme == schemes[0]:
                 failures.append((f"real {rec['writer']}", label, got, png))
     return tally
 
 
-def timing(hands: list[compose.Hand], model: Predictor, n: int = 40) -> dict:
-    """CPU ms per 6-digit number, decode included, per layout (p50, p90), and images read."""
+def timing(hands: list[compose.Hand], reader: NumberReader, n: int = 40) -> dict:
+    """CPU ms per 6-digit number as /api/read reads it (decode to the answer's JSON-ready dict,
+    previews included), per layout (p50, p90), and the images the model read."""
     r = random.Random(7)
     out = {}
     for layout in compose.LAYOUTS:
         pngs = [compose.compose(r.choice(hands), compose._digits(r, 6), layout, "pad", seed=i).image
                 for i in range(n)]
-        numbers.read_number(decode(pngs[0]), model)  # warm
+        reader.read(pngs[0])  # warm
         ts, imgs = [], []
         for png in pngs:
             t = time.process_time()
-            rd = numbers.read_number(decode(png), model)
+            reader.read(png)
             ts.append((time.process_time() - t) * 1000)
-            imgs.append(rd.candidates)
+            imgs.append(numbers.read_number(decode(png), reader.reader.predictor).candidates)
         out[layout] = {"p50_ms": float(np.median(ts)), "p90_ms": float(np.percentile(ts, 90)),
                        "images": float(np.mean(imgs))}
     return out
 
 
-def lone_digits(path: str, model: Predictor, limit: int, split: str = "test") -> dict:
+def lone_digits(path: str, reader: NumberReader, limit: int, split: str = "test") -> dict:
     splits = handwriting.writer_splits(pendigits_path=path)
     held = [r for r in pendigits.load(path) if splits[r["writer"]] == split]
     held = held[:: max(1, len(held) // limit)][:limit]
     ok_num = ok_one = 0
     for rec in held:
         png = pendigits.render(rec, pendigits.STYLES["canvas-280"])
-        ok_num += numbers.read_number(decode(png), model).text == str(rec["label"])
-        ok_one += model.predict(preprocess_bytes(png).image).digit == rec["label"]
+        ok_num += reader.read(png)["text"] == str(rec["label"])  # POST /api/read
+        ok_one += reader.reader.read(png).digit == rec["label"]  # POST /api/predict
     return {"n": len(held), "as_number": ok_num / len(held), "single_digit_path": ok_one / len(held)}
 
 
@@ -266,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", default=None, help="folder for contact sheets of the misread numbers")
     args = ap.parse_args(argv)
     model = Predictor(args.model)
+    reader = NumberReader(reader_for(Settings(), model))  # what POST /api/read answers
     schemes = args.schemes.split(",")
     recs = compose.load_records(args.unipen, args.pendigits, split=args.split)
     hands = compose.hands_of(recs)
@@ -277,25 +283,25 @@ def main(argv: list[str] | None = None) -> int:
     fail_real: list = []
     t0 = time.time()
     res: dict = {"model": model.version}
-    digits = composed(hands, model, args.n, list(compose.DIGIT_TEMPLATES), 100, schemes, fail_digits)
+    digits = composed(hands, reader, args.n, list(compose.DIGIT_TEMPLATES), 100, schemes, fail_digits)
     res["digits"] = digits.table("Composed digit strings, held-out writers", list(compose.LAYOUTS) + [
         f"{lay} / length {k}" for lay in compose.LAYOUTS for k in list(range(1, 9)) + ["9+"]]
         + [f"scheme {s}" for s in schemes] + ["all"])
     res["digit_errors"] = digits.errors()
     if sep_hands:
-        seps = composed(sep_hands, model, args.n // 2, SEPARATOR_TEMPLATES, 200, schemes, fail_seps)
+        seps = composed(sep_hands, reader, args.n // 2, SEPARATOR_TEMPLATES, 200, schemes, fail_seps)
         res["separators"] = seps.table("Composed strings with separators, held-out writers",
                                        list(compose.LAYOUTS) + ["all"])
         res["separator_errors"] = seps.errors()
     if not args.no_real:
-        real = real_numbers(recs["numbers"], model, ["pad", "photo"], fail_real)
+        real = real_numbers(recs["numbers"], reader, ["pad", "photo"], fail_real)
         res["real"] = real.table("Real UNIPEN numbers of held-out writers (vetted labels)")
         res["real_errors"] = real.errors()
-    res["time_6_digits"] = timing(hands, model)
+    res["time_6_digits"] = timing(hands, reader)
     print("\nCPU per 6-digit number (decode + read, in-process):")
     for k, v in res["time_6_digits"].items():
         print(f"  {k}: p50 {v['p50_ms']:.2f} ms, p90 {v['p90_ms']:.2f} ms, {v['images']:.1f} images read")
-    res["lone_digits"] = lone_digits(args.pendigits, model, 400, args.split)
+    res["lone_digits"] = lone_digits(args.pendigits, reader, 400, args.split)
     ld = res["lone_digits"]
     print(f"\nlone digits (held-out pendigits writers, canvas-280, n={ld['n']}): read as a number "
           f"{ld['as_number']:.2%}, single-digit path {ld['single_digit_path']:.2%}")

@@ -41,7 +41,8 @@ def params() -> dict:
     out["preprocess"] = {"MIN_INK_PIXELS": pp.MIN_INK_PIXELS, "MIN_INK_SHARE": pp.MIN_INK_SHARE}
     out["charset"] = {"DIGITS": charset.DIGITS, "NUMBER_ALPHABET": charset.NUMBER_ALPHABET,
                       "OTHER_NAME": charset.OTHER_NAME}
-    out["numberreading"] = {"OTHER_CHAR": numberreading.OTHER_CHAR}
+    out["numberreading"] = {"OTHER_CHAR": numberreading.OTHER_CHAR,
+                            "IN_NUMBER_NOT_DIGIT": numberreading.IN_NUMBER_NOT_DIGIT}
     return out
 
 

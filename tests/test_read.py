@@ -138,3 +138,31 @@ def test_digitpad_read_cli(numbers, tmp_path: Path) -> None:
     table = subprocess.run([sys.executable, "-m", "digitpad.cli", "read", str(tmp_path / "n0.png")],
                            capture_output=True, text=True, timeout=120)
     assert table.returncode == 0 and rows[1]["text"] in table.stdout, table.stdout + table.stderr
+
+
+def test_a_character_among_digits_is_other_only_when_clearly_no_character():
+    """``?`` in a number: the isolated digits' not-digit threshold makes 1.2% of the characters
+    cut out of real numbers ``?``; among a number's characters the bar is IN_NUMBER_NOT_DIGIT,
+    small marks are never ``?`` (the model's 28x28 of a dot is a disk), and a reading with no
+    character of a number at all is still refused whole."""
+    from digitpad import numbers as nb
+    from digitpad.numberreading import IN_NUMBER_NOT_DIGIT, NumberReader
+    from digitpad.predict import Predictor
+    from digitpad.reading import reader_for
+
+    reader = NumberReader(reader_for(Settings(), Predictor()))
+    cutoff = reader.reader.thresholds.not_digit
+    assert IN_NUMBER_NOT_DIGIT < cutoff
+
+    def chars(spec):  # (char, P(other)) -> a Reading's characters
+        return nb.Reading("".join(c for c, _ in spec), [nb.Character(c, 0.5, (0, 0, 1, 1), [], np.zeros((28, 28), np.uint8),
+                                                                     {}, p) for c, p in spec])
+
+    odd = 1 - cutoff / 2  # past the isolated digits' threshold, not past the number's
+    assert reader._others(chars([("7", 0.01), ("8", 0.0), ("0", odd)]), None) == [False, False, False]
+    clear = 1 - IN_NUMBER_NOT_DIGIT / 2
+    assert reader._others(chars([("7", 0.01), ("8", 0.0), ("0", clear)]), None) == [False, False, True]
+    assert reader._others(chars([("3", 0.0), (".", clear), ("5", 0.0)]), None) == [False, False, False]
+    assert reader._others(chars([("1", odd), ("-", odd)]), None) == [True, True]  # nothing of a number
+    answer = reader.answer(chars([("7", 0.0), ("0", odd)]), [False, False], None, timing={}, t_start=0.0)
+    assert answer["text"] == "70" and answer["characters"][1]["status"] == "uncertain"

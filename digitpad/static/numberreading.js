@@ -27,7 +27,14 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   else {
     const probs = await device.probabilitiesBatch(chars.map((c) => c.image));
     const k = device.labels.indexOf(OTHER_NAME);
-    others = chars.map((c, i) => 1.0 - probs[i][k] < (thresholds.not_digit_threshold ?? 0) || !NUMBER_ALPHABET.includes(c.char));
+    const likely = probs.map((p) => 1.0 - p[k]);
+    const cutoff = thresholds.not_digit_threshold ?? 0;
+    others = chars.map((c, i) => likely[i] < cutoff || !NUMBER_ALPHABET.includes(c.char));
+    if (!others.every(Boolean)) {   // among a number's characters: IN_NUMBER_NOT_DIGIT, never a small mark
+      const inNumber = Math.min(cutoff, P.numberreading.IN_NUMBER_NOT_DIGIT);
+      others = chars.map((c, i) => !NUMBER_ALPHABET.includes(c.char)
+        || (!P.numbers.MARKS.includes(c.char) && likely[i] < inNumber));
+    }
   }
   let text = found.text;
   if (lone !== null && lone.status !== "empty") {   // one digit: the single-digit reading's own figures
