@@ -26,7 +26,9 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     components first; then, only if some character is doubtful (verifier below ACCEPT, or
     wider than WIDE line heights), again with those components cut (step 5), reusing every
     image already read. One component that the model reads clearly (>= LONE) as one
-    character stays one: a lone digit is never split.
+    character stays one (a lone digit is never split) unless, cut, it is characters that
+    all verify at LONE_CUT or more (two touching digits the model took for one). A '/' is
+    never a number's first or last character: there, the next best (a leaning '1').
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 
@@ -67,6 +69,7 @@ ACCEPT = 0.5  # two stages: a character read from whole components with a verifi
 WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
 LONE = 0.85  # ... unless the whole image is one component the model reads clearly (the model is
 # trained with label smoothing: a clear digit gets ~0.9) as one character: a lone digit is not split
+LONE_CUT = 0.5  # ... unless cut, every character is clear (verifier): two touching digits read as one
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 NOT_SLASH = 0.05  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
@@ -290,8 +293,9 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
     or wider than WIDE line heights), again with those components cut (step 5). An image
     of one component that the model reads as one character (or as no character of a number,
-    ``other``) with probability LONE or more is that: a lone digit is not split in two, nor a
-    letter cut into digits."""
+    ``other``) with probability LONE or more is that, unless cut it reads as characters all
+    verified at LONE_CUT or more: a lone digit is not split in two, nor a letter cut into
+    digits, but two touching digits are."""
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
@@ -303,15 +307,16 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     path, n_images = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
+    lone = False  # one stroke of ink read clearly as one character, or as none (a letter, a doodle)
     if len(comps) == 1 and len(path) == 1:
         c = path[0]
         narrow = c.mask_box[3] - c.mask_box[2] <= WIDE * line.height  # not digits run together
-        if max(c.scores.values(), default=0.0) >= LONE or (narrow and c.other >= LONE):
-            doubt = set()  # one stroke of ink read clearly as one character, or as none (a letter,
-            # a doodle): a lone digit is never split, nor a letter cut into digits
+        lone = max(c.scores.values(), default=0.0) >= LONE or (narrow and c.other >= LONE)
     if doubt:
-        path, more = _read(page, cut(comps, line, doubt), line, model, seen)
+        cut_path, more = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more
+        if not lone or all(c.fit >= math.log(LONE_CUT) for c in cut_path):
+            path = cut_path  # a lone digit is not split, nor a letter cut into digits: two touching digits are
     return _assemble(path, page, line, n_images)
 
 
@@ -342,6 +347,8 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
     chars, gaps = [], []
     for k, c in enumerate(path):
         ranked = sorted(c.scores.items(), key=lambda kv: -kv[1])
+        if ranked[0][0] == "/" and len(ranked) > 1 and k in (0, len(path) - 1):
+            ranked = ranked[1:] + ranked[:1]  # no number starts or ends with '/': a leaning 1 (or what comes next)
         total = sum(c.scores.values()) or 1.0
         ch, p = ranked[0]
         y0, y1, x0, x1 = c.mask_box

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from digitpad.decode import decode
 from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
-from digitpad.segment import components_of, ink_page
+from digitpad.segment import Line, components_of, ink_page
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +165,19 @@ def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_ha
         got.append((text, numbers.read_number(decode(s.image), model).text))
     assert all(read for _, read in got), got
     assert sum(text == read for text, read in got) >= 8, got
+
+
+def test_a_slash_is_never_a_numbers_first_or_last_character():
+    """A tall straight stroke the model reads as '/' at either end of a number is its next best
+    reading (a leaning 1): no number starts or ends with '/'. Between characters it stays."""
+    def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
+        return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
+
+    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
+    slash = {"/": 0.7, "1": 0.25, "7": 0.05}
+    path = [cand(0, slash), cand(25, {"2": 0.9, "7": 0.1}), cand(50, slash), cand(75, {"5": 1.0}), cand(100, slash)]
+    got = numbers._assemble(path, page, line, 0)
+    assert got.text == "12/51"
+    assert got.characters[0].confidence == pytest.approx(0.25) and got.characters[0].alternatives[-1][0] == "/"
+    assert numbers._assemble(path[1:4], page, line, 0).text == "2/5"

@@ -204,17 +204,17 @@ export async function readNumber(dec, model) {
   for (const c of path) {
     if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
   }
+  let lone = false;   // one stroke read clearly as one character, or as none (a letter, a doodle)
   if (comps.length === 1 && path.length === 1) {
     const c = path[0];
     const narrow = c.maskBox[3] - c.maskBox[2] <= N.WIDE * line.height;   // not digits run together
-    if (Math.max(0.0, ...c.scores.values()) >= N.LONE || (narrow && (c.other || 0.0) >= N.LONE)) {
-      doubt = new Set();   // one stroke read clearly as one character, or as none: never split
-    }
+    lone = Math.max(0.0, ...c.scores.values()) >= N.LONE || (narrow && (c.other || 0.0) >= N.LONE);
   }
   if (doubt.size) {
     const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
-    path = again.path;
     images += again.images;
+    // a lone digit is not split, nor a letter cut into digits; two touching digits read clearly are
+    if (!lone || again.path.every((c) => c.fit >= Math.log(N.LONE_CUT))) path = again.path;
   }
   return assemble(path, page, line, images);
 }
@@ -224,7 +224,10 @@ function assemble(path, page, line, images) {
   const N = P.numbers;
   const chars = [], gaps = [];
   path.forEach((c, k) => {
-    const ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
+    let ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
+    if (ranked[0][0] === "/" && ranked.length > 1 && (k === 0 || k === path.length - 1)) {
+      ranked = [...ranked.slice(1), ranked[0]];   // no number starts or ends with '/': a leaning 1
+    }
     const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
     const [ch, p] = ranked[0];
     const [y0, y1, x0, x1] = c.maskBox;
