@@ -74,6 +74,8 @@ SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 NOT_SLASH = 0.05  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
+MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
+# comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
 
 
 class Classifier(Protocol):
@@ -210,7 +212,7 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
     for lab in MARKS + "/()":
         if lab in labels and probs is not None:
             if lab in MARKS:
-                out[lab] = float(probs[labels.index(lab)]) * (0.5 + geo[lab]) if lab in geo else 0.0
+                out[lab] = max(float(probs[labels.index(lab)]), MARK_FLOOR) * (0.5 + geo[lab]) if lab in geo else 0.0
             elif lab in geo:  # geo 0: a straight stroke that leans no more than the writer's 1s
                 out[lab] = out[lab] * NOT_SLASH if geo[lab] == 0 else min(1.0, out[lab] * (0.5 + geo[lab]))
         elif lab in geo and lab in MARKS:

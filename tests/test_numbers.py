@@ -181,3 +181,29 @@ def test_a_slash_is_never_a_numbers_first_or_last_character():
     assert got.text == "12/51"
     assert got.characters[0].confidence == pytest.approx(0.25) and got.characters[0].alternatives[-1][0] == "/"
     assert numbers._assemble(path[1:4], page, line, 0).text == "2/5"
+
+
+def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():
+    """``glyphs.marks``: a comma (taller than a dot, hanging below the baseline) is a ',' even
+    where its box reaches into the digit before it (written tight, it tucks under the digit),
+    and never a '.'; a dot on the baseline is a '.' first, a ',' only faintly."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+
+    def piece(rows: range, spans, comp: int) -> Piece:  # spans(row) -> (start, end)
+        r = np.array(list(rows))
+        se = np.array([spans(y) for y in rows])
+        return Piece(r, se[:, 0], se[:, 1], comp).deskew(line)
+
+    one = piece(range(0, 40), lambda y: (10, 14), 0)
+    two = piece(range(0, 40), lambda y: (40, 44), 1)
+    comma = piece(range(32, 48), lambda y: (15, 18) if y < 40 else (13, 16), 2)  # under the 1's foot
+    box = (comma.y0, comma.y1, comma.x0, comma.x1)
+    assert glyphs._attached([comma], [one, two], line)  # its box takes in the 1's ink ...
+    got = glyphs.marks([comma], box, line, [one, two])
+    assert got.get(",", 0) >= 0.8 and "." not in got, got  # ... yet it hangs: a comma
+    dot = piece(range(37, 41), lambda y: (28, 32), 3)
+    got = glyphs.marks([dot], (dot.y0, dot.y1, dot.x0, dot.x1), line, [one, two])
+    assert got.get(".", 0) >= 0.8 and got.get(",", 0) < 0.2, got

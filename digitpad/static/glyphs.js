@@ -33,13 +33,15 @@ export function marks(parts, box, line, tall = []) {
   const above = (base - y1) / H;
   const centreBelow = ((y0 + y1) / 2 - mid) / H;
   const out = new Map();
-  if (w > 1.0 || parts.length > 2 || attached(parts, tall, line)) return out;
+  const G = P.glyphs;
+  const comma = parts.length === 1 && h >= G.COMMA_H && above <= -G.COMMA_HANG;   // a comma's shape and place
+  if (w > 1.0 || parts.length > 2 || (!comma && attached(parts, tall, line))) return out;
   const dc = parts.reduce((s, p) => s + p.d0 + p.d1, 0) / (2 * parts.length);
   const inside = tall.some((p) => (p.d0 + p.d1) / 2 < dc) && tall.some((p) => (p.d0 + p.d1) / 2 > dc);
   if (parts.length === 1 && inside) {   // a '.' or ',' sits between digits (at an end: a speck)
-    if (h <= 0.3 && w <= 0.35 && -0.2 <= above && above <= 0.25 && w <= 2.5 * h + 0.05) out.set(".", 0.9);
-    if (h <= 0.5 && w <= 0.35 && above < 0.1 && (base - y0) / H < 0.35 && h >= 0.6 * w) {
-      out.set(",", y1 > base + 0.05 * H ? 0.85 : 0.5);
+    if (!comma && h <= 0.3 && w <= 0.35 && -0.2 <= above && above <= 0.25 && w <= 2.5 * h + 0.05) out.set(".", 0.9);
+    if (h <= 0.5 && w <= (comma ? 0.45 : 0.35) && above < 0.1 && (base - y0) / H < 0.35 && h >= 0.6 * w) {
+      out.set(",", comma ? 0.85 : out.has(".") ? 0.1 : 0.5);
     }
   }
   if (parts.length === 1 && w >= 1.6 * h && w >= 0.15 && w <= 1.0 && Math.abs(centreBelow) <= 0.3 && h <= 0.3) out.set("-", 0.9);

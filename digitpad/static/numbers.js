@@ -103,7 +103,7 @@ export function classScores(probs, labels, tall, geo) {
   }
   for (const lab of MARKS + "/()") {
     if (labels.includes(lab) && probs !== null) {
-      if (MARKS.includes(lab)) out.set(lab, geo.has(lab) ? probs[labels.indexOf(lab)] * (0.5 + geo.get(lab)) : 0.0);
+      if (MARKS.includes(lab)) out.set(lab, geo.has(lab) ? Math.max(probs[labels.indexOf(lab)], N.MARK_FLOOR) * (0.5 + geo.get(lab)) : 0.0);
       else if (geo.has(lab)) {   // geo 0: a straight stroke that leans no more than the writer's 1s
         out.set(lab, geo.get(lab) === 0 ? out.get(lab) * N.NOT_SLASH : Math.min(1.0, out.get(lab) * (0.5 + geo.get(lab))));
       }
