@@ -46,7 +46,8 @@ from digitpad.engines import default as default_engine
 from digitpad.numberreading import NumberReader
 from digitpad.predict import Predictor
 from digitpad.reading import reader_for
-from digitpad.segment import components, finish, ink_page, label_runs, run_edges, runs_of
+from digitpad.runs import label_runs, run_edges, runs_of
+from digitpad.segment import components, finish, ink_page
 from digitpad.settings import Settings
 
 VETTED = Path(__file__).parent / "data" / "numbers-dev-vetted.json"

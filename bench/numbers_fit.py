@@ -63,7 +63,7 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
     page = ink_page(decode(sample.image), default_engine())
     if page is None:
         return [], []
-    comps, line = components_of(page.mask)
+    comps, line = components_of(page.mask, page.engine)
     pieces = cut(comps, line)
     cands = numbers.candidates(page, pieces, line)
     todo = [c for c in cands if c.image is not None]

@@ -52,7 +52,7 @@ def candidate_images(hands: list[compose.Hand], n: int, seed: int) -> tuple[np.n
         page = ink_page(decode(s.image), default_engine())
         if page is None:
             continue
-        comps, line = components_of(page.mask)
+        comps, line = components_of(page.mask, page.engine)
         own = numbers_fit.owners(s, page)
         total = np.bincount(own[page.mask & (own >= 0)], minlength=len(s.strokes))
         chars = s.text.replace(" ", "")

@@ -748,6 +748,100 @@ exit:
     return ret;
 }
 
+/* fit28.stroke_width of a 2-D bool or uint8 (0/1) C-contiguous mask. */
+static PyObject *py_stroke_width(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *mo;
+    if (!PyArg_ParseTuple(args, "O:stroke_width", &mo))
+        return NULL;
+    Py_buffer m;
+    if (PyObject_GetBuffer(mo, &m, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    if (m.ndim != 2 || !(has_format(&m, '?') || has_format(&m, 'B')) || m.itemsize != 1) {
+        PyErr_SetString(PyExc_TypeError, "stroke_width: mask must be a 2-D bool or uint8 C-contiguous array");
+        goto exit;
+    }
+    Py_ssize_t h = m.shape[0], w = m.shape[1];
+    uint8_t *zeros = calloc(w ? (size_t)w : 1, 1);
+    if (zeros == NULL) {
+        PyErr_NoMemory();
+        goto exit;
+    }
+    double sw;
+    Py_BEGIN_ALLOW_THREADS
+    sw = stroke_width(m.buf, h, w, w, zeros);
+    Py_END_ALLOW_THREADS
+    free(zeros);
+    ret = PyFloat_FromDouble(sw);
+exit:
+    PyBuffer_Release(&m);
+    return ret;
+}
+
+/* segment.label_runs: the 8-connected component of each of n runs from the run graph's edges
+ * (a[e], b[e]), numbered 0..k-1 by each component's first run, into the int64 `out`; returns k.
+ * Union-find whose root is always the component's smallest run (so after one ascending pass of
+ * path compression every run points at its first run, as the numpy reference's labels do). */
+static PyObject *py_label_runs(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *ao, *bo, *outo;
+    if (!PyArg_ParseTuple(args, "OOO:label_runs", &ao, &bo, &outo))
+        return NULL;
+    Py_buffer a = {0}, b = {0}, out = {0};
+    PyObject *ret = NULL;
+    if (PyObject_GetBuffer(ao, &a, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(bo, &b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto exit;
+    if (PyObject_GetBuffer(outo, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        goto exit;
+    if (a.ndim != 1 || b.ndim != 1 || out.ndim != 1 || a.itemsize != 8 || b.itemsize != 8 || out.itemsize != 8
+        || !(has_format(&a, 'q') || has_format(&a, 'l')) || !(has_format(&b, 'q') || has_format(&b, 'l'))
+        || !(has_format(&out, 'q') || has_format(&out, 'l')) || a.shape[0] != b.shape[0]) {
+        PyErr_SetString(PyExc_TypeError, "label_runs: a, b (equal length) and out must be 1-D int64 arrays");
+        goto exit;
+    }
+    Py_ssize_t n = out.shape[0], edges = a.shape[0];
+    const int64_t *ea = a.buf, *eb = b.buf;
+    int64_t *p = out.buf;
+    for (Py_ssize_t e = 0; e < edges; e++)
+        if (ea[e] < 0 || ea[e] >= n || eb[e] < 0 || eb[e] >= n) {
+            PyErr_SetString(PyExc_ValueError, "label_runs: an edge names a run out of range");
+            goto exit;
+        }
+    int64_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        p[i] = i;
+    for (Py_ssize_t e = 0; e < edges; e++) {
+        int64_t x = ea[e], y = eb[e];
+        while (p[x] != x) { /* find, halving the path */
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        while (p[y] != y) {
+            p[y] = p[p[y]];
+            y = p[y];
+        }
+        if (x < y)
+            p[y] = x;
+        else if (y < x)
+            p[x] = y;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) /* ascending: p[i] < i is already its root's label */
+        p[i] = p[i] == i ? k++ : p[p[i]];
+    Py_END_ALLOW_THREADS
+    ret = PyLong_FromLongLong(k);
+exit:
+    PyBuffer_Release(&a);
+    if (b.obj)
+        PyBuffer_Release(&b);
+    if (out.obj)
+        PyBuffer_Release(&out);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"block_mean", py_block_mean, METH_VARARGS,
      "block_mean(x, k, out, divisor): exact means of k x k blocks of the 2-D uint8 x, divided by divisor,\n"
@@ -755,6 +849,10 @@ static PyMethodDef methods[] = {
     {"finish", py_finish, METH_VARARGS,
      "finish(ink, noise, min_pixels, zoom, normalize_stroke, out) -> (kind, y0, y1, x0, x1, stroke):\n"
      "steps 4-10 of preprocess.to_mnist (preprocess._finish_numpy); kind 0 empty, 1 zoom, 2 done, 3 failed."},
+    {"stroke_width", py_stroke_width, METH_VARARGS,
+     "stroke_width(mask) -> float: fit28.stroke_width of a 2-D bool or uint8 mask."},
+    {"label_runs", py_label_runs, METH_VARARGS,
+     "label_runs(a, b, out) -> k: segment.label_runs of len(out) runs with edges (a, b), labels into out."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from . import fit28, inkmap, png
+from . import fit28, inkmap, png, runs
 from .errors import DigitpadError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ class Engine:
     block_mean: Callable[[np.ndarray, int, float], np.ndarray]  # (H, W) uint8 -> (ceil(H/k), ceil(W/k)) float64
     finish: Callable[..., fit28.Finished]  # fit28.finish's signature
     fast_png: bool  # decode plain PNGs with digitpad.png (only with the C engine: numpy is the plain reference)
+    # the number reader's steps 1b and 3 (fit28.stroke_width, runs.label_runs)
+    stroke_width: Callable[[np.ndarray], float] = fit28.stroke_width  # (h, w) bool -> pixels
+    label_runs: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, int]] = runs.label_runs
 
     def describe(self) -> str:
         """One line for ``digitpad info`` and the server's startup log."""
@@ -80,7 +83,15 @@ def c_engine() -> Engine | None:
         return fit28.Finished(name, (y0, y1, x0, x1) if name != "empty" else None,
                               image if name == "done" else None, stroke)
 
-    return Engine("c", block_mean, finish, fast_png=png.AVAILABLE)
+    def stroke_width(mask: np.ndarray) -> float:
+        return _fastpre.stroke_width(np.ascontiguousarray(mask, dtype=bool))  # the same integer counts
+
+    def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+        comp = np.empty(n, np.int64)
+        k = _fastpre.label_runs(np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), comp)
+        return comp, k
+
+    return Engine("c", block_mean, finish, fast_png=png.AVAILABLE, stroke_width=stroke_width, label_runs=label_runs)
 
 
 def choose(name: str = "auto") -> Engine:

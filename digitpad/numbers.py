@@ -301,7 +301,7 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
-    found = components_of(page.mask)
+    found = components_of(page.mask, page.engine)
     if found is None:
         return Reading("")
     comps, line = found

@@ -18,8 +18,8 @@ these numbers; constants are the modules' UPPER_CASE names):
     (LOST_INK) is not used.
  1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights)
     are grown to it (``preprocess.thicken``): a pen of 2 px has broken strokes at 48 px.
- 2. Runs (``runs_of``): the mask as horizontal runs (row, start, end), row-major.
- 3. Components (``run_edges``, ``label_runs``): 8-connected groups of runs; components under
+ 2. Runs (``runs.runs_of``): the mask as horizontal runs (row, start, end), row-major.
+ 3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
  4. Line geometry (``line_of``): line height = the larger of the median height of the
     components at least half as tall as the tallest and the column height; slant = the median
@@ -42,6 +42,7 @@ from . import fit28, inkmap
 from . import preprocess as pp
 from .decode import Decoded
 from .engines import Engine
+from .runs import run_edges, runs_of
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
@@ -188,58 +189,6 @@ def ink_page(img: Decoded, engine: Engine) -> Page | None:
     return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale), engine)
 
 
-# ------------------------------------------------------------------------------ 2-3. runs, components
-
-
-def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step 2: (row, start, end) int64 arrays of the horizontal runs of True, row-major;
-    a run covers columns [start, end)."""
-    h, w = mask.shape
-    p = np.zeros((h, w + 2), np.int8)
-    p[:, 1:-1] = mask
-    d = np.diff(p, axis=1).ravel()  # (h (w + 1),): +1 where a run starts, -1 after it ends
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    row = starts // (w + 1)
-    return row, starts - row * (w + 1), ends - row * (w + 1)
-
-
-def run_edges(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Step 3: the pairs of touching runs (a in row r - 1, b in row r), as two (edges,) arrays:
-    start_a <= end_b and start_b <= end_a (end exclusive: diagonal neighbours count)."""
-    n = len(row)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    span = int(end.max()) + 2
-    key_e, key_s = row * span + end, row * span + start  # both increasing in run order
-    lo = np.searchsorted(key_e, (row - 1) * span + start, side="left")  # first a of row r-1 with end_a >= start_b
-    hi = np.searchsorted(key_s, (row - 1) * span + end, side="right")  # last a + 1 with start_a <= end_b
-    cnt = np.maximum(hi - lo, 0)
-    b = np.repeat(np.arange(n), cnt)  # (edges,)
-    a = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-    return a, b
-
-
-def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """Step 3: the 8-connected component (0..k-1, numbered by first run) of each of the n runs,
-    and k, from the run graph's edges (``run_edges``): label propagation with pointer jumping
-    (a few vectorised rounds)."""
-    if n == 0:
-        return np.zeros(0, np.int64), 0
-    lab = np.arange(n)
-    while True:
-        m = np.minimum(lab[a], lab[b])
-        new = lab.copy()
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new[new]]
-        if np.array_equal(new, lab):
-            break
-        lab = new
-    roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
-    return comp, len(roots)
-
-
 # ------------------------------------------------------------------------------ pieces
 
 
@@ -349,10 +298,10 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     return Line(sw, max(height, 2 * sw), slant, mid, base, top)
 
 
-def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
+def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
     centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
-    sw = fit28.stroke_width(page_mask)
+    sw = engine.stroke_width(page_mask)
     goal = MIN_STROKE * column_height(page_mask)  # (before growing: the same, give or take 2 rho)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
         page_mask = fit28.thicken(page_mask, int(inkmap.round_half_up((goal - sw) / 2)))
@@ -360,7 +309,7 @@ def components_of(page_mask: np.ndarray) -> tuple[list[Piece], Line] | None:
     sw = max(1.0, sw)
     row, start, end = runs_of(page_mask)
     a, b = run_edges(row, start, end)
-    lab, n = label_runs(len(row), a, b)
+    lab, n = engine.label_runs(len(row), a, b)
     comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
     if not comps:
         return None

@@ -274,6 +274,36 @@ def test_c_functions_refuse_bad_arguments():
 
 
 @needs_ext
+def test_number_reader_steps_match_numpy(unipen_dir: Path, pendigits_path: Path):
+    """The C stroke width and run labels of the number reader (steps 1b and 3) give the numpy
+    reference's exact figures: on random masks and on the ink of composed numbers."""
+    from digitpad import compose, runs, segment
+
+    c = engines.choose("c")
+    rng = np.random.default_rng(3)
+    masks = [rng.random((int(rng.integers(1, 90)), int(rng.integers(1, 140)))) < rng.uniform(0.02, 0.8)
+             for _ in range(200)]
+    masks += [np.zeros((5, 7), bool), np.ones((3, 4), bool), np.zeros((0, 3), bool)]
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    for i, layout in enumerate(compose.LAYOUTS):
+        s = compose.compose(hands[i % len(hands)], "40736925", layout, "pad", seed=i)
+        masks.append(segment.ink_page(decode(s.image), c).mask)
+    for m in masks:
+        assert c.stroke_width(m) == fit28.stroke_width(m)
+        row, start, end = runs.runs_of(m)
+        a, b = runs.run_edges(row, start, end)
+        got, k = c.label_runs(len(row), a, b)
+        want, n = runs.label_runs(len(row), a, b)
+        assert k == n and np.array_equal(got, want)
+    with pytest.raises(ValueError):  # an edge to a run that is not there
+        _fastpre.label_runs(np.array([0]), np.array([5]), np.empty(3, np.int64))
+    with pytest.raises(TypeError):
+        _fastpre.label_runs(np.array([0], np.int32), np.array([1], np.int32), np.empty(3, np.int64))
+    with pytest.raises(TypeError):
+        _fastpre.stroke_width(np.zeros((3, 3)))
+
+
+@needs_ext
 def test_constants_match_the_python_module():
     assert _fastpre.CONSTANTS == {"INTER_SIDE": fit28.INTER_SIDE, "PAD": fit28.PAD,
                                   "STROKE_TARGET": fit28.STROKE_TARGET, "STROKE_MAX": fit28.STROKE_MAX,

@@ -1,0 +1,61 @@
+"""Steps 2-3 of reading a number: a mask as horizontal runs, and its 8-connected components.
+
+    row, start, end = runs_of(mask)            # (n,) int64 each, row-major; a run covers [start, end)
+    a, b = run_edges(row, start, end)          # the pairs of touching runs
+    comp, k = label_runs(len(row), a, b)       # each run's component 0..k-1, by first run
+
+``label_runs`` here is the numpy reference; ``engines`` also has it in C (the same labels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2: (row, start, end) int64 arrays of the horizontal runs of True, row-major;
+    a run covers columns [start, end)."""
+    h, w = mask.shape
+    p = np.zeros((h, w + 2), np.int8)
+    p[:, 1:-1] = mask
+    d = np.diff(p, axis=1).ravel()  # (h (w + 1),): +1 where a run starts, -1 after it ends
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    row = starts // (w + 1)
+    return row, starts - row * (w + 1), ends - row * (w + 1)
+
+
+def run_edges(row: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: the pairs of touching runs (a in row r - 1, b in row r), as two (edges,) arrays:
+    start_a <= end_b and start_b <= end_a (end exclusive: diagonal neighbours count)."""
+    n = len(row)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    span = int(end.max()) + 2
+    key_e, key_s = row * span + end, row * span + start  # both increasing in run order
+    lo = np.searchsorted(key_e, (row - 1) * span + start, side="left")  # first a of row r-1 with end_a >= start_b
+    hi = np.searchsorted(key_s, (row - 1) * span + end, side="right")  # last a + 1 with start_a <= end_b
+    cnt = np.maximum(hi - lo, 0)
+    b = np.repeat(np.arange(n), cnt)  # (edges,)
+    a = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    return a, b
+
+
+def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """Step 3: the 8-connected component (0..k-1, numbered by first run) of each of the n runs,
+    and k, from the run graph's edges (``run_edges``): label propagation with pointer jumping
+    (a few vectorised rounds)."""
+    if n == 0:
+        return np.zeros(0, np.int64), 0
+    lab = np.arange(n)
+    while True:
+        m = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new[new]]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
+    return comp, len(roots)
