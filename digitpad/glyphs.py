@@ -16,11 +16,13 @@ import numpy as np
 from .segment import Line, Piece
 
 MARK_GAP = 0.015  # a mark whose box comes this close to a tall character's ink is part of it,
-# unless it is a comma's shape: at least COMMA_H tall and hanging COMMA_HANG or more below the
+# unless it is a colon's shape (two small marks stacked) or a comma's: at least COMMA_H tall and hanging COMMA_HANG or more below the
 # baseline (digits stand on it; a comma hangs from it). Dots are shorter and sit on the line:
 # on the val writers' composed numbers, 97% of commas and no dot are both.
 COMMA_H = 0.2
 COMMA_HANG = 0.05
+DOT_ABOVE = 0.15  # a '.' sits on the baseline: its bottom at most this far above it (val writers'
+# dots: 0.13 at most; a colon's upper dot is higher)
 SLASH_LEAN = 20.0  # degrees past the writer's slant (and past upright) that make a straight stroke a '/'
 BOW = 0.1  # line heights a parenthesis bows by
 PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on dev writers)
@@ -54,23 +56,25 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: 
     centre = ((y0 + y1) / 2 - mid) / H  # below the middle of the line (line heights)
     out = {}
     comma = len(parts) == 1 and h >= COMMA_H and above <= -COMMA_HANG  # a comma's shape and place
-    if w > 1.0 or len(parts) > 2 or (not comma and _attached(parts, tall, line)):
+    colon = False  # two small marks, one above the other, within the line: a colon's shape
+    if len(parts) == 2:
+        a, b = sorted(parts, key=lambda p: p.y0)
+        overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+        colon = overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
+            and max(a.height, b.height) <= 0.3 * H
+    if w > 1.0 or len(parts) > 2 or (not (comma or colon) and _attached(parts, tall, line)):
         return out
     dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
     inside = any((p.d0 + p.d1) / 2 < dc for p in tall) and any((p.d0 + p.d1) / 2 > dc for p in tall)
     if len(parts) == 1 and inside:  # a '.' or ',' sits between digits (at an end: a speck)
-        if not comma and h <= 0.3 and w <= 0.35 and -0.2 <= above <= 0.25 and w <= 2.5 * h + 0.05:
+        if not comma and h <= 0.3 and w <= 0.35 and -0.2 <= above <= DOT_ABOVE and w <= 2.5 * h + 0.05:
             out["."] = 0.9
         if h <= 0.5 and w <= (0.45 if comma else 0.35) and above < 0.1 and (base - y0) / H < 0.35 and h >= 0.6 * w:
             out[","] = 0.85 if comma else 0.1 if "." in out else 0.5
     if len(parts) == 1 and w >= 1.6 * h and 0.15 <= w <= 1.0 and abs(centre) <= 0.3 and h <= 0.3:
         out["-"] = 0.9
-    if len(parts) == 2:
-        a, b = sorted(parts, key=lambda p: p.y0)
-        overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
-        if overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
-                and max(a.height, b.height) <= 0.3 * H:
-            out[":"] = 0.9
+    if colon:
+        out[":"] = 0.9
     return out
 
 

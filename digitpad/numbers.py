@@ -246,6 +246,8 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
         c.fit = verify(c.feats)
     else:
         c.fit = math.log(max(geo.values())) if geo else -7.0
+        if geo and max(geo, key=geo.get) == ":":  # one character of two marks: worth both (read
+            c.fit += CHAR_BONUS  # as two characters, its dots would take two bonuses)
 
 
 def component_areas(pieces: list[Piece]) -> dict[int, int]:

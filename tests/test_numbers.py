@@ -208,3 +208,16 @@ def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():
     dot = piece(range(37, 41), lambda y: (28, 32), 3)
     got = glyphs.marks([dot], (dot.y0, dot.y1, dot.x0, dot.x1), line, [one, two])
     assert got.get(".", 0) >= 0.8 and got.get(",", 0) < 0.2, got
+    # a colon written tight: its upper dot's box takes in the 1's ink; still one ':'
+    upper, lower = piece(range(20, 25), lambda y: (13, 18), 4), piece(range(35, 40), lambda y: (15, 19), 5)
+    assert glyphs._attached([upper], [one, two], line)
+    assert glyphs.marks([upper, lower], (20, 40, 13, 19), line, [one, two]).get(":", 0) >= 0.8
+    # a small colon, each of its dots low enough to pass for a '.': the one character scores
+    # above its two dots read as two characters
+    upper, lower = piece(range(30, 34), lambda y: (24, 28), 4), piece(range(36, 40), lambda y: (24, 28), 5)
+    colon = numbers._Cand(0, 2, (30, 40, 24, 28), [upper, lower], None)
+    dots = [numbers._Cand(k, k + 1, (q.y0, q.y1, q.x0, q.x1), [q], None) for k, q in enumerate([upper, lower])]
+    for c in [colon] + dots:
+        numbers.score(c, None, list("0123456789"), c.parts, line, {}, [one, two])
+    assert all(max(d.scores, key=d.scores.get) == "." for d in dots)
+    assert colon.fit + numbers.CHAR_BONUS > sum(d.fit + numbers.CHAR_BONUS for d in dots)

@@ -35,22 +35,24 @@ export function marks(parts, box, line, tall = []) {
   const out = new Map();
   const G = P.glyphs;
   const comma = parts.length === 1 && h >= G.COMMA_H && above <= -G.COMMA_HANG;   // a comma's shape and place
-  if (w > 1.0 || parts.length > 2 || (!comma && attached(parts, tall, line))) return out;
+  let colon = false;   // two small marks, one above the other, within the line: a colon's shape
+  if (parts.length === 2) {
+    const [a, b] = [...parts].sort((p, q) => p.y0 - q.y0);
+    const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
+    colon = overlap > -0.1 * H && b.y0 >= a.y1 && -0.2 <= above && above <= 0.25 && h >= 0.2 && h <= 0.75 &&
+      Math.max(a.height, b.height) <= 0.3 * H;
+  }
+  if (w > 1.0 || parts.length > 2 || (!(comma || colon) && attached(parts, tall, line))) return out;
   const dc = parts.reduce((s, p) => s + p.d0 + p.d1, 0) / (2 * parts.length);
   const inside = tall.some((p) => (p.d0 + p.d1) / 2 < dc) && tall.some((p) => (p.d0 + p.d1) / 2 > dc);
   if (parts.length === 1 && inside) {   // a '.' or ',' sits between digits (at an end: a speck)
-    if (!comma && h <= 0.3 && w <= 0.35 && -0.2 <= above && above <= 0.25 && w <= 2.5 * h + 0.05) out.set(".", 0.9);
+    if (!comma && h <= 0.3 && w <= 0.35 && -0.2 <= above && above <= G.DOT_ABOVE && w <= 2.5 * h + 0.05) out.set(".", 0.9);
     if (h <= 0.5 && w <= (comma ? 0.45 : 0.35) && above < 0.1 && (base - y0) / H < 0.35 && h >= 0.6 * w) {
       out.set(",", comma ? 0.85 : out.has(".") ? 0.1 : 0.5);
     }
   }
   if (parts.length === 1 && w >= 1.6 * h && w >= 0.15 && w <= 1.0 && Math.abs(centreBelow) <= 0.3 && h <= 0.3) out.set("-", 0.9);
-  if (parts.length === 2) {
-    const [a, b] = [...parts].sort((p, q) => p.y0 - q.y0);
-    const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
-    if (overlap > -0.1 * H && b.y0 >= a.y1 && -0.2 <= above && above <= 0.25 && h >= 0.2 && h <= 0.75 &&
-        Math.max(a.height, b.height) <= 0.3 * H) out.set(":", 0.9);
-  }
+  if (colon) out.set(":", 0.9);
   return out;
 }
 
