@@ -120,7 +120,7 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
             cols = np.empty(h, np.int64)
             for r in range(h - 1, -1, -1):  # back along the path, bottom to top
                 cols[r] = x
-                x -= int(back[r, x]) if r else 0
+                x += int(back[r, x]) if r else 0
             crossed = float(cost[cols[-1]])
         else:
             cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)

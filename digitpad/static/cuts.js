@@ -125,7 +125,7 @@ function cutPaths(c, line) {
       cols = new Array(h);
       for (let r = h - 1; r >= 0; r--) {   // back along the path, bottom to top
         cols[r] = x;
-        if (r) x -= back[r * w + x];
+        if (r) x += back[r * w + x];
       }
       crossed = cost[cols[h - 1]];
     } else {
