@@ -11,7 +11,11 @@ path, found on the upright (deskewed) ink:
 - reservoirs: digits that touch along a stretch leave notches in the upper and lower
   contours (the water they would hold, ``_reservoirs``); from the deepest column of a notch a
   cut runs down (up, from a lower notch) through the middle of the strokes it meets, which
-  splits two strokes merged side by side between them (``_through_middle``).
+  splits two strokes merged side by side between them (``_through_middle``); and from
+  notches in a run of characters, a drop fall (``_drop_fall``): a ball dropped there rolls
+  along the contour to the lowest point it can reach before it cuts through, which follows
+  the diagonal and curved boundaries a straight cut misses (a 2's base running under a 0, a
+  9's stem under a 2's corner).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ CUT_MARGIN = 0.08  # cuts stay this far (line heights) from a component's ends..
 CUT_SPACING = 0.15  # ... and from each other
 CUTS_PER_LINE = 2.5  # at most this many cuts per line height of width...
 MAX_CUTS = 10  # ... and this many in all
+DROP_MIN_WIDTH = 1.1  # notches of components at least this wide (line heights) are also cut by drop falls...
+FALL_SPACING = 1.0  # ... those of notches not chosen where no other path runs this near (stroke widths, middle row)
 
 
 def _deskewed(c: Piece, line: Line) -> np.ndarray:
@@ -68,6 +74,46 @@ def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.n
     return cols
 
 
+def _drop_fall(mb: np.ndarray, x: int, right: bool, upward: bool) -> tuple[np.ndarray, int]:
+    """A drop-fall cut from column x of the top row (the bottom row when upward, the ball
+    falling up): the ball moves down when the pixel below is background, else down and to
+    the side (left first, right first when ``right``), else sideways (never straight back),
+    else cuts down through the ink; it stays inside the columns of ``mb``. Returns the
+    column per row (h,) (where the ball leaves the row) and the ink pixels it cut through."""
+    if upward:
+        cols, crossed = _drop_fall(mb[::-1], x, right, False)
+        return cols[::-1].copy(), crossed
+    h, w = mb.shape
+    side, other = (1, -1) if right else (-1, 1)
+
+    def ink(r: int, col: int) -> bool:
+        return col < 0 or col >= w or bool(mb[r, col])
+
+    cols = np.empty(h, np.int64)
+    y, cols[0], crossed, came = 0, x, int(mb[0, x]), -1  # came: the column it moved from in this row
+    while y < h - 1:
+        if not ink(y + 1, x):
+            y, came = y + 1, -1
+        elif not ink(y + 1, x + side):
+            y, x, came = y + 1, x + side, -1
+        elif not ink(y + 1, x + other):
+            y, x, came = y + 1, x + other, -1
+        elif not ink(y, x + side) and came != x + side:
+            x, came = x + side, x
+        elif not ink(y, x + other) and came != x + other:
+            x, came = x + other, x
+        else:
+            y, came, crossed = y + 1, -1, crossed + 1
+        cols[y] = x
+    return cols, crossed
+
+
+def _best_fall(mb: np.ndarray, x: int, upward: bool) -> tuple[np.ndarray, int]:
+    """The drop fall from column x rolling left first or right first, whichever cuts less ink
+    (the first of equal ink: left)."""
+    return min((_drop_fall(mb, x, right, upward) for right in (False, True)), key=lambda t: t[1])
+
+
 def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
     """Where piece ``c`` may be cut: paths from its top row to its bottom row, each (height,)
     int64, the image column per row (ink left of it goes left), left to right; and the ink
@@ -75,7 +121,12 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
     crossing at most CUT_MAX_INK stroke widths (score: that ink), and reservoir cuts from
     notches at least RESERVOIR line heights deep (score: 2 - 3 depth / line height). Best
     score first, at most CUTS_PER_LINE per line height of width (MAX_CUTS in all),
-    CUT_SPACING apart and CUT_MARGIN from the ends.
+    CUT_SPACING apart and CUT_MARGIN from the ends. In a component at least DROP_MIN_WIDTH
+    line heights wide (a run of touching characters, not one character with a loop or a
+    crossing), a notch chosen is cut twice when the two differ: through the middle, and by the
+    drop fall (rolling left or right first, whichever cuts less ink; left on a tie); and every
+    other notch (deepest first) by its drop fall, unless another path runs within FALL_SPACING
+    stroke widths of it at the middle row. Paths are ordered by their column at the middle row.
     """
     width = c.d1 - c.d0
     if width < max(CUT_MIN_WIDTH * line.height, 3 * line.stroke):
@@ -113,18 +164,31 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
     for _, x, kind in sorted(cands):
         if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
             chosen.append((x, kind))
-    paths, costs = [], []
-    shift = np.floor(line.slant * (np.arange(c.y0, c.y1) - line.mid) - c.d0 + 0.5).astype(np.int64)
+    found = []  # (deskewed column per row (h,), ink crossed in pixels)
     for x, kind in sorted(chosen):
         if kind == "seam":
             cols = np.empty(h, np.int64)
             for r in range(h - 1, -1, -1):  # back along the path, bottom to top
                 cols[r] = x
                 x += int(back[r, x]) if r else 0
-            crossed = float(cost[cols[-1]])
+            found.append((cols, float(cost[cols[-1]])))
         else:
             cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
-            crossed = float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())
+            found.append((cols, float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())))
+            if width >= DROP_MIN_WIDTH * line.height:
+                fall, crossed = _best_fall(mb, x, kind == "bottom")
+                if (fall != cols).any():
+                    found.append((fall, float(crossed)))
+    mid = h // 2
+    if width >= DROP_MIN_WIDTH * line.height:  # the other notches: a drop fall where no path runs
+        for _, x, kind in sorted(cands):
+            if kind != "seam" and (x, kind) not in chosen:
+                fall, crossed = _best_fall(mb, x, kind == "bottom")
+                if all(abs(int(fall[mid]) - int(f[mid])) >= FALL_SPACING * line.stroke for f, _ in found):
+                    found.append((fall, float(crossed)))
+    paths, costs = [], []
+    shift = np.floor(line.slant * (np.arange(c.y0, c.y1) - line.mid) - c.d0 + 0.5).astype(np.int64)
+    for cols, crossed in sorted(found, key=lambda t: int(t[0][mid])):  # (stable: ties keep their order)
         path = cols - shift  # back to image columns
         if paths:
             path = np.maximum(path, paths[-1])  # paths must not cross

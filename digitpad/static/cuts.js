@@ -1,5 +1,5 @@
 // Step 5 of reading a number, where touching characters may be cut apart: the browser's twin of
-// digitpad/cuts.py (seams, and reservoir cuts through the middle of merged strokes). Constants
+// digitpad/cuts.py (seams, reservoir cuts through the middle of merged strokes, drop falls). Constants
 // come from numbers-params.json (P.cuts).
 //
 //   const pieces = cut(comps, line, doubt);   // the components numbered in `doubt` cut, by deskewed centre
@@ -57,6 +57,40 @@ function throughMiddle({ m, h, w }, x, upward, widest) {
     cols[r] = x;
   }
   return cols;
+}
+
+/** cuts._drop_fall: a drop-fall cut from column x of the top row (bottom row when upward),
+ * rolling left first (right first when `right`): {cols (h,), crossed (ink pixels cut)}. */
+function dropFall({ m, h, w }, x, right, upward) {
+  const row = (y) => (upward ? h - 1 - y : y);   // (falling up: the rows taken from the bottom)
+  const ink = (y, col) => col < 0 || col >= w || m[row(y) * w + col] === 1;
+  const [side, other] = right ? [1, -1] : [-1, 1];
+  const cols = new Array(h);
+  let y = 0, crossed = m[row(0) * w + x], came = -1;   // came: the column it moved from in this row
+  cols[row(0)] = x;
+  while (y < h - 1) {
+    if (!ink(y + 1, x)) {
+      y += 1; came = -1;
+    } else if (!ink(y + 1, x + side)) {
+      y += 1; x += side; came = -1;
+    } else if (!ink(y + 1, x + other)) {
+      y += 1; x += other; came = -1;
+    } else if (!ink(y, x + side) && came !== x + side) {
+      came = x; x += side;
+    } else if (!ink(y, x + other) && came !== x + other) {
+      came = x; x += other;
+    } else {
+      y += 1; came = -1; crossed += 1;
+    }
+    cols[row(y)] = x;
+  }
+  return { cols, crossed };
+}
+
+/** cuts._best_fall: the drop fall from column x rolling left or right first, whichever cuts less ink. */
+function bestFall(mb, x, upward) {
+  const left = dropFall(mb, x, false, upward), right = dropFall(mb, x, true, upward);
+  return right.crossed < left.crossed ? right : left;   // (the first of equal ink: left)
 }
 
 /** cuts.cut_paths: paths (image column per row of c) along which c may be cut, and their ink. */
@@ -117,22 +151,38 @@ function cutPaths(c, line) {
     if (chosen.length < most && chosen.every(([y]) => Math.abs(x - y) >= spacing)) chosen.push([x, kind]);
   }
   chosen.sort((p, q) => p[0] - q[0] || (p[1] < q[1] ? -1 : p[1] > q[1] ? 1 : 0));
-  const shift = Array.from({ length: h }, (_, r) => Math.floor(line.slant * (c.y0 + r - line.mid) - c.d0 + 0.5));
-  const paths = [], costs = [];
+  const found = [];   // [deskewed column per row (h,), ink crossed]
   for (let [x, kind] of chosen) {
-    let cols, crossed;
     if (kind === "seam") {
-      cols = new Array(h);
+      const cols = new Array(h);
       for (let r = h - 1; r >= 0; r--) {   // back along the path, bottom to top
         cols[r] = x;
         if (r) x += back[r * w + x];
       }
-      crossed = cost[cols[h - 1]];
+      found.push([cols, cost[cols[h - 1]]]);
     } else {
-      cols = throughMiddle(mb, x, kind === "bottom", 2.5 * line.stroke);
-      crossed = 0;
+      const cols = throughMiddle(mb, x, kind === "bottom", 2.5 * line.stroke);
+      let crossed = 0;
       for (let r = 0; r < h; r++) crossed += m[r * w + Math.min(Math.max(cols[r], 0), w - 1)];
+      found.push([cols, crossed]);
+      if (width >= C.DROP_MIN_WIDTH * line.height) {
+        const fall = bestFall(mb, x, kind === "bottom");
+        if (fall.cols.some((col, r) => col !== cols[r])) found.push([fall.cols, fall.crossed]);
+      }
     }
+  }
+  const mid = Math.floor(h / 2);
+  if (width >= C.DROP_MIN_WIDTH * line.height) {   // the other notches: a drop fall where no path runs
+    for (const [, x, kind] of cands) {
+      if (kind === "seam" || chosen.some(([y, k]) => y === x && k === kind)) continue;
+      const fall = bestFall(mb, x, kind === "bottom");
+      if (found.every(([f]) => Math.abs(fall.cols[mid] - f[mid]) >= C.FALL_SPACING * line.stroke)) found.push([fall.cols, fall.crossed]);
+    }
+  }
+  found.sort((p, q) => p[0][mid] - q[0][mid]);   // (stable: ties keep their order, as Python's sorted)
+  const shift = Array.from({ length: h }, (_, r) => Math.floor(line.slant * (c.y0 + r - line.mid) - c.d0 + 0.5));
+  const paths = [], costs = [];
+  for (const [cols, crossed] of found) {
     let path = cols.map((col, r) => col - shift[r]);   // back to image columns
     if (paths.length) {
       const prev = paths[paths.length - 1];
