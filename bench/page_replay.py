@@ -7,10 +7,18 @@ A real ``digitpad serve`` (the package's harness) and Debian's Chromium: each dr
 writers of ``handwriting.writer_splits`` (pendigits and UNIPEN digits, spread over writers and
 digits) is drawn on the pad as mouse (or touch) strokes, the page's reading is taken from
 ``[data-testid=prediction]`` once it settles, and the pad is cleared (Esc). The same drawings,
-rendered as the page's 280x280 transparent canvas, are posted to ``/api/predict``: the "API
-figure". Prints accuracy both ways per source, their difference and how often the two agree,
-and one JSON line. The two differ only where the browser's canvas draws a stroke differently
-from ``pendigits.render`` (quadratic curves through the points against straight segments).
+rendered as the page's 280x280 transparent canvas, are posted to ``/api/read``, the endpoint the
+page itself reads with (the whole number): the "API figure". Page and API then differ only where
+the browser's canvas draws a stroke differently from ``pendigits.render`` (quadratic curves
+through the points against straight segments). Prints accuracy both ways per source, their
+difference, how often the two agree and the drawings where they do not, and one JSON line.
+
+For reference it also posts the render to ``/api/predict`` (one digit, no number reader) and
+prints that accuracy counting its ``digit`` whatever its status. That is not what the page shows:
+where ``/api/predict`` answers ``not_digit`` the page shows ``?`` (or the number character the
+reader saw, such as ``/`` for a bare stroke), and a digit drawn in two strokes can be read as two
+characters (a 5 whose top bar stands apart: ``15``). The page against ``/api/predict`` mixes
+those reader differences into the drawing's.
 """
 
 from __future__ import annotations
@@ -95,26 +103,38 @@ def main() -> None:
         result["model"] = httpx.get(server.url + "/api/model").json()["version"]
         for source in args.sources.split(","):
             records = held_out(source, args.n, data)
-            page_right = api_right = agree = 0
+            page_right = api_right = agree = single_right = single_not_digit = 0
+            differ = []
             t0 = time.perf_counter()
             for r in records:
                 draw(page, r, args.how)
                 seen = page_reading(page)
                 page.keyboard.press("Escape")
-                api = httpx.post(server.url + "/api/predict",
-                                 files={"image": ("d.png", pendigits.render(r, style), "image/png")}).json()
+                png = pendigits.render(r, style)
+                read = httpx.post(server.url + "/api/read", files={"image": ("d.png", png, "image/png")}).json()
+                single = httpx.post(server.url + "/api/predict", files={"image": ("d.png", png, "image/png")}).json()
                 label = str(r["label"])
                 page_right += seen == label
-                api_right += str(api["digit"]) == label
-                agree += seen == str(api["digit"])
+                api_right += read["text"] == label
+                agree += seen == read["text"]
+                single_right += str(single["digit"]) == label
+                single_not_digit += single["status"] == "not_digit"
+                if seen != read["text"]:
+                    differ.append({"id": r["id"], "label": label, "page": seen, "api": read["text"],
+                                   "predict": f"{single['digit']} {single['status']}"})
             n = len(records)
             row = {"drawings": n, "writers": len({r["writer"] for r in records}), "page_accuracy": page_right / n,
                    "api_accuracy": api_right / n, "difference_points": 100 * (page_right - api_right) / n,
-                   "agreement": agree / n, "seconds": round(time.perf_counter() - t0, 1)}
+                   "agreement": agree / n, "predict_accuracy": single_right / n,
+                   "predict_not_digit": single_not_digit, "differ": differ,
+                   "seconds": round(time.perf_counter() - t0, 1)}
             result["sources"][source] = row
             print(f"{source:>15}: {n} drawings by {row['writers']} held-out writers; page {row['page_accuracy']:.2%}, "
                   f"API {row['api_accuracy']:.2%} ({row['difference_points']:+.2f} points), same reading "
-                  f"{row['agreement']:.2%} ({row['seconds']:.0f} s)")
+                  f"{row['agreement']:.2%} ({row['seconds']:.0f} s); /api/predict's digit {row['predict_accuracy']:.2%} "
+                  f"({single_not_digit} of them answered not_digit)")
+            for d in differ:
+                print(f"{'':>17}{d['id']} ({d['label']}): page {d['page']!r}, API {d['api']!r}, /api/predict {d['predict']}")
         browser.close()
     line = json.dumps(result)
     print(line)

@@ -15,10 +15,13 @@ import numpy as np
 
 from .segment import Line, Piece
 
-MARK_GAP = 0.015  # a mark whose box comes this close to a tall character's ink is part of it,
-# unless it is a colon's shape (two small marks stacked) or a comma's: at least COMMA_H tall and hanging COMMA_HANG or more below the
-# baseline (digits stand on it; a comma hangs from it). Dots are shorter and sit on the line:
-# on the val writers' composed numbers, 97% of commas and no dot are both.
+MARK_CORE = 0.25  # a mark is part of a tall character when that character's ink enters the
+# mark's box shrunk by this share of its size on each side (a 7's bar drawn apart, with the stem
+# through its middle), not where it only grazes the box (a '-' or '.' written tight: on the val
+# writers' tight phone numbers every hyphen's box met a digit's ink). Never for a colon's shape
+# (two small marks stacked) or a comma's: at least COMMA_H tall and hanging COMMA_HANG or more
+# below the baseline (digits stand on it; a comma hangs from it). Dots are shorter and sit on
+# the line: on the val writers' composed numbers, 97% of commas and no dot are both.
 COMMA_H = 0.2
 COMMA_HANG = 0.05
 DOT_ABOVE = 0.15  # a '.' sits on the baseline: its bottom at most this far above it (val writers'
@@ -29,15 +32,15 @@ PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on de
 
 
 def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
-    """A small mark is part of a tall character (a foot, a flag, a stroke's end) when that
-    character's ink comes within MARK_GAP line heights of its box; a '.' between two digits
-    stands apart."""
-    g = MARK_GAP * line.height
+    """A small mark is part of a tall character (a flag, a bar, a stroke's end) when that
+    character's ink enters the middle of its box (MARK_CORE); a '.' or '-' between two digits
+    stands apart, however close."""
     for q in parts:
-        y0, y1 = q.y0 - g, q.y1 + g
+        dy, dx = MARK_CORE * (q.y1 - q.y0), MARK_CORE * (q.x1 - q.x0)
+        y0, y1, x0, x1 = q.y0 + dy, q.y1 - dy, q.x0 + dx, q.x1 - dx
         for p in tall:
             rows = (p.row >= y0) & (p.row < y1)
-            if (rows & (p.start < q.x1 + g) & (p.end > q.x0 - g)).any():
+            if (rows & (p.start < x1) & (p.end > x0)).any():
                 return True
     return False
 

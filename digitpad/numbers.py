@@ -257,8 +257,8 @@ def component_areas(pieces: list[Piece]) -> dict[int, int]:
     return area
 
 
-def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list[_Cand]:
-    """Best path of candidates covering pieces 0..n-1 (a piece may be skipped)."""
+def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> tuple[list[_Cand], float]:
+    """Best path of candidates covering pieces 0..n-1 (a piece may be skipped), and its score."""
     best = [-math.inf] * (n + 1)
     back: list[_Cand | int | None] = [None] * (n + 1)
     best[0] = 0.0
@@ -286,7 +286,7 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> list
             break
         else:
             j = b
-    return path[::-1]
+    return path[::-1], best[n]
 
 
 # ------------------------------------------------------------------------------ reading
@@ -308,7 +308,7 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
         return Reading("")
     comps, line = found
     seen: dict[tuple, _Cand] = {}  # candidates already read, by their pieces
-    path, n_images = _read(page, comps, line, model, seen)
+    path, n_images, total = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
     lone = False  # one stroke of ink read clearly as one character, or as none (a letter, a doodle)
@@ -317,9 +317,11 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
         narrow = c.mask_box[3] - c.mask_box[2] <= WIDE * line.height  # not digits run together
         lone = max(c.scores.values(), default=0.0) >= LONE or (narrow and c.other >= LONE)
     if doubt:
-        cut_path, more = _read(page, cut(comps, line, doubt), line, model, seen)
+        cut_path, more, cut_total = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more
-        if not lone or all(c.fit >= math.log(LONE_CUT) for c in cut_path):
+        # Cut pieces cannot always rebuild what whole components made (a '%' of three components
+        # whose slash was cut is more than MAX_PARTS pieces): the better of the two readings.
+        if cut_total >= total and (not lone or all(c.fit >= math.log(LONE_CUT) for c in cut_path)):
             path = cut_path  # a lone digit is not split, nor a letter cut into digits: two touching digits are
     return _assemble(path, page, line, n_images)
 
@@ -329,9 +331,9 @@ def _key(parts: list[Piece]) -> tuple:
 
 
 def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
-          seen: dict[tuple, _Cand]) -> tuple[list[_Cand], int]:
-    """Steps 6-8 on one set of pieces: the best path, and the images the model read for it
-    (candidates in ``seen`` are not read again)."""
+          seen: dict[tuple, _Cand]) -> tuple[list[_Cand], int, float]:
+    """Steps 6-8 on one set of pieces: the best path, the images the model read for it
+    (candidates in ``seen`` are not read again) and the path's score."""
     cands = candidates(page, pieces, line, seen)
     todo = [c for c in cands if c.image is not None and not c.scores and c.fit == -math.inf]
     spans = [p for p in pieces if p.height >= TALL * line.height]
@@ -343,7 +345,8 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
     for c in cands:
         if c.image is None and c.fit == -math.inf:
             score(c, None, list(model.labels), c.parts, line, area, spans)
-    return _search(len(pieces), cands, pieces, line), len(todo)
+    path, total = _search(len(pieces), cands, pieces, line)
+    return path, len(todo), total
 
 
 def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:

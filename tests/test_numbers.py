@@ -186,8 +186,9 @@ def test_a_slash_is_never_a_numbers_first_or_last_character():
 
 def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():
     """``glyphs.marks``: a comma (taller than a dot, hanging below the baseline) is a ',' even
-    where its box reaches into the digit before it (written tight, it tucks under the digit),
-    and never a '.'; a dot on the baseline is a '.' first, a ',' only faintly."""
+    where the digit before it reaches into its box (written tight, it curls under the digit),
+    and never a '.'; a dot on the baseline is a '.' first, a ',' only faintly; a '-' or ':'
+    whose box the digit grazes stays a mark, a bar with a stem through its middle does not."""
     from digitpad import glyphs
     from digitpad.segment import Piece
 
@@ -200,7 +201,7 @@ def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():
 
     one = piece(range(0, 40), lambda y: (10, 14), 0)
     two = piece(range(0, 40), lambda y: (40, 44), 1)
-    comma = piece(range(32, 48), lambda y: (15, 18) if y < 40 else (13, 16), 2)  # under the 1's foot
+    comma = piece(range(32, 48), lambda y: (15, 18) if y < 40 else (12, 16), 2)  # curling under the 1
     box = (comma.y0, comma.y1, comma.x0, comma.x1)
     assert glyphs._attached([comma], [one, two], line)  # its box takes in the 1's ink ...
     got = glyphs.marks([comma], box, line, [one, two])
@@ -208,10 +209,13 @@ def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():
     dot = piece(range(37, 41), lambda y: (28, 32), 3)
     got = glyphs.marks([dot], (dot.y0, dot.y1, dot.x0, dot.x1), line, [one, two])
     assert got.get(".", 0) >= 0.8 and got.get(",", 0) < 0.2, got
-    # a colon written tight: its upper dot's box takes in the 1's ink; still one ':'
-    upper, lower = piece(range(20, 25), lambda y: (13, 18), 4), piece(range(35, 40), lambda y: (15, 19), 5)
-    assert glyphs._attached([upper], [one, two], line)
-    assert glyphs.marks([upper, lower], (20, 40, 13, 19), line, [one, two]).get(":", 0) >= 0.8
+    # a '-' and a colon written tight: their boxes meet the 1's ink, not their middles
+    bar = piece(range(18, 22), lambda y: (13, 30), 4)
+    assert glyphs.marks([bar], (18, 22, 13, 30), line, [one, two]).get("-", 0) >= 0.8
+    upper, lower = piece(range(20, 25), lambda y: (14, 18), 4), piece(range(35, 40), lambda y: (15, 19), 5)
+    assert glyphs.marks([upper, lower], (20, 40, 14, 19), line, [one, two]).get(":", 0) >= 0.8
+    bar7 = piece(range(18, 22), lambda y: (4, 20), 6)  # a 7's bar drawn apart: the stem through its middle
+    assert glyphs._attached([bar7], [one, two], line) and not glyphs.marks([bar7], (18, 22, 4, 20), line, [one, two])
     # a small colon, each of its dots low enough to pass for a '.': the one character scores
     # above its two dots read as two characters
     upper, lower = piece(range(30, 34), lambda y: (24, 28), 4), piece(range(36, 40), lambda y: (24, 28), 5)

@@ -8,14 +8,15 @@
 
 import { P } from "./numparams.js";
 
-/** glyphs._attached: a small mark whose box comes within MARK_GAP line heights of a tall piece's ink. */
+/** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink. */
 function attached(parts, tall, line) {
-  const g = P.glyphs.MARK_GAP * line.height;
+  const k = P.glyphs.MARK_CORE;
   for (const q of parts) {
-    const y0 = q.y0 - g, y1 = q.y1 + g;
+    const dy = k * (q.y1 - q.y0), dx = k * (q.x1 - q.x0);
+    const y0 = q.y0 + dy, y1 = q.y1 - dy, x0 = q.x0 + dx, x1 = q.x1 - dx;
     for (const p of tall) {
       for (let i = 0; i < p.row.length; i++) {
-        if (p.row[i] >= y0 && p.row[i] < y1 && p.start[i] < q.x1 + g && p.end[i] > q.x0 - g) return true;
+        if (p.row[i] >= y0 && p.row[i] < y1 && p.start[i] < x1 && p.end[i] > x0) return true;
       }
     }
   }

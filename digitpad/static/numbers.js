@@ -173,7 +173,7 @@ function search(n, cands, pieces, line) {
       j = b.i;
     }
   }
-  return path.reverse();
+  return { path: path.reverse(), score: best[n] };
 }
 
 /** numbers._read: steps 6-8 on one set of pieces -> {path, images read}. */
@@ -187,7 +187,8 @@ async function readPieces(page, pieces, line, model, seen) {
     todo.forEach((c, k) => score(c, probs[k], model.labels, line, area, tallPieces));
   }
   for (const c of cands) if (c.image === null && c.fit === -Infinity) score(c, null, model.labels, line, area, tallPieces);
-  return { path: search(pieces.length, cands, pieces, line), images: todo.length };
+  const found = search(pieces.length, cands, pieces, line);
+  return { path: found.path, images: todo.length, total: found.score };
 }
 
 // ------------------------------------------------------------------ reading
@@ -200,7 +201,7 @@ export async function readNumber(dec, model) {
   if (!found) return { text: "", characters: [], confidence: 0.0, candidates: 0 };
   const { comps, line } = found;
   const seen = new Map();   // candidates already read, by their pieces
-  let { path, images } = await readPieces(page, comps, line, model, seen);
+  let { path, images, total } = await readPieces(page, comps, line, model, seen);
   let doubt = new Set();
   for (const c of path) {
     if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
@@ -214,8 +215,9 @@ export async function readNumber(dec, model) {
   if (doubt.size) {
     const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
     images += again.images;
+    // the better of the two readings (cut pieces cannot always rebuild what whole components made);
     // a lone digit is not split, nor a letter cut into digits; two touching digits read clearly are
-    if (!lone || again.path.every((c) => c.fit >= Math.log(N.LONE_CUT))) path = again.path;
+    if (again.total >= total && (!lone || again.path.every((c) => c.fit >= Math.log(N.LONE_CUT)))) path = again.path;
   }
   return assemble(path, page, line, images);
 }
