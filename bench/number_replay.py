@@ -29,7 +29,7 @@ from digitpad import compose
 from digitpad.harness import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from page_replay import CHROMIUM_ARGS, page_reading  # noqa: E402
+from page_replay import CHROMIUM_ARGS, page_reading, replay  # noqa: E402
 
 VETTED = Path(__file__).resolve().parent / "data" / "numbers-dev-vetted.json"
 VIEWPORT = {"width": 1000, "height": 720}  # a desktop's wide pad (tests/test_number_page.py's)
@@ -53,24 +53,8 @@ def write(page, record: dict, how: str) -> None:  # noqa: ANN001 (a Playwright p
     w, h = max(p[0] for p in pts) - x_lo, max(p[1] for p in pts) - y_lo
     k = min(0.9 * box["width"] / max(w, 1e-6), 0.85 * box["height"] / max(h, 1e-6))
     x0, y0 = box["x"] + (box["width"] - k * w) / 2, box["y"] + (box["height"] - k * h) / 2
-    cdp = page.context.new_cdp_session(page) if how == "touch" else None
-    for stroke in record["strokes"]:
-        if not stroke:
-            continue
-        xy = [(x0 + k * (x - x_lo), y0 + k * (y - y_lo)) for x, y in stroke]
-        if cdp is None:
-            page.mouse.move(*xy[0])
-            page.mouse.down()
-            for p in xy[1:]:
-                page.mouse.move(*p)
-            page.mouse.up()
-            continue
-        for i, (x, y) in enumerate(xy):
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if i == 0 else "touchMove",
-                                                  "touchPoints": [{"x": x, "y": y, "id": 1}]})
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    if cdp is not None:
-        cdp.detach()
+    replay(page, [[(x0 + k * (x - x_lo), y0 + k * (y - y_lo)) for x, y in stroke] for stroke in record["strokes"]],
+           how)
 
 
 def main() -> None:

@@ -47,15 +47,12 @@ def held_out(source: str, n: int, data: dict) -> list[dict]:
     return test[::step][:n]
 
 
-def draw(page, record: dict, how: str) -> None:
-    """The record's 280 canvas as a square as tall as the (wide) pad, in its middle."""
-    box = page.get_by_test_id("pad").bounding_box()
-    canvas = record.get("canvas", 280)
-    side = min(box["width"], box["height"])
-    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+def replay(page, strokes: list[list[tuple[float, float]]], how: str) -> None:  # noqa: ANN001 (a Playwright page)
+    """Strokes in page coordinates written on the pad with the mouse or as touch events."""
     cdp = page.context.new_cdp_session(page) if how == "touch" else None
-    for stroke in record["strokes"]:
-        pts = [(x0 + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
+    for pts in strokes:
+        if not pts:
+            continue
         if cdp is None:
             page.mouse.move(*pts[0])
             page.mouse.down()
@@ -69,6 +66,16 @@ def draw(page, record: dict, how: str) -> None:
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     if cdp is not None:
         cdp.detach()
+
+
+def draw(page, record: dict, how: str) -> None:  # noqa: ANN001
+    """The record's 280 canvas as a square as tall as the (wide) pad, in its middle."""
+    box = page.get_by_test_id("pad").bounding_box()
+    canvas = record.get("canvas", 280)
+    side = min(box["width"], box["height"])
+    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    replay(page, [[(x0 + x / canvas * side, y0 + y / canvas * side) for x, y in stroke]
+                  for stroke in record["strokes"]], how)
 
 
 def page_reading(page) -> str:
