@@ -125,9 +125,12 @@ class NumberTab:
 @pytest.mark.parametrize("how", ["mouse", "touch"])
 def test_a_written_number_is_read_live_with_a_box_per_character(browser, live_server: str, written, how: str):
     t = NumberTab(browser, live_server, DESKTOP, touch=how == "touch")
+    # Every number with the mouse; every other one with a finger (a touch point costs the browser
+    # two frames: the path from strokes to string is the same, the input events are not).
+    samples = written if how == "mouse" else written[1::2]
     try:
         right = 0
-        for sample in written:
+        for sample in samples:
             t.write(sample, how)
             seen = t.shown()
             api = t.last_read(live_server)
@@ -148,7 +151,7 @@ def test_a_written_number_is_read_live_with_a_box_per_character(browser, live_se
             t.page.wait_for_function("() => document.getElementById('result').dataset.state === 'empty'")
         # ... and, for these clearly spaced numbers, what was written (a redrawn stroke may still
         # tip one reading: at most one of them).
-        assert right >= len(written) - 1, right
+        assert right >= len(samples) - 1, right
         assert t.errors == []
     finally:
         t.close()
