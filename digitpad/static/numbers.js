@@ -126,6 +126,7 @@ function score(c, probs, labels, line, compArea, tallPieces) {
   else if (whole && tall) geo = lines(c.parts, line);
   if (small) tall = false;   // a mark, or a piece of a character: not read as a digit
   c.scores = classScores(probs, labels, tall, geo);
+  if (probs !== null && labels.includes(P.charset.OTHER_NAME)) c.pOther = probs[labels.indexOf(P.charset.OTHER_NAME)];
   if (tall && probs !== null) {
     c.other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
     c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, c.other));
@@ -251,6 +252,7 @@ function assemble(path, page, line, images) {
     chars.push({
       char: ch, confidence: p / norm, box, alternatives: ranked.slice(1, 4).map(([a, q]) => [a, q / norm]),
       image: c.image || new Uint8Array(784), scores: new Map([...c.scores].map(([a, q]) => [a, q / norm])),
+      other: c.pOther ?? null,   // the model's P(other) for image (null: the model did not read it)
     });
     if (k) gaps.push(x0 - path[k - 1].maskBox[3]);
   });
