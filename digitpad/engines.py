@@ -70,7 +70,10 @@ def c_engine() -> Engine | None:
             return inkmap.block_mean(x, k, divisor)
         h, w = x.shape
         out = np.empty((-(-h // k), -(-w // k)))  # (ceil(h / k), ceil(w / k))
-        _fastpre.block_mean(np.ascontiguousarray(x), k, out, float(divisor))  # the same integer sums and divisions
+        # (C reads any row stride at full speed: a crop of the image (ink_page's second pass) is
+        # not copied first; other strides are made contiguous, for its fast path.)
+        src = x if x.strides[1] == 1 else np.ascontiguousarray(x)
+        _fastpre.block_mean(src, k, out, float(divisor))  # the same integer sums and divisions
         return out
 
     def finish(ink: np.ndarray, noise: float, min_pixels: float, zoom: bool, normalize_stroke: bool) -> fit28.Finished:
