@@ -3,10 +3,9 @@
     create_app(settings)   # the FastAPI app; the model and the store open in its lifespan
 
 Routes live in ``predict`` (POST /api/predict) and ``read`` (POST /api/read), both answered
-ahead of the stack, ``meta`` (model,
-config, health), ``feedback`` and ``admin``; errors in ``errors``; limits and headers in
-``guard`` (who may come in: ``admission``); the page and the docs in ``static``. Importing this
-module loads no model and never imports torch.
+ahead of the stack, ``meta`` (model, config, health), ``feedback`` and ``admin``; errors in
+``errors``; limits and headers in ``guard`` (who may come in: ``admission``); the page and the
+docs in ``static``. Importing this module loads no model and never imports torch.
 """
 
 from __future__ import annotations

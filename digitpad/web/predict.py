@@ -1,4 +1,4 @@
-"""``POST /api/predict``: the one hot path, answered ahead of FastAPI's stack.
+"""``POST /api/predict``: the hot path, answered ahead of FastAPI's stack.
 
 ``PredictEndpoint`` is a bare ASGI app (a ``DirectEndpoint``, as is ``read.ReadEndpoint``). Its
 route is a ``DirectRoute`` of the router (so other methods get the router's 405 and Allow
