@@ -20,6 +20,7 @@
  *       -> (kind, y0, y1, x0, x1, stroke)                                  preprocess._finish_numpy
  *       kind 0: empty; 1: zoom, box = candidates' bbox; 2: done, box = ink bbox, out written;
  *       3: no ink left at the intermediate resolution (the numpy code raises ValueError)
+ *   candidate_ink(mask, ink, y0, y1, x0, x1, row, start, end, out)         runs.candidate_ink
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -842,6 +843,98 @@ exit:
     return ret;
 }
 
+/* runs.candidate_ink (step 6 of reading a number): out (y1 - y0, x1 - x0) float64 = the page's
+ * ink over the box times (the runs' mask grown by one pixel, 3x3, and not another piece's ink:
+ * the page's mask outside the runs). The factor is 1.0 or 0.0 and multiplied, as numpy's
+ * float64 * bool is: ink * 0.0 keeps numpy's -0.0 and NaN. mask (h, w) bool and ink (h, w)
+ * float64 may be strided views; row, start, end: int64 runs inside the box. */
+static PyObject *py_candidate_ink(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *mo, *io, *ro, *so, *eo, *outo;
+    Py_ssize_t y0, y1, x0, x1;
+    if (!PyArg_ParseTuple(args, "OOnnnnOOOO:candidate_ink", &mo, &io, &y0, &y1, &x0, &x1, &ro, &so, &eo, &outo))
+        return NULL;
+    Py_buffer m = {0}, ink = {0}, r = {0}, st = {0}, en = {0}, out = {0};
+    PyObject *ret = NULL;
+    uint8_t *mine = NULL;
+    if (PyObject_GetBuffer(mo, &m, PyBUF_RECORDS_RO) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(io, &ink, PyBUF_RECORDS_RO) < 0 || PyObject_GetBuffer(ro, &r, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0
+        || PyObject_GetBuffer(so, &st, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0
+        || PyObject_GetBuffer(eo, &en, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0
+        || PyObject_GetBuffer(outo, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        goto exit;
+    if (m.ndim != 2 || m.itemsize != 1 || !(has_format(&m, '?') || has_format(&m, 'B')) || ink.ndim != 2
+        || ink.itemsize != 8 || !has_format(&ink, 'd') || ink.shape[0] != m.shape[0] || ink.shape[1] != m.shape[1]) {
+        PyErr_SetString(PyExc_TypeError, "candidate_ink: mask must be a 2-D bool array and ink a float64 one of its shape");
+        goto exit;
+    }
+    Py_ssize_t n = r.shape[0];
+    if (r.ndim != 1 || st.ndim != 1 || en.ndim != 1 || r.itemsize != 8 || st.itemsize != 8 || en.itemsize != 8
+        || !(has_format(&r, 'q') || has_format(&r, 'l')) || !(has_format(&st, 'q') || has_format(&st, 'l'))
+        || !(has_format(&en, 'q') || has_format(&en, 'l')) || st.shape[0] != n || en.shape[0] != n) {
+        PyErr_SetString(PyExc_TypeError, "candidate_ink: row, start and end must be 1-D int64 arrays of one length");
+        goto exit;
+    }
+    if (y0 < 0 || y1 < y0 || y1 > m.shape[0] || x0 < 0 || x1 < x0 || x1 > m.shape[1]) {
+        PyErr_SetString(PyExc_ValueError, "candidate_ink: the box is not inside the page");
+        goto exit;
+    }
+    Py_ssize_t bh = y1 - y0, bw = x1 - x0;
+    if (out.ndim != 2 || out.itemsize != 8 || !has_format(&out, 'd') || out.shape[0] != bh || out.shape[1] != bw) {
+        PyErr_Format(PyExc_ValueError, "candidate_ink: out must be a (%zd, %zd) float64 C-contiguous array", bh, bw);
+        goto exit;
+    }
+    const int64_t *row = r.buf, *start = st.buf, *end = en.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (row[i] < y0 || row[i] >= y1 || start[i] < x0 || end[i] < start[i] || end[i] > x1) {
+            PyErr_SetString(PyExc_ValueError, "candidate_ink: a run lies outside the box");
+            goto exit;
+        }
+    size_t size = (size_t)bh * (size_t)bw;
+    mine = calloc(2 * size + 1, 1); /* the runs' mask, then the rows' dilation of it */
+    if (mine == NULL) {
+        PyErr_NoMemory();
+        goto exit;
+    }
+    uint8_t *g = mine + size;
+    double *dst = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        memset(mine + (row[i] - y0) * bw + (start[i] - x0), 1, (size_t)(end[i] - start[i]));
+    for (Py_ssize_t y = 0; y < bh; y++) /* g: each pixel or the one above or below (runs.grow's first half) */
+        for (Py_ssize_t x = 0; x < bw; x++)
+            g[y * bw + x] = mine[y * bw + x] | (y > 0 ? mine[(y - 1) * bw + x] : 0) | (y + 1 < bh ? mine[(y + 1) * bw + x] : 0);
+    for (Py_ssize_t y = 0; y < bh; y++) {
+        const uint8_t *gr = g + y * bw, *mr = mine + y * bw;
+        const char *maskrow = (const char *)m.buf + (y0 + y) * m.strides[0] + x0 * m.strides[1];
+        const char *inkrow = (const char *)ink.buf + (y0 + y) * ink.strides[0] + x0 * ink.strides[1];
+        for (Py_ssize_t x = 0; x < bw; x++) {
+            int grown = gr[x] | (x > 0 ? gr[x - 1] : 0) | (x + 1 < bw ? gr[x + 1] : 0);
+            int other = maskrow[x * m.strides[1]] != 0 && !mr[x];
+            double v;
+            memcpy(&v, inkrow + x * ink.strides[1], sizeof v);
+            dst[y * bw + x] = v * (double)(grown && !other);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    ret = Py_NewRef(Py_None);
+exit:
+    free(mine);
+    PyBuffer_Release(&m);
+    if (ink.obj)
+        PyBuffer_Release(&ink);
+    if (r.obj)
+        PyBuffer_Release(&r);
+    if (st.obj)
+        PyBuffer_Release(&st);
+    if (en.obj)
+        PyBuffer_Release(&en);
+    if (out.obj)
+        PyBuffer_Release(&out);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"block_mean", py_block_mean, METH_VARARGS,
      "block_mean(x, k, out, divisor): exact means of k x k blocks of the 2-D uint8 x, divided by divisor,\n"
@@ -853,6 +946,9 @@ static PyMethodDef methods[] = {
      "stroke_width(mask) -> float: fit28.stroke_width of a 2-D bool or uint8 mask."},
     {"label_runs", py_label_runs, METH_VARARGS,
      "label_runs(a, b, out) -> k: segment.label_runs of len(out) runs with edges (a, b), labels into out."},
+    {"candidate_ink", py_candidate_ink, METH_VARARGS,
+     "candidate_ink(mask, ink, y0, y1, x0, x1, row, start, end, out): runs.candidate_ink of the runs over the\n"
+     "box (y0, y1, x0, x1) of the page's mask and ink, into the float64 out."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -57,6 +57,11 @@ def _reservoirs(edge: np.ndarray) -> np.ndarray:
     return edge - np.maximum(rim_left, rim_right)
 
 
+def _window(v: np.ndarray, win: int, fill: float) -> np.ndarray:
+    """The values within ``win`` of each place of ``v`` (w,), past its ends ``fill``: (w, 2 win + 1)."""
+    return np.lib.stride_tricks.sliding_window_view(np.pad(v, win, constant_values=fill), 2 * win + 1)
+
+
 def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.ndarray:
     """A cut from a contour notch at column x: straight on through background, and through
     the middle of the ink run it meets (two strokes merged side by side are split between
@@ -74,33 +79,33 @@ def _through_middle(mb: np.ndarray, x: int, upward: bool, widest: float) -> np.n
     return cols
 
 
-def _drop_fall(mb: np.ndarray, x: int, right: bool, upward: bool) -> tuple[np.ndarray, int]:
-    """A drop-fall cut from column x of the top row (the bottom row when upward, the ball
-    falling up): the ball moves down when the pixel below is background, else down and to
-    the side (left first, right first when ``right``), else sideways (never straight back),
-    else cuts down through the ink; it stays inside the columns of ``mb``. Returns the
-    column per row (h,) (where the ball leaves the row) and the ink pixels it cut through."""
-    if upward:
-        cols, crossed = _drop_fall(mb[::-1], x, right, False)
-        return cols[::-1].copy(), crossed
+def _rows(mb: np.ndarray) -> list[list[bool]]:
+    """The mask as plain rows for the drop fall's walk, each padded with ink on both sides (the
+    ball stays inside the columns): row r's column c is ``rows[r][c + 1]``. (h lists of w + 2)"""
     h, w = mb.shape
+    padded = np.ones((h, w + 2), bool)
+    padded[:, 1:-1] = mb
+    return padded.tolist()
+
+
+def _fall(rows: list[list[bool]], x: int, right: bool) -> tuple[list[int], int]:
+    """``_drop_fall`` downward on ``_rows``: the column per row and the ink pixels cut through.
+    (A walk pixel by pixel: plain lists, since numpy's per-element access costs more than the step.)"""
+    h = len(rows)
     side, other = (1, -1) if right else (-1, 1)
-
-    def ink(r: int, col: int) -> bool:
-        return col < 0 or col >= w or bool(mb[r, col])
-
-    cols = np.empty(h, np.int64)
-    y, cols[0], crossed, came = 0, x, int(mb[0, x]), -1  # came: the column it moved from in this row
+    cols = [x] * h
+    y, crossed, came = 0, int(rows[0][x + 1]), -1  # came: the column it moved from in this row
     while y < h - 1:
-        if not ink(y + 1, x):
+        below = rows[y + 1]
+        if not below[x + 1]:
             y, came = y + 1, -1
-        elif not ink(y + 1, x + side):
+        elif not below[x + 1 + side]:
             y, x, came = y + 1, x + side, -1
-        elif not ink(y + 1, x + other):
+        elif not below[x + 1 + other]:
             y, x, came = y + 1, x + other, -1
-        elif not ink(y, x + side) and came != x + side:
+        elif not rows[y][x + 1 + side] and came != x + side:
             x, came = x + side, x
-        elif not ink(y, x + other) and came != x + other:
+        elif not rows[y][x + 1 + other] and came != x + other:
             x, came = x + other, x
         else:
             y, came, crossed = y + 1, -1, crossed + 1
@@ -108,10 +113,30 @@ def _drop_fall(mb: np.ndarray, x: int, right: bool, upward: bool) -> tuple[np.nd
     return cols, crossed
 
 
-def _best_fall(mb: np.ndarray, x: int, upward: bool) -> tuple[np.ndarray, int]:
-    """The drop fall from column x rolling left first or right first, whichever cuts less ink
-    (the first of equal ink: left)."""
-    return min((_drop_fall(mb, x, right, upward) for right in (False, True)), key=lambda t: t[1])
+def _drop_fall(mb: np.ndarray, x: int, right: bool, upward: bool) -> tuple[np.ndarray, int]:
+    """A drop-fall cut from column x of the top row (the bottom row when upward, the ball
+    falling up): the ball moves down when the pixel below is background, else down and to
+    the side (left first, right first when ``right``), else sideways (never straight back),
+    else cuts down through the ink; it stays inside the columns of ``mb``. Returns the
+    column per row (h,) (where the ball leaves the row) and the ink pixels it cut through."""
+    rows = _rows(mb)
+    cols, crossed = _fall(rows[::-1] if upward else rows, x, right)
+    return np.array(cols[::-1] if upward else cols, np.int64), crossed
+
+
+def _best_fall(rows: list[list[bool]], x: int, upward: bool) -> tuple[np.ndarray, int]:
+    """The drop fall from column x of ``_rows`` (upside down when ``upward``) rolling left first
+    or right first, whichever cuts less ink (the first of equal ink: left, so a left fall that
+    cuts nothing is the answer without rolling right)."""
+    best = None
+    for right in (False, True):
+        cols, crossed = _fall(rows, x, right)
+        if best is None or crossed < best[1]:
+            best = (cols, crossed)
+        if best[1] == 0:
+            break
+    cols, crossed = best
+    return np.array(cols[::-1] if upward else cols, np.int64), crossed
 
 
 def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
@@ -135,36 +160,43 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
     m = mb.astype(np.float64)
     h, w = m.shape
     cost = m[0].copy()
-    back = np.zeros((h, w), np.int8)  # -1, 0, +1: where the path came from
+    from_left = np.zeros((h, w), bool)  # where the cheapest path to each pixel came from: the left,
+    from_above = np.ones((h, w), bool)  # else above, else the right (the first of equal costs)
     pad = np.full(w + 2, np.inf)
     for r in range(1, h):
         pad[1:-1] = cost
-        three = np.stack([pad[:-2] + SEAM_STEP, cost, pad[2:] + SEAM_STEP])  # (3, w) from left, above, right
-        step = three.argmin(axis=0)
-        cost = three[step, np.arange(w)] + m[r]
-        back[r] = step - 1
+        left, right = pad[:-2] + SEAM_STEP, pad[2:] + SEAM_STEP  # (w,)
+        best = np.minimum(np.minimum(left, cost), right)
+        np.equal(left, best, out=from_left[r])
+        np.equal(cost, best, out=from_above[r])
+        cost = best + m[r]
+    back = np.where(from_left, -1, np.where(from_above, 0, 1))  # (h, w): the column step back up
     margin = max(CUT_MARGIN * line.height, line.stroke)
     spacing = CUT_SPACING * line.height
     win = max(1, int(spacing / 2))
     lo, hi = int(math.ceil(margin)), int(w - margin)
+    xs = np.arange(w)
+    inside = (xs >= lo) & (xs < hi)  # (w,) columns CUT_MARGIN from the ends
     cands = []  # (score, column, kind)
-    for x in range(lo, hi):
-        if cost[x] <= CUT_MAX_INK * line.stroke and cost[x] <= cost[max(0, x - win):x + win + 1].min():
-            cands.append((float(cost[x]) / line.stroke, x, "seam"))
+    near = _window(cost, win, np.inf).min(axis=1)  # (w,) the least cost within win columns
+    for x in np.flatnonzero(inside & (cost <= CUT_MAX_INK * line.stroke) & (cost <= near)).tolist():
+        cands.append((float(cost[x]) / line.stroke, x, "seam"))
     has = mb.any(axis=0)
     top = np.where(has, mb.argmax(axis=0), h)
     bottom = np.where(has, h - 1 - mb[::-1].argmax(axis=0), -1)
     for kind, depth in (("top", _reservoirs(top)), ("bottom", _reservoirs((h - 1) - bottom))):
-        for x in range(lo, hi):
-            d = depth[x]
-            if d >= RESERVOIR * line.height and d >= depth[max(0, x - win):x + win + 1].max():
-                cands.append((2.0 - 3.0 * d / line.height, x, kind))
+        deepest = _window(depth.astype(np.float64), win, -np.inf).max(axis=1)  # (w,) (small integers: exact)
+        for x in np.flatnonzero(inside & (depth >= RESERVOIR * line.height) & (depth >= deepest)).tolist():
+            cands.append((2.0 - 3.0 * depth[x] / line.height, x, kind))
     chosen: list[tuple[int, str]] = []
     most = min(MAX_CUTS, max(1, int(round_half_up(CUTS_PER_LINE * width / line.height))))
     for _, x, kind in sorted(cands):
         if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
             chosen.append((x, kind))
     found = []  # (deskewed column per row (h,), ink crossed in pixels)
+    if width >= DROP_MIN_WIDTH * line.height:
+        rows = _rows(mb)  # for the drop falls (falling up: the rows upside down)
+        rows_up = rows[::-1]
     for x, kind in sorted(chosen):
         if kind == "seam":
             cols = np.empty(h, np.int64)
@@ -176,14 +208,14 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
             cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
             found.append((cols, float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())))
             if width >= DROP_MIN_WIDTH * line.height:
-                fall, crossed = _best_fall(mb, x, kind == "bottom")
+                fall, crossed = _best_fall(rows_up if kind == "bottom" else rows, x, kind == "bottom")
                 if (fall != cols).any():
                     found.append((fall, float(crossed)))
     mid = h // 2
     if width >= DROP_MIN_WIDTH * line.height:  # the other notches: a drop fall where no path runs
         for _, x, kind in sorted(cands):
             if kind != "seam" and (x, kind) not in chosen:
-                fall, crossed = _best_fall(mb, x, kind == "bottom")
+                fall, crossed = _best_fall(rows_up if kind == "bottom" else rows, x, kind == "bottom")
                 if all(abs(int(fall[mid]) - int(f[mid])) >= FALL_SPACING * line.stroke for f, _ in found):
                     found.append((fall, float(crossed)))
     paths, costs = [], []

@@ -37,9 +37,10 @@ class Engine:
     block_mean: Callable[[np.ndarray, int, float], np.ndarray]  # (H, W) uint8 -> (ceil(H/k), ceil(W/k)) float64
     finish: Callable[..., fit28.Finished]  # fit28.finish's signature
     fast_png: bool  # decode plain PNGs with digitpad.png (only with the C engine: numpy is the plain reference)
-    # the number reader's steps 1b and 3 (fit28.stroke_width, runs.label_runs)
+    # the number reader's steps 1b, 3 and 6 (fit28.stroke_width, runs.label_runs, runs.candidate_ink)
     stroke_width: Callable[[np.ndarray], float] = fit28.stroke_width  # (h, w) bool -> pixels
     label_runs: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, int]] = runs.label_runs
+    candidate_ink: Callable[..., np.ndarray] = runs.candidate_ink  # runs.candidate_ink's signature
 
     def describe(self) -> str:
         """One line for ``digitpad info`` and the server's startup log."""
@@ -70,7 +71,10 @@ def c_engine() -> Engine | None:
             return inkmap.block_mean(x, k, divisor)
         h, w = x.shape
         out = np.empty((-(-h // k), -(-w // k)))  # (ceil(h / k), ceil(w / k))
-        _fastpre.block_mean(np.ascontiguousarray(x), k, out, float(divisor))  # the same integer sums and divisions
+        # (C reads any row stride at full speed: a crop of the image (ink_page's second pass) is
+        # not copied first; other strides are made contiguous, for its fast path.)
+        src = x if x.strides[1] == 1 else np.ascontiguousarray(x)
+        _fastpre.block_mean(src, k, out, float(divisor))  # the same integer sums and divisions
         return out
 
     def finish(ink: np.ndarray, noise: float, min_pixels: float, zoom: bool, normalize_stroke: bool) -> fit28.Finished:
@@ -91,7 +95,19 @@ def c_engine() -> Engine | None:
         k = _fastpre.label_runs(np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), comp)
         return comp, k
 
-    return Engine("c", block_mean, finish, fast_png=png.AVAILABLE, stroke_width=stroke_width, label_runs=label_runs)
+    def candidate_ink(mask: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int], row: np.ndarray,
+                      start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        y0, y1, x0, x1 = box
+        out = np.empty((y1 - y0, x1 - x0))
+        _fastpre.candidate_ink(mask, ink, y0, y1, x0, x1, np.ascontiguousarray(row, np.int64),
+                               np.ascontiguousarray(start, np.int64), np.ascontiguousarray(end, np.int64), out)
+        return out
+
+    if not hasattr(_fastpre, "candidate_ink"):  # built before it existed: that step stays numpy until rebuilt
+        log.warning("digitpad._fastpre has no candidate_ink: rebuild it with `pip install -e .`")
+        candidate_ink = runs.candidate_ink
+    return Engine("c", block_mean, finish, fast_png=png.AVAILABLE, stroke_width=stroke_width, label_runs=label_runs,
+                  candidate_ink=candidate_ink)
 
 
 def choose(name: str = "auto") -> Engine:

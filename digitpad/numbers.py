@@ -25,10 +25,14 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     heights may be skipped at SKIP_COST: a speck). Two stages keep it cheap: whole
     components first; then, only if some character is doubtful (verifier below ACCEPT, or
     wider than WIDE line heights), again with those components cut (step 5), reusing every
-    image already read. One component that the model reads clearly (>= LONE) as one
-    character stays one (a lone digit is never split) unless, cut, it is characters that
-    all verify at LONE_CUT or more (two touching digits the model took for one). A '/' is
-    never a number's first or last character: there, the next best (a leaning '1').
+    image already read. An image of one stroke (one component) read as one character is cut
+    only when the cut characters verify as characters: each at LONE_CUT or more and the cut
+    reading LONE_MARGIN above the whole one when the model reads the stroke clearly (>= LONE)
+    as one digit (a lone digit is not split, two touching digits the model took for one are);
+    else at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits,
+    two touching digits that the model calls no character are). A '/' is never a number's
+    first or last character, a '(' never its last, a ')' never its first: there, the next
+    best (a leaning or curved '1').
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 
@@ -49,13 +53,13 @@ from typing import Protocol
 
 import numpy as np
 
-from . import engines
-from .charset import OTHER_NAME
+from . import engines, runs
+from .charset import DIGITS, OTHER_NAME
 from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
 from .glyphs import lines, marks
-from .segment import Line, Page, Piece, components_of, finish, ink_page
+from .segment import Line, Page, Piece, components_of, finish, ink_page, median_of
 from .verifier import features, verify
 
 MAX_PARTS = 4  # step 6
@@ -67,13 +71,21 @@ CHAR_BONUS = 1.5  # step 8 (bench/numbers_fit.py: the best of its grid on train 
 SKIP_COST = -6.0
 ACCEPT = 0.5  # two stages: a character read from whole components with a verifier score
 WIDE = 1.3  # below ACCEPT or wider than WIDE line heights has its components cut
-LONE = 0.85  # ... unless the whole image is one component the model reads clearly (the model is
-# trained with label smoothing: a clear digit gets ~0.9) as one character: a lone digit is not split
-LONE_CUT = 0.5  # ... unless cut, every character is clear (verifier): two touching digits read as one
+LONE = 0.85  # ... but one stroke of ink that the model reads clearly (it is trained with label
+# smoothing: a clear digit gets ~0.9) as one digit (a lone digit) is cut only when every cut
+LONE_CUT = 0.5  # character verifies at this or more (two touching digits the model took for one)...
+LONE_MARGIN = 0.75  # ... and the cut reading's score beats the whole one's by this much (val writers:
+# the lone digits split by LONE_CUT alone won by at most 0.44, the touching digits by 1.06 or more)
+STROKE_CUT = 0.25  # any other stroke up to STROKE_WIDE line heights wide (a letter, a doodle: val
+STROKE_WIDE = 2.0  # writers' letters are 1.9 or less in 9 of 10; wider: touching digits, cut) is cut only
+# when its cut characters verify at STROKE_CUT on (geometric) average: two touching digits are,
+# a letter or a doodle cut into "digits" is not (val writers)
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
 NOT_SLASH = 0.05  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
+NOT_FIRST = "/)"  # step 8: characters no number starts with ...
+NOT_LAST = "/("  # ... or ends with (there, the next best: a leaning or curved 1)
 MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
 # comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
 
@@ -125,25 +137,18 @@ class _Cand:
 
 def _paint(pieces: list[Piece], box: tuple[int, int, int, int]) -> np.ndarray:
     """The pieces' runs as a (y1 - y0, x1 - x0) bool mask of ``box``."""
-    y0, y1, x0, x1 = box
-    m = np.zeros((y1 - y0, x1 - x0), bool)
-    for p in pieces:
-        lens = p.end - p.start
-        base = (p.row - y0) * (x1 - x0) + (p.start - x0)
-        flat = np.repeat(base - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        m.ravel()[flat] = True
-    return m
+    return runs.paint(*_runs(pieces), box)
 
 
-def _grow(m: np.ndarray) -> np.ndarray:
-    """One 3x3 dilation."""
-    g = m.copy()
-    g[1:] |= m[:-1]
-    g[:-1] |= m[1:]
-    h = g.copy()
-    h[:, 1:] |= g[:, :-1]
-    h[:, :-1] |= g[:, 1:]
-    return h
+def _runs(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, start, end) runs of all the pieces, one after another."""
+    if len(pieces) == 1:
+        return pieces[0].row, pieces[0].start, pieces[0].end
+    return (np.concatenate([p.row for p in pieces]), np.concatenate([p.start for p in pieces]),
+            np.concatenate([p.end for p in pieces]))
+
+
+_grow = runs.grow
 
 
 def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
@@ -152,9 +157,7 @@ def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int
     x0, x1 = min(p.x0 for p in parts), max(p.x1 for p in parts)
     h, w = page.mask.shape
     box = (max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1))
-    mine = _paint(parts, box)
-    others = page.mask[box[0]:box[1], box[2]:box[3]] & ~mine
-    ink = page.ink[box[0]:box[1], box[2]:box[3]] * (_grow(mine) & ~others)
+    ink = page.engine.candidate_ink(page.mask, page.ink, box, *_runs(parts))
     return finish(ink, page.noise, page.engine), (y0, y1, x0, x1)
 
 
@@ -296,10 +299,9 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
     or wider than WIDE line heights), again with those components cut (step 5). An image
-    of one component that the model reads as one character (or as no character of a number,
-    ``other``) with probability LONE or more is that, unless cut it reads as characters all
-    verified at LONE_CUT or more: a lone digit is not split in two, nor a letter cut into
-    digits, but two touching digits are."""
+    of one stroke read as one character is cut only when the cut characters verify well
+    enough (``_cut_lone``): a lone digit is not split in two, nor a letter cut into digits,
+    but two touching digits are."""
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
@@ -311,19 +313,29 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
     path, n_images, total = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts
              if c.fit < math.log(ACCEPT) or (c.mask_box[3] - c.mask_box[2]) > WIDE * line.height}
-    lone = False  # one stroke of ink read clearly as one character, or as none (a letter, a doodle)
-    if len(comps) == 1 and len(path) == 1:
-        c = path[0]
-        narrow = c.mask_box[3] - c.mask_box[2] <= WIDE * line.height  # not digits run together
-        lone = max(c.scores.values(), default=0.0) >= LONE or (narrow and c.other >= LONE)
     if doubt:
         cut_path, more, cut_total = _read(page, cut(comps, line, doubt), line, model, seen)
         n_images += more
         # Cut pieces cannot always rebuild what whole components made (a '%' of three components
         # whose slash was cut is more than MAX_PARTS pieces): the better of the two readings.
-        if cut_total >= total and (not lone or all(c.fit >= math.log(LONE_CUT) for c in cut_path)):
-            path = cut_path  # a lone digit is not split, nor a letter cut into digits: two touching digits are
+        if cut_total >= total and (len(comps) > 1 or len(path) > 1 or _cut_lone(path[0], total, cut_path, cut_total, line)):
+            path = cut_path
     return _assemble(path, page, line, n_images)
+
+
+def _cut_lone(whole: _Cand, total: float, cut_path: list[_Cand], cut_total: float, line: Line) -> bool:
+    """One stroke of ink read whole as one character (``whole``, path score ``total``): is the
+    reading of it cut (``cut_path``, ``cut_total``) the better one? Only when its characters
+    verify as characters: a stroke the model reads clearly (>= LONE) as one digit, when each
+    verifies at LONE_CUT or more and the cut reading beats the whole one by LONE_MARGIN (a lone
+    digit is not split); any other stroke up to STROKE_WIDE line heights wide, when they verify
+    at STROKE_CUT on geometric average (two touching digits the model calls no character are
+    cut, a letter or a doodle is not); a wider one always (digits run together)."""
+    fits = [c.fit for c in cut_path]
+    if max((p for ch, p in whole.scores.items() if ch in DIGITS), default=0.0) >= LONE:
+        return min(fits) >= math.log(LONE_CUT) and cut_total - total >= LONE_MARGIN
+    wide = whole.mask_box[3] - whole.mask_box[2] > STROKE_WIDE * line.height
+    return wide or sum(fits) / len(fits) >= math.log(STROKE_CUT)
 
 
 def _key(parts: list[Piece]) -> tuple:
@@ -354,8 +366,10 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
     chars, gaps = [], []
     for k, c in enumerate(path):
         ranked = sorted(c.scores.items(), key=lambda kv: -kv[1])
-        if ranked[0][0] == "/" and len(ranked) > 1 and k in (0, len(path) - 1):
-            ranked = ranked[1:] + ranked[:1]  # no number starts or ends with '/': a leaning 1 (or what comes next)
+        banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(path) - 1 else "")
+        if ranked[0][0] in banned and any(ch not in banned for ch, _ in ranked):  # no number starts with
+            # '/' or ')', nor ends with '/' or '(': the best other character (a leaning or curved 1)
+            ranked = [r for r in ranked if r[0] not in banned] + [r for r in ranked if r[0] in banned]
         total = sum(c.scores.values()) or 1.0
         ch, p = ranked[0]
         y0, y1, x0, x1 = c.mask_box
@@ -369,7 +383,7 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
             gaps.append(x0 - path[k - 1].mask_box[3])
     text = ""
     if gaps:
-        med = float(np.median(gaps))
+        med = median_of(gaps)  # (np.median's value for these integers, without its ~30 us)
     for k, ch in enumerate(chars):
         if k and gaps[k - 1] > SPACE_GAP * line.height and gaps[k - 1] > SPACE_RATIO * max(med, 1.0):
             text += " "

@@ -3,8 +3,10 @@
     row, start, end = runs_of(mask)            # (n,) int64 each, row-major; a run covers [start, end)
     a, b = run_edges(row, start, end)          # the pairs of touching runs
     comp, k = label_runs(len(row), a, b)       # each run's component 0..k-1, by first run
+    ink = candidate_ink(mask, ink_map, box, row, start, end)   # one candidate character's ink (step 6)
 
-``label_runs`` here is the numpy reference; ``engines`` also has it in C (the same labels).
+``label_runs`` and ``candidate_ink`` here are the numpy references; ``engines`` also has them
+in C (the same labels, the same float64 values bit for bit).
 """
 
 from __future__ import annotations
@@ -59,3 +61,36 @@ def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
         lab = new
     roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
     return comp, len(roots)
+
+
+def paint(row: np.ndarray, start: np.ndarray, end: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The runs as a (y1 - y0, x1 - x0) bool mask of ``box`` = (y0, y1, x0, x1), which holds them."""
+    y0, y1, x0, x1 = box
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    lens = end - start
+    base = (row - y0) * (x1 - x0) + (start - x0)
+    flat = np.repeat(base - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+    m.ravel()[flat] = True
+    return m
+
+
+def grow(m: np.ndarray) -> np.ndarray:
+    """One 3x3 dilation of a bool mask (nothing beyond its edges)."""
+    g = m.copy()
+    g[1:] |= m[:-1]
+    g[:-1] |= m[1:]
+    h = g.copy()
+    h[:, 1:] |= g[:, :-1]
+    h[:, :-1] |= g[:, 1:]
+    return h
+
+
+def candidate_ink(mask: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int], row: np.ndarray,
+                  start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Step 6 of reading a number: the ink of one candidate character, (y1 - y0, x1 - x0) float64
+    over ``box`` = (y0, y1, x0, x1) of the page: ``ink`` (the page's ink map) inside the runs'
+    mask grown by one pixel, minus the other pieces' ink (``mask``, the page's, outside the runs)."""
+    y0, y1, x0, x1 = box
+    mine = paint(row, start, end, box)
+    others = mask[y0:y1, x0:x1] & ~mine
+    return ink[y0:y1, x0:x1] * (grow(mine) & ~others)

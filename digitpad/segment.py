@@ -253,7 +253,7 @@ class Line:
         return self.top[0] + self.top[1] * x
 
 
-def _median(v: list[float]) -> float:
+def median_of(v: list[float]) -> float:
     """The median of a short Python list (np.median costs ~0.1 ms a call; the reader makes many)."""
     s = sorted(v)
     n = len(s)
@@ -265,12 +265,12 @@ def _fit_line(x: list[float], y: list[float]) -> tuple[float, float]:
     clipped to +-0.15 (a drifting baseline, not a rotated page). Plain Python: a line has a few
     characters, and this is the JS twin's arithmetic."""
     if len(x) < 3 or max(x) == min(x):
-        return _median(y), 0.0
+        return median_of(y), 0.0
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y))
     sxx = sum((xi - mx) ** 2 for xi in x)
     b = min(max(sxy / sxx, -0.15), 0.15)
-    return _median([yi - b * xi for xi, yi in zip(x, y)]), b
+    return median_of([yi - b * xi for xi, yi in zip(x, y)]), b
 
 
 def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -280,8 +280,8 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)"""
     tallest = max(c.height for c in comps)
     tall = [c for c in comps if c.height >= 0.5 * tallest]
-    height = max(_median([c.height for c in tall]), column_height)
-    mid = _median([(c.y0 + c.y1) / 2 for c in tall])
+    height = max(median_of([c.height for c in tall]), column_height)
+    mid = median_of([(c.y0 + c.y1) / 2 for c in tall])
     row, start, end = runs
     a, b = edges
     slant = 0.0
@@ -302,10 +302,12 @@ def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], L
     """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
     centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
     sw = engine.stroke_width(page_mask)
-    goal = MIN_STROKE * column_height(page_mask)  # (before growing: the same, give or take 2 rho)
+    col_height = column_height(page_mask)
+    goal = MIN_STROKE * col_height  # (before growing: the same, give or take 2 rho)
     if sw < goal:  # 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
         page_mask = fit28.thicken(page_mask, int(inkmap.round_half_up((goal - sw) / 2)))
         sw = goal
+        col_height = column_height(page_mask)  # (of the grown strokes, as the line's geometry sees them)
     sw = max(1.0, sw)
     row, start, end = runs_of(page_mask)
     a, b = run_edges(row, start, end)
@@ -313,6 +315,6 @@ def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], L
     comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
     if not comps:
         return None
-    line = line_of(comps, (row, start, end), (a, b), sw, column_height(page_mask))
+    line = line_of(comps, (row, start, end), (a, b), sw, col_height)
     comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
     return comps, line

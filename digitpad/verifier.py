@@ -51,16 +51,23 @@ def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[st
     xc = (x0 + x1) / 2
     w, h = (d1 - d0) / H, (y1 - y0) / H
     share = sum(p.area for p in parts) / sum(comp_area[c] for c in {p.comp for p in parts})
-    digit = np.zeros(10)
+    digit = [0.0] * 10
     if best in DIGITS:
         digit[DIGITS.index(best)] = 1.0
-    return np.concatenate([[1.0, math.log(max(top2[0], 1e-6)), math.log(max(top2[1], 1e-6)), w, h, w * w, h * h,
-                            len(parts) - 1.0, float(len(cuts)), float(sum(cuts)), gap / H,
-                            (y1 - line.base_at(xc)) / H, (line.top_at(xc) - y0) / H, share,
-                            math.log(max(other, 1e-4))], digit, digit * w])
+    # One list, one array (the values np.concatenate of the three parts would hold, for less).
+    return np.array([1.0, math.log(max(top2[0], 1e-6)), math.log(max(top2[1], 1e-6)), w, h, w * w, h * h,
+                     len(parts) - 1.0, float(len(cuts)), float(sum(cuts)), gap / H,
+                     (y1 - line.base_at(xc)) / H, (line.top_at(xc) - y0) / H, share,
+                     math.log(max(other, 1e-4)), *digit, *(d * w for d in digit)])
+
+
+_weights: tuple[dict, np.ndarray] | None = None  # (the WEIGHTS it was made from, (len(FEATURES),) float64)
 
 
 def verify(f: np.ndarray) -> float:
     """log P(one character) from ``features``."""
-    z = float(f @ np.array([WEIGHTS[k] for k in FEATURES]))
+    global _weights
+    if _weights is None or _weights[0] is not WEIGHTS:  # made once per WEIGHTS (numbers_fit.py swaps them)
+        _weights = (WEIGHTS, np.array([WEIGHTS[k] for k in FEATURES]))
+    z = float(f @ _weights[1])
     return -math.log1p(math.exp(-z)) if z > -30 else z

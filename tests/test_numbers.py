@@ -5,6 +5,7 @@ and says nothing about an empty image. Real data (pendigits, UNIPEN), no hard-co
 from __future__ import annotations
 
 import io
+import math
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,6 +183,52 @@ def test_a_slash_is_never_a_numbers_first_or_last_character():
     assert got.text == "12/51"
     assert got.characters[0].confidence == pytest.approx(0.25) and got.characters[0].alternatives[-1][0] == "/"
     assert numbers._assemble(path[1:4], page, line, 0).text == "2/5"
+
+
+def test_no_number_starts_with_a_closing_or_ends_with_an_opening_bracket():
+    """A ')' first or a '(' last (a curved 1) is the next best reading that may stand there; a
+    lone character may stand neither first nor last: no '/', '(' or ')'. '(' first and ')'
+    last stay."""
+    def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
+        return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
+
+    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
+    close, open_ = {")": 0.6, "1": 0.3, "7": 0.1}, {"(": 0.6, "1": 0.3, "7": 0.1}
+    four = {"4": 1.0}
+    assert numbers._assemble([cand(0, close), cand(25, four), cand(50, open_)], page, line, 0).text == "141"
+    assert numbers._assemble([cand(0, open_), cand(25, four), cand(50, close)], page, line, 0).text == "(4)"
+    lone = numbers._assemble([cand(0, {")": 0.5, "(": 0.3, "/": 0.15, "1": 0.05})], page, line, 0)
+    assert lone.text == "1" and [a for a, _ in lone.characters[0].alternatives] == [")", "(", "/"]
+
+
+def test_one_stroke_is_cut_only_when_its_cut_characters_verify():
+    """``numbers._cut_lone``: a stroke the model reads clearly as one digit is cut only when
+    every cut character verifies at LONE_CUT and the cut reading wins by LONE_MARGIN (a lone
+    digit's tail is not a second digit); any other stroke when its cut characters verify at
+    STROKE_CUT on geometric average (a letter is not cut into digits), or when it is wider
+    than STROKE_WIDE line heights."""
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
+
+    def whole(scores: dict[str, float], width: float = 40.0) -> numbers._Cand:
+        return numbers._Cand(0, 1, (0, 40, 0, int(width)), [], None, scores)
+
+    def pieces(*p_one: float) -> list[numbers._Cand]:
+        return [numbers._Cand(k, k + 1, (0, 40, 0, 20), [], None, {"1": 1.0}, fit=math.log(p))
+                for k, p in enumerate(p_one)]
+
+    digit = whole({"2": 0.99, "7": 0.01})
+    clear, won = pieces(0.55, 0.6), sum(c.fit + numbers.CHAR_BONUS for c in pieces(0.55, 0.6))
+    total = numbers.CHAR_BONUS - 0.1  # the whole stroke verified as one character at ~0.9
+    assert not numbers._cut_lone(digit, total, clear, won, line)  # wins by less than LONE_MARGIN
+    assert numbers._cut_lone(digit, won - numbers.LONE_MARGIN - 0.01, clear, won, line)
+    assert not numbers._cut_lone(digit, -10.0, pieces(0.45, 0.99), 5.0, line)  # one below LONE_CUT
+    other = whole({"7": 0.02, "1": 0.01})  # the model: no character (a letter, or two digits)
+    g = numbers.STROKE_CUT
+    assert numbers._cut_lone(other, -10.0, pieces(g * 2, g / 1.5), 5.0, line)  # geometric mean above
+    assert not numbers._cut_lone(other, -10.0, pieces(g * 1.5, g / 2), 5.0, line)  # below
+    wide = whole({"7": 0.02}, width=numbers.STROKE_WIDE * line.height + 1)
+    assert numbers._cut_lone(wide, -10.0, pieces(g * 1.5, g / 2), 5.0, line)
 
 
 def test_a_comma_hangs_below_the_line_and_a_dot_sits_on_it():

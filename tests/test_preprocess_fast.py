@@ -304,6 +304,55 @@ def test_number_reader_steps_match_numpy(unipen_dir: Path, pendigits_path: Path)
 
 
 @needs_ext
+def test_candidate_ink_matches_numpy(unipen_dir: Path, pendigits_path: Path):
+    """The C candidate ink (step 6 of reading a number) is the numpy reference's bit for bit
+    (NaN and -0.0 included): on random pages, boxes and runs, strided views among them, and on
+    every candidate the reader makes of composed numbers; bad arguments are refused."""
+    from digitpad import compose, numbers, runs, segment
+
+    c = engines.choose("c")
+    rng = np.random.default_rng(5)
+    cases = []
+    for t in range(600):
+        h, w = int(rng.integers(1, 60)), int(rng.integers(1, 80))
+        mask = rng.random((h, w)) < rng.uniform(0, 0.7)
+        ink = rng.normal(0, 100, (h, w))  # negative ink: 0 * it is -0.0
+        ink[rng.random((h, w)) < 0.05] = np.nan
+        if t % 3 == 0:  # views into larger arrays, every other column of the mask
+            mask = np.repeat(mask, 2, axis=1)[:, ::2]
+            ink = np.pad(ink, 2)[2:-2, 2:-2]
+        y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+        y1, x1 = int(rng.integers(y0 + 1, h + 1)), int(rng.integers(x0 + 1, w + 1))
+        k = int(rng.integers(0, 12))
+        row, start = rng.integers(y0, y1, k), rng.integers(x0, x1, k)
+        cases.append((mask, ink, (y0, y1, x0, x1), row, start, np.minimum(start + rng.integers(0, 6, k), x1)))
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    made = 0
+    for i, layout in enumerate(compose.LAYOUTS):
+        page = segment.ink_page(decode(compose.compose(hands[i % len(hands)], "40736925", layout, "pad", seed=i).image), c)
+        pieces, line = segment.components_of(page.mask, c)
+        for parts in [cand.parts for cand in numbers.candidates(page, pieces, line)]:
+            made += 1
+            y0, y1 = min(p.y0 for p in parts) - 1, max(p.y1 for p in parts) + 1
+            x0, x1 = min(p.x0 for p in parts) - 1, max(p.x1 for p in parts) + 1
+            box = (max(0, y0), min(page.mask.shape[0], y1), max(0, x0), min(page.mask.shape[1], x1))
+            cases.append((page.mask, page.ink, box, *numbers._runs(parts)))
+    assert made > 20
+    for mask, ink, box, row, start, end in cases:
+        want = runs.candidate_ink(mask, ink, box, row, start, end)
+        got = c.candidate_ink(mask, ink, box, row, start, end)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes()
+    mask, ink, out = np.zeros((4, 5), bool), np.zeros((4, 5)), np.empty((2, 2))
+    one = np.array([1], np.int64)
+    with pytest.raises(ValueError):  # a run outside the box
+        _fastpre.candidate_ink(mask, ink, 1, 3, 1, 3, one, np.array([2], np.int64), np.array([4], np.int64), out)
+    with pytest.raises(ValueError):  # a box outside the page
+        _fastpre.candidate_ink(mask, ink, 3, 5, 1, 3, one, one, one, out)
+    with pytest.raises(TypeError):
+        _fastpre.candidate_ink(mask, ink.astype(np.float32), 1, 3, 1, 3, one, one, one, out)
+
+
+@needs_ext
 def test_constants_match_the_python_module():
     assert _fastpre.CONSTANTS == {"INTER_SIDE": fit28.INTER_SIDE, "PAD": fit28.PAD,
                                   "STROKE_TARGET": fit28.STROKE_TARGET, "STROKE_MAX": fit28.STROKE_MAX,

@@ -25,9 +25,16 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   if (lone !== null) others = [lone.status === "not_digit"];
   else if (!chars.length || !device.labels.includes(OTHER_NAME)) others = chars.map((c) => !NUMBER_ALPHABET.includes(c.char));
   else {
-    const probs = await device.probabilitiesBatch(chars.map((c) => c.image));
-    const k = device.labels.indexOf(OTHER_NAME);
-    const likely = probs.map((p) => 1.0 - p[k]);
+    // P(other) as read with each character; only the ones the model did not read (marks from
+    // geometry alone: a blank 28x28) go to the model now.
+    const other = chars.map((c) => c.other);
+    const unread = other.flatMap((p, i) => (p === null ? [i] : []));
+    if (unread.length) {
+      const k = device.labels.indexOf(OTHER_NAME);
+      const probs = await device.probabilitiesBatch(unread.map((i) => chars[i].image));
+      unread.forEach((i, n) => { other[i] = probs[n][k]; });
+    }
+    const likely = other.map((p) => 1.0 - p);
     const cutoff = thresholds.not_digit_threshold ?? 0;
     others = chars.map((c, i) => likely[i] < cutoff || !NUMBER_ALPHABET.includes(c.char));
     if (!others.every(Boolean)) {   // among a number's characters: IN_NUMBER_NOT_DIGIT, never a small mark

@@ -126,6 +126,7 @@ function score(c, probs, labels, line, compArea, tallPieces) {
   else if (whole && tall) geo = lines(c.parts, line);
   if (small) tall = false;   // a mark, or a piece of a character: not read as a digit
   c.scores = classScores(probs, labels, tall, geo);
+  if (probs !== null && labels.includes(P.charset.OTHER_NAME)) c.pOther = probs[labels.indexOf(P.charset.OTHER_NAME)];
   if (tall && probs !== null) {
     c.other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
     c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, c.other));
@@ -206,20 +207,29 @@ export async function readNumber(dec, model) {
   for (const c of path) {
     if (c.fit < Math.log(N.ACCEPT) || (c.maskBox[3] - c.maskBox[2]) > N.WIDE * line.height) c.parts.forEach((p) => doubt.add(p.comp));
   }
-  let lone = false;   // one stroke read clearly as one character, or as none (a letter, a doodle)
-  if (comps.length === 1 && path.length === 1) {
-    const c = path[0];
-    const narrow = c.maskBox[3] - c.maskBox[2] <= N.WIDE * line.height;   // not digits run together
-    lone = Math.max(0.0, ...c.scores.values()) >= N.LONE || (narrow && (c.other || 0.0) >= N.LONE);
-  }
   if (doubt.size) {
     const again = await readPieces(page, cut(comps, line, doubt), line, model, seen);
     images += again.images;
-    // the better of the two readings (cut pieces cannot always rebuild what whole components made);
-    // a lone digit is not split, nor a letter cut into digits; two touching digits read clearly are
-    if (again.total >= total && (!lone || again.path.every((c) => c.fit >= Math.log(N.LONE_CUT)))) path = again.path;
+    // the better of the two readings (cut pieces cannot always rebuild what whole components made)
+    if (again.total >= total && (comps.length > 1 || path.length > 1 || cutLone(path[0], total, again.path, again.total, line))) {
+      path = again.path;
+    }
   }
   return assemble(path, page, line, images);
+}
+
+/** numbers._cut_lone: one stroke read whole as one character; is its cut reading the better one?
+ * A stroke read clearly as one digit: each cut character verifies at LONE_CUT and the cut reading
+ * wins by LONE_MARGIN (a lone digit is not split); any other up to STROKE_WIDE line heights wide:
+ * at STROKE_CUT on geometric average (a letter is not cut into digits); a wider one: always. */
+function cutLone(whole, total, cutPath, cutTotal, line) {
+  const N = P.numbers;
+  const fits = cutPath.map((c) => c.fit);
+  let digit = 0.0;
+  for (const [ch, p] of whole.scores) if (P.charset.DIGITS.includes(ch) && p > digit) digit = p;
+  if (digit >= N.LONE) return Math.min(...fits) >= Math.log(N.LONE_CUT) && cutTotal - total >= N.LONE_MARGIN;
+  const wide = whole.maskBox[3] - whole.maskBox[2] > N.STROKE_WIDE * line.height;
+  return wide || fits.reduce((s, f) => s + f, 0.0) / fits.length >= Math.log(N.STROKE_CUT);
 }
 
 /** numbers._assemble (step 9): characters with boxes in file pixels, spaces, confidence. */
@@ -228,8 +238,10 @@ function assemble(path, page, line, images) {
   const chars = [], gaps = [];
   path.forEach((c, k) => {
     let ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
-    if (ranked[0][0] === "/" && ranked.length > 1 && (k === 0 || k === path.length - 1)) {
-      ranked = [...ranked.slice(1), ranked[0]];   // no number starts or ends with '/': a leaning 1
+    const banned = (k === 0 ? N.NOT_FIRST : "") + (k === path.length - 1 ? N.NOT_LAST : "");
+    if (banned.includes(ranked[0][0]) && ranked.some(([ch]) => !banned.includes(ch))) {
+      // no number starts with '/' or ')', nor ends with '/' or '(': the best other character (a leaning or curved 1)
+      ranked = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
     }
     const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
     const [ch, p] = ranked[0];
@@ -240,6 +252,7 @@ function assemble(path, page, line, images) {
     chars.push({
       char: ch, confidence: p / norm, box, alternatives: ranked.slice(1, 4).map(([a, q]) => [a, q / norm]),
       image: c.image || new Uint8Array(784), scores: new Map([...c.scores].map(([a, q]) => [a, q / norm])),
+      other: c.pOther ?? null,   // the model's P(other) for image (null: the model did not read it)
     });
     if (k) gaps.push(x0 - path[k - 1].maskBox[3]);
   });

@@ -120,13 +120,22 @@ export class Device {
     this.metadata = metadata;
     this.input = metadata.input?.name || session.inputNames[0];
     this.output = metadata.output?.name || session.outputNames[0];
+    this.queue = Promise.resolve();
+  }
+
+  /** session.run, one at a time: ONNX Runtime Web's session cannot run twice at once, and a
+   *  read started while an older one still runs (the pen moved on) would fail inside it. */
+  _run(feeds) {
+    const run = this.queue.then(() => this.session.run(feeds));
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   /** (784) uint8 28x28 -> the model's probabilities, one per class (float32 precision, like the server's). */
   async probabilities(image) {
     const x = normalize(image, this.metadata.normalization);
     const feeds = { [this.input]: new this.ort.Tensor("float32", x, [1, 1, 28, 28]) };
-    const out = await this.session.run(feeds);
+    const out = await this._run(feeds);
     return softmax(Array.from(out[this.output].data)).map(Math.fround);
   }
 
@@ -141,7 +150,7 @@ export class Device {
     const x = new Float32Array(images.length * 784);
     images.forEach((image, i) => x.set(normalize(image, this.metadata.normalization), i * 784));
     const feeds = { [this.input]: new this.ort.Tensor("float32", x, [images.length, 1, 28, 28]) };
-    const out = (await this.session.run(feeds))[this.output].data;   // (N, C) logits
+    const out = (await this._run(feeds))[this.output].data;   // (N, C) logits
     const C = out.length / images.length;
     return images.map((_, i) => softmax(Array.from(out.subarray(i * C, (i + 1) * C))).map(Math.fround));
   }

@@ -2,10 +2,10 @@
 
     create_app(settings)   # the FastAPI app; the model and the store open in its lifespan
 
-Routes live in ``predict`` (POST /api/predict, answered ahead of the stack), ``meta`` (model,
-config, health), ``feedback`` and ``admin``; errors in ``errors``; limits and headers in
-``guard`` (who may come in: ``admission``); the page and the docs in ``static``. Importing this
-module loads no model and never imports torch.
+Routes live in ``predict`` (POST /api/predict) and ``read`` (POST /api/read), both answered
+ahead of the stack, ``meta`` (model, config, health), ``feedback`` and ``admin``; errors in
+``errors``; limits and headers in ``guard`` (who may come in: ``admission``); the page and the
+docs in ``static``. Importing this module loads no model and never imports torch.
 """
 
 from __future__ import annotations
@@ -66,9 +66,12 @@ class _App(FastAPI):
         """FastAPI's document of the router's routes, plus the endpoints answered directly."""
         if self.openapi_schema is None:
             doc = get_openapi(title=self.title, version=self.version, summary=self.summary, routes=self.routes)
-            item, schemas = predict.openapi_operation()
-            doc["paths"] = {predict.PATH: item, **doc["paths"]}
-            doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            direct = {}
+            for r in self.router.routes:
+                if isinstance(r, predict.DirectRoute):
+                    direct[r.path], schemas = r.app.openapi()
+                    doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            doc["paths"] = {**direct, **doc["paths"]}
             self.openapi_schema = doc
         return self.openapi_schema
 
@@ -161,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_throttle = Throttle(ADMIN_FAILURES_PER_MINUTE)
     errors.install(app)
     app.router.routes.append(predict.route(app.state, settings.request_timeout))
-    app.include_router(read.router)
+    app.router.routes.append(read.route(app.state, settings.request_timeout))
     app.include_router(meta.router)
     app.include_router(feedback.router)
     app.include_router(readfeedback.router)

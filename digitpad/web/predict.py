@@ -1,10 +1,11 @@
-"""``POST /api/predict``: the one hot path, answered ahead of FastAPI's stack.
+"""``POST /api/predict``: the hot path, answered ahead of FastAPI's stack.
 
-``PredictEndpoint`` is a bare ASGI app. Its route is a ``DirectRoute`` of the router (so other
-methods get the router's 405 and Allow header, as on every route), and the app dispatches its
-POSTs straight to it behind its own ``Guard`` (limits, timeout, security headers), skipping
-the middleware stack, the router and FastAPI's request handling: ~0.15 ms of a ~1 ms request
-(BENCHMARKS.md). ``openapi_operation`` documents it (FastAPI documents only its own routes).
+``PredictEndpoint`` is a bare ASGI app (a ``DirectEndpoint``, as is ``read.ReadEndpoint``). Its
+route is a ``DirectRoute`` of the router (so other methods get the router's 405 and Allow
+header, as on every route), and the app dispatches its POSTs straight to it behind its own
+``Guard`` (limits, timeout, security headers), skipping the middleware stack, the router and
+FastAPI's request handling: ~0.15 ms of a ~1 ms request (BENCHMARKS.md). ``openapi_operation``
+documents it (FastAPI documents only its own routes).
 
 Small images (a drawing from the page) are read on the event loop, where requests that arrive
 together share one model run (``predict.Batcher``); big ones (photos) in a worker thread, at
@@ -21,13 +22,17 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.datastructures import Headers
 from starlette.routing import Route
+from zlib_ng import gzip_ng
 
 from ..decode import claimed_pixels
 from ..errors import Busy, DigitpadError
 from .body import image_from_body
 from .errors import for_error, internal_error
+from .precompressed import MIN_BYTES, accepts_gzip
 from .schemas import IMAGE_BODY, ErrorResponse, PredictResponse, errors
 
 log = logging.getLogger(__name__)
@@ -62,10 +67,15 @@ class DirectRoute(Route):
     """A route whose requests the app answers ahead of its middleware stack (``app._App``)."""
 
 
-class PredictEndpoint:
-    """POST /api/predict as a bare ASGI app (the Guard in front has buffered the whole body).
+class DirectEndpoint:
+    """A POST route as a bare ASGI app (the Guard in front has buffered the whole body): the
+    body goes to ``answer``, whose JSON bytes are the 200; a DigitpadError is its 4xx/503 JSON,
+    anything else a logged 500. Subclasses give ``PATH``, ``answer`` and ``openapi``.
 
-    ``state`` is the app's state: the lifespan puts the ``reader`` and the ``batcher`` there."""
+    ``state`` is the app's state: the lifespan puts the readers and the ``batcher`` there."""
+
+    PATH = ""
+    GZIP = False  # answers of MIN_BYTES or more gzipped for clients that take it (as GZipMiddleware would)
 
     def __init__(self, state: Any, timeout: float) -> None:
         self.state = state
@@ -80,17 +90,34 @@ class PredictEndpoint:
             await for_error(exc)(scope, receive, send)
             return
         except Exception:  # the Guard adds the security headers
-            log.exception("unexpected error on POST /api/predict")
+            log.exception("unexpected error on POST %s", self.PATH)
             await internal_error()(scope, receive, send)
             return
+        headers = [(b"cache-control", b"no-store"), (b"content-type", b"application/json")]
+        if self.GZIP and len(data) >= MIN_BYTES and accepts_gzip(Headers(scope=scope)):
+            data = gzip_ng.compress(data, compresslevel=6)  # (~0.1 ms for a number's answer)
+            headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"cache-control", b"no-store"), (b"content-length", str(len(data)).encode()),
-                                (b"content-type", b"application/json")]})
+                    "headers": [*headers, (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
 
     async def answer(self, body: bytes, content_type: str, deadline: float | None = None) -> bytes:
         """Request body -> the JSON answer (DigitpadError on bad input). ``deadline``
         (``time.monotonic()``, from the Guard): when the request's time is up."""
+        raise NotImplementedError
+
+    @classmethod
+    def openapi(cls) -> tuple[dict, dict]:
+        """(the route's OpenAPI path item, the component schemas it refers to)."""
+        raise NotImplementedError
+
+
+class PredictEndpoint(DirectEndpoint):
+    """POST /api/predict."""
+
+    PATH = PATH
+
+    async def answer(self, body: bytes, content_type: str, deadline: float | None = None) -> bytes:
         t_start = time.perf_counter()
         reader = self.state.reader
         image = image_from_body(body, content_type) if len(body) <= INLINE_MAX_BYTES else None
@@ -105,6 +132,13 @@ class PredictEndpoint:
         # Encoded here: pydantic's validation of the (already well-formed) answer would cost ~0.1 ms.
         return json.dumps(reading.answer(), separators=(",", ":")).encode()
 
+    @classmethod
+    def openapi(cls) -> tuple[dict, dict]:
+        return openapi_operation(PredictResponse, "the digit read", {
+            "tags": ["predict"], "summary": "Read the digit in an image",
+            "operationId": "predict_api_predict_post",  # (what FastAPI would name it)
+            "description": "Answered ahead of the app's middleware and router: the hot path."})
+
 
 def _read_body(reader: Any, body: bytes, content_type: str, image: bytes | None, t_start: float) -> Any:
     """(In a worker thread) the body's image, parsed here unless it already was -> its Reading."""
@@ -116,17 +150,15 @@ def route(state: Any, timeout: float) -> DirectRoute:
     return DirectRoute(PATH, PredictEndpoint(state, timeout), methods=["POST"], include_in_schema=False)
 
 
-def openapi_operation() -> tuple[dict, dict]:
-    """(the path item of POST /api/predict, the component schemas it refers to), for the app's
-    OpenAPI document: FastAPI documents routes of its router, and this endpoint is not one."""
-    _, defs = models_json_schema([(PredictResponse, "serialization"), (ErrorResponse, "serialization")],
+def openapi_operation(response: type[BaseModel], ok: str, operation: dict) -> tuple[dict, dict]:
+    """(the path item of a POST of an image answered directly, the component schemas it refers
+    to), for the app's OpenAPI document: FastAPI documents routes of its router, and a direct
+    endpoint is not one. ``operation``: tags, summary, operationId...; ``ok``: the 200's description."""
+    _, defs = models_json_schema([(response, "serialization"), (ErrorResponse, "serialization")],
                                  ref_template="#/components/schemas/{model}")
-    ref = {"$ref": "#/components/schemas/PredictResponse"}
-    responses = {"200": {"description": "the digit read", "content": {"application/json": {"schema": ref}}}}
+    ref = {"$ref": f"#/components/schemas/{response.__name__}"}
+    responses = {"200": {"description": ok, "content": {"application/json": {"schema": ref}}}}
     for code, spec in errors(400, 413, 415, 422, 503).items():
         responses[str(code)] = {"description": spec["description"], "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-    operation = {"tags": ["predict"], "summary": "Read the digit in an image", "operationId": "predict_api_predict_post",  # (what FastAPI would name it)
-                 "description": "Answered ahead of the app's middleware and router: the hot path.",
-                 "requestBody": IMAGE_BODY, "responses": responses}
-    return {"post": operation}, defs.get("$defs", {})
+    return {"post": {**operation, "requestBody": IMAGE_BODY, "responses": responses}}, defs.get("$defs", {})
