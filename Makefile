@@ -17,6 +17,10 @@ export DIGITPAD_PENDIGITS ?= $(abspath ../shared/data/pendigits/trajectories-dev
 export DIGITPAD_UNIPEN    ?= $(abspath ../shared/data/unipen)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k preprocess"`.
 PYTEST_ARGS ?=
+# Test files run in this many processes (pytest-xdist, a file's tests together: its module
+# fixtures, a trained tiny model or a live server, are made once). One process keeps about one
+# core of two busy (it waits on browsers, servers, subprocesses): two nearly halve the time. 0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install install-serve run test lint notebook bench clean
 
@@ -44,7 +48,7 @@ run: install-serve
 	$(BIN)/digitpad serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check digitpad tests bench

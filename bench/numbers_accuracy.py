@@ -20,8 +20,9 @@ connected-components baseline (8-connected components of the same ink mask, merg
 boxes overlap horizontally by half the narrower one, each read by the model). Figures: exact
 whole-string accuracy and character accuracy (1 - edit distance / length) by layout, by length,
 by scheme, digits-only vs with separators, real numbers; the in-process CPU time per 6-character
-number (p50, decode included); and lone digits (held-out pendigits writers on the page's canvas)
-through the number reader vs the single-digit path (what ``/api/predict`` answers). Prints tables
+number (p50, decode included); and lone digits (held-out pendigits and UNIPEN writers on the
+page's canvas) through the number reader vs the single-digit path (what ``/api/predict``
+answers: its digit field, and that digit as the page shows it, not when it says ``not_digit``). Prints tables
 and one JSON line.
 """
 
@@ -34,13 +35,13 @@ import os
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitpad import compose, handwriting, numbers, pendigits
+from digitpad import compose, numbers, pendigits
 from digitpad.decode import Decoded, decode
 from digitpad.engines import default as default_engine
 from digitpad.numberreading import NumberReader
@@ -219,16 +220,31 @@ def timing(hands: list[compose.Hand], reader: NumberReader, n: int = 40) -> dict
     return out
 
 
-def lone_digits(path: str, reader: NumberReader, limit: int, split: str = "test") -> dict:
-    splits = handwriting.writer_splits(pendigits_path=path)
-    held = [r for r in pendigits.load(path) if splits[r["writer"]] == split]
-    held = held[:: max(1, len(held) // limit)][:limit]
-    ok_num = ok_one = 0
-    for rec in held:
-        png = pendigits.render(rec, pendigits.STYLES["canvas-280"])
-        ok_num += reader.read(png)["text"] == str(rec["label"])  # POST /api/read
-        ok_one += reader.reader.read(png).digit == rec["label"]  # POST /api/predict
-    return {"n": len(held), "as_number": ok_num / len(held), "single_digit_path": ok_one / len(held)}
+def lone_digits(records: list[dict], reader: NumberReader, limit: int) -> dict:
+    """Isolated digits of held-out writers (``limit`` of each source, pendigits and UNIPEN, on
+    the page's 280 canvas) read as ``POST /api/read`` and as ``POST /api/predict`` read them.
+    Per source and in all: ``as_number`` (the text is the digit), ``single_digit_path`` (the
+    digit field is the digit, whatever the status), ``single_digit_shown`` (the digit field is
+    the digit and the status is not ``not_digit``: what the page shows; through /api/read the
+    same refusal is a "?"), ``split`` (read as two characters or more)."""
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    for rec in records:
+        by_source[rec["source"]].append(rec)
+    counts: dict[str, Counter] = {}
+    for source, recs in sorted(by_source.items()):
+        c = counts[source] = Counter()
+        for rec in recs[:: max(1, len(recs) // limit)][:limit]:
+            png = pendigits.render(rec, pendigits.STYLES["canvas-280"])
+            answer = reader.read(png)  # POST /api/read
+            one = reader.reader.read(png)  # POST /api/predict
+            label = str(rec["label"])
+            c.update(n=1, as_number=answer["text"] == label, single_digit_path=str(one.digit) == label,
+                     single_digit_shown=str(one.digit) == label and one.status != "not_digit",
+                     split=len(answer["characters"]) > 1)
+    counts["all"] = sum(counts.values(), Counter())
+    return {source: {"n": c["n"], **{k: c[k] / max(1, c["n"]) for k in
+                                     ("as_number", "single_digit_path", "single_digit_shown", "split")}}
+            for source, c in counts.items()}
 
 
 def contact_sheet(failures: list, path: Path, limit: int = 60) -> None:
@@ -302,10 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nCPU per 6-digit number (decode + read, in-process):")
     for k, v in res["time_6_digits"].items():
         print(f"  {k}: p50 {v['p50_ms']:.2f} ms, p90 {v['p90_ms']:.2f} ms, {v['images']:.1f} images read")
-    res["lone_digits"] = lone_digits(args.pendigits, reader, 400, args.split)
-    ld = res["lone_digits"]
-    print(f"\nlone digits (held-out pendigits writers, canvas-280, n={ld['n']}): read as a number "
-          f"{ld['as_number']:.2%}, single-digit path {ld['single_digit_path']:.2%}")
+    res["lone_digits"] = lone_digits(recs["digits"], reader, 600)
+    print("\nlone digits of held-out writers (canvas-280): /api/read vs /api/predict")
+    print("| source | n | /api/read exact | /api/predict digit | /api/predict shown | split in two+ |\n|---|---|---|---|---|---|")
+    for source, ld in res["lone_digits"].items():
+        print(f"| {source} | {ld['n']} | {ld['as_number']:.2%} | {ld['single_digit_path']:.2%} | "
+              f"{ld['single_digit_shown']:.2%} | {ld['split']:.2%} |")
     if args.failures:
         out = Path(args.failures)
         contact_sheet(fail_digits, out / "digits.png")
