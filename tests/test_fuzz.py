@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import tempfile
 
 import pytest
@@ -58,10 +59,23 @@ def _app_schema():
 schema = _app_schema()
 
 
-@schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
-def test_api_fuzz(case) -> None:  # noqa: ANN001 (a schemathesis Case)
+def _fuzz(case) -> None:  # noqa: ANN001 (a schemathesis Case)
     # The admin token lets generated requests reach the admin routes' own validation and
     # handlers; tests/test_feedback_api.py covers requests without it.
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+
+
+def _operation_test(method: str, path: str):  # noqa: ANN202 (a test function)
+    """The fuzz test of one operation (schemathesis' phases: examples, coverage, generation)."""
+    test = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                           HealthCheck.data_too_large])(lambda case: _fuzz(case))
+    return schema.include(method=method, path=path).parametrize()(test)
+
+
+# One test function per operation, each its own pytest item: `make test` runs the files in
+# several processes (pytest-xdist), which schedule items by node id, and schemathesis' items of
+# one function all share the function's id there (only one operation would run).
+for _op in (result.ok() for result in schema.get_all_operations()):
+    _name = "test_api_fuzz_" + re.sub(r"\W+", "_", f"{_op.method} {_op.path}".lower()).strip("_")
+    globals()[_name] = _operation_test(_op.method.upper(), _op.path)
