@@ -47,7 +47,7 @@ from digitpad.engines import default as default_engine
 from digitpad.numberreading import NumberReader
 from digitpad.predict import Predictor
 from digitpad.reading import reader_for
-from digitpad.runs import label_runs, run_edges, runs_of
+from digitpad.runs import grow, label_runs, run_edges, runs_of
 from digitpad.segment import components, finish, ink_page
 from digitpad.settings import Settings
 
@@ -102,7 +102,7 @@ def baseline(img: Decoded, model: Predictor) -> str:
     for g in sorted(groups, key=lambda g: min(p.x0 for p in g)):
         box = (min(p.y0 for p in g), max(p.y1 for p in g), min(p.x0 for p in g), max(p.x1 for p in g))
         mine = numbers._paint(g, box)
-        img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * numbers._grow(mine), page.noise, page.engine)
+        img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * grow(mine), page.noise, page.engine)
         if img28 is not None:
             images.append(img28)
     if not images:

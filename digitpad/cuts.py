@@ -194,7 +194,8 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
         if len(chosen) < most and all(abs(x - y) >= spacing for y, _ in chosen):
             chosen.append((x, kind))
     found = []  # (deskewed column per row (h,), ink crossed in pixels)
-    if width >= DROP_MIN_WIDTH * line.height:
+    drops = width >= DROP_MIN_WIDTH * line.height  # wide enough for drop falls
+    if drops:
         rows = _rows(mb)  # for the drop falls (falling up: the rows upside down)
         rows_up = rows[::-1]
     for x, kind in sorted(chosen):
@@ -207,12 +208,12 @@ def cut_paths(c: Piece, line: Line) -> tuple[list[np.ndarray], list[float]]:
         else:
             cols = _through_middle(mb, x, kind == "bottom", 2.5 * line.stroke)
             found.append((cols, float(m[np.arange(h), np.clip(cols, 0, w - 1)].sum())))
-            if width >= DROP_MIN_WIDTH * line.height:
+            if drops:
                 fall, crossed = _best_fall(rows_up if kind == "bottom" else rows, x, kind == "bottom")
                 if (fall != cols).any():
                     found.append((fall, float(crossed)))
     mid = h // 2
-    if width >= DROP_MIN_WIDTH * line.height:  # the other notches: a drop fall where no path runs
+    if drops:  # the other notches: a drop fall where no path runs
         for _, x, kind in sorted(cands):
             if kind != "seam" and (x, kind) not in chosen:
                 fall, crossed = _best_fall(rows_up if kind == "bottom" else rows, x, kind == "bottom")

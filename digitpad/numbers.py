@@ -148,8 +148,6 @@ def _runs(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.concatenate([p.end for p in pieces]))
 
 
-_grow = runs.grow
-
 
 def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
     """Step 6: one candidate's 28x28 and its ink box (working px)."""
@@ -244,7 +242,7 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
     if probs is not None and OTHER_NAME in labels:
         c.p_other = float(probs[labels.index(OTHER_NAME)])
     if tall and probs is not None:
-        c.other = float(probs[labels.index(OTHER_NAME)]) if OTHER_NAME in labels else 0.0
+        c.other = c.p_other if c.p_other is not None else 0.0
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area, c.other)
         c.fit = verify(c.feats)
     else:

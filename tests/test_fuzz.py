@@ -66,11 +66,16 @@ def _fuzz(case) -> None:  # noqa: ANN001 (a schemathesis Case)
 
 
 def _operation_test(method: str, path: str):  # noqa: ANN202 (a test function)
-    """The fuzz test of one operation (schemathesis' phases: examples, coverage, generation)."""
-    test = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large])(lambda case: _fuzz(case))
-    return schema.include(method=method, path=path).parametrize()(test)
+    """The fuzz test of one operation (schemathesis' phases: examples, coverage, generation): a
+    new function each time, since both decorators mark the function object itself."""
+
+    @schema.include(method=method, path=path).parametrize()
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    def test(case) -> None:  # noqa: ANN001 (a schemathesis Case)
+        _fuzz(case)
+
+    return test
 
 
 # One test function per operation, each its own pytest item: `make test` runs the files in

@@ -128,7 +128,7 @@ function score(c, probs, labels, line, compArea, tallPieces) {
   c.scores = classScores(probs, labels, tall, geo);
   if (probs !== null && labels.includes(P.charset.OTHER_NAME)) c.pOther = probs[labels.indexOf(P.charset.OTHER_NAME)];
   if (tall && probs !== null) {
-    c.other = labels.includes(P.charset.OTHER_NAME) ? probs[labels.indexOf(P.charset.OTHER_NAME)] : 0.0;
+    c.other = c.pOther ?? 0.0;
     c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, c.other));
   } else {
     c.fit = geo.size ? Math.log(Math.max(...geo.values())) : -7.0;
