@@ -67,7 +67,14 @@ def faint_rules(d: np.ndarray, sigma: float) -> np.ndarray:
     seen = a > max(4 * sigma, 10.0)
     if not seen.any():
         return seen
-    return paper_rules(seen & (a < RULE_FAINT * inkmap.percentile(a[seen], 0.9)))
+    pen = inkmap.percentile(a[seen], 0.9)
+    # On squared paper with a small number the rules are most of what is seen, and that is a
+    # rule's own contrast: then the pen's is measured on what is not a line from edge to edge
+    # (never lower: a number's own rows may run from edge to edge of a crop around it).
+    off = seen & ~paper_rules(seen)
+    if off.any():
+        pen = max(pen, inkmap.percentile(a[off], 0.9))
+    return paper_rules(seen & (a < RULE_FAINT * pen))
 
 
 def paper_rules(mask: np.ndarray) -> np.ndarray:
@@ -88,15 +95,15 @@ def paper_rules(mask: np.ndarray) -> np.ndarray:
         for tilt in RULE_TILTS:  # that puts the most ink in core rows
             idx = rr - np.round(cc * tilt).astype(np.int64) + W  # the row at column 0, shifted >= 0
             counts = np.bincount(idx, minlength=H + 2 * W + 2)
-            core = np.flatnonzero(counts >= RULE_CORE * W)
-            if len(core) and counts[core].sum() > best:
-                best, found = counts[core].sum(), (idx, counts, core)
+            on = np.flatnonzero(counts >= RULE_CORE * W)
+            if len(on) and counts[on].sum() > best:
+                best, found = counts[on].sum(), (idx, counts, on)
         if found is None:
             continue
-        idx, counts, core = found
-        rows = set(core.tolist())
+        idx, counts, on = found
+        rows = set(on.tolist())
         for d in (-1, 1):
-            rows |= {int(r + d) for r in core if counts[r + d] >= RULE_EDGE * W}
+            rows |= {int(r + d) for r in on if counts[r + d] >= RULE_EDGE * W}
         on = np.isin(idx, list(rows))
         o[rr[on], cc[on]] = True
     return out

@@ -156,6 +156,31 @@ def test_paper_rules_are_lines_from_edge_to_edge_at_the_sheets_tilt():
     assert not found[stroke & ~rules].any()
 
 
+def test_faint_rules_when_a_dense_grid_is_most_of_the_ink():
+    """``segment.faint_rules`` on squared paper around a small number: the grid's pixels far
+    outnumber the pen's, so the 90th percentile of everything seen is a rule's own contrast.
+    The rules are still found (the pen's contrast is measured off the lines from edge to edge),
+    and the pen is not taken for one."""
+    from digitpad.segment import faint_rules
+
+    h, w = 240, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.zeros((h, w))
+    grid = np.zeros((h, w), bool)
+    for k in range(8, h, 14):
+        grid |= np.abs(yy - (k + 0.01 * xx)) < 0.8
+    for k in range(5, w, 14):
+        grid |= np.abs(xx - (k - 0.01 * yy)) < 0.8
+    d[grid] = -30.0  # printed lines, dark on light
+    pen = (np.hypot(yy - 120, xx - 150) - 12) ** 2 < 2.0  # a small pen-drawn 0, far darker
+    pen |= (np.abs(xx - 180) < 1.2) & (yy > 105) & (yy < 135)  # and a 1 beside it
+    d[pen] = -150.0
+    assert grid.sum() > 9 * pen.sum()  # the premise: the grid is most of what is seen
+    found = faint_rules(d, 1.5)
+    assert found[grid & ~pen].mean() > 0.9, found[grid & ~pen].mean()
+    assert not found[pen].any()
+
+
 def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_hands, model):
     """The grid's lines touch the digits and the crop's edges: the ink is still found."""
     r = random.Random(8)

@@ -56,12 +56,18 @@ function paperRules(mask, h, w) {
 }
 
 /** segment.faint_rules (step 1a): paper rules among the ink fainter than RULE_FAINT of the pen's
- *  (d: the deviation from the background, either sign; sigma: the noise). */
+ *  (d: the deviation from the background, either sign; sigma: the noise). The pen's contrast is
+ *  the 90th percentile of what is seen, or of what is seen off the lines from edge to edge when
+ *  that is higher (squared paper around a small number: the rules are most of what is seen). */
 export function faintRules(d, sigma, h, w) {
   const a = d.map(Math.abs);
   const seen = mapTo(Uint8Array, a, (x) => (x > Math.max(4 * sigma, 10.0) ? 1 : 0));
   const inked = a.filter((x, i) => seen[i]);
   if (!inked.length) return seen;
-  const faint = P.segment.RULE_FAINT * percentile(inked, 0.9);
+  let pen = percentile(inked, 0.9);
+  const lines = paperRules(seen, h, w);
+  const off = a.filter((x, i) => seen[i] && !lines[i]);
+  if (off.length) pen = Math.max(pen, percentile(off, 0.9));
+  const faint = P.segment.RULE_FAINT * pen;
   return paperRules(seen.map((s, i) => (s && a[i] < faint ? 1 : 0)), h, w);
 }
