@@ -156,6 +156,23 @@ def test_paper_rules_are_lines_from_edge_to_edge_at_the_sheets_tilt():
     assert not found[stroke & ~rules].any()
 
 
+def test_thin_strokes_grow_only_when_broken():
+    """Step 1b: two whole 3-pixel strokes 2 pixels apart (a thin pen written tightly) stay two
+    components, though 3 px is under MIN_STROKE of their height; a 1-pixel stroke broken into
+    dashes (a thin pen after block means) is grown into one."""
+    tight = np.zeros((100, 40), bool)
+    tight[10:90, 10:13] = True
+    tight[10:90, 15:18] = True
+    comps, _ = components_of(tight, default_engine())
+    assert len(comps) == 2
+    dashes = np.zeros((100, 40), bool)
+    dashes[10:90:3, 20] = True  # 1 px wide, a gap of 2 rows after every pixel
+    dashes[10:90:3, 21] = True
+    dashes[11:90:3, 21] = True
+    comps, _ = components_of(dashes, default_engine())
+    assert len(comps) == 1
+
+
 def test_faint_rules_when_a_dense_grid_is_most_of_the_ink():
     """``segment.faint_rules`` on squared paper around a small number: the grid's pixels far
     outnumber the pen's, so the 90th percentile of everything seen is a rule's own contrast.

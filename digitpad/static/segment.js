@@ -256,7 +256,7 @@ export function componentsOf(page) {
   let mask = page.mask;
   let sw = strokeWidth(mask, h, w);
   const goal = P.segment.MIN_STROKE * columnHeight(mask, h, w);
-  if (sw < goal) {   // 1b. thin strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
+  if (sw < goal && sw < P.segment.BROKEN) {   // 1b. thin (broken) strokes grow to MIN_STROKE line heights (a broken stroke rejoins)
     mask = thicken(mask, h, w, roundHalfUp((goal - sw) / 2));
     sw = goal;
   }
