@@ -65,7 +65,8 @@ from .verifier import features, verify
 MAX_PARTS = 4  # step 6
 MAX_WIDTH = 1.5
 JOIN_GAP = 0.05
-TALL = 0.55  # step 7: digits and tall symbols are at least this tall (line heights)
+TALL = 0.45  # step 7: digits and tall symbols are at least this tall (line heights: a real number's
+# small final 0 may be half the height of the digit before it, val "30"; 0.55 read it as nothing)
 SMALL = 0.45  # step 7: candidates of pieces at most this tall are small marks (or bits of a character)
 CHAR_BONUS = 1.5  # step 8 (bench/numbers_fit.py: the best of its grid on train writers, confirmed on val)
 SKIP_COST = -6.0
