@@ -31,8 +31,8 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     as one digit (a lone digit is not split, two touching digits the model took for one are);
     else at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits,
     two touching digits that the model calls no character are). A '/' is never a number's
-    first or last character, a '(' never its last, a ')' never its first: there, the next
-    best (a leaning or curved '1').
+    first or last character, a ')' never its first, and a '(' is always closed by a ')' after it:
+    there, the next best (a leaning or curved '1').
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 
@@ -86,7 +86,8 @@ SPACE_RATIO = 2.0
 NOT_SLASH = 0.05  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
 NOT_FIRST = "/)"  # step 8: characters no number starts with ...
-NOT_LAST = "/("  # ... or ends with (there, the next best: a leaning or curved 1)
+NOT_LAST = "/"  # ... or ends with (there, the next best: a leaning or curved 1); nor has it a '('
+# that no ')' after it closes (val: a curved 1 read "(" in "23072(20", "(926")
 MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
 # comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
 
@@ -363,11 +364,15 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
 def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:
     """Step 9 and the Reading: characters, boxes in file pixels, spaces, confidence."""
     chars, gaps = [], []
+    closes = [k for k, c in enumerate(path) if max(c.scores, key=c.scores.get) == ")"]
     for k, c in enumerate(path):
         ranked = sorted(c.scores.items(), key=lambda kv: -kv[1])
         banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(path) - 1 else "")
+        if not any(j > k for j in closes):
+            banned += "("  # a '(' opens what a ')' after it closes ("(408) 975-3621")
         if ranked[0][0] in banned and any(ch not in banned for ch, _ in ranked):  # no number starts with
-            # '/' or ')', nor ends with '/' or '(': the best other character (a leaning or curved 1)
+            # '/' or ')', nor ends with '/', nor has a '(' that nothing closes: the best other
+            # character (a leaning or curved 1)
             ranked = [r for r in ranked if r[0] not in banned] + [r for r in ranked if r[0] in banned]
         total = sum(c.scores.values()) or 1.0
         ch, p = ranked[0]

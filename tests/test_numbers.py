@@ -228,9 +228,9 @@ def test_a_slash_is_never_a_numbers_first_or_last_character():
 
 
 def test_no_number_starts_with_a_closing_or_ends_with_an_opening_bracket():
-    """A ')' first or a '(' last (a curved 1) is the next best reading that may stand there; a
-    lone character may stand neither first nor last: no '/', '(' or ')'. '(' first and ')'
-    last stay."""
+    """A ')' first or a '(' last (a curved 1; nothing closes it) is the next best reading that may
+    stand there; a lone character may stand neither first nor last: no '/', '(' or ')'. '('
+    first and ')' last stay."""
     def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
         return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
 
@@ -242,6 +242,22 @@ def test_no_number_starts_with_a_closing_or_ends_with_an_opening_bracket():
     assert numbers._assemble([cand(0, open_), cand(25, four), cand(50, close)], page, line, 0).text == "(4)"
     lone = numbers._assemble([cand(0, {")": 0.5, "(": 0.3, "/": 0.15, "1": 0.05})], page, line, 0)
     assert lone.text == "1" and [a for a, _ in lone.characters[0].alternatives] == [")", "(", "/"]
+
+
+def test_an_opening_bracket_is_closed_after_it():
+    """A '(' that no ')' after it closes (a curved 1 inside a number: "23072(20") is the next
+    best reading; one that is closed stays, however far the ')' is."""
+    def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
+        return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
+
+    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
+    open_, close = {"(": 0.6, "1": 0.3, "7": 0.1}, {")": 0.7, "1": 0.3}
+    two, five = {"2": 1.0}, {"5": 1.0}
+    assert numbers._assemble([cand(0, two), cand(25, open_), cand(50, five)], page, line, 0).text == "215"
+    assert numbers._assemble([cand(0, open_), cand(25, two), cand(50, five)], page, line, 0).text == "125"
+    closed = [cand(0, open_), cand(25, two), cand(50, close), cand(75, five), cand(100, open_), cand(125, two)]
+    assert numbers._assemble(closed, page, line, 0).text == "(2)512"
 
 
 def test_one_stroke_is_cut_only_when_its_cut_characters_verify():

@@ -236,11 +236,15 @@ function cutLone(whole, total, cutPath, cutTotal, line) {
 function assemble(path, page, line, images) {
   const N = P.numbers;
   const chars = [], gaps = [];
+  const closes = [];   // where the best reading is ')'
+  path.forEach((c, k) => { if ([...c.scores].sort((a, b) => b[1] - a[1])[0][0] === ")") closes.push(k); });
   path.forEach((c, k) => {
     let ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
-    const banned = (k === 0 ? N.NOT_FIRST : "") + (k === path.length - 1 ? N.NOT_LAST : "");
+    let banned = (k === 0 ? N.NOT_FIRST : "") + (k === path.length - 1 ? N.NOT_LAST : "");
+    if (!closes.some((j) => j > k)) banned += "(";   // a '(' opens what a ')' after it closes
     if (banned.includes(ranked[0][0]) && ranked.some(([ch]) => !banned.includes(ch))) {
-      // no number starts with '/' or ')', nor ends with '/' or '(': the best other character (a leaning or curved 1)
+      // no number starts with '/' or ')', nor ends with '/', nor has a '(' that nothing closes:
+      // the best other character (a leaning or curved 1)
       ranked = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
     }
     const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
