@@ -111,6 +111,11 @@ class DirectEndpoint:
         """(the route's OpenAPI path item, the component schemas it refers to)."""
         raise NotImplementedError
 
+    @classmethod
+    def route(cls, state: Any, timeout: float) -> DirectRoute:
+        """The endpoint's POST route, for the app's router."""
+        return DirectRoute(cls.PATH, cls(state, timeout), methods=["POST"], include_in_schema=False)
+
 
 class PredictEndpoint(DirectEndpoint):
     """POST /api/predict."""
@@ -143,11 +148,6 @@ class PredictEndpoint(DirectEndpoint):
 def _read_body(reader: Any, body: bytes, content_type: str, image: bytes | None, t_start: float) -> Any:
     """(In a worker thread) the body's image, parsed here unless it already was -> its Reading."""
     return reader.read(image_from_body(body, content_type) if image is None else image, t_start)
-
-
-def route(state: Any, timeout: float) -> DirectRoute:
-    """POST /api/predict's route, for the app's router."""
-    return DirectRoute(PATH, PredictEndpoint(state, timeout), methods=["POST"], include_in_schema=False)
 
 
 def openapi_operation(response: type[BaseModel], ok: str, operation: dict) -> tuple[dict, dict]:

@@ -20,7 +20,7 @@ import anyio
 
 from ..numberreading import NumberReader
 from .body import image_from_body
-from .predict import INLINE_MAX_BYTES, DirectEndpoint, DirectRoute, openapi_operation, run_limited
+from .predict import INLINE_MAX_BYTES, DirectEndpoint, openapi_operation, run_limited
 from .schemas import ReadResponse
 
 PATH = "/api/read"
@@ -56,8 +56,3 @@ def _read_body(reader: NumberReader, body: bytes, content_type: str, image: byte
     answer that is well-formed by construction)."""
     answer: Any = reader.read(image_from_body(body, content_type) if image is None else image, t_start)
     return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-
-
-def route(state: Any, timeout: float) -> DirectRoute:
-    """POST /api/read's route, for the app's router."""
-    return DirectRoute(PATH, ReadEndpoint(state, timeout), methods=["POST"], include_in_schema=False)
