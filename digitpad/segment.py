@@ -18,8 +18,8 @@ these numbers; constants are the modules' UPPER_CASE names):
     (LOST_INK) is not used.
  1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights
     and below BROKEN working pixels) are grown to MIN_STROKE (``preprocess.thicken``): a pen of
-    2 px has broken strokes at 48 px; a stroke 2 or more pixels wide is whole, and growing it
-    would only join tight neighbours.
+    2 px has broken strokes at 48 px; a stroke BROKEN pixels wide or more is whole, and growing
+    it would only join tight neighbours.
  2. Runs (``runs.runs_of``): the mask as horizontal runs (row, start, end), row-major.
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
