@@ -87,17 +87,19 @@ def paper_rules(mask: np.ndarray) -> np.ndarray:
     square to the sheet) whose one row, at its tilt, holds RULE_CORE of the image's width
     (horizontal rules) or height (squared paper's vertical ones): a line from edge to edge,
     which a pen's stroke inside a number never is; the rows beside it holding RULE_EDGE of it
-    are its thickness. ``mask`` holds only ink fainter than the pen's (RULE_FAINT): a pen stroke
-    crossing a rule is not part of it."""
+    are its thickness. ``faint_rules`` passes only ink fainter than the pen's (RULE_FAINT): a pen
+    stroke crossing a rule is not part of it (and, to measure the pen's contrast, all the ink)."""
     out = np.zeros_like(mask)
     for m, o in ((mask, out), (mask.T, out.T)):  # o: a view; the rules run along m's rows
         H, W = m.shape
         rr, cc = np.nonzero(m)
-        if len(rr) < RULE_CORE * W:
+        if len(rr) < RULE_CORE * W or _widest_band(m) < RULE_CORE * W:
             continue
+        # (T, W): each tilt's row shift at each column (per column, not per pixel: the same values)
+        shifts = np.round(np.outer(RULE_TILTS, np.arange(W, dtype=np.float64))).astype(np.int64)
         best, found = 0, None  # one sheet: every rule of a direction has the same tilt, the one
-        for tilt in RULE_TILTS:  # that puts the most ink in core rows
-            idx = rr - np.round(cc * tilt).astype(np.int64) + W  # the row at column 0, shifted >= 0
+        for shift in shifts:  # that puts the most ink in core rows
+            idx = rr + W - shift[cc]  # the row at column 0, shifted >= 0
             counts = np.bincount(idx, minlength=H + 2 * W + 2)
             on = np.flatnonzero(counts >= RULE_CORE * W)
             if len(on) and counts[on].sum() > best:
@@ -111,6 +113,17 @@ def paper_rules(mask: np.ndarray) -> np.ndarray:
         on = np.isin(idx, list(rows))
         o[rr[on], cc[on]] = True
     return out
+
+
+def _widest_band(m: np.ndarray) -> int:
+    """How many columns of ``m`` (H, W) hold ink within the best band of rows as tall as a rule
+    at the steepest tilt spans across the width. A rule's row holds one pixel per column, all in
+    such a band: below RULE_CORE of the width, ``paper_rules`` finds no rule (a quick no)."""
+    H, W = m.shape
+    band = min(H, int(math.ceil(np.abs(RULE_TILTS).max() * W)) + 2)
+    cs = np.zeros((H + 1, W), np.int32)
+    np.cumsum(m, axis=0, out=cs[1:])
+    return int(((cs[band:] - cs[:-band]) > 0).sum(axis=1).max())
 
 
 def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarray, float] | None:

@@ -173,6 +173,19 @@ def test_thin_strokes_grow_only_when_broken():
     assert len(comps) == 1
 
 
+def test_a_rule_at_the_steepest_tilt_lies_in_one_band_of_rows():
+    """``segment._widest_band``, paper_rules' quick no: a rule at the steepest tilt holds every
+    column within one band of rows; ink that covers a third of the width holds a third."""
+    from digitpad.segment import RULE_TILTS, _widest_band
+
+    h, w = 100, 400
+    yy, xx = np.mgrid[0:h, 0:w]
+    rule = np.abs(yy - (20 + RULE_TILTS.max() * xx)) < 0.6
+    assert _widest_band(rule) == w
+    blob = (np.abs(yy - 50) < 10) & (xx > 100) & (xx < 233)
+    assert _widest_band(blob) == 132
+
+
 def test_faint_rules_when_a_dense_grid_is_most_of_the_ink():
     """``segment.faint_rules`` on squared paper around a small number: the grid's pixels far
     outnumber the pen's, so the 90th percentile of everything seen is a rule's own contrast.
