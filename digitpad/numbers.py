@@ -364,9 +364,9 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
 def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:
     """Step 9 and the Reading: characters, boxes in file pixels, spaces, confidence."""
     chars, gaps = [], []
-    closes = [k for k, c in enumerate(path) if max(c.scores, key=c.scores.get) == ")"]
-    for k, c in enumerate(path):
-        ranked = sorted(c.scores.items(), key=lambda kv: -kv[1])
+    rankings = [sorted(c.scores.items(), key=lambda kv: -kv[1]) for c in path]
+    closes = [k for k, ranked in enumerate(rankings) if ranked[0][0] == ")"]
+    for k, (c, ranked) in enumerate(zip(path, rankings)):
         banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(path) - 1 else "")
         if not any(j > k for j in closes):
             banned += "("  # a '(' opens what a ')' after it closes ("(408) 975-3621")

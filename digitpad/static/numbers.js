@@ -236,10 +236,10 @@ function cutLone(whole, total, cutPath, cutTotal, line) {
 function assemble(path, page, line, images) {
   const N = P.numbers;
   const chars = [], gaps = [];
-  const closes = [];   // where the best reading is ')'
-  path.forEach((c, k) => { if ([...c.scores].sort((a, b) => b[1] - a[1])[0][0] === ")") closes.push(k); });
+  const rankings = path.map((c) => [...c.scores].sort((a, b) => b[1] - a[1]));
+  const closes = rankings.flatMap((ranked, k) => (ranked[0][0] === ")" ? [k] : []));   // where the best reading is ')'
   path.forEach((c, k) => {
-    let ranked = [...c.scores].sort((a, b) => b[1] - a[1]);
+    let ranked = rankings[k];
     let banned = (k === 0 ? N.NOT_FIRST : "") + (k === path.length - 1 ? N.NOT_LAST : "");
     if (!closes.some((j) => j > k)) banned += "(";   // a '(' opens what a ')' after it closes
     if (banned.includes(ranked[0][0]) && ranked.some(([ch]) => !banned.includes(ch))) {
