@@ -50,7 +50,7 @@ from .preprocess import preprocess_bytes
 
 log = logging.getLogger(__name__)
 
-CORPUS_VERSION = 2  # bump when what a spec produces changes: old caches are then ignored
+CORPUS_VERSION = 3  # bump when what a spec produces changes: old caches are then ignored
 DIGIT_SIDE = 200.0  # a digit's longest side on the 280 canvas (pendigits and UNIPEN: median 200)
 COLUMNS = ("char", "category", "source", "writer", "lab", "canvas_style", "hand_style", "id")
 DOODLE_SEEDS = {"train": 1000, "val": 2000, "test": 3000}

@@ -5,7 +5,12 @@ Measured on UNIPEN's gmd lab (the slashing lab) before writing these:
 - a slashed zero's slash is a second, straight stroke through the middle, mostly from beyond
   the top right to beyond the bottom left of the oval (10 in 12), rising at ~50-75 degrees and
   overshooting it by 0-45% above and 0-60% below (of the oval's height); lab art's writers
-  slash steeply, nearly vertically;
+  slash steeply, nearly vertically, and one of them (art:writer03) the other way, from the top
+  left to the bottom right: ``digitnet-2.1``, trained on '/' slashes only, read every UNIPEN
+  slashed zero mirrored (so slashed '\\') as ``other`` 81% of the time and as 0 only 12%;
+- a zero may run clockwise as well as anticlockwise (its closing overlap then sits on the other
+  side): ``digitnet-2.1`` read the dev writers' zeros mirrored left-right as 0 only 73% (UNIPEN)
+  and 92% (pendigits) of the time, against 99% as written (mirrored 8s: 99-100%);
 - a barred seven's bar is a separate, near-horizontal stroke at 45-65% of the height, drawn
   left to right across the stem, often as wide as the seven;
 - a flagged one is one stroke that starts low on the left (55-70% of the height) and runs up
@@ -39,7 +44,7 @@ from .strokes import Strokes, as_arrays, box, crossings, line, path_ratio, refit
 
 # Which styles each digit may get, with their weights (``variant`` draws one).
 VARIANTS: dict[str, dict[str, float]] = {
-    "0": {"slashed-zero": 0.85, "dotted-zero": 0.15},
+    "0": {"slashed-zero": 0.7, "mirrored-zero": 0.2, "dotted-zero": 0.1},
     "1": {"one-flag": 0.5, "one-foot": 0.15, "one-flag-foot": 0.35},
     "4": {"open-four": 0.5, "closed-four": 0.5},
     "7": {"barred-seven": 0.8, "seven-serif": 0.2},
@@ -51,14 +56,20 @@ def slashed_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
     lo, hi = box(strokes)
     h = (hi - lo)[1]
     centre = (lo + hi) / 2 + rng.normal(0, 0.04, 2) * (hi - lo)
-    # Rising to the right at 50-75 degrees (gmd's writers), or steeply at 75-88 (art's).
+    # Rising to the right at 50-75 degrees (gmd's writers), or steeply at 75-88 (art's); one
+    # slash in four falls to the right instead, as art:writer03 writes it.
     angle = np.radians(rng.uniform(50, 75) if rng.random() < 0.8 else rng.uniform(75, 88))
-    run = 1 / np.tan(angle)  # x change per unit of y going up
+    run = (1 if rng.random() < 0.75 else -1) / np.tan(angle)  # x change per unit of y going up
     y_top, y_bottom = lo[1] - rng.uniform(0.0, 0.45) * h, hi[1] + rng.uniform(0.0, 0.6) * h
     top = (centre[0] + run * (centre[1] - y_top), y_top)
     bottom = (centre[0] - run * (y_bottom - centre[1]), y_bottom)
     ends = (top, bottom) if rng.random() < 0.8 else (bottom, top)
     return strokes + [line(*ends, rng)]
+
+
+def mirrored_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
+    """A zero drawn the other way round (clockwise for most): the strokes mirrored left-right."""
+    return [s * (-1.0, 1.0) for s in strokes]
 
 
 def dotted_zero(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
@@ -240,7 +251,7 @@ def jitter(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
 
 
 STYLES: dict[str, Callable[[Strokes, np.random.Generator], Strokes | None]] = {
-    "slashed-zero": slashed_zero, "dotted-zero": dotted_zero,
+    "slashed-zero": slashed_zero, "mirrored-zero": mirrored_zero, "dotted-zero": dotted_zero,
     "barred-seven": barred_seven, "seven-serif": seven_serif,
     "one-flag": one_flag, "one-foot": one_foot, "one-flag-foot": one_flag_foot,
     "open-four": open_four, "closed-four": closed_four,

@@ -53,6 +53,25 @@ def test_slashed_zero_puts_ink_through_the_middle(digits):
         assert centre_ink(new, first=len(r["strokes"])) > 0.1, r["id"]  # the oval's middle
 
 
+def test_zeros_are_slashed_both_ways_and_drawn_both_ways_round(digits):
+    """Most slashes rise to the right ('/'), some fall ('\\'); a mirrored zero is the same
+    drawing flipped left-right in place (a clockwise zero), nothing else changed."""
+    leans = []
+    for r in digits["0"][:40]:
+        for seed in range(5):
+            slash = np.asarray(handstyles.apply("slashed-zero", r, seed=seed)["strokes"][-1])
+            top, bottom = sorted((slash[0], slash[-1]), key=lambda p: p[1])
+            leans.append(bottom[0] > top[0])  # falls to the right, like a backslash
+    assert 0.1 < np.mean(leans) < 0.45, np.mean(leans)
+    for r in digits["0"][:20]:
+        new = handstyles.apply("mirrored-zero", r)
+        old, pts = (np.concatenate([np.asarray(s) for s in x["strokes"]]) for x in (r, new))
+        lo, hi = old.min(0), old.max(0)
+        np.testing.assert_allclose(pts[:, 0], lo[0] + hi[0] - old[:, 0], atol=0.02)
+        np.testing.assert_allclose(pts[:, 1], old[:, 1], atol=0.02)
+    assert "mirrored-zero" in handstyles.VARIANTS["0"]
+
+
 def test_added_strokes_are_what_the_detector_sees(digits):
     """The augmenter and the detector of real styles agree (two independent geometries)."""
     for style, digit, want in [("slashed-zero", "0", 0.9), ("barred-seven", "7", 0.9),
