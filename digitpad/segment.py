@@ -92,9 +92,9 @@ def paper_rules(mask: np.ndarray) -> np.ndarray:
     out = np.zeros_like(mask)
     for m, o in ((mask, out), (mask.T, out.T)):  # o: a view; the rules run along m's rows
         H, W = m.shape
+        if np.count_nonzero(m) < RULE_CORE * W or _widest_band(m) < RULE_CORE * W:
+            continue  # (counted, not indexed: the pixels' indices are only needed past the quick no)
         rr, cc = np.nonzero(m)
-        if len(rr) < RULE_CORE * W or _widest_band(m) < RULE_CORE * W:
-            continue
         # (T, W): each tilt's row shift at each column (per column, not per pixel: the same values)
         shifts = np.round(np.outer(RULE_TILTS, np.arange(W, dtype=np.float64))).astype(np.int64)
         best, found = 0, None  # one sheet: every rule of a direction has the same tilt, the one
