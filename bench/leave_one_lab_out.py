@@ -56,7 +56,7 @@ def train_short(name: str, exclude: tuple[str, ...], cfg: TrainConfig, args, dat
 
     out = Path(args.out) / name
     if not (out / "done").is_file():
-        hw = trainset.load_handwriting(exclude_labs=exclude, **data)
+        hw = trainset.load_handwriting(exclude_labs=exclude, reader_numbers=cfg.reader_numbers, **data)
         assert not set(exclude) & (set(hw.train.lab.tolist()) | set(hw.val.lab.tolist()))
         train(cfg, data_dir=args.data_dir, out_dir=out, handwriting=hw, export=False, progress=not args.no_progress)
         (out / "done").write_text(json.dumps({"train_images": int(len(hw.train))}))

@@ -29,10 +29,8 @@ from digitpad.cuts import cut
 from digitpad.decode import decode
 from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
+from digitpad.readercrops import COVER, PURITY, SCHEMES, owner, owners
 from digitpad.segment import components_of, ink_page
-
-PURITY, COVER = 0.8, 0.8
-SCHEMES = ["pad", "pad", "thin-pen", "marker", "blue-on-cream", "photo"]
 
 
 def samples(hands: list[compose.Hand], n: int, seed: int, templates: list[str]) -> list[compose.Sample]:
@@ -46,16 +44,6 @@ def samples(hands: list[compose.Hand], n: int, seed: int, templates: list[str]) 
                 break
         out.append(compose.compose(hand, text, r.choice(list(compose.LAYOUTS)), r.choice(SCHEMES), seed=seed + i))
     return out
-
-
-def owners(sample: compose.Sample, page) -> np.ndarray:
-    """Ownership of the page's working pixels: (h, w) int16, -1 for none."""
-    own = sample.ownership()
-    h, w = page.mask.shape
-    ox, oy = page.origin
-    ys = np.clip(((np.arange(h) + 0.5) * page.scale + oy).astype(int), 0, own.shape[0] - 1)
-    xs = np.clip(((np.arange(w) + 0.5) * page.scale + ox).astype(int), 0, own.shape[1] - 1)
-    return own[np.ix_(ys, xs)]
 
 
 def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.ndarray], list[int]]:
@@ -80,12 +68,9 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
         if c.feats is None:
             continue
         y0, y1, x0, x1 = c.mask_box
-        o = own[y0:y1, x0:x1][numbers._paint(pieces[c.i:c.j], c.mask_box)]
-        o = o[o >= 0]
-        cnt = np.bincount(o, minlength=n) if len(o) else np.zeros(n, int)
-        k = int(cnt.argmax())
+        k, purity, cover = owner(own[y0:y1, x0:x1][numbers._paint(pieces[c.i:c.j], c.mask_box)], total)
         feats.append(c.feats)
-        labels.append(int(len(o) > 0 and cnt[k] >= PURITY * len(o) and cnt[k] >= COVER * total[k]))
+        labels.append(int(k >= 0 and purity >= PURITY and cover >= COVER))
     return feats, labels
 
 

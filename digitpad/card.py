@@ -152,8 +152,12 @@ def _trained_on(d: dict) -> str:
     text = f"{d.get('mnist_train_images', d.get('train_images', 0) - d.get('extra_images', 0)):,} MNIST training images"
     if d.get("handwriting"):
         hw = d["handwriting"]
+        crops = hw.get("reader_crops")
+        reader = (f" + {crops['images']:,} candidate characters the number reader cut from {crops['numbers']:,} numbers "
+                  f"composed of those writers' characters ({crops['other']:,} halves and merges, as `other`)"
+                  if crops else "")
         return text + (f" + {hw['train']['images']:,} handwriting corpus images (train writers; "
-                       f"{hw['train']['hand_style_variants']:,} hand-style variants), mixed per epoch as "
+                       f"{hw['train']['hand_style_variants']:,} hand-style variants){reader}, mixed per epoch as "
                        + ", ".join(f"{k} {v:,}" for k, v in d.get("epoch", {}).items()))
     if d.get("extra"):
         x = d["extra"]

@@ -269,14 +269,14 @@ def render(recs: list[dict], styles: tuple[str, ...], jobs: int = 1) -> tuple[np
     return out, [work[k] for k in kept]
 
 
-def _fingerprint(path: Path) -> str:
+def fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def cache_key(spec: CorpusSpec, pendigits_path: str | Path, unipen_dir: str | Path) -> str:
     files = [Path(pendigits_path)] + [Path(unipen_dir) / n for n in handwriting.UNIPEN_FILES.values()]
     blob = json.dumps({"spec": dataclasses.asdict(spec.resolved()), "version": CORPUS_VERSION,
-                       "data": [_fingerprint(f) for f in files]}, sort_keys=True)
+                       "data": [fingerprint(f) for f in files]}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

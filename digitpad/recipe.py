@@ -87,6 +87,10 @@ class TrainConfig(Augmentation):
                                           "and number symbols (the rest: MNIST and negatives)")
     negative_share: float = knob(0.15, "share of each epoch drawn from the corpus's `other` images "
                                        "(letters, symbols, doodles)")
+    reader_share: float = knob(0.15, "share of each epoch drawn from the number reader's own candidates of "
+                                     "composed numbers (whole characters, and halves and merges as `other`)")
+    reader_numbers: int = knob(1500, "composed numbers of the train writers whose candidates are trained on "
+                                     "(digitpad.readercrops; 0: none)")
     epoch_images: int | None = knob(None, "images per epoch; unset: MNIST's plus the corpus's")
     handwriting_limit: int | None = knob(None, "at most N records per handwriting source (cheap mode)")
     seed: int = knob(0, "random seed for weights, shuffling and augmentation")

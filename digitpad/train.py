@@ -39,7 +39,7 @@ from .fit import (
 )
 from .model import bake_temperature, build_model, count_parameters
 from .recipe import TrainConfig
-from .trainset import Handwriting, epoch_counts, trained_on, training_sets
+from .trainset import GROUPS, Handwriting, epoch_counts, trained_on, training_sets
 
 
 def train(
@@ -77,8 +77,8 @@ def train(
 
     mnist_train, mnist_val = mnist.split_train_val(*mnist.load_split("train", data_dir), cfg)
     sets = training_sets(mnist_train, mnist_val, handwriting)
-    counts = epoch_counts(sets.groups, handwriting_share=cfg.handwriting_share,
-                          negative_share=cfg.negative_share, epoch_images=cfg.epoch_images)
+    counts = epoch_counts(sets.groups, handwriting_share=cfg.handwriting_share, negative_share=cfg.negative_share,
+                          reader_share=cfg.reader_share, epoch_images=cfg.epoch_images)
     mix = (torch.from_numpy(sets.groups.astype(np.int64)), counts) if handwriting is not None else None
 
     model = build_model(cfg.model).to(memory_format=torch.channels_last)
@@ -100,7 +100,7 @@ def train(
         "mnist_train_images": int(len(mnist_train[1])),
         "val_images": int(len(sets.val[1])),
         "mnist_val_images": int(len(mnist_val[1])),
-        "epoch": dict(zip(("mnist", "handwriting", "negatives"), counts, strict=True)),
+        "epoch": dict(zip(GROUPS, counts, strict=True)),
         **({"handwriting": handwriting.info} if handwriting is not None else {}),
         **({"extra_val_images": {k: int(len(v[0])) for k, v in extra_val.items()}} if extra_val else {}),
     }

@@ -9,10 +9,12 @@ drawn on the page's canvas and preprocessed as the server does. Training reads t
 *train* writers; validation (checkpoint, temperature, thresholds: every choice) reads MNIST's
 validation split and the corpus's *val* writers. Test writers are never read here.
 
-Each epoch is drawn from three groups in fixed shares (``TrainConfig.handwriting_share`` and
-``negative_share``; MNIST gets the rest): MNIST digits, handwriting (pen digits with their
-hand-style variants, and the number symbols), negatives (class ``other``: letters, symbols,
-doodles). A group smaller than its share is repeated, a larger one sub-sampled afresh each epoch.
+Each epoch is drawn from four groups in fixed shares (``TrainConfig.handwriting_share``,
+``negative_share`` and ``reader_share``; MNIST gets the rest): MNIST digits, handwriting (pen
+digits with their hand-style variants, and the number symbols), negatives (class ``other``:
+letters, symbols, doodles), and the number reader's own candidates of composed numbers of the
+train writers (``digitpad.readercrops``: whole characters with their class, halves and merges as
+``other``). A group smaller than its share is repeated, a larger one sub-sampled afresh each epoch.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from . import charset, corpus, handwriting, scorecard, thresholds
+from .readercrops import ReaderCrops, load_reader_crops
 
-MNIST, HANDWRITING, NEGATIVES = 0, 1, 2
-GROUPS = ("mnist", "handwriting", "negatives")
+MNIST, HANDWRITING, NEGATIVES, READER = 0, 1, 2, 3
+GROUPS = ("mnist", "handwriting", "negatives", "reader")
 CREDITS = {
     "mnist": "MNIST (LeCun, Cortes, Burges)",
     "pendigits": "pendigits (UCI Pen-Based Recognition of Handwritten Digits, Alpaydin & Alimoglu 1998; CC BY 4.0)",
@@ -40,6 +43,7 @@ class Handwriting:
     train: corpus.Corpus  # trainable images only (labels >= 0)
     val: corpus.Corpus  # every val image (digit-like letters etc. have label -1: reports only)
     info: dict = field(default_factory=dict)
+    reader: ReaderCrops | None = None  # the reader's candidates of the train writers' composed numbers
 
 
 @dataclass
@@ -48,15 +52,17 @@ class TrainingSets:
 
     images: np.ndarray
     labels: np.ndarray
-    groups: np.ndarray  # (N,) MNIST / HANDWRITING / NEGATIVES
+    groups: np.ndarray  # (N,) MNIST / HANDWRITING / NEGATIVES / READER
     val: tuple[np.ndarray, np.ndarray]  # the pooled validation set that chooses the checkpoint
     val_sets: dict[str, tuple[np.ndarray, np.ndarray]]  # its parts, logged each epoch
 
 
 def load_handwriting(*, pendigits_path: str | Path, unipen_dir: str | Path, cache_dir: str | Path | None,
-                limit: int | None = None, exclude_labs: tuple[str, ...] = (), jobs: int = 1) -> Handwriting:
+                limit: int | None = None, exclude_labs: tuple[str, ...] = (), reader_numbers: int = 0,
+                jobs: int = 1) -> Handwriting:
     """The corpus's train (trainable) and val splits; ``limit`` records per source (cheap mode);
-    ``exclude_labs``: leave every writer of these UNIPEN labs out of both (leave-one-lab-out)."""
+    ``exclude_labs``: leave every writer of these UNIPEN labs out of both (leave-one-lab-out);
+    ``reader_numbers``: the reader's candidates of that many composed numbers of the train writers."""
     def build(split: str) -> corpus.Corpus:
         return corpus.build(corpus.CorpusSpec(split, limit=limit), pendigits_path=pendigits_path,
                             unipen_dir=unipen_dir, cache_dir=cache_dir, jobs=jobs)
@@ -64,8 +70,13 @@ def load_handwriting(*, pendigits_path: str | Path, unipen_dir: str | Path, cach
     train, val = build("train").trainable(), build("val")
     if exclude_labs:
         train, val = train.subset(~np.isin(train.lab, exclude_labs)), val.subset(~np.isin(val.lab, exclude_labs))
-    return Handwriting(train, val, describe(train, val, pendigits_path=pendigits_path, unipen_dir=unipen_dir,
-                                            limit=limit, exclude_labs=exclude_labs))
+    reader = load_reader_crops("train", reader_numbers, pendigits_path=pendigits_path, unipen_dir=unipen_dir,
+                               cache_dir=cache_dir, exclude_labs=exclude_labs, jobs=jobs) if reader_numbers else None
+    info = describe(train, val, pendigits_path=pendigits_path, unipen_dir=unipen_dir, limit=limit,
+                    exclude_labs=exclude_labs)
+    if reader is not None:
+        info["reader_crops"] = reader.summary()
+    return Handwriting(train, val, info, reader)
 
 
 def describe(train: corpus.Corpus, val: corpus.Corpus, *, pendigits_path: str | Path, unipen_dir: str | Path,
@@ -115,28 +126,32 @@ def training_sets(mnist_train: tuple[np.ndarray, np.ndarray], mnist_val: tuple[n
         return TrainingSets(x, y.astype(np.int64), np.full(len(y), MNIST, np.int8), mnist_val, val_sets)
     t = hw.train
     groups = np.where(t.labels == charset.OTHER, NEGATIVES, HANDWRITING).astype(np.int8)
+    images, labels = [x, t.images], [y.astype(np.int64), t.labels.astype(np.int64)]
+    if hw.reader is not None:
+        images.append(hw.reader.images)
+        labels.append(hw.reader.labels)
+        groups = np.concatenate([groups, np.full(len(hw.reader.labels), READER, np.int8)])
     v = hw.val.trainable()
     pen = v.category == "digit"
     val_sets.update({"pen": (v.images[pen], v.labels[pen].astype(np.int64)),
                      "other": (v.images[~pen], v.labels[~pen].astype(np.int64))})
     pooled = (np.concatenate([mnist_val[0], v.images]), np.concatenate([mnist_val[1].astype(np.int64), v.labels]))
-    return TrainingSets(np.concatenate([x, t.images]), np.concatenate([y.astype(np.int64), t.labels.astype(np.int64)]),
+    return TrainingSets(np.concatenate(images), np.concatenate(labels),
                         np.concatenate([np.full(len(y), MNIST, np.int8), groups]), pooled, val_sets)
 
 
-def epoch_counts(groups: np.ndarray, *, handwriting_share: float, negative_share: float,
+def epoch_counts(groups: np.ndarray, *, handwriting_share: float, negative_share: float, reader_share: float = 0.0,
                  epoch_images: int | None = None) -> list[int]:
-    """Images per group (MNIST, HANDWRITING, NEGATIVES) in one epoch. Without handwriting the
-    epoch is MNIST alone. A group with no images gets none (its share goes to MNIST)."""
-    sizes = np.bincount(groups, minlength=3)
-    total = int(epoch_images or sizes.sum())
-    if sizes[HANDWRITING] == 0 and sizes[NEGATIVES] == 0:
-        return [total, 0, 0]
-    if not 0 <= handwriting_share + negative_share <= 1:
-        raise ValueError("handwriting_share + negative_share must be within 0..1")
-    hw = round(total * handwriting_share) if sizes[HANDWRITING] else 0
-    neg = round(total * negative_share) if sizes[NEGATIVES] else 0
-    return [total - hw - neg, hw, neg]
+    """Images per group (GROUPS: MNIST, HANDWRITING, NEGATIVES, READER) in one epoch. Without
+    handwriting the epoch is MNIST alone. A group with no images gets none (its share goes to MNIST)."""
+    sizes = np.bincount(groups, minlength=len(GROUPS))
+    total = int(epoch_images or sizes[MNIST] + sizes[HANDWRITING] + sizes[NEGATIVES])
+    shares = (handwriting_share, negative_share, reader_share)
+    if not (min(shares) >= 0 and sum(shares) <= 1):
+        raise ValueError("handwriting_share + negative_share + reader_share must be within 0..1")
+    rest = [round(total * share) if sizes[g] else 0 for g, share in zip((HANDWRITING, NEGATIVES, READER), shares,
+                                                                          strict=True)]
+    return [total - sum(rest), *rest]
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:

@@ -22,12 +22,13 @@ DIGITS = "0123456789"
 FEATURES = ("bias", "log_p1", "log_p2", "width", "height", "width2", "height2", "pieces", "cut_sides", "cut_ink",
             "gap", "drop", "rise", "share", "log_other") + tuple(f"is_{d}" for d in "0123456789") + tuple(
             f"width_{d}" for d in "0123456789")
-WEIGHTS = {"bias": -18.53, "log_p1": 0.4283, "log_p2": -0.2066, "width": 9.087, "height": 22.16, "width2": -9.093,
-           "height2": -10.61, "pieces": 0.1338, "cut_sides": -0.7401, "cut_ink": -0.03199, "gap": 0.184,
-           "drop": 0.8997, "rise": -2.082, "share": 1.15, "log_other": -0.2416, "is_0": -1.365, "is_1": 0.4308,
-           "is_2": -3.259, "is_3": -0.8898, "is_4": 0.7832, "is_5": -0.4171, "is_6": 1.641, "is_7": -1.806,
-           "is_8": 3.153, "is_9": 1.01, "width_0": 6.589, "width_1": 3.519, "width_2": 8.165, "width_3": 5.311,
-           "width_4": 2.914, "width_5": 4.326, "width_6": 1.824, "width_7": 6.57, "width_8": 0.663, "width_9": 3.728}
+WEIGHTS = {"bias": -20.06, "log_p1": 0.6084, "log_p2": -0.06789, "width": 6.962, "height": 31.01, "width2": -5.439,
+           "height2": -14.54, "pieces": 0.2069, "cut_sides": -0.7973, "cut_ink": -0.1549, "gap": 11.78,
+           "drop": 0.2747, "rise": -1.676, "share": -0.02908, "log_other": -0.3429, "is_0": 0.6247, "is_1": 1.126,
+           "is_2": -1.055, "is_3": 0.5643, "is_4": 1.479, "is_5": 1.566, "is_6": 2.613, "is_7": -1.179,
+           "is_8": 3.274, "is_9": 2.678, "width_0": 2.608, "width_1": 0.127, "width_2": 2.521, "width_3": 1.172,
+           "width_4": -0.8853, "width_5": 0.01168, "width_6": -1.733, "width_7": 2.892, "width_8": -1.854,
+           "width_9": -1.57}
 
 
 def features(parts: list[Piece], box: tuple[int, int, int, int], scores: dict[str, float], line: Line,

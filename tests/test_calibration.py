@@ -96,9 +96,12 @@ def test_auroc_and_false_accepts_against_brute_force():
 
 def test_epoch_counts_share_an_epoch_between_the_groups():
     groups = np.array([0] * 600 + [1] * 300 + [2] * 100)
-    assert trainset.epoch_counts(groups, handwriting_share=0.3, negative_share=0.2) == [500, 300, 200]
-    assert trainset.epoch_counts(groups, handwriting_share=0.5, negative_share=0.1, epoch_images=2000) == [800, 1000, 200]
-    assert trainset.epoch_counts(np.zeros(50, int), handwriting_share=0.5, negative_share=0.1) == [50, 0, 0]
+    assert trainset.epoch_counts(groups, handwriting_share=0.3, negative_share=0.2) == [500, 300, 200, 0]
+    assert trainset.epoch_counts(groups, handwriting_share=0.5, negative_share=0.1, epoch_images=2000) == [800, 1000, 200, 0]
+    assert trainset.epoch_counts(np.zeros(50, int), handwriting_share=0.5, negative_share=0.1) == [50, 0, 0, 0]
+    # The reader's candidates take their share of the epoch; their number does not lengthen it.
+    with_reader = np.concatenate([groups, np.full(4000, trainset.READER)])
+    assert trainset.epoch_counts(with_reader, handwriting_share=0.3, negative_share=0.2, reader_share=0.1) == [400, 300, 200, 100]
     with pytest.raises(ValueError):
         trainset.epoch_counts(groups, handwriting_share=0.8, negative_share=0.3)
 

@@ -230,7 +230,8 @@ def test_training_on_the_handwriting_corpus(tmp_path: Path, mnist_dir: Path, pen
     r = subprocess.run(
         [sys.executable, "-m", "digitpad.cli", "train", "--data-dir", str(mnist_dir), "--epochs", "1",
          "--limit", "256", "--out", str(tmp_path / "run"), "--no-progress", "--pendigits", str(pendigits_path),
-         "--unipen", str(unipen_dir), "--handwriting-limit", "12", "--corpus-cache", str(tmp_path / "cache")],
+         "--unipen", str(unipen_dir), "--handwriting-limit", "12", "--reader-numbers", "6",
+         "--corpus-cache", str(tmp_path / "cache")],
         capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stdout + r.stderr
@@ -242,6 +243,9 @@ def test_training_on_the_handwriting_corpus(tmp_path: Path, mnist_dir: Path, pen
             {w for w in splits if (":" in w) == (source == "unipen")}
     assert "UNIPEN consortium, Guyon et al. 1994" in hw["sources"]["unipen"]["credit"]
     assert "UNIPEN consortium, Guyon et al. 1994" in meta["data"]["trained_on"]
+    crops = hw["reader_crops"]  # the reader's candidates of 6 composed numbers: a share of the epoch
+    assert crops["numbers"] == 6 and crops["images"] > crops["other"] > 0
+    assert meta["data"]["epoch"]["reader"] == round(sum(meta["data"]["epoch"].values()) * 0.15)
     assert meta["labels"] == list(charset.CLASSES)
     assert meta["calibration"]["fit_on"].startswith("validation: mnist (256 digits) + pen (")
     assert meta["thresholds"]["chosen_on"] == meta["calibration"]["fit_on"]

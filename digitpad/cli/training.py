@@ -89,13 +89,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         cache = Path(args.corpus_cache) if args.corpus_cache else default_cache_dir()
         jobs = os.cpu_count() or 1
         hw = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
-                                  limit=cfg.handwriting_limit, jobs=jobs)
+                                       limit=cfg.handwriting_limit, reader_numbers=cfg.reader_numbers, jobs=jobs)
         if args.heldout:
             heldout = trainset.heldout_figures(trainset.heldout_corpus(
                 pendigits_path=pen, unipen_dir=uni, cache_dir=cache, limit=cfg.handwriting_limit, jobs=jobs))
         w = hw.info["writers_trained_on"]
         print(f"+ handwriting: {len(hw.train):,} images of {w['pendigits']} pendigits and {w['unipen']} UNIPEN "
               f"train writers; {len(hw.val):,} validation images", file=sys.stderr)
+        if hw.reader is not None:
+            print(f"+ the reader's candidates of {hw.reader.numbers:,} composed numbers of those writers: "
+                  f"{len(hw.reader.labels):,} images ({hw.reader.summary()['other']:,} of them `other`)", file=sys.stderr)
     meta = train(cfg, data_dir=s.data_dir, out_dir=args.out, resume=args.resume, handwriting=hw, heldout=heldout,
                  progress=not args.no_progress, version=args.version)
     m = meta["metrics"]
