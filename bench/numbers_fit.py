@@ -25,12 +25,9 @@ import time
 import numpy as np
 
 from digitpad import compose, numbers, verifier
-from digitpad.cuts import cut
 from digitpad.decode import decode
-from digitpad.engines import default as default_engine
 from digitpad.predict import Predictor
-from digitpad.readercrops import COVER, PURITY, SCHEMES, owner, owners
-from digitpad.segment import components_of, ink_page
+from digitpad.readercrops import COVER, PURITY, SCHEMES, owner, truth_view
 
 
 def samples(hands: list[compose.Hand], n: int, seed: int, templates: list[str]) -> list[compose.Sample]:
@@ -48,18 +45,14 @@ def samples(hands: list[compose.Hand], n: int, seed: int, templates: list[str]) 
 
 def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.ndarray], list[int]]:
     """Features and labels (1: exactly one character) of one number's tall candidates."""
-    page = ink_page(decode(sample.image), default_engine())
-    if page is None:
+    view = truth_view(sample)
+    if view is None:
         return [], []
-    comps, line = components_of(page.mask, page.engine)
-    pieces = cut(comps, line)
+    page, line, pieces, own, total = view
     cands = numbers.candidates(page, pieces, line)
     todo = [c for c in cands if c.image is not None]
     probs = model.predict_batch(np.stack([c.image for c in todo])) if todo else []
     by_id = {id(c): p for c, p in zip(todo, probs)}
-    own = owners(sample, page)
-    n = len(sample.strokes)
-    total = np.bincount(own[page.mask & (own >= 0)], minlength=n)
     feats, labels = [], []
     area = numbers.component_areas(pieces)
     spans = [p for p in pieces if p.height >= numbers.TALL * line.height]

@@ -38,7 +38,7 @@ from .corpus import fingerprint
 from .cuts import cut
 from .decode import decode
 from .engines import default as default_engine
-from .segment import Page, components_of, ink_page
+from .segment import Line, Page, Piece, components_of, ink_page
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,18 @@ def owner(own: np.ndarray, total: np.ndarray) -> tuple[int, float, float]:
     return k, cnt[k] / len(own), cnt[k] / max(int(total[k]), 1)
 
 
+def truth_view(s: compose.Sample) -> tuple[Page, Line, list[Piece], np.ndarray, np.ndarray] | None:
+    """What the reader sees of a composed number, with its ground truth: the page, the line, the
+    pieces after cutting (``cuts.cut``), each working pixel's owner (``owners``) and each
+    character's ink on the page ((n,) pixels). None when the page has no ink."""
+    page = ink_page(decode(s.image), default_engine())
+    if page is None:
+        return None
+    comps, line = components_of(page.mask, page.engine)
+    own = owners(s, page)
+    return page, line, cut(comps, line), own, np.bincount(own[page.mask & (own >= 0)], minlength=len(s.strokes))
+
+
 def sample(hands: list[compose.Hand], seed: int) -> compose.Sample:
     """One composed number of a random hand, template, layout and scheme (deterministic in ``seed``)."""
     r = random.Random(seed)
@@ -97,15 +109,13 @@ def sample(hands: list[compose.Hand], seed: int) -> compose.Sample:
 
 def crops_of(s: compose.Sample) -> tuple[list[np.ndarray], list[int]]:
     """The labelled tall candidates of one composed number: (28, 28) images and class indices."""
-    page = ink_page(decode(s.image), default_engine())
-    if page is None:
+    view = truth_view(s)
+    if view is None:
         return [], []
-    comps, line = components_of(page.mask, page.engine)
-    own = owners(s, page)
-    total = np.bincount(own[page.mask & (own >= 0)], minlength=len(s.strokes))
+    page, line, pieces, own, total = view
     chars = s.text.replace(" ", "")
     images, labels = [], []
-    for c in numbers.candidates(page, cut(comps, line), line):
+    for c in numbers.candidates(page, pieces, line):
         y0, y1, x0, x1 = c.mask_box
         if c.image is None or (y1 - y0) < numbers.TALL * line.height:
             continue  # small marks are read by their geometry too (numbers.MARKS); the model sees tall ones
