@@ -118,7 +118,7 @@ def crops_of(s: compose.Sample) -> tuple[list[np.ndarray], list[int]]:
     for c in numbers.candidates(page, pieces, line):
         y0, y1, x0, x1 = c.mask_box
         if c.image is None or (y1 - y0) < numbers.TALL * line.height:
-            continue  # small marks are read by their geometry too (numbers.MARKS); the model sees tall ones
+            continue  # tall ones only, as the verifier's fit: small marks are weighed by their geometry too (numbers.MARKS)
         k, purity, cover = owner(own[y0:y1, x0:x1][numbers._paint(c.parts, c.mask_box)], total)
         if k < 0:
             continue
