@@ -269,14 +269,15 @@ def render(recs: list[dict], styles: tuple[str, ...], jobs: int = 1) -> tuple[np
     return out, [work[k] for k in kept]
 
 
-def fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def data_fingerprints(pendigits_path: str | Path, unipen_dir: str | Path) -> list[str]:
+    """A short hash of each data file a corpus is drawn from (cache keys change with the data)."""
+    files = [Path(pendigits_path)] + [Path(unipen_dir) / n for n in handwriting.UNIPEN_FILES.values()]
+    return [hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files]
 
 
 def cache_key(spec: CorpusSpec, pendigits_path: str | Path, unipen_dir: str | Path) -> str:
-    files = [Path(pendigits_path)] + [Path(unipen_dir) / n for n in handwriting.UNIPEN_FILES.values()]
     blob = json.dumps({"spec": dataclasses.asdict(spec.resolved()), "version": CORPUS_VERSION,
-                       "data": [fingerprint(f) for f in files]}, sort_keys=True)
+                       "data": data_fingerprints(pendigits_path, unipen_dir)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -24,6 +24,7 @@ arguments, READER_CROPS_VERSION (bump it when the reader's candidates change) an
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import random
@@ -33,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import charset, compose, handwriting, numbers
-from .corpus import fingerprint
+from . import charset, compose, numbers
+from .artifact import write_atomically
+from .corpus import data_fingerprints
 from .cuts import cut
 from .decode import decode
 from .engines import default as default_engine
@@ -143,8 +145,7 @@ def _chunk(args: tuple[list[compose.Hand], int, int]) -> tuple[list[np.ndarray],
 
 def reader_crops(hands: list[compose.Hand], numbers: int, seed: int = 20000, jobs: int = 1) -> ReaderCrops:
     """The labelled candidates of ``numbers`` composed numbers of ``hands`` (seeds seed..seed+numbers-1)."""
-    if not hands or numbers <= 0:
-        return ReaderCrops(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), 0)
+    numbers = max(numbers, 0) if hands else 0
     jobs = max(1, min(jobs, numbers))
     bounds = np.linspace(seed, seed + numbers, jobs + 1).astype(int)
     chunks = [(hands, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -166,9 +167,9 @@ def load_reader_crops(split: str, numbers: int, *, pendigits_path: str | Path, u
     ``exclude_labs``: leave every writer of these UNIPEN labs out (leave-one-lab-out)."""
     path = None
     if cache_dir is not None:
-        files = [Path(pendigits_path)] + [Path(unipen_dir) / n for n in handwriting.UNIPEN_FILES.values()]
         blob = json.dumps({"split": split, "numbers": numbers, "seed": seed, "exclude": sorted(exclude_labs),
-                           "version": READER_CROPS_VERSION, "data": [fingerprint(f) for f in files]}, sort_keys=True)
+                           "version": READER_CROPS_VERSION, "data": data_fingerprints(pendigits_path, unipen_dir)},
+                          sort_keys=True)
         path = Path(cache_dir) / f"reader-{split}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
         if path.is_file():
             with np.load(path) as z:
@@ -177,9 +178,8 @@ def load_reader_crops(split: str, numbers: int, *, pendigits_path: str | Path, u
              if h.writer.split(":")[0] not in exclude_labs]
     crops = reader_crops(hands, numbers, seed, jobs)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, images=crops.images, labels=crops.labels, numbers=crops.numbers)
-        tmp.replace(path)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, images=crops.images, labels=crops.labels, numbers=crops.numbers)
+        write_atomically(path, buf.getvalue())
     return crops
 
