@@ -10,19 +10,26 @@ README picture of the page reading a number.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from digitpad import compose
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+import number_replay  # noqa: E402 (bench/: the replay whose drawing of the page is checked here)
+
 DESKTOP = {"width": 1000, "height": 720}
 PHONE = {"width": 390, "height": 800}
 
@@ -198,3 +205,36 @@ def test_number_screenshot(browser, live_server: str, written, output_dir: Path)
     assert shot.stat().st_size < 300_000
     if os.environ.get("DIGITPAD_UPDATE_SCREENSHOT") == "1":
         shutil.copy(shot, REPO / "docs" / "screenshot-number.png")
+
+
+def _ink(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., 3] > 127  # (h, w) bool
+
+
+def test_the_replay_bench_draws_what_the_page_sends(browser, live_server: str, unipen_dir: Path,
+                                                     pendigits_path: Path):
+    """bench/number_replay.py compares the page with /api/read on the page's own drawing, made
+    in Python (``page_drawing``: the page's ink size, curve, pen, margin, export). Held to the
+    PNG the page really sends for real numbers: the same size within a pixel or two and the
+    same ink (a changed pen, margin, export size or a straight line in place of the page's
+    curve lowers the overlap to 0.95 or less on these numbers)."""
+    numbers = number_replay.vetted(compose.load_records(unipen_dir, pendigits_path, split="test")["numbers"])[:4]
+    t = NumberTab(browser, live_server, DESKTOP)
+    try:
+        pad = t.page.get_by_test_id("pad").bounding_box()
+        for rec, label in numbers:
+            number_replay.write(t.page, rec, "mouse")
+            t.shown()
+            sent = _ink(base64.b64decode(t.page.evaluate("() => window.__lastRead")["b64"]))
+            ours = _ink(number_replay.page_drawing(rec, pad))
+            assert abs(sent.shape[0] - ours.shape[0]) <= 2 and abs(sent.shape[1] - ours.shape[1]) <= 2, \
+                (label, sent.shape, ours.shape)
+            h, w = min(sent.shape[0], ours.shape[0]) - 2, min(sent.shape[1], ours.shape[1]) - 2
+            overlap = max(((a := sent[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]) & (b := ours[1:1 + h, 1:1 + w])).sum()
+                          / (a | b).sum() for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # best within a pixel's shift
+            assert overlap >= 0.95, (label, overlap)
+            t.page.keyboard.press("Escape")
+            t.page.wait_for_function("() => document.getElementById('result').dataset.state === 'empty'")
+        assert t.errors == []
+    finally:
+        t.close()
