@@ -19,7 +19,8 @@ and, in the same run, by a plain
 connected-components baseline (8-connected components of the same ink mask, merged when their
 boxes overlap horizontally by half the narrower one, each read by the model). Figures: exact
 whole-string accuracy and character accuracy (1 - edit distance / length) by layout, by length,
-by scheme, digits-only vs with separators, real numbers; the in-process CPU time per 6-character
+by scheme, digits-only vs with separators, real numbers; how often the answer is flagged (its
+status not ``ok``) when it is right and when it is wrong; the in-process CPU time per 6-character
 number (p50, decode included); and lone digits (held-out pendigits and UNIPEN writers on the
 page's canvas) through the number reader vs the single-digit path (what ``/api/predict``
 answers: its digit field, and that digit as the page shows it, not when it says ``not_digit``). Prints tables
@@ -112,16 +113,18 @@ def baseline(img: Decoded, model: Predictor) -> str:
 
 
 class Tally:
-    """Exact and character accuracy per group, for the reader and the baseline; the kinds of
-    the reader's errors per group and its most frequent substitutions."""
+    """Exact and character accuracy per group, for the reader and the baseline; how often the
+    reader's answer is flagged (status not ``ok``: what the page marks) when it is right and
+    when it is wrong; the kinds of the reader's errors per group and its most frequent
+    substitutions."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[tuple[bool, float, bool, float]]] = defaultdict(list)
+        self.rows: dict[str, list[tuple[bool, float, bool, float, bool]]] = defaultdict(list)
         self.kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.swaps: dict[str, int] = defaultdict(int)
 
-    def add(self, keys: list[str], truth: str, got: str, base: str) -> None:
-        row = (got == truth, char_accuracy(truth, got), base == truth, char_accuracy(truth, base))
+    def add(self, keys: list[str], truth: str, got: str, base: str, flagged: bool) -> None:
+        row = (got == truth, char_accuracy(truth, got), base == truth, char_accuracy(truth, base), flagged)
         for k in keys:
             self.rows[k].append(row)
         if got != truth:
@@ -140,17 +143,22 @@ class Tally:
         return {"kinds": {k: dict(v) for k, v in self.kinds.items()}, "misreads": dict(top)}
 
     def table(self, title: str, order: list[str] | None = None) -> list[dict]:
-        print(f"\n{title}\n| group | n | exact | char | baseline exact | baseline char |\n|---|---|---|---|---|---|")
+        print(f"\n{title}\n| group | n | exact | char | baseline exact | baseline char | flagged: right / wrong |"
+              "\n|---|---|---|---|---|---|---|")
         out = []
         for k in order or sorted(self.rows):
             if k not in self.rows:
                 continue
             a = np.array(self.rows[k], dtype=np.float64)
+            right = a[:, 0] == 1
             r = {"group": k, "n": len(a), "exact": a[:, 0].mean(), "char": a[:, 1].mean(),
-                 "baseline_exact": a[:, 2].mean(), "baseline_char": a[:, 3].mean()}
+                 "baseline_exact": a[:, 2].mean(), "baseline_char": a[:, 3].mean(),
+                 "flagged_right": a[right, 4].mean() if right.any() else None,
+                 "flagged_wrong": a[~right, 4].mean() if (~right).any() else None}
             out.append(r)
+            flags = " / ".join("-" if r[f] is None else f"{r[f]:.0%}" for f in ("flagged_right", "flagged_wrong"))
             print(f"| {k} | {r['n']} | {r['exact']:.1%} | {r['char']:.1%} | {r['baseline_exact']:.1%} | "
-                  f"{r['baseline_char']:.1%} |")
+                  f"{r['baseline_char']:.1%} | {flags} |")
         return out
 
 
@@ -173,10 +181,11 @@ def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates:
             scheme = schemes[k % len(schemes)]
             k += 1
             s = compose.compose(hand, text, layout, scheme, seed=seed + i)
-            got = reader.read(s.image)["text"]
+            answer = reader.read(s.image)
+            got = answer["text"]
             base = baseline(decode(s.image), reader.reader.predictor)
             tally.add([layout, f"{layout} / {length_group(text)}", f"scheme {scheme}", length_group(text), "all"],
-                      text, got, base)
+                      text, got, base, answer["status"] != "ok")
             if got != text:
                 failures.append((f"{layout} {scheme} {hand.writer}", text, got, s.image))
     return tally
@@ -192,9 +201,10 @@ def real_numbers(records: list[dict], reader: NumberReader, schemes: list[str], 
         kind = "digits" if label.isdigit() else "with separators"
         for scheme in schemes:
             png = compose.render_record(rec, scheme)
-            got = reader.read(png)["text"].replace(" ", "")  # labels have no spaces
+            answer = reader.read(png)
+            got = answer["text"].replace(" ", "")  # labels have no spaces
             base = baseline(decode(png), reader.reader.predictor)
-            tally.add([f"real {scheme}", f"real {scheme} / {kind}"], label, got, base)
+            tally.add([f"real {scheme}", f"real {scheme} / {kind}"], label, got, base, answer["status"] != "ok")
             if got != label and scheme == schemes[0]:
                 failures.append((f"real {rec['writer']}", label, got, png))
     return tally

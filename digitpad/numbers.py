@@ -380,7 +380,11 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
         s, (ox, oy) = page.scale, page.origin
         box = (int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s)))
         img = c.image if c.image is not None else np.zeros((28, 28), np.uint8)
-        norm = max(1.0, total)  # (geometric scores beside the model's may sum above 1)
+        # A mark's scores are its geometry times the model's (floored) probability, not a
+        # probability: its confidence is its share of them (a clear '.' read with the model's
+        # 1% said 0.01). Other characters' are the model's (geometric ones beside them may sum
+        # above 1; below 1, the rest is the model's `other`).
+        norm = total if ch in MARKS else max(1.0, total)
         chars.append(Character(ch, p / norm, box, [(a, q / norm) for a, q in ranked[1:4]], img,
                                {a: q / norm for a, q in c.scores.items()}, c.p_other))
         if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)

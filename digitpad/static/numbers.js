@@ -252,7 +252,9 @@ function assemble(path, page, line, images) {
     const [y0, y1, x0, x1] = c.maskBox;
     const s = page.scale, [ox, oy] = page.origin;
     const box = [Math.trunc(ox + x0 * s), Math.trunc(oy + y0 * s), Math.ceil((x1 - x0) * s), Math.ceil((y1 - y0) * s)];
-    const norm = Math.max(1.0, total);   // (geometric scores beside the model's may sum above 1)
+    // A mark's scores are its geometry times the model's (floored) probability, not a
+    // probability: its confidence is its share of them. Other characters' are the model's.
+    const norm = N.MARKS.includes(ch) ? total : Math.max(1.0, total);
     chars.push({
       char: ch, confidence: p / norm, box, alternatives: ranked.slice(1, 4).map(([a, q]) => [a, q / norm]),
       image: c.image || new Uint8Array(784), scores: new Map([...c.scores].map(([a, q]) => [a, q / norm])),
