@@ -373,3 +373,30 @@ def test_a_mark_read_right_is_as_sure_as_its_share_of_the_scores(held_hands, mod
     assert sure >= 0.9 * marks, f"{sure} of {marks} marks read right are 0.5 sure or more"
     assert shares == pytest.approx([1.0] * marks)  # a mark's scores are shares
     assert max(digits) <= 1.0 and np.median(digits) >= 0.9
+
+
+def test_a_percent_signs_rings_are_one_candidate_with_its_slash(held_hands):
+    """Step 6: a small piece joins, or is joined by, its neighbours across SMALL_JOIN_GAP line
+    heights, so a '%' whose small ring stands apart from its slash is still one candidate (it
+    was read as the '9' of its other ring and slash, then a '0'). Held-out writers' '%',
+    composed after two digits: wherever its pieces stand further apart than JOIN_GAP and each
+    gap has a small piece beside it, some candidate holds all its pieces."""
+    hands = [h for h in held_hands if "%" in h.alphabet]
+    assert hands
+    apart = 0
+    for k, hand in enumerate(hands * 3):
+        s = compose.compose(hand, "50%", "spaced", "pad", seed=k)
+        page = ink_page(decode(s.image), default_engine())
+        comps, line = components_of(page.mask, page.engine)
+        (ox, _), bx0, _, bx1, _ = page.origin, *s.boxes[-1]
+        x0, x1 = (bx0 - ox) / page.scale, (bx1 - ox) / page.scale  # the '%''s ink in working pixels
+        pieces = [p for p in comps if p.x0 >= x0 - 2 and p.x1 <= x1 + 2]
+        small = [p.height <= numbers.SMALL * line.height for p in pieces]
+        gaps = [(q.d0 - p.d1, a or b) for p, q, a, b in zip(pieces, pieces[1:], small, small[1:])]
+        if not any(g > numbers.JOIN_GAP * line.height for g, _ in gaps) or not all(
+                g <= numbers.SMALL_JOIN_GAP * line.height and beside for g, beside in gaps):
+            continue  # one stroke, or close pieces (as before), or a gap without a small piece
+        apart += 1
+        mine = {id(p) for p in pieces}
+        assert any(mine <= {id(q) for q in c.parts} for c in numbers.candidates(page, comps, line)), (hand.writer, k)
+    assert apart  # some do stand apart

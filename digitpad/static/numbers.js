@@ -63,11 +63,14 @@ const keyOf = (parts) => parts.map((p) => `${p.comp},${p.x0},${p.x1},${p.area}`)
 function candidates(page, pieces, line, seen) {
   const N = P.numbers;
   const spans = [];
+  const small = pieces.map((p) => p.height <= N.SMALL * line.height);
   for (let i = 0; i < pieces.length; i++) {
     let right = -Infinity;
     for (let j = i; j < Math.min(pieces.length, i + N.MAX_PARTS); j++) {
       const p = pieces[j];
-      if (j > i && p.d0 - right > N.JOIN_GAP * line.height) break;
+      // a small piece joins, or is joined, across the wider gap (a '%''s rings sit apart)
+      const gap = small[j] || small.slice(i, j).every(Boolean) ? N.SMALL_JOIN_GAP : N.JOIN_GAP;
+      if (j > i && p.d0 - right > gap * line.height) break;
       right = Math.max(right, p.d1);
       if (j > i && right - Math.min(...pieces.slice(i, j + 1).map((q) => q.d0)) > N.MAX_WIDTH * line.height) break;
       spans.push([i, j + 1]);
