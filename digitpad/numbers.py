@@ -66,8 +66,8 @@ from .verifier import features, verify
 MAX_PARTS = 4  # step 6
 MAX_WIDTH = 1.5
 JOIN_GAP = 0.05
-SMALL_JOIN_GAP = 0.35  # ... across this many where a small piece (SMALL: a '%''s ring, a 5's flag cut
-# off) joins or is joined (val writers, 0.05 -> 0.35: '%' 62 -> 75.5% read, strings with separators
+SMALL_JOIN_GAP = 0.35  # ... across this many where a small piece (SMALL: a '%''s ring, a bit cut off a
+# character) joins or is joined (val writers, 0.05 -> 0.35: '%' 62 -> 75.5% read, strings with separators
 # 78.9 -> 80.7%, touching digit strings 59.7 -> 61.3%, nothing lost; 2% more images read)
 TALL = 0.45  # step 7: digits and tall symbols are at least this tall (line heights: a real number's
 # small final 0 may be half the height of the digit before it, val "30"; 0.55 read it as nothing)
