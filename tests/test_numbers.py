@@ -400,3 +400,23 @@ def test_a_percent_signs_rings_are_one_candidate_with_its_slash(held_hands):
         mine = {id(p) for p in pieces}
         assert any(mine <= {id(q) for q in c.parts} for c in numbers.candidates(page, comps, line)), (hand.writer, k)
     assert apart  # some do stand apart
+
+
+def test_a_markers_colon_has_dots_as_tall_as_its_pen_is_wide():
+    """``glyphs.marks``: a colon's dots are at most COLON_DOT line heights tall, or COLON_DOT_PEN
+    stroke widths: a marker's dots (13 px on a 40 px line, over 0.3 of it) make a colon when
+    its pen is 6 px wide, and not when the pen is 4 px (dots that big are no pen's dots)."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    def dots(line: Line) -> list[Piece]:
+        out = []
+        for k, rows in enumerate((range(12, 25), range(27, 40))):
+            r = np.array(list(rows))
+            out.append(Piece(r, np.full(len(r), 20), np.full(len(r), 32), k).deskew(line))
+        return out
+
+    for stroke, colon in ((6.0, True), (4.0, False)):
+        line = Line(stroke, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+        got = glyphs.marks(dots(line), (12, 40, 20, 32), line, [])
+        assert (got.get(":", 0) >= 0.8) == colon, (stroke, got)
