@@ -37,7 +37,8 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 
-The model is anything with ``predict_batch`` and ``labels`` (``Classifier``): today's 10-digit
+The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``, beside the
+``Reading`` and ``Character`` this module returns): today's 10-digit
 model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
 
 The browser's twin (``static/numbers.js``, for on-device mode) follows these steps and loads the
@@ -50,7 +51,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 import numpy as np
 
@@ -60,6 +60,7 @@ from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
 from .glyphs import lines, marks
+from .numberresult import Character, Classifier, Reading
 from .segment import Line, Page, Piece, components_of, finish, ink_page, median_of
 from .verifier import features, verify
 
@@ -97,34 +98,6 @@ NOT_LAST = "/"  # ... or ends with (there, the next best: a leaning or curved 1)
 # that no ')' after it closes (val: a curved 1 read "(" in "23072(20", "(926")
 MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
 # comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
-
-
-class Classifier(Protocol):
-    """What the reader needs from a model: ``predict_batch`` (N, 28, 28) uint8 -> (N, C)
-    probabilities, and the C class names (``labels``: "0".."9", symbols, "other")."""
-
-    labels: list[str]
-
-    def predict_batch(self, images: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass
-class Character:
-    char: str
-    confidence: float
-    box: tuple[int, int, int, int]  # (x, y, w, h) in the file's pixels
-    alternatives: list[tuple[str, float]]  # the next best characters and their scores
-    image: np.ndarray  # (28, 28) uint8: what the model saw
-    scores: dict[str, float] = field(default_factory=dict)  # every character's score (the ten bars)
-    other: float | None = None  # the model's P(other) for ``image`` (None: the model did not read it)
-
-
-@dataclass
-class Reading:
-    text: str
-    characters: list[Character] = field(default_factory=list)
-    confidence: float = 0.0  # the product of the characters' confidences
-    candidates: int = 0  # images the model read
 
 
 @dataclass

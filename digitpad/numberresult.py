@@ -1,0 +1,42 @@
+"""What reading a whole number gives, and what it needs from a model.
+
+``numbers.read_number`` returns a ``Reading``: the string and its ``Character`` s, each with its
+box in the file's pixels, confidence, next best characters, every character's score and the
+28x28 the model read. The model is anything ``Classifier``-shaped: ``predict_batch`` and
+``labels`` (today's ``predict.Predictor``, or a test's stand-in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+class Classifier(Protocol):
+    """What the reader needs from a model: ``predict_batch`` (N, 28, 28) uint8 -> (N, C)
+    probabilities, and the C class names (``labels``: "0".."9", symbols, "other")."""
+
+    labels: list[str]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Character:
+    char: str
+    confidence: float
+    box: tuple[int, int, int, int]  # (x, y, w, h) in the file's pixels
+    alternatives: list[tuple[str, float]]  # the next best characters and their scores
+    image: np.ndarray  # (28, 28) uint8: what the model saw
+    scores: dict[str, float] = field(default_factory=dict)  # every character's score (the ten bars)
+    other: float | None = None  # the model's P(other) for ``image`` (None: the model did not read it)
+
+
+@dataclass
+class Reading:
+    text: str
+    characters: list[Character] = field(default_factory=list)
+    confidence: float = 0.0  # the product of the characters' confidences
+    candidates: int = 0  # images the model read
