@@ -125,19 +125,18 @@ def training_sets(mnist_train: tuple[np.ndarray, np.ndarray], mnist_val: tuple[n
     if hw is None:
         return TrainingSets(x, y.astype(np.int64), np.full(len(y), MNIST, np.int8), mnist_val, val_sets)
     t = hw.train
-    groups = np.where(t.labels == charset.OTHER, NEGATIVES, HANDWRITING).astype(np.int8)
     images, labels = [x, t.images], [y.astype(np.int64), t.labels.astype(np.int64)]
+    groups = [np.full(len(y), MNIST, np.int8), np.where(t.labels == charset.OTHER, NEGATIVES, HANDWRITING).astype(np.int8)]
     if hw.reader is not None:
         images.append(hw.reader.images)
         labels.append(hw.reader.labels)
-        groups = np.concatenate([groups, np.full(len(hw.reader.labels), READER, np.int8)])
+        groups.append(np.full(len(hw.reader.labels), READER, np.int8))
     v = hw.val.trainable()
     pen = v.category == "digit"
     val_sets.update({"pen": (v.images[pen], v.labels[pen].astype(np.int64)),
                      "other": (v.images[~pen], v.labels[~pen].astype(np.int64))})
     pooled = (np.concatenate([mnist_val[0], v.images]), np.concatenate([mnist_val[1].astype(np.int64), v.labels]))
-    return TrainingSets(np.concatenate(images), np.concatenate(labels),
-                        np.concatenate([np.full(len(y), MNIST, np.int8), groups]), pooled, val_sets)
+    return TrainingSets(np.concatenate(images), np.concatenate(labels), np.concatenate(groups), pooled, val_sets)
 
 
 def epoch_counts(groups: np.ndarray, *, handwriting_share: float, negative_share: float, reader_share: float = 0.0,
