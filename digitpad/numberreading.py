@@ -33,6 +33,7 @@ from . import numbers, png
 from .charset import DIGITS, NUMBER_ALPHABET, OTHER_NAME
 from .decode import decode
 from .errors import DigitpadError, InvalidImage, PayloadTooLarge
+from .numberresult import Reading
 from .reading import Reader
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class NumberReader:
         t2 = time.perf_counter()
         return self.answer(found, others, lone, timing={"decode": _ms(t0, t1), "read": _ms(t1, t2)}, t_start=t0)
 
-    def _others(self, found: numbers.Reading, lone) -> list[bool]:  # noqa: ANN001 (reading.Reading | None)
+    def _others(self, found: Reading, lone) -> list[bool]:  # noqa: ANN001 (reading.Reading | None)
         """For each character: is it outside the number alphabet (the model's ``other``)?"""
         if lone is not None:
             return [lone.status == "not_digit"]
@@ -103,9 +104,9 @@ class NumberReader:
         return [c.char not in NUMBER_ALPHABET or (c.char not in numbers.MARKS and lk < cutoff)
                 for c, lk in zip(found.characters, likely)]
 
-    def answer(self, found: numbers.Reading, others: list[bool], lone, *, timing: dict,  # noqa: ANN001
+    def answer(self, found: Reading, others: list[bool], lone, *, timing: dict,  # noqa: ANN001
                t_start: float) -> dict:
-        """A ``numbers.Reading`` -> the /api/read JSON (a dict)."""
+        """A ``Reading`` -> the /api/read JSON (a dict)."""
         t = self.reader.thresholds
         if lone is not None and not lone.empty:  # one digit: the single-digit reading's own figures
             c = found.characters[0]
