@@ -19,7 +19,7 @@
  *   finish(ink (h, w) float64, noise, min_pixels, zoom, normalize_stroke, out (28, 28) uint8)
  *       -> (kind, y0, y1, x0, x1, stroke)                                  preprocess._finish_numpy
  *       kind 0: empty; 1: zoom, box = candidates' bbox; 2: done, box = ink bbox, out written;
- *       3: no ink left at the intermediate resolution (the numpy code raises ValueError)
+ *       3: no ink left at the intermediate resolution (read as empty, as the numpy code does)
  *   candidate_ink(mask, ink, y0, y1, x0, x1, row, start, end, out)         runs.candidate_ink
  */
 #define PY_SSIZE_T_CLEAN

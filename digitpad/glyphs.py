@@ -98,7 +98,7 @@ def lines(parts: list[Piece], line: Line) -> dict[str, float]:
     rows, first = np.unique(p.row, return_index=True)
     counts = np.bincount(p.row - p.y0, minlength=p.height)
     single = (counts[rows - p.y0] == 1) & ((p.end - p.start)[first] <= 2.5 * line.stroke)
-    if single.sum() < 0.85 * p.height:
+    if single.sum() < max(3, 0.85 * p.height):  # (a curve needs three rows: a speck of a line has none)
         return {}
     y = rows[single].astype(np.float64)
     x = ((p.start + p.end - 1) / 2.0)[first][single]

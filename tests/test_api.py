@@ -751,7 +751,7 @@ def test_predict_has_one_handler_and_answers_as_documented(settings: Settings, m
 
 def test_an_internal_preprocessing_failure_is_a_400_everywhere(mnist_digits, tmp_db: str, monkeypatch, capsys,
                                                                 tmp_path: Path) -> None:
-    """A failure inside preprocessing (e.g. fit28's "no ink left at the intermediate resolution")
+    """A failure inside preprocessing (a bug: here a ``finish`` that raises)
     is the same 400 on /api/predict, on /api/feedback and in `digitpad predict`: every path reads
     through ``reading.prepare``, and ``preprocess.preprocess`` translates it (once, 500 on the server)."""
     import dataclasses

@@ -107,7 +107,7 @@ export function lines(parts, line) {
       xs.push((p.start[i] + p.end[i] - 1) / 2.0);
     }
   }
-  if (ys.length < 0.85 * p.height) return out;
+  if (ys.length < Math.max(3, 0.85 * p.height)) return out;   // (a curve needs three rows)
   const half = Math.max(1.0, (p.height - 1) / 2);
   const t = ys.map((y) => (y - (p.y0 + p.y1 - 1) / 2) / half);
   const [q, b] = polyfit2(t, xs);

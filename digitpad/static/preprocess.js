@@ -473,6 +473,7 @@ export function finish(ink, h, w, noise, minPixels, zoom = false) {
   let m = mapTo(Uint8Array, soft, (x) => (x >= t ? 1 : 0));
   const wI = strokeWidth(m, hi7, wi7);
   let bb = bbox(m, hi7, wi7);
+  if (bb === null) return { kind: "empty" };   // specks far apart, each averaged below t: nothing to read
   const sideI = Math.max(bb[1] - bb[0], bb[3] - bb[2]);
   const stroke = wI / sideI;
 

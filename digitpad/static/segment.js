@@ -223,9 +223,12 @@ function fitLine(x, y) {
 
 /** segment.line_of: stroke, line height, slant, mid, baseline and top line. */
 function lineOf(comps, runs, edges, sw, colHeight) {
-  const tallest = Math.max(...comps.map((c) => c.height));
-  const tall = comps.filter((c) => c.height >= 0.5 * tallest);
-  const height = Math.max(median(tall.map((c) => c.height)), colHeight);
+  const tallest = comps.reduce((t, c) => (c.height > t.height ? c : t));   // (the first of them)
+  const tall = comps.filter((c) => c.height >= 0.5 * tallest.height);
+  let height = Math.max(median(tall.map((c) => c.height)), colHeight);
+  if (tallest.height <= P.segment.BAR * sw && tallest.x1 - tallest.x0 >= 2 * tallest.height) {   // bars and specks alone
+    height = Math.max(height, P.segment.BAR_LINE * Math.max(...comps.map((c) => c.x1 - c.x0)));
+  }
   const mid = median(tall.map((c) => (c.y0 + c.y1) / 2));
   const { row, start, end } = runs;
   const { a, b } = edges;
