@@ -231,7 +231,8 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area, c.other)
         c.fit = verify(c.feats)
     else:
-        c.fit = math.log(max(geo.values())) if geo else -7.0
+        best = max(geo.values(), default=0.0)  # (0: geometry says what it is not, e.g. "no slash")
+        c.fit = math.log(best) if best > 0 else -7.0
         if geo and max(geo, key=geo.get) == ":":  # one character of two marks: worth both (read
             c.fit += CHAR_BONUS  # as two characters, its dots would take two bonuses)
 

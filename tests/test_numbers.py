@@ -471,3 +471,18 @@ def test_a_minus_written_alone_reads_as_a_minus(held_hands, model):
         im.save(buf, "PNG")
         assert numbers.read_number(decode(buf.getvalue()), model).text == "-", (xy, pen)
     assert numbers.read_number(decode(compose.compose(hands[0], "-5", "spaced", "pad", seed=1).image), model).text == "-5"
+
+
+FUZZ = Path(__file__).parent / "data" / "fuzz"
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_inputs_found_by_fuzzing_are_read(model, engine):
+    """Images a fuzzer found the reader failing on (as PNG), read with both engines alike.
+    dark-lines-28x100: a tall straight stroke whose 28x28 is empty and which the glyph rules
+    call "no slash" (score 0): its log-score was log(0), a math domain error (a 400 for an
+    image); now it scores as a candidate without geometry, as the JS twin did."""
+    eng = default_engine() if engine == "c" else engines.NUMPY
+    for path in sorted(FUZZ.glob("*.png")):
+        reading = numbers.read_number(decode(path.read_bytes()), model, eng)
+        assert reading.text == numbers.read_number(decode(path.read_bytes()), model, default_engine()).text
