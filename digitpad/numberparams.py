@@ -42,8 +42,7 @@ def params() -> dict:
     out["charset"] = {"DIGITS": charset.DIGITS, "NUMBER_ALPHABET": charset.NUMBER_ALPHABET,
                       "OTHER_NAME": charset.OTHER_NAME}
     out["numberreading"] = {"OTHER_CHAR": numberreading.OTHER_CHAR,
-                            "IN_NUMBER_NOT_DIGIT": numberreading.IN_NUMBER_NOT_DIGIT,
-                            "MARK_UNCERTAIN": numberreading.MARK_UNCERTAIN}
+                            "IN_NUMBER_NOT_DIGIT": numberreading.IN_NUMBER_NOT_DIGIT}
     return out
 
 

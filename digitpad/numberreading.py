@@ -44,11 +44,6 @@ OTHER_CHAR = "?"  # how a character outside the number alphabet is shown
 # cut out of the val writers' numbers that it read right (2,130; 0.14% at 0.002, 1.2% at the
 # isolated digits' 0.2: cut-out characters are odder than digits written alone).
 IN_NUMBER_NOT_DIGIT = 0.002
-# A mark's (``. , - :``) confidence is its share of its scores (numbers._assemble), not a
-# probability: it is uncertain only when another reading holds at least as much (the model's
-# `uncertain` threshold, 0.89, flagged right '.' of 0.6-0.7 share: val writers' numbers, right
-# readings flagged 22 -> 18%, wrong 82 -> 81%).
-MARK_UNCERTAIN = 0.5
 
 
 def _ms(t0: float, t1: float) -> float:
@@ -121,8 +116,7 @@ class NumberReader:
                 scores={str(d): p for d, p in enumerate(lone.probabilities)})])
         chars = []
         for c, other in zip(found.characters, others, strict=True):
-            bar = MARK_UNCERTAIN if c.char in numbers.MARKS else t.uncertain
-            status = "other" if other else "uncertain" if c.confidence < bar else "ok"
+            status = "other" if other else "uncertain" if c.confidence < t.uncertain else "ok"
             if lone is not None and not other and lone.status == "uncertain":
                 status = "uncertain"
             chars.append({

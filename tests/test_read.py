@@ -166,26 +166,3 @@ def test_a_character_among_digits_is_other_only_when_clearly_no_character():
     assert reader._others(chars([("1", odd), ("-", odd)]), None) == [True, True]  # nothing of a number
     answer = reader.answer(chars([("7", 0.0), ("0", odd)]), [False, False], None, timing={}, t_start=0.0)
     assert answer["text"] == "70" and answer["characters"][1]["status"] == "uncertain"
-
-
-def test_a_mark_is_uncertain_only_when_another_reading_holds_as_much():
-    """A mark's confidence is its share of its scores, not a probability: a '.' holding 0.7 of
-    them is read ``ok`` (the model's own bar, 0.89, flagged right dots of 0.6-0.7), one holding
-    less than half is ``uncertain``; a digit of 0.7 is still ``uncertain``."""
-    from digitpad import numbers as nb
-    from digitpad.numberreading import MARK_UNCERTAIN, NumberReader
-    from digitpad.predict import Predictor
-    from digitpad.reading import reader_for
-
-    reader = NumberReader(reader_for(Settings(), Predictor()))
-    assert MARK_UNCERTAIN < 0.7 < reader.reader.thresholds.uncertain
-
-    def statuses(spec):  # (char, confidence) -> the answer's statuses
-        found = nb.Reading("".join(c for c, _ in spec), [nb.Character(c, p, (0, 0, 1, 1), [], np.zeros((28, 28), np.uint8),
-                                                                      {}, 0.0) for c, p in spec])
-        answer = reader.answer(found, [False] * len(spec), None, timing={}, t_start=0.0)
-        return [c["status"] for c in answer["characters"]], answer["status"]
-
-    assert statuses([("3", 0.99), (".", 0.7), ("5", 0.99)]) == (["ok", "ok", "ok"], "ok")
-    assert statuses([("3", 0.99), (".", 0.45), ("5", 0.99)]) == (["ok", "uncertain", "ok"], "uncertain")
-    assert statuses([("3", 0.99), ("-", 0.99), ("5", 0.7)]) == (["ok", "ok", "uncertain"], "uncertain")

@@ -53,8 +53,7 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   }
   const uncertain = thresholds.uncertain_threshold ?? 0.6;
   const out = chars.map((c, i) => {
-    const bar = P.numbers.MARKS.includes(c.char) ? P.numberreading.MARK_UNCERTAIN : uncertain;   // a mark's share
-    let status = others[i] ? "other" : c.confidence < bar ? "uncertain" : "ok";
+    let status = others[i] ? "other" : c.confidence < uncertain ? "uncertain" : "ok";
     if (lone !== null && !others[i] && lone.status === "uncertain") status = "uncertain";
     return {
       char: others[i] ? P.numberreading.OTHER_CHAR : c.char, confidence: c.confidence, status, box: c.box,
