@@ -1,0 +1,87 @@
+"""Property-based fuzzing of the number reader on image CONTENT (``tests/test_fuzz.py`` fuzzes the
+HTTP API's shapes, where an image is mostly bytes that do not decode).
+
+Generated pictures, valid as images but odd as numbers: specks scattered over a page, lines of
+any width and length, noise, checkerboards, gradients, grids, a lone bar, from 1 pixel to a few
+thousand, in PNG or JPEG, grey, RGB or with alpha. Each must be read: a ``Reading`` or one of
+the reader's own errors (``DigitpadError``: an image too large), never another exception (which
+``/api/read`` turns into a 400 "could not be read as a number" and a traceback in the log), and
+without numpy warnings. Three such failures were found this way (tests/data/fuzz, and
+``tests/test_numbers.py``'s dust and minus cases). Bounded for CI by ``DIGITPAD_FUZZ_EXAMPLES``.
+
+    .venv/bin/python -m pytest tests/test_reader_fuzz.py -q
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from digitpad import numbers
+from digitpad.decode import decode
+from digitpad.errors import DigitpadError
+from digitpad.predict import Predictor
+
+EXAMPLES = int(os.environ.get("DIGITPAD_FUZZ_EXAMPLES", "100"))
+KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
+
+
+@pytest.fixture(scope="module")
+def model(shipped_model: Path) -> Predictor:
+    return Predictor(shipped_model)
+
+
+def picture(kind: str, w: int, h: int, seed: int, mode: str, fmt: str) -> bytes:
+    """One generated picture of ``kind`` (w x h, seeded) as ``fmt`` file bytes."""
+    r = random.Random(seed)
+    a = np.full((h, w), 255, np.uint8)
+    if kind == "noise":
+        a = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+    elif kind == "checker":
+        a = ((np.indices((h, w)).sum(0) // r.choice([1, 2, 5])) % 2 * 255).astype(np.uint8)
+    elif kind == "gradient":
+        a = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
+    elif kind == "grid":
+        a[:: max(1, h // 10), :] = 0
+        a[:, :: max(1, w // 10)] = 0
+    im = Image.fromarray(a)
+    draw = ImageDraw.Draw(im)
+    if kind == "dots":
+        for _ in range(r.randint(1, 300)):
+            x, y = r.randrange(w), r.randrange(h)
+            draw.ellipse([x, y, x + r.randint(0, 6), y + r.randint(0, 6)], fill=0)
+    elif kind == "lines":
+        for _ in range(r.randint(1, 40)):
+            draw.line([(r.randrange(w), r.randrange(h)) for _ in range(r.randint(2, 8))], fill=0, width=r.randint(1, 30))
+    elif kind == "bar":
+        y = r.randrange(h)
+        draw.line([(r.randrange(w), y), (r.randrange(w), y + r.randint(-3, 3))], fill=0, width=r.randint(1, 20))
+    im = im.convert(mode)
+    if fmt == "JPEG" and mode != "L":
+        im = im.convert("RGB")
+    out = io.BytesIO()
+    im.save(out, fmt)
+    return out.getvalue()
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(KINDS), w=st.integers(1, 2500), h=st.integers(1, 1500), seed=st.integers(0, 2**16),
+       mode=st.sampled_from(["L", "RGB", "RGBA", "LA"]), fmt=st.sampled_from(["PNG", "JPEG"]))
+def test_any_picture_is_read_or_refused_by_the_readers_own_errors(model, kind, w, h, seed, mode, fmt):
+    data = picture(kind, w, h, seed, mode, fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            reading = numbers.read_number(decode(data), model)
+        except DigitpadError:
+            return
+    assert isinstance(reading.text, str) and len(reading.characters) == len(reading.text.replace(" ", ""))
