@@ -167,7 +167,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         if fmt == "JPEG" and max(w, h) > 2 * DRAFT_SIDE:
             # Decode big photos at a reduced DCT scale (1/2 .. 1/8): much faster, and step 2 of
             # preprocessing would average the detail away anyway.
-            img.draft(img.mode, (DRAFT_SIDE * w // max(w, h), DRAFT_SIDE * h // max(w, h)))
+            # (a side of at least 1: Pillow divides by it, and a 1x801 strip asked for 0x400)
+            img.draft(img.mode, (max(1, DRAFT_SIDE * w // max(w, h)), max(1, DRAFT_SIDE * h // max(w, h))))
             scale = w / img.size[0]
         try:
             img.load()

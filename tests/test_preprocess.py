@@ -358,6 +358,17 @@ def test_big_jpeg_photo_is_decoded_small_and_bbox_is_in_file_pixels():
     assert 0.25 * 2400 < y1 - y0 < 0.36 * 2400, pre.bbox
 
 
+@pytest.mark.parametrize("size", [(1, 801), (2000, 1), (3, 5000)])
+def test_a_long_thin_jpeg_decodes(size):
+    """A JPEG strip one or a few pixels wide and over 2 * DRAFT_SIDE long (found by
+    tests/test_reader_fuzz.py): its draft size was 0 on the short side, and Pillow's division
+    by it answered "the image is truncated or corrupt" for a valid file."""
+    buf = io.BytesIO()
+    Image.new("L", size, 200).save(buf, "JPEG")
+    img = decode(buf.getvalue())
+    assert min(img.shape) >= 1 and pp.to_mnist(img).empty
+
+
 # ------------------------------------------------------------------ hostile input
 
 

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the number reader on image CONTENT (``tests/test_fuzz.py`` fuzzes the
+"""Property-based fuzzing of the number reader (and the one-digit preprocessing) on image CONTENT (``tests/test_fuzz.py`` fuzzes the
 HTTP API's shapes, where an image is mostly bytes that do not decode).
 
 Generated pictures, valid as images but odd as numbers: specks scattered over a page, lines of
@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitpad import numbers
+from digitpad.preprocess import to_mnist
 from digitpad.decode import decode
 from digitpad.errors import DigitpadError
 from digitpad.predict import Predictor
@@ -85,3 +86,15 @@ def test_any_picture_is_read_or_refused_by_the_readers_own_errors(model, kind, w
         except DigitpadError:
             return
     assert isinstance(reading.text, str) and len(reading.characters) == len(reading.text.replace(" ", ""))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(kind=st.sampled_from(KINDS), w=st.integers(1, 2500), h=st.integers(1, 1500), seed=st.integers(0, 2**16),
+       mode=st.sampled_from(["L", "RGB", "RGBA", "LA"]), fmt=st.sampled_from(["PNG", "JPEG"]))
+def test_any_picture_is_preprocessed_for_one_digit(kind, w, h, seed, mode, fmt):
+    """``/api/predict``'s path: ``to_mnist`` (which ``preprocess`` wraps, turning any other
+    exception into a 400 "could not be processed") gives a 28x28 or "empty" for every picture."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pre = to_mnist(decode(picture(kind, w, h, seed, mode, fmt)))
+    assert pre.empty or pre.image.shape == (28, 28)
