@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitpad import numbers
-from digitpad.preprocess import to_mnist
 from digitpad.decode import decode
 from digitpad.errors import DigitpadError
 from digitpad.predict import Predictor
+from digitpad.preprocess import to_mnist
 
 EXAMPLES = int(os.environ.get("DIGITPAD_FUZZ_EXAMPLES", "100"))
 KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
