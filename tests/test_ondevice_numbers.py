@@ -30,7 +30,7 @@ COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-on
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 9  # inputs at the reader's edges (``_odd_cases``)
+ODD = 10  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -102,7 +102,8 @@ def _png(img) -> bytes:  # noqa: ANN001 (PIL image)
 def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     """Inputs at the reader's edges: nothing, one pixel, a dot, a lone bar, a scribble, specks
     everywhere (hundreds of pieces), dust over a big page (specks far apart: a candidate of them
-    loses all its ink at the 28x28's intermediate resolution), inputs a fuzzer found
+    loses all its ink at the 28x28's intermediate resolution; opaque, the device's ink map met
+    a border ring too long for Math.max(...ring)), inputs a fuzzer found
     (tests/data/fuzz), a number small in a big canvas."""
     from PIL import Image, ImageDraw
 
@@ -117,11 +118,12 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
         out.append((f"odd: {name}", _png(im)))
     specks = np.where(rng.random((300, 400)) < 0.01, 0, 255).astype(np.uint8)
     out.append(("odd: specks", _png(Image.fromarray(specks))))
-    dust = Image.new("LA", (1500, 1500), (0, 0))
-    draw = ImageDraw.Draw(dust)
-    for x, y, a, b in np.random.default_rng(15).integers(0, [1500, 1500, 7, 7], (100, 4)).tolist():
-        draw.ellipse([x, y, x + a, y + b], fill=(0, 255))
-    out.append(("odd: dust over a page", _png(dust)))
+    for mode, paper, ink in (("LA", (0, 0), (0, 255)), ("L", 255, 0)):  # the canvas's alpha; a photo's paper
+        dust = Image.new(mode, (1500, 1500), paper)
+        draw = ImageDraw.Draw(dust)
+        for x, y, a, b in np.random.default_rng(15).integers(0, [1500, 1500, 7, 7], (100, 4)).tolist():
+            draw.ellipse([x, y, x + a, y + b], fill=ink)
+        out.append((f"odd: dust over a page ({mode})", _png(dust)))
     out += [(f"odd: fuzz {p.stem}", p.read_bytes()) for p in sorted((Path(__file__).parent / "data" / "fuzz").glob("*.png"))]
     small = Image.open(io.BytesIO(number)).convert("LA")
     big = Image.new("LA", (small.width * 4, small.height * 6), (0, 0))

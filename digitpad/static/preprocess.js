@@ -38,6 +38,17 @@ export function median(values) {
   return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/** [min, max] of values of any length (Math.max(...v) overflows the call stack past ~100k
+ * values: the ring of a big opaque photo holds more). */
+function extent(values) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
 /** sorted(v)[floor(q (len(v) - 1))]: preprocess.percentile. */
 export function percentile(values, q) {
   const v = Float64Array.from(values).sort();
@@ -245,7 +256,8 @@ function solve6(A, v) {
 function background(gray, h, w) {
   const rg = ring(gray, h, w);
   const bg = median(rg);
-  if (Math.max(...rg) - Math.min(...rg) <= 2.0) return { bg, sigma: 0 };
+  const [lo, hi] = extent(rg);
+  if (hi - lo <= 2.0) return { bg, sigma: 0 };
   const st = Math.max(1, roundHalfUp(Math.sqrt(h * w / 4096.0)));
   const side = Math.max(h, w);
   const X = [], g = [];   // (n, 6) design matrix, (n,) samples
