@@ -52,8 +52,8 @@ MIN_STROKE = 0.06  # step 1b: strokes thinner than this (line heights) are grown
 BROKEN = 1.7  # ... when under this many working pixels too: block means break those; growing a wider
 # (whole) stroke only merges tight neighbours (val thin-pen numbers, tight: 116 -> 132 of 150)
 SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
-BAR = 3.0  # step 4: a component at most this many stroke widths tall and twice as wide is a bar lying down ...
-BAR_LINE = 2.0  # ... and a line of bars alone (a '-' written first) is this many times the widest one tall
+BAR = 3.0  # step 4: ink at most this many stroke widths tall in all, its widest piece twice as wide as tall,
+BAR_LINE = 2.0  # is bars lying down (a '-' written first): its line is this many times the widest one tall
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
 RULE_FAINT = 0.5  # step 1a: ink below this share of the pen's (90th percentile) may be a sheet's rule
 LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
@@ -304,13 +304,15 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
     touching runs in consecutive rows, both at most 2 stroke widths long and each the other's
     only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)
-    A line of nothing but bars lying down and specks (a '-' written alone, or first) is BAR_LINE
-    times its widest one tall: a bar's own height says nothing of the line's (it read "31?)")."""
+    Ink that is one flat band of bars and specks (a '-' written alone, or first; not bars stacked
+    like a hatching) is a line BAR_LINE times its widest bar tall: a bar's own height says nothing
+    of the line's (a lone '-' read "31?)")."""
     tallest = max(comps, key=lambda c: c.height)  # (the first of them)
     tall = [c for c in comps if c.height >= 0.5 * tallest.height]
     height = max(median_of([c.height for c in tall]), column_height)
-    if tallest.height <= BAR * sw and tallest.x1 - tallest.x0 >= 2 * tallest.height:  # nothing but bars and
-        height = max(height, BAR_LINE * max(c.x1 - c.x0 for c in comps))  # specks: their height is no line's
+    band = max(c.y1 for c in comps) - min(c.y0 for c in comps)
+    if band <= BAR * sw and tallest.x1 - tallest.x0 >= 2 * tallest.height:  # bars (and specks) side by side
+        height = max(height, BAR_LINE * max(c.x1 - c.x0 for c in comps))
     mid = median_of([(c.y0 + c.y1) / 2 for c in tall])
     row, start, end = runs
     a, b = edges

@@ -226,8 +226,9 @@ function lineOf(comps, runs, edges, sw, colHeight) {
   const tallest = comps.reduce((t, c) => (c.height > t.height ? c : t));   // (the first of them)
   const tall = comps.filter((c) => c.height >= 0.5 * tallest.height);
   let height = Math.max(median(tall.map((c) => c.height)), colHeight);
-  if (tallest.height <= P.segment.BAR * sw && tallest.x1 - tallest.x0 >= 2 * tallest.height) {   // bars and specks alone
-    height = Math.max(height, P.segment.BAR_LINE * Math.max(...comps.map((c) => c.x1 - c.x0)));
+  const band = comps.reduce((m, c) => Math.max(m, c.y1), -Infinity) - comps.reduce((m, c) => Math.min(m, c.y0), Infinity);
+  if (band <= P.segment.BAR * sw && tallest.x1 - tallest.x0 >= 2 * tallest.height) {   // bars (and specks) side by side
+    height = Math.max(height, P.segment.BAR_LINE * comps.reduce((m, c) => Math.max(m, c.x1 - c.x0), 0));
   }
   const mid = median(tall.map((c) => (c.y0 + c.y1) / 2));
   const { row, start, end } = runs;
