@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from picture_support import dust
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, handwriting, numbers, pendigits
@@ -423,17 +424,6 @@ def test_a_markers_colon_has_dots_as_tall_as_its_pen_is_wide():
         assert (got.get(":", 0) >= 0.8) == colon, (stroke, got)
 
 
-
-def dust(size: int, n: int) -> bytes:
-    """A transparent canvas with ``n`` specks 0-6 px across scattered over it (seeded), as PNG."""
-    rng = np.random.default_rng(15)
-    im = Image.new("LA", (size, size), (0, 0))
-    draw = ImageDraw.Draw(im)
-    for x, y, a, b in rng.integers(0, [size, size, 7, 7], (n, 4)).tolist():
-        draw.ellipse([x, y, x + a, y + b], fill=(0, 255))
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("engine", ["c", "numpy"])

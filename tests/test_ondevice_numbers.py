@@ -22,6 +22,7 @@ import httpx
 import numpy as np
 import pytest
 from page_support import PIXELS_OF
+from picture_support import dust
 
 from digitpad import numberparams
 
@@ -118,12 +119,7 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
         out.append((f"odd: {name}", _png(im)))
     specks = np.where(rng.random((300, 400)) < 0.01, 0, 255).astype(np.uint8)
     out.append(("odd: specks", _png(Image.fromarray(specks))))
-    for mode, paper, ink in (("LA", (0, 0), (0, 255)), ("L", 255, 0)):  # the canvas's alpha; a photo's paper
-        dust = Image.new(mode, (1500, 1500), paper)
-        draw = ImageDraw.Draw(dust)
-        for x, y, a, b in np.random.default_rng(15).integers(0, [1500, 1500, 7, 7], (100, 4)).tolist():
-            draw.ellipse([x, y, x + a, y + b], fill=ink)
-        out.append((f"odd: dust over a page ({mode})", _png(dust)))
+    out += [(f"odd: dust over a page ({mode})", dust(1500, 100, mode)) for mode in ("LA", "L")]  # canvas; paper
     out += [(f"odd: fuzz {p.stem}", p.read_bytes()) for p in sorted((Path(__file__).parent / "data" / "fuzz").glob("*.png"))]
     small = Image.open(io.BytesIO(number)).convert("LA")
     big = Image.new("LA", (small.width * 4, small.height * 6), (0, 0))

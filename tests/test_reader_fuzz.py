@@ -14,17 +14,14 @@ without numpy warnings. Three such failures were found this way (tests/data/fuzz
 
 from __future__ import annotations
 
-import io
 import os
-import random
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw
+from picture_support import KINDS, picture
 
 from digitpad import numbers
 from digitpad.decode import decode
@@ -33,45 +30,11 @@ from digitpad.predict import Predictor
 from digitpad.preprocess import to_mnist
 
 EXAMPLES = int(os.environ.get("DIGITPAD_FUZZ_EXAMPLES", "100"))
-KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
 
 
 @pytest.fixture(scope="module")
 def model(shipped_model: Path) -> Predictor:
     return Predictor(shipped_model)
-
-
-def picture(kind: str, w: int, h: int, seed: int, mode: str, fmt: str) -> bytes:
-    """One generated picture of ``kind`` (w x h, seeded) as ``fmt`` file bytes."""
-    r = random.Random(seed)
-    a = np.full((h, w), 255, np.uint8)
-    if kind == "noise":
-        a = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
-    elif kind == "checker":
-        a = ((np.indices((h, w)).sum(0) // r.choice([1, 2, 5])) % 2 * 255).astype(np.uint8)
-    elif kind == "gradient":
-        a = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
-    elif kind == "grid":
-        a[:: max(1, h // 10), :] = 0
-        a[:, :: max(1, w // 10)] = 0
-    im = Image.fromarray(a)
-    draw = ImageDraw.Draw(im)
-    if kind == "dots":
-        for _ in range(r.randint(1, 300)):
-            x, y = r.randrange(w), r.randrange(h)
-            draw.ellipse([x, y, x + r.randint(0, 6), y + r.randint(0, 6)], fill=0)
-    elif kind == "lines":
-        for _ in range(r.randint(1, 40)):
-            draw.line([(r.randrange(w), r.randrange(h)) for _ in range(r.randint(2, 8))], fill=0, width=r.randint(1, 30))
-    elif kind == "bar":
-        y = r.randrange(h)
-        draw.line([(r.randrange(w), y), (r.randrange(w), y + r.randint(-3, 3))], fill=0, width=r.randint(1, 20))
-    im = im.convert(mode)
-    if fmt == "JPEG" and mode != "L":
-        im = im.convert("RGB")
-    out = io.BytesIO()
-    im.save(out, fmt)
-    return out.getvalue()
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
