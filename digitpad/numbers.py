@@ -231,10 +231,11 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
         c.feats = features(parts, c.mask_box, c.scores, line, comp_area, c.other)
         c.fit = verify(c.feats)
     else:
-        best = max(geo.values(), default=0.0)  # (0: geometry says what it is not, e.g. "no slash")
+        top = max(geo, key=geo.get, default=None)
+        best = geo[top] if top is not None else 0.0  # (0: geometry says what it is not, e.g. "no slash")
         c.fit = math.log(best) if best > 0 else -7.0
-        if geo and max(geo, key=geo.get) == ":":  # one character of two marks: worth both (read
-            c.fit += CHAR_BONUS  # as two characters, its dots would take two bonuses)
+        if top == ":":  # one character of two marks: worth both (read as two characters, its dots
+            c.fit += CHAR_BONUS  # would take two bonuses)
 
 
 def component_areas(pieces: list[Piece]) -> dict[int, int]:

@@ -134,9 +134,9 @@ function score(c, probs, labels, line, compArea, tallPieces) {
     c.other = c.pOther ?? 0.0;
     c.fit = verify(features(c.parts, c.maskBox, c.scores, line, compArea, c.other));
   } else {
-    const best = geo.size ? Math.max(...geo.values()) : 0.0;   // (0: geometry says what it is not)
-    c.fit = best > 0 ? Math.log(best) : -7.0;
-    if (geo.size && [...geo.entries()].reduce((a, b) => (b[1] > a[1] ? b : a))[0] === ":") c.fit += N.CHAR_BONUS;   // worth both its dots
+    const [top, best] = geo.size ? [...geo.entries()].reduce((a, b) => (b[1] > a[1] ? b : a)) : [null, 0.0];
+    c.fit = best > 0 ? Math.log(best) : -7.0;   // (0: geometry says what it is not)
+    if (top === ":") c.fit += N.CHAR_BONUS;   // worth both its dots
   }
 }
 
