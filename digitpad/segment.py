@@ -24,7 +24,8 @@ these numbers; constants are the modules' UPPER_CASE names):
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
  4. Line geometry (``line_of``): line height = the larger of the median height of the
-    components at least half as tall as the tallest and the column height; slant = the median
+    components at least half as tall as the tallest (the second tallest, when the tallest is
+    one tall symbol over the rest) and the column height (at most COLUMN_CAP times it); slant = the median
     lean of near-vertical stroke segments (pairs of narrow runs in consecutive rows, each the
     other's only neighbour), at most MAX_SLANT, 0 with fewer than two tall components;
     baseline and top line = least-squares lines through the bottoms and tops of the tall
@@ -54,6 +55,9 @@ BROKEN = 1.7  # ... when under this many working pixels too: block means break t
 SPECK_AREA = 0.6  # step 3: components under this many stroke widths squared are noise
 BAR = 3.0  # step 4: ink at most this many stroke widths tall in all, its widest piece twice as wide as tall,
 BAR_LINE = 2.0  # is bars lying down (a '-' written first): its line is this many times the widest one tall
+LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next two are alike and at least
+# this share of its height (a '(' or ')' drawn twice the digits' height: "12)" read "7")...
+COLUMN_CAP = 1.5  # ... nor do the columns of ink raise the line past this many times its pieces' median
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
 RULE_FAINT = 0.5  # step 1a: ink below this share of the pen's (90th percentile) may be a sheet's rule
 LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
@@ -306,10 +310,19 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)
     Ink that is one flat band of bars and specks (a '-' written alone, or first; not bars stacked
     like a hatching) is a line BAR_LINE times its widest bar tall: a bar's own height says nothing
-    of the line's (a lone '-' read "31?)")."""
+    of the line's (a lone '-' read "31?)"). The line's pieces are those at least half as tall as
+    the tallest, or as the second tallest where the tallest stands alone over two or more
+    alike (LONE_TALL: a parenthesis twice the digits' height made them "small", "12)" read
+    "7"); the 90th percentile of the columns' ink (a digit in two parts) raises their median
+    height by COLUMN_CAP at most."""
     tallest = max(comps, key=lambda c: c.height)  # (the first of them)
-    tall = [c for c in comps if c.height >= 0.5 * tallest.height]
-    height = max(median_of([c.height for c in tall]), column_height)
+    hs = sorted((c.height for c in comps), reverse=True)
+    ref = hs[0]
+    if len(hs) >= 3 and hs[1] >= LONE_TALL * hs[0] and hs[2] >= 0.5 * hs[1]:
+        ref = hs[1]  # one tall symbol over two or more alike: "12)" with a ')' 2.6 digits tall
+    tall = [c for c in comps if c.height >= 0.5 * ref]
+    h_tall = median_of([c.height for c in tall])
+    height = max(h_tall, min(column_height, COLUMN_CAP * h_tall))
     band = max(c.y1 for c in comps) - min(c.y0 for c in comps)
     if band <= BAR * sw and tallest.x1 - tallest.x0 >= 2 * tallest.height:  # bars (and specks) side by side
         height = max(height, BAR_LINE * max(c.x1 - c.x0 for c in comps))

@@ -224,8 +224,14 @@ function fitLine(x, y) {
 /** segment.line_of: stroke, line height, slant, mid, baseline and top line. */
 function lineOf(comps, runs, edges, sw, colHeight) {
   const tallest = comps.reduce((t, c) => (c.height > t.height ? c : t));   // (the first of them)
-  const tall = comps.filter((c) => c.height >= 0.5 * tallest.height);
-  let height = Math.max(median(tall.map((c) => c.height)), colHeight);
+  const hs = comps.map((c) => c.height).sort((p, q) => q - p);
+  let ref = hs[0];
+  if (hs.length >= 3 && hs[1] >= P.segment.LONE_TALL * hs[0] && hs[2] >= 0.5 * hs[1]) {
+    ref = hs[1];   // one tall symbol over two or more alike: "12)" with a ')' 2.6 digits tall
+  }
+  const tall = comps.filter((c) => c.height >= 0.5 * ref);
+  const hTall = median(tall.map((c) => c.height));
+  let height = Math.max(hTall, Math.min(colHeight, P.segment.COLUMN_CAP * hTall));
   const band = comps.reduce((m, c) => Math.max(m, c.y1), -Infinity) - comps.reduce((m, c) => Math.min(m, c.y0), Infinity);
   if (band <= P.segment.BAR * sw && tallest.x1 - tallest.x0 >= 2 * tallest.height) {   // bars (and specks) side by side
     height = Math.max(height, P.segment.BAR_LINE * comps.reduce((m, c) => Math.max(m, c.x1 - c.x0), 0));
