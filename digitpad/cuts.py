@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from .inkmap import round_half_up
-from .segment import Line, Piece
+from .segment import Line, Piece, reading_order
 
 CUT_MIN_WIDTH = 0.3  # components at least this wide (line heights, deskewed) may be cut
 CUT_MAX_INK = 2.6  # a seam crosses at most this many stroke widths of ink
@@ -253,9 +253,9 @@ def split(c: Piece, paths: list[np.ndarray], costs: list[float]) -> list[Piece]:
 
 def cut(comps: list[Piece], line: Line, which: set[int] | None = None) -> list[Piece]:
     """The components, those numbered in ``which`` (default: all) cut where they may be
-    (``cut_paths``), as pieces ordered by deskewed centre."""
+    (``cut_paths``), as pieces in reading order (``segment.reading_order``)."""
     pieces = []
     for c in comps:
         paths, costs = cut_paths(c, line) if which is None or c.comp in which else ([], [])
         pieces += [p.deskew(line) for p in split(c, paths, costs)] if paths else [c]
-    return sorted(pieces, key=lambda p: (p.d0 + p.d1) / 2)
+    return reading_order(pieces, line)

@@ -29,7 +29,9 @@ these numbers; constants are the modules' UPPER_CASE names):
     lean of near-vertical stroke segments (pairs of narrow runs in consecutive rows, each the
     other's only neighbour), at most MAX_SLANT, 0 with fewer than two tall components;
     baseline and top line = least-squares lines through the bottoms and tops of the tall
-    components (flat with fewer than three). Deskewed x = x + slant (y - mid).
+    components (flat with fewer than three). Deskewed x = x + slant (y - mid). Pieces are read
+    left to right by deskewed centre (``reading_order``; a mark on the baseline by its side of
+    the leaning digit over it).
 
 Everything is integer runs and small numpy reductions: a number's ink is a few thousand pixels.
 """
@@ -58,6 +60,9 @@ BAR_LINE = 2.0  # is bars lying down (a '-' written first): its line is this man
 LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next two are alike and at least
 # this share of its height (a '(' or ')' drawn twice the digits' height: "12)" read "7")...
 COLUMN_CAP = 1.5  # ... nor do the columns of ink raise the line past this many times its pieces' median
+MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at most MARK_LOW above the
+MARK_LOW = 0.15  # baseline, is a mark ('.' ','): ordered beside a tall piece by that piece's ink in its rows,
+MARK_STEP = 1e-3  # just before or after the tall piece's centre (working px)
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
 RULE_FAINT = 0.5  # step 1a: ink below this share of the pen's (90th percentile) may be a sheet's rule
 LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
@@ -283,6 +288,35 @@ class Line:
         return self.top[0] + self.top[1] * x
 
 
+def _side_of(m: Piece, p: Piece, line: Line) -> float:
+    """-1 or +1: which side of piece ``p`` the mark ``m`` is on, by p's ink in m's rows (its
+    lowest rows, for a mark below it), both deskewed: the same rows shift alike."""
+    rows = (p.row >= m.y0) & (p.row < m.y1)
+    if not rows.any():
+        rows = p.row >= p.y1 - m.height
+    off = line.slant * (p.row[rows] - line.mid)
+    centre = (float((p.start[rows] + off).min()) + float((p.end[rows] + off).max())) / 2
+    return -1.0 if (m.d0 + m.d1) / 2 < centre else 1.0
+
+
+def reading_order(pieces: list[Piece], line: Line) -> list[Piece]:
+    """The pieces left to right: by deskewed centre, but a small mark on the baseline (a '.'
+    or ',') within a tall piece's deskewed extent is put on the side of that piece where it is
+    in its own rows: a leaning digit overhangs its neighbours' marks, and its centre does not
+    say which side of it they are (a '.' tucked under an 8's foot was read after the 8)."""
+    key = [(p.d0 + p.d1) / 2 for p in pieces]
+    H = line.height
+    for i, m in enumerate(pieces):
+        xc = (m.x0 + m.x1) / 2
+        if m.height > MARK_H * H or line.base_at(xc) - m.y1 > MARK_LOW * H:
+            continue
+        for j, p in enumerate(pieces):
+            if j != i and p.height >= 0.5 * H and p.d0 < key[i] < p.d1:
+                key[i] = (p.d0 + p.d1) / 2 + MARK_STEP * _side_of(m, p, line)
+                break
+    return [pieces[k] for k in sorted(range(len(pieces)), key=key.__getitem__)]
+
+
 def median_of(v: list[float]) -> float:
     """The median of a short Python list (np.median costs ~0.1 ms a call; the reader makes many)."""
     s = sorted(v)
@@ -344,8 +378,8 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
 
 
 def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], Line] | None:
-    """Steps 1b-4 on a page's mask: its components (specks dropped), ordered by deskewed
-    centre, and the line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
+    """Steps 1b-4 on a page's mask: its components (specks dropped), in reading order, and the
+    line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
     sw = engine.stroke_width(page_mask)
     col_height = column_height(page_mask)
     goal = MIN_STROKE * col_height  # (before growing: the same, give or take 2 rho)
@@ -361,5 +395,5 @@ def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], L
     if not comps:
         return None
     line = line_of(comps, (row, start, end), (a, b), sw, col_height)
-    comps = sorted((c.deskew(line) for c in comps), key=lambda p: (p.d0 + p.d1) / 2)
+    comps = reading_order([c.deskew(line) for c in comps], line)
     return comps, line

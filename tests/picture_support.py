@@ -1,6 +1,7 @@
-"""Pictures at the reader's edges, generated (seeded): ``dust`` (specks scattered over a page)
-and ``picture`` (the content fuzzer's kinds: specks, lines, noise, checkerboards, gradients,
-grids, a bar, blank), as image file bytes.
+"""Pictures at the reader's edges, generated (seeded): ``dust`` (specks scattered over a page),
+``picture`` (the content fuzzer's kinds: specks, lines, noise, checkerboards, gradients,
+grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height) and
+``tucked_dot`` (a '.' under a leaning digit's foot), as image file bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import random
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from digitpad import compose
 
 KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
 
@@ -58,3 +61,54 @@ def picture(kind: str, w: int, h: int, seed: int, mode: str, fmt: str) -> bytes:
     out = io.BytesIO()
     im.save(out, fmt)
     return out.getvalue()
+
+
+def _png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def bracketed(sample: compose.Sample, tall: float, side: str) -> bytes:
+    """The composed number with a ')' (side "right") or '(' drawn ``tall`` times its digits'
+    height beside it, centred on them, in the pad's ink (black, opaque on a clear canvas)."""
+    im = Image.open(io.BytesIO(sample.image)).convert("RGBA")
+    (x0, y0), (x1, y1) = np.min([b[:2] for b in sample.boxes], 0), np.max([b[2:] for b in sample.boxes], 0)
+    H, pen = y1 - y0, max(2, round(sample.pen))
+    bh, bw = int(tall * H), int(0.35 * tall * H)
+    canvas = Image.new("RGBA", (im.width + bw + 40, max(im.height, bh) + 40), (0, 0, 0, 0))
+    dx = 20 if side == "right" else bw + 20
+    dy = (canvas.height - im.height) // 2
+    canvas.alpha_composite(im, (dx, dy))
+    cy = dy + (y0 + y1) // 2
+    ax = dx + x1 + pen if side == "right" else dx + x0 - pen - bw
+    box = (ax - bw, cy - bh // 2, ax + bw, cy + bh // 2)  # the arc is half an ellipse of this box
+    start, end = (-70, 70) if side == "right" else (110, 250)
+    ImageDraw.Draw(canvas).arc(box, start, end, fill=(0, 0, 0, 255), width=pen)
+    return _png(canvas)
+
+
+def _leaning_ring(draw: ImageDraw.ImageDraw, x: float, top: float, h: float, lean: float, pen: int,
+                  width: float) -> None:
+    """A '0' leaning right by ``lean`` (x moves by -lean per row down): a stadium ``width``
+    times its height wide on each side (straight sides, round ends; the sides give the line
+    its slant), sheared."""
+    r = width * h
+    t = np.linspace(np.pi, 2 * np.pi, 40)  # the top cap, then the bottom one
+    xs = np.concatenate([x + r * np.cos(t), x - r * np.cos(t)])
+    ys = np.concatenate([top + r + r * np.sin(t), top + h - r - r * np.sin(t)])
+    xs = xs - lean * (ys - top - h / 2)
+    pts = list(zip(xs.tolist(), ys.tolist()))
+    draw.line(pts + pts[:1], fill=255, width=pen)
+
+
+def tucked_dot() -> bytes:
+    """"00.00" in white on black: the rings lean steeply but the third one stands nearly
+    upright, and the '.' sits below left of its foot (deskewed by the line's slant, the dot's
+    centre is right of that ring's)."""
+    im = Image.new("L", (400, 140), 0)
+    d = ImageDraw.Draw(im)
+    for x, lean, width in ((70, 0.7, 0.3), (140, 0.7, 0.3), (222, 0.1, 0.15), (300, 0.7, 0.3)):
+        _leaning_ring(d, x, 25, 90, lean, 8, width)
+    d.ellipse((199, 117, 207, 125), fill=255)  # apart from the ring
+    return _png(im)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picture_support import dust
+from picture_support import bracketed, dust, tucked_dot
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, handwriting, numbers, pendigits
@@ -479,27 +479,6 @@ def test_inputs_found_by_fuzzing_are_read(model, engine):
 
 
 
-def _bracketed(sample: compose.Sample, tall: float, side: str) -> bytes:
-    """The composed number with a ')' (side "right") or '(' drawn ``tall`` times its digits'
-    height beside it, centred on them, in the pad's ink (black, opaque on a clear canvas)."""
-    im = Image.open(io.BytesIO(sample.image)).convert("RGBA")
-    (x0, y0), (x1, y1) = np.min([b[:2] for b in sample.boxes], 0), np.max([b[2:] for b in sample.boxes], 0)
-    H, pen = y1 - y0, max(2, round(sample.pen))
-    bh, bw = int(tall * H), int(0.35 * tall * H)
-    canvas = Image.new("RGBA", (im.width + bw + 40, max(im.height, bh) + 40), (0, 0, 0, 0))
-    dx = 20 if side == "right" else bw + 20
-    dy = (canvas.height - im.height) // 2
-    canvas.alpha_composite(im, (dx, dy))
-    cy = dy + (y0 + y1) // 2
-    ax = dx + x1 + pen if side == "right" else dx + x0 - pen - bw
-    box = (ax - bw, cy - bh // 2, ax + bw, cy + bh // 2)  # the arc is half an ellipse of this box
-    start, end = (-70, 70) if side == "right" else (110, 250)
-    ImageDraw.Draw(canvas).arc(box, start, end, fill=(0, 0, 0, 255), width=pen)
-    buf = io.BytesIO()
-    canvas.save(buf, "PNG")
-    return buf.getvalue()
-
-
 def test_parentheses_twice_the_digits_height_do_not_set_the_line(held_hands, model):
     """Real writers draw brackets up to 2.6 times their digits' height (a UNIPEN "12)" read
     "7"): the tallest piece set the line, and the digits beside it were too small to be digits.
@@ -511,8 +490,27 @@ def test_parentheses_twice_the_digits_height_do_not_set_the_line(held_hands, mod
         digits = str(r.randint(10, 999))
         side = ("right", "left")[k % 2]
         sample = compose.compose(h, digits, "spaced", "pad", seed=k)
-        got = numbers.read_number(decode(_bracketed(sample, r.uniform(2.2, 2.6), side)), model).text
+        got = numbers.read_number(decode(bracketed(sample, r.uniform(2.2, 2.6), side)), model).text
         read.append(got)
         want.append(digits + ")" if side == "right" else "(" + digits)
     digits_kept = sum(w.strip("()") in g for w, g in zip(want, read))
     assert digits_kept >= 10, list(zip(want, read))
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_a_dot_tucked_under_a_leaning_digits_foot_is_read_in_its_place(model, engine):
+    """A '.' written close after a digit, beside the foot of a next digit that leans less than
+    the line: deskewed, that digit's foot moves right of its centre, and the dot with it, so by
+    the deskewed centres the dot came after it ("746.820" read "7468.20"). It is now put on the
+    side of that digit where it is in its own rows."""
+    png = tucked_dot()
+    eng = default_engine() if engine == "c" else engines.NUMPY
+    page = ink_page(decode(png), eng)
+    comps, line = components_of(page.mask, page.engine)
+    dot = min(comps, key=lambda c: c.height)
+    ring = sorted(comps, key=lambda c: c.x1)[-2]
+    assert len(comps) == 5 and line.slant >= 0.4
+    assert (dot.d0 + dot.d1) / 2 > (ring.d0 + ring.d1) / 2  # what made the dot come after the ring
+    assert [c is dot for c in comps] == [False, False, True, False, False], [(c.x0, c.x1, c.height) for c in comps]
+    text = numbers.read_number(decode(png), model, eng).text
+    assert len(text) == 5 and text[2] == ".", text

@@ -2,11 +2,11 @@
 // digitpad/cuts.py (seams, reservoir cuts through the middle of merged strokes, drop falls). Constants
 // come from numbers-params.json (P.cuts).
 //
-//   const pieces = cut(comps, line, doubt);   // the components numbered in `doubt` cut, by deskewed centre
+//   const pieces = cut(comps, line, doubt);   // the components numbered in `doubt` cut, in reading order
 
 import { P } from "./numparams.js";
 import { mapTo, roundHalfUp } from "./preprocess.js";
-import { centre, deskew, makePiece } from "./segment.js";
+import { deskew, makePiece, readingOrder } from "./segment.js";
 
 /** cuts._deskewed: the piece's ink sheared upright, {m: Uint8Array (h, w), h, w}; column 0 at d0. */
 function deskewed(c, line) {
@@ -218,12 +218,12 @@ function split(c, paths, costs) {
   return parts;
 }
 
-/** cuts.cut: the components numbered in `which` (a Set) cut where they may be, by deskewed centre. */
+/** cuts.cut: the components numbered in `which` (a Set) cut where they may be, in reading order. */
 export function cut(comps, line, which) {
   let pieces = [];
   for (const c of comps) {
     const { paths, costs } = which.has(c.comp) ? cutPaths(c, line) : { paths: [], costs: [] };
     pieces = pieces.concat(paths.length ? split(c, paths, costs).map((p) => deskew(p, line)) : [c]);
   }
-  return pieces.sort((p, q) => centre(p) - centre(q));
+  return readingOrder(pieces, line);
 }

@@ -154,6 +154,36 @@ export function deskew(p, line) {
 
 export const centre = (p) => (p.d0 + p.d1) / 2;
 
+/** segment._side_of: -1 or +1, which side of piece p the mark m is on, by p's ink in m's rows. */
+function sideOf(m, p, line) {
+  let rows = [];
+  for (let i = 0; i < p.row.length; i++) if (p.row[i] >= m.y0 && p.row[i] < m.y1) rows.push(i);
+  if (!rows.length) {
+    for (let i = 0; i < p.row.length; i++) if (p.row[i] >= p.y1 - m.height) rows.push(i);
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (const i of rows) {
+    const off = line.slant * (p.row[i] - line.mid);
+    lo = Math.min(lo, p.start[i] + off);
+    hi = Math.max(hi, p.end[i] + off);
+  }
+  return centre(m) < (lo + hi) / 2 ? -1.0 : 1.0;
+}
+
+/** segment.reading_order: by deskewed centre, a small mark on the baseline beside the tall piece
+ * whose deskewed extent holds it, on the side where it is in its own rows. */
+export function readingOrder(pieces, line) {
+  const key = pieces.map(centre);
+  const H = line.height;
+  pieces.forEach((m, i) => {
+    const xc = (m.x0 + m.x1) / 2;
+    if (m.height > P.segment.MARK_H * H || line.baseAt(xc) - m.y1 > P.segment.MARK_LOW * H) return;
+    const p = pieces.find((q) => q !== m && q.height >= 0.5 * H && q.d0 < key[i] && key[i] < q.d1);
+    if (p) key[i] = centre(p) + P.segment.MARK_STEP * sideOf(m, p, line);
+  });
+  return pieces.map((_, k) => k).sort((a, b) => key[a] - key[b]).map((k) => pieces[k]);
+}
+
 /** Step 2: the mask's horizontal runs (row, start, end), row-major. */
 function runsOf(mask, h, w) {
   const row = [], start = [], end = [];
@@ -260,7 +290,7 @@ function lineOf(comps, runs, edges, sw, colHeight) {
   };
 }
 
-/** Steps 1b-4 on the page's mask: components (specks dropped) by deskewed centre, and the line. */
+/** Steps 1b-4 on the page's mask: components (specks dropped) in reading order, and the line. */
 export function componentsOf(page) {
   const { h, w } = page;
   let mask = page.mask;
@@ -282,6 +312,5 @@ export function componentsOf(page) {
   if (!comps.length) return null;
   const line = lineOf(comps, runs, edges, sw, columnHeight(mask, h, w));
   comps.forEach((c) => deskew(c, line));
-  comps.sort((p, q) => centre(p) - centre(q));
-  return { comps, line };
+  return { comps: readingOrder(comps, line), line };
 }
