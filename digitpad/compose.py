@@ -15,7 +15,8 @@ jitter, in one of three ``LAYOUTS``:
 A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. A letter
 in the string (``Hand.letters``: the writer's own, never a digit-like one) is drawn like a
 digit: strings with characters that are not a number's. The ground truth is the string and
-each character's ink box. ``paper.SCHEMES`` say how it is drawn (the page's transparent
+each character's ink box. A number may be ``marked``: a box drawn around it or a line under it
+(``MARKINGS``). ``paper.SCHEMES`` say how it is drawn (the page's transparent
 canvas, ink colours and pen widths, phone photos of plain, ruled and squared paper).
 Writers come from the project's one split (``handwriting.writer_splits``); ``styles`` adds the
 hand styles of ``handstyles`` (slashed zeros, barred sevens, flagged ones, open/closed fours)
@@ -43,6 +44,7 @@ from .pendigits import stroke_coverage
 
 DIGITS = "0123456789"
 SEPARATORS = "-.,/:()+$%"
+MARKINGS = ("box", "underline")  # ink drawn around or under a number, no character of it (``marking``)
 
 # Symbol geometry relative to the digit height H; y up from the baseline, in H units.
 # size: which extent is scaled ("h" height, "w" width, "m" the longer side) and its range;
@@ -312,14 +314,31 @@ def arrange(hand: Hand, text: str, layout: str, H: float, pen: float, seed: int)
 # ------------------------------------------------------------------------------ drawing
 
 
-def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0) -> Sample:
-    """``text`` in ``hand``'s writing, ``layout``, drawn in ``scheme``: a Sample."""
+def marking(chars: list[list[np.ndarray]], how: str, H: float, pen: float) -> list[np.ndarray]:
+    """Strokes drawn around or under the characters, apart from their ink, no character
+    themselves (``MARKINGS``): a box 0.3 digit heights out from their ink (a form's field), or
+    a line 0.2 below them, drifting a little, a bit longer than the number (a total)."""
+    pts = np.concatenate([p for c in chars for p in c])
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    if how == "box":
+        m = 0.3 * H + pen
+        return [np.array([(x0 - m, y0 - m), (x1 + m, y0 - m), (x1 + m, y1 + m), (x0 - m, y1 + m), (x0 - m, y0 - m)])]
+    if how == "underline":
+        y = y1 + 0.2 * H + pen
+        return [np.array([(x0 - 0.2 * H, y), (x1 + 0.2 * H, y + 0.05 * H)])]
+    raise ValueError(f"unknown marking {how!r} (one of {', '.join(MARKINGS)})")
+
+
+def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0, marked: str | None = None) -> Sample:
+    """``text`` in ``hand``'s writing, ``layout``, drawn in ``scheme`` (``marked``: with one of
+    the ``MARKINGS`` in the same pen): a Sample."""
     sc = SCHEMES[scheme]
     r = random.Random(f"{hand.writer}|{text}|{layout}|{scheme}|{seed}")
     H = r.uniform(*sc.height)
     pen = r.uniform(*sc.pen)
     chars = arrange(hand, text, layout, H, pen, seed)
-    pts = np.concatenate([p for c in chars for p in c])
+    extra = marking(chars, marked, H, pen) if marked else []
+    pts = np.concatenate([p for c in chars for p in c] + extra)
     lo, hi = pts.min(axis=0) - pen / 2, pts.max(axis=0) + pen / 2
     mx, my = (r.uniform(*sc.margin) * H for _ in range(2))
     w, h = hi[0] - lo[0], hi[1] - lo[1]
@@ -332,12 +351,13 @@ def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0) -> S
     W, Hh = int(math.ceil(W)), int(math.ceil(Hh))
     shift = np.array([ox - lo[0], oy - lo[1]])
     chars = [[p + shift for p in c] for c in chars]
+    extra = [p + shift for p in extra]
     boxes = []
     for c in chars:
         q = np.concatenate(c)
         (x0, y0), (x1, y1) = q.min(axis=0) - pen / 2, q.max(axis=0) + pen / 2
         boxes.append((int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))))
-    cov = stroke_coverage([p for c in chars for p in c], W, Hh, pen)  # (Hh, W) in [0, 1]
+    cov = stroke_coverage([p for c in chars for p in c] + extra, W, Hh, pen)  # (Hh, W) in [0, 1]
     image = encode(cov, sc, seed, hand.writer + text, baseline=oy - lo[1], digit=H)
     return Sample(image, text, boxes, hand.writer, layout, scheme,
                   chars, pen, (W, Hh))

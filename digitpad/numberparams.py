@@ -18,11 +18,11 @@ from types import ModuleType
 
 import numpy as np
 
-from . import charset, cuts, glyphs, numberreading, numbers, segment, verifier
+from . import charset, cuts, glyphs, numberreading, numbers, rules, segment, verifier
 from . import preprocess as pp
 
 PATH = Path(__file__).parent / "static" / "numbers-params.json"
-MODULES: dict[str, ModuleType] = {"segment": segment, "cuts": cuts, "glyphs": glyphs, "numbers": numbers,
+MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "cuts": cuts, "glyphs": glyphs, "numbers": numbers,
                                   "verifier": verifier}
 
 

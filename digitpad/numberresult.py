@@ -40,3 +40,4 @@ class Reading:
     characters: list[Character] = field(default_factory=list)
     confidence: float = 0.0  # the product of the characters' confidences
     candidates: int = 0  # images the model read
+    aside: int = 0  # pieces of ink set aside as no character's (a frame around the number, an underline)

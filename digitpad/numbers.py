@@ -382,4 +382,4 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
             text += " "
         text += ch.char
     conf = float(np.prod([c.confidence for c in chars])) if chars else 0.0
-    return Reading(text, chars, conf, n_images)
+    return Reading(text, chars, conf, n_images, line.aside)

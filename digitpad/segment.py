@@ -12,8 +12,8 @@ these numbers; constants are the modules' UPPER_CASE names):
     crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
     file's pixels around the ink. mask = soft ink >= 0.5.
  1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
-    lines from edge to edge at the sheet's one tilt, fainter than the pen (``faint_rules``,
-    ``paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
+    lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.faint_rules``,
+    ``rules.paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
     touching a rule would otherwise go with it). A second pass that loses the first pass's ink
     (LOST_INK) is not used.
  1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights
@@ -23,6 +23,9 @@ these numbers; constants are the modules' UPPER_CASE names):
  2. Runs (``runs.runs_of``): the mask as horizontal runs (row, start, end), row-major.
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
+ 3b. Not the number (``not_the_number``): a frame drawn around characters (a box: it encloses a
+    component FRAME_HOLDS of its height tall) and an underline (a flat bar under every
+    character) are set aside; the line's ``aside`` counts them.
  4. Line geometry (``line_of``): line height = the larger of the median height of the
     components at least half as tall as the tallest (the second tallest, when the tallest is
     one tall symbol over the rest) and the column height (at most COLUMN_CAP times it); slant = the median
@@ -47,6 +50,7 @@ from . import fit28, inkmap
 from . import preprocess as pp
 from .decode import Decoded
 from .engines import Engine
+from .rules import faint_rules
 from .runs import run_edges, runs_of
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
@@ -60,81 +64,16 @@ BAR_LINE = 2.0  # is bars lying down (a '-' written first): its line is this man
 LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next two are alike and at least
 # this share of its height (a '(' or ')' drawn twice the digits' height: "12)" read "7")...
 COLUMN_CAP = 1.5  # ... nor do the columns of ink raise the line past this many times its pieces' median
+FRAME_HOLDS = 0.3  # step 3b: a component enclosing another this share of its height tall is a frame...
+UNDERLINE_FLAT = 0.2  # ... and a bar at most this share of its length tall under every character an underline
 MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at most MARK_LOW above the
 MARK_LOW = 0.15  # baseline, is a mark ('.' ','): ordered beside a tall piece by that piece's ink in its rows,
 MARK_STEP = 1e-3  # just before or after the tall piece's centre (working px)
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
-RULE_FAINT = 0.5  # step 1a: ink below this share of the pen's (90th percentile) may be a sheet's rule
 LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
-RULE_CORE = 0.6  # step 1a: a paper rule's row holds this share of the image's width ...
-RULE_EDGE = 0.25  # ... and the rows beside it this share, for its thickness ...
-RULE_TILTS = np.linspace(-0.035, 0.035, 29)  # ... at a tilt of at most 2 degrees (tan), in steps of 0.14
 
 
 # ------------------------------------------------------------------------------ preprocessing steps 2-4
-
-
-def faint_rules(d: np.ndarray, sigma: float) -> np.ndarray:
-    """Step 1a: a sheet's rules in ``d`` (h, w), a photo's deviation from its background (either
-    sign): ``paper_rules`` of the ink fainter than RULE_FAINT of the pen's (its 90th percentile),
-    since a rule is printed lighter than a pen writes."""
-    a = np.abs(d)
-    seen = a > max(4 * sigma, 10.0)
-    if not seen.any():
-        return seen
-    pen = inkmap.percentile(a[seen], 0.9)
-    # On squared paper with a small number the rules are most of what is seen, and that is a
-    # rule's own contrast: then the pen's is measured on what is not a line from edge to edge
-    # (never lower: a number's own rows may run from edge to edge of a crop around it).
-    off = seen & ~paper_rules(seen)
-    if off.any():
-        pen = max(pen, inkmap.percentile(a[off], 0.9))
-    return paper_rules(seen & (a < RULE_FAINT * pen))
-
-
-def paper_rules(mask: np.ndarray) -> np.ndarray:
-    """Step 1a, photos and scans only: the (h, w) bool pixels of ``mask`` that are the paper's
-    ruling, not ink. A rule is a straight line at a tilt of at most 2 degrees (a photo is never
-    square to the sheet) whose one row, at its tilt, holds RULE_CORE of the image's width
-    (horizontal rules) or height (squared paper's vertical ones): a line from edge to edge,
-    which a pen's stroke inside a number never is; the rows beside it holding RULE_EDGE of it
-    are its thickness. ``faint_rules`` passes only ink fainter than the pen's (RULE_FAINT): a pen
-    stroke crossing a rule is not part of it (and, to measure the pen's contrast, all the ink)."""
-    out = np.zeros_like(mask)
-    for m, o in ((mask, out), (mask.T, out.T)):  # o: a view; the rules run along m's rows
-        H, W = m.shape
-        if np.count_nonzero(m) < RULE_CORE * W or _widest_band(m) < RULE_CORE * W:
-            continue  # (counted, not indexed: the pixels' indices are only needed past the quick no)
-        rr, cc = np.nonzero(m)
-        # (T, W): each tilt's row shift at each column (per column, not per pixel: the same values)
-        shifts = np.round(np.outer(RULE_TILTS, np.arange(W, dtype=np.float64))).astype(np.int64)
-        best, found = 0, None  # one sheet: every rule of a direction has the same tilt, the one
-        for shift in shifts:  # that puts the most ink in core rows
-            idx = rr + W - shift[cc]  # the row at column 0, shifted >= 0
-            counts = np.bincount(idx, minlength=H + 2 * W + 2)
-            on = np.flatnonzero(counts >= RULE_CORE * W)
-            if len(on) and counts[on].sum() > best:
-                best, found = counts[on].sum(), (idx, counts, on)
-        if found is None:
-            continue
-        idx, counts, on = found
-        rows = set(on.tolist())
-        for d in (-1, 1):
-            rows |= {int(r + d) for r in on if counts[r + d] >= RULE_EDGE * W}
-        on = np.isin(idx, list(rows))
-        o[rr[on], cc[on]] = True
-    return out
-
-
-def _widest_band(m: np.ndarray) -> int:
-    """How many columns of ``m`` (H, W) hold ink within the best band of rows as tall as a rule
-    at the steepest tilt spans across the width. A rule's row holds one pixel per column, all in
-    such a band: below RULE_CORE of the width, ``paper_rules`` finds no rule (a quick no)."""
-    H, W = m.shape
-    band = min(H, int(math.ceil(np.abs(RULE_TILTS).max() * W)) + 2)
-    cs = np.zeros((H + 1, W), np.int32)
-    np.cumsum(m, axis=0, out=cs[1:])
-    return int(((cs[band:] - cs[:-band]) > 0).sum(axis=1).max())
 
 
 def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -280,6 +219,7 @@ class Line:
     mid: float  # the row the shear is taken about
     base: tuple[float, float]  # baseline y = a + b x
     top: tuple[float, float]  # top line y = a + b x
+    aside: int = 0  # components set aside as no character's (``not_the_number``: frames, underlines)
 
     def base_at(self, x: float) -> float:
         return self.base[0] + self.base[1] * x
@@ -377,6 +317,50 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     return Line(sw, max(height, 2 * sw), slant, mid, base, top)
 
 
+def _encloses(c: Piece, o: Piece) -> bool:
+    """Has ``c`` ink on all four sides of ``o``'s box: left and right of it in its rows, above
+    and below it in its columns (a box or a ring drawn around it)?"""
+    rows = (c.row >= o.y0) & (c.row < o.y1)
+    cols = (c.start < o.x1) & (c.end > o.x0)
+    return bool((rows & (c.end <= o.x0)).any() and (rows & (c.start >= o.x1)).any()
+                and (cols & (c.row < o.y0)).any() and (cols & (c.row >= o.y1)).any())
+
+
+def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
+    """Step 3b: ink drawn around or under a number, not of it: a frame (a box around characters:
+    it encloses a component at least FRAME_HOLDS of its height tall; a '0' holds at most a dot)
+    and an underline (a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall,
+    at least half as long as the tallest character, under the middle of every character at
+    least half as tall as the tallest, beneath their median bottom). Boxed numbers read "0" or
+    nothing, underlined ones a string of '-' and digits."""
+    frames = [c for c in comps if any(o is not c and o.height >= FRAME_HOLDS * c.height and c.x0 <= o.x0
+                                      and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1 and _encloses(c, o)
+                                      for o in comps)]
+    rest = [c for c in comps if all(c is not f for f in frames)]
+    under = []
+    for c in rest:
+        others = [o for o in rest if o is not c]
+        if not others or c.height > max(UNDERLINE_FLAT * (c.x1 - c.x0), BAR * sw):
+            continue
+        tallest = max(o.height for o in others)
+        if c.x1 - c.x0 < 0.5 * tallest:
+            continue
+        chars = [o for o in others if o.height >= 0.5 * tallest]
+        bottom = median_of([float(o.y1) for o in chars])
+        if (c.y0 + c.y1) / 2 >= bottom and all(c.x0 <= (o.x0 + o.x1) / 2 <= c.x1 for o in chars):
+            under.append(c)
+    return [c for c in rest if all(c is not u for u in under)]
+
+
+def _column_height_of(comps: list[Piece], shape: tuple[int, int]) -> float:
+    """``column_height`` of the ink of these pieces only."""
+    m = np.zeros(shape, bool)
+    for c in comps:
+        for r, a, b in zip(c.row.tolist(), c.start.tolist(), c.end.tolist()):
+            m[r, a:b] = True
+    return column_height(m)
+
+
 def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), in reading order, and the
     line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
@@ -391,9 +375,13 @@ def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], L
     row, start, end = runs_of(page_mask)
     a, b = run_edges(row, start, end)
     lab, n = engine.label_runs(len(row), a, b)
-    comps = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
+    found = [c for c in components(row, start, end, lab, n) if c.area >= SPECK_AREA * sw * sw]
+    comps = not_the_number(found, sw)
     if not comps:
         return None
+    if len(comps) < len(found):  # (a frame's or an underline's columns are no character's)
+        col_height = _column_height_of(comps, page_mask.shape)
     line = line_of(comps, (row, start, end), (a, b), sw, col_height)
+    line.aside = len(found) - len(comps)
     comps = reading_order([c.deskew(line) for c in comps], line)
     return comps, line

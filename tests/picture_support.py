@@ -1,7 +1,7 @@
 """Pictures at the reader's edges, generated (seeded): ``dust`` (specks scattered over a page),
 ``picture`` (the content fuzzer's kinds: specks, lines, noise, checkerboards, gradients,
-grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height) and
-``tucked_dot`` (a '.' under a leaning digit's foot), as image file bytes.
+grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height)
+and ``tucked_dot`` (a '.' under a leaning digit's foot), as image file bytes.
 """
 
 from __future__ import annotations
@@ -112,3 +112,4 @@ def tucked_dot() -> bytes:
         _leaning_ring(d, x, 25, 90, lean, 8, width)
     d.ellipse((199, 117, 207, 125), fill=255)  # apart from the ring
     return _png(im)
+

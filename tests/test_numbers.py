@@ -137,9 +137,9 @@ def test_empty_image_reads_as_nothing(mode, colour, model):
 
 
 def test_paper_rules_are_lines_from_edge_to_edge_at_the_sheets_tilt():
-    """``segment.paper_rules``: tilted rules across the image (horizontal and vertical, as on
+    """``rules.paper_rules``: tilted rules across the image (horizontal and vertical, as on
     squared paper) are found; a stroke across a third of the image is not a rule."""
-    from digitpad.segment import paper_rules
+    from digitpad.rules import paper_rules
 
     h, w = 120, 300
     yy, xx = np.mgrid[0:h, 0:w]
@@ -176,9 +176,9 @@ def test_thin_strokes_grow_only_when_broken():
 
 
 def test_a_rule_at_the_steepest_tilt_lies_in_one_band_of_rows():
-    """``segment._widest_band``, paper_rules' quick no: a rule at the steepest tilt holds every
+    """``rules._widest_band``, paper_rules' quick no: a rule at the steepest tilt holds every
     column within one band of rows; ink that covers a third of the width holds a third."""
-    from digitpad.segment import RULE_TILTS, _widest_band
+    from digitpad.rules import RULE_TILTS, _widest_band
 
     h, w = 100, 400
     yy, xx = np.mgrid[0:h, 0:w]
@@ -189,11 +189,11 @@ def test_a_rule_at_the_steepest_tilt_lies_in_one_band_of_rows():
 
 
 def test_faint_rules_when_a_dense_grid_is_most_of_the_ink():
-    """``segment.faint_rules`` on squared paper around a small number: the grid's pixels far
+    """``rules.faint_rules`` on squared paper around a small number: the grid's pixels far
     outnumber the pen's, so the 90th percentile of everything seen is a rule's own contrast.
     The rules are still found (the pen's contrast is measured off the lines from edge to edge),
     and the pen is not taken for one."""
-    from digitpad.segment import faint_rules
+    from digitpad.rules import faint_rules
 
     h, w = 240, 320
     yy, xx = np.mgrid[0:h, 0:w]
@@ -514,3 +514,35 @@ def test_a_dot_tucked_under_a_leaning_digits_foot_is_read_in_its_place(model, en
     assert [c is dot for c in comps] == [False, False, True, False, False], [(c.x0, c.x1, c.height) for c in comps]
     text = numbers.read_number(decode(png), model, eng).text
     assert len(text) == 5 and text[2] == ".", text
+
+
+@pytest.mark.parametrize("how", compose.MARKINGS)
+def test_a_number_in_a_box_or_underlined_reads_as_the_number(held_hands, model, how):
+    """A box drawn around a number (a form's field) is a frame enclosing its characters, and a
+    line under it an underline: no character's ink. Boxed numbers read "0" or nothing,
+    underlined ones strings of '-' and digits. Held-out
+    writers' numbers: as many read right marked as plain, give or take one; a '0' with a dot
+    in it, a '%' (its slash's box holds its rings) and a lone '-' are still read."""
+    r = random.Random(3)
+    plain = marked_right = 0
+    for k in range(20):
+        h = held_hands[(5 * k) % len(held_hands)]
+        text = compose.random_text(r, h, r.choice(list(compose.DIGIT_TEMPLATES)))
+        scheme = ("pad", "photo", "squared-photo")[k % 3]
+        plain += numbers.read_number(decode(compose.compose(h, text, "spaced", scheme, seed=k).image), model).text == text
+        marked = compose.compose(h, text, "spaced", scheme, seed=k, marked=how).image
+        marked_right += numbers.read_number(decode(marked), model).text == text
+    assert plain >= 17 and marked_right >= plain - 1, (plain, marked_right)
+    for text, symbol in (("12%", "%"), ("3-4", "-")):
+        hands = [h for h in held_hands if symbol in h.alphabet]
+        k = next(k for k in range(30) if numbers.read_number(decode(compose.compose(
+            hands[k % len(hands)], text, "spaced", "pad", seed=k).image), model).text == text)  # (the first read right plain)
+        marked = compose.compose(hands[k % len(hands)], text, "spaced", "pad", seed=k, marked=how).image
+        assert numbers.read_number(decode(marked), model).text == text
+    im = Image.new("L", (200, 200), 255)
+    d = ImageDraw.Draw(im)
+    d.ellipse((50, 20, 150, 180), outline=0, width=12)
+    d.ellipse((92, 92, 108, 108), fill=0)  # a dotted zero
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    assert numbers.read_number(decode(buf.getvalue()), model).text == "0"

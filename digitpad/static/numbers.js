@@ -198,12 +198,12 @@ async function readPieces(page, pieces, line, model, seen) {
 
 // ------------------------------------------------------------------ reading
 
-/** numbers.read_number: decoded planes -> {text, characters, confidence, candidates}. */
+/** numbers.read_number: decoded planes -> {text, characters, confidence, candidates, aside}. */
 export async function readNumber(dec, model) {
   const N = P.numbers;
   const page = inkPage(dec);
   const found = page && componentsOf(page);
-  if (!found) return { text: "", characters: [], confidence: 0.0, candidates: 0 };
+  if (!found) return { text: "", characters: [], confidence: 0.0, candidates: 0, aside: 0 };
   const { comps, line } = found;
   const seen = new Map();   // candidates already read, by their pieces
   let { path, images, total } = await readPieces(page, comps, line, model, seen);
@@ -273,5 +273,5 @@ function assemble(path, page, line, images) {
     text += ch.char;
   });
   const confidence = chars.length ? chars.reduce((s, c) => s * c.confidence, 1.0) : 0.0;
-  return { text, characters: chars, confidence, candidates: images };
+  return { text, characters: chars, confidence, candidates: images, aside: line.aside };
 }

@@ -1,24 +1,24 @@
 // Step 1a of reading a number, a sheet's rules are not ink: the browser's twin of
-// digitpad/segment.py's faint_rules and paper_rules (photos and scans; the page's transparent
-// canvas never gets here). Constants come from numbers-params.json (P.segment).
+// digitpad/rules.py's faint_rules and paper_rules (photos and scans; the page's transparent
+// canvas never gets here). Constants come from numbers-params.json (P.rules).
 //
 //   inkMap(gray, alpha, h, w, minPixels, faintRules)   // preprocess.js drops what it returns
 
 import { P } from "./numparams.js";
 import { mapTo, percentile } from "./preprocess.js";
 
-/** numpy's round (half to even): the rule's row at a tilt (segment.paper_rules). */
+/** numpy's round (half to even): the rule's row at a tilt (rules.paper_rules). */
 function roundHalfEven(x) {
   const f = Math.floor(x), diff = x - f;
   if (diff !== 0.5) return diff < 0.5 ? f : f + 1;
   return f % 2 === 0 ? f : f + 1;
 }
 
-/** segment.paper_rules (step 1a): the 0/1 pixels of `mask` (h, w) that are a sheet's ruling:
+/** rules.paper_rules (step 1a): the 0/1 pixels of `mask` (h, w) that are a sheet's ruling:
  *  straight lines at one tilt whose row holds RULE_CORE of the width (or, for squared paper's
  *  vertical rules, the height), with the rows beside them holding RULE_EDGE of it. */
 function paperRules(mask, h, w) {
-  const { RULE_CORE, RULE_EDGE, RULE_TILTS } = P.segment;
+  const { RULE_CORE, RULE_EDGE, RULE_TILTS } = P.rules;
   const out = new Uint8Array(h * w);
   for (const along of ["rows", "columns"]) {   // rules along the rows, then along the columns
     const [H, W] = along === "rows" ? [h, w] : [w, h];
@@ -55,7 +55,7 @@ function paperRules(mask, h, w) {
   return out;
 }
 
-/** segment.faint_rules (step 1a): paper rules among the ink fainter than RULE_FAINT of the pen's
+/** rules.faint_rules (step 1a): paper rules among the ink fainter than RULE_FAINT of the pen's
  *  (d: the deviation from the background, either sign; sigma: the noise). The pen's contrast is
  *  the 90th percentile of what is seen, or of what is seen off the lines from edge to edge when
  *  that is higher (squared paper around a small number: the rules are most of what is seen). */
@@ -68,6 +68,6 @@ export function faintRules(d, sigma, h, w) {
   const lines = paperRules(seen, h, w);
   const off = a.filter((x, i) => seen[i] && !lines[i]);
   if (off.length) pen = Math.max(pen, percentile(off, 0.9));
-  const faint = P.segment.RULE_FAINT * pen;
+  const faint = P.rules.RULE_FAINT * pen;
   return paperRules(seen.map((s, i) => (s && a[i] < faint ? 1 : 0)), h, w);
 }

@@ -285,9 +285,54 @@ function lineOf(comps, runs, edges, sw, colHeight) {
   const base = fitLine(cx, tall.map((c) => c.y1));
   const top = fitLine(cx, tall.map((c) => c.y0));
   return {
-    stroke: sw, height: Math.max(height, 2 * sw), slant, mid, base, top,
+    stroke: sw, height: Math.max(height, 2 * sw), slant, mid, base, top, aside: 0,
     baseAt: (x) => base[0] + base[1] * x, topAt: (x) => top[0] + top[1] * x,
   };
+}
+
+/** segment._encloses: has c ink on all four sides of o's box (a box or a ring drawn around it)? */
+function encloses(c, o) {
+  let left = false, right = false, above = false, below = false;
+  for (let i = 0; i < c.row.length; i++) {
+    const r = c.row[i], a = c.start[i], b = c.end[i];
+    if (r >= o.y0 && r < o.y1) {
+      if (b <= o.x0) left = true;
+      if (a >= o.x1) right = true;
+    }
+    if (a < o.x1 && b > o.x0) {
+      if (r < o.y0) above = true;
+      if (r >= o.y1) below = true;
+    }
+  }
+  return left && right && above && below;
+}
+
+/** segment.not_the_number: step 3b, the components less frames drawn around characters and
+ * underlines drawn under them. */
+export function notTheNumber(comps, sw) {
+  const S = P.segment;
+  const frames = comps.filter((c) => comps.some((o) => o !== c && o.height >= S.FRAME_HOLDS * c.height && c.x0 <= o.x0
+    && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1 && encloses(c, o)));
+  const rest = comps.filter((c) => !frames.includes(c));
+  const under = rest.filter((c) => {
+    const others = rest.filter((o) => o !== c);
+    if (!others.length || c.height > Math.max(S.UNDERLINE_FLAT * (c.x1 - c.x0), S.BAR * sw)) return false;
+    const tallest = others.reduce((m, o) => Math.max(m, o.height), -Infinity);
+    if (c.x1 - c.x0 < 0.5 * tallest) return false;
+    const chars = others.filter((o) => o.height >= 0.5 * tallest);
+    const bottom = median(chars.map((o) => o.y1));
+    return (c.y0 + c.y1) / 2 >= bottom && chars.every((o) => c.x0 <= (o.x0 + o.x1) / 2 && (o.x0 + o.x1) / 2 <= c.x1);
+  });
+  return rest.filter((c) => !under.includes(c));
+}
+
+/** segment._column_height_of: columnHeight of these pieces' ink only. */
+function columnHeightOf(comps, h, w) {
+  const m = new Uint8Array(h * w);
+  for (const c of comps) {
+    for (let i = 0; i < c.row.length; i++) m.fill(1, c.row[i] * w + c.start[i], c.row[i] * w + c.end[i]);
+  }
+  return columnHeight(m, h, w);
 }
 
 /** Steps 1b-4 on the page's mask: components (specks dropped) in reading order, and the line. */
@@ -307,10 +352,14 @@ export function componentsOf(page) {
   const members = Array.from({ length: count }, () => []);
   for (let i = 0; i < comp.length; i++) members[comp[i]].push(i);
   const pick = (arr, idx) => mapTo(Int32Array, idx, (i) => arr[i]);
-  const comps = members.map((idx, c) => makePiece(pick(runs.row, idx), pick(runs.start, idx), pick(runs.end, idx), c))
+  const found = members.map((idx, c) => makePiece(pick(runs.row, idx), pick(runs.start, idx), pick(runs.end, idx), c))
     .filter((c) => c.area >= P.segment.SPECK_AREA * sw * sw);
+  const comps = notTheNumber(found, sw);
   if (!comps.length) return null;
-  const line = lineOf(comps, runs, edges, sw, columnHeight(mask, h, w));
+  // (a frame's or an underline's columns are no character's)
+  const colHeight = comps.length < found.length ? columnHeightOf(comps, h, w) : columnHeight(mask, h, w);
+  const line = lineOf(comps, runs, edges, sw, colHeight);
+  line.aside = found.length - comps.length;
   comps.forEach((c) => deskew(c, line));
   return { comps: readingOrder(comps, line), line };
 }
