@@ -9,8 +9,8 @@ held out by ``compose.load_records(split="test")`` (UNIPEN: 30% of each lab's wr
 pendigits: ``split_by_writer(seed=0)``), which nothing in the reader was fitted or tuned on:
 digit strings (``--n`` per layout: integers of 1-8 digits, 9-14 digits, years) and strings with
 separators (prices, phone numbers, dates, times, percentages, decimals; only the held-out
-writers who wrote those symbols); digit strings boxed or underlined (``compose.MARKINGS``, spaced,
-each also read plain). The colour schemes rotate. Real numbers: UNIPEN
+writers who wrote those symbols); digit strings boxed, ringed or underlined (``compose.MARKINGS``,
+spaced, each also read plain). The colour schemes rotate. Real numbers: UNIPEN
 ``numbers-dev`` of the held-out writers, with the vetted labels of
 ``bench/data/numbers-dev-vetted.json``, drawn on the page's canvas and as phone photos.
 
@@ -193,8 +193,9 @@ def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates:
 
 
 def marked_numbers(hands: list[compose.Hand], reader: NumberReader, n: int, schemes: list[str], failures: list) -> Tally:
-    """Digit strings, spaced, each read plain and with each of ``compose.MARKINGS`` (a box drawn
-    around it, a line under it): the same numbers, so the groups differ by the marking alone."""
+    """Digit strings, spaced, each read plain and with each of ``compose.MARKINGS`` (a box or a
+    ring drawn around it, a line under it): the same numbers, so the groups differ by the
+    marking alone."""
     tally = Tally()
     r = random.Random(300)
     for i in range(n):
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                                        list(compose.LAYOUTS) + ["all"])
         res["separator_errors"] = seps.errors()
     marked = marked_numbers(hands, reader, args.n // 2, schemes, fail_digits)
-    res["marked"] = marked.table("Digit strings boxed or underlined (spaced), held-out writers",
+    res["marked"] = marked.table("Digit strings boxed, ringed or underlined (spaced), held-out writers",
                                  ["plain", *compose.MARKINGS])
     if not args.no_real:
         real = real_numbers(recs["numbers"], reader, ["pad", "photo"], fail_real)

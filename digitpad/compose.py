@@ -15,8 +15,8 @@ jitter, in one of three ``LAYOUTS``:
 A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. A letter
 in the string (``Hand.letters``: the writer's own, never a digit-like one) is drawn like a
 digit: strings with characters that are not a number's. The ground truth is the string and
-each character's ink box. A number may be ``marked``: a box drawn around it or a line under it
-(``MARKINGS``). ``paper.SCHEMES`` say how it is drawn (the page's transparent
+each character's ink box. A number may be ``marked``: a box or a ring drawn around it or a line under
+it (``MARKINGS``). ``paper.SCHEMES`` say how it is drawn (the page's transparent
 canvas, ink colours and pen widths, phone photos of plain, ruled and squared paper).
 Writers come from the project's one split (``handwriting.writer_splits``); ``styles`` adds the
 hand styles of ``handstyles`` (slashed zeros, barred sevens, flagged ones, open/closed fours)
@@ -44,7 +44,7 @@ from .pendigits import stroke_coverage
 
 DIGITS = "0123456789"
 SEPARATORS = "-.,/:()+$%"
-MARKINGS = ("box", "underline")  # ink drawn around or under a number, no character of it (``marking``)
+MARKINGS = ("box", "ring", "underline")  # ink drawn around or under a number, no character of it (``marking``)
 
 # Symbol geometry relative to the digit height H; y up from the baseline, in H units.
 # size: which extent is scaled ("h" height, "w" width, "m" the longer side) and its range;
@@ -316,13 +316,19 @@ def arrange(hand: Hand, text: str, layout: str, H: float, pen: float, seed: int)
 
 def marking(chars: list[list[np.ndarray]], how: str, H: float, pen: float) -> list[np.ndarray]:
     """Strokes drawn around or under the characters, apart from their ink, no character
-    themselves (``MARKINGS``): a box 0.3 digit heights out from their ink (a form's field), or
-    a line 0.2 below them, drifting a little, a bit longer than the number (a total)."""
+    themselves (``MARKINGS``): a box 0.3 digit heights out from their ink (a form's field), a
+    ring (a circled answer), or a line 0.2 below them, drifting a little, a bit longer than the
+    number (a total)."""
     pts = np.concatenate([p for c in chars for p in c])
     (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
     if how == "box":
         m = 0.3 * H + pen
         return [np.array([(x0 - m, y0 - m), (x1 + m, y0 - m), (x1 + m, y1 + m), (x0 - m, y1 + m), (x0 - m, y0 - m)])]
+    if how == "ring":  # an ellipse through the corners of a box 0.15 digit heights out
+        m = 0.15 * H + pen
+        t = np.linspace(0, 2 * np.pi, 200)
+        a, b = ((x1 - x0) / 2 + m) * math.sqrt(2), ((y1 - y0) / 2 + m) * math.sqrt(2)
+        return [np.stack([(x0 + x1) / 2 + a * np.cos(t), (y0 + y1) / 2 + b * np.sin(t)], axis=1)]
     if how == "underline":
         y = y1 + 0.2 * H + pen
         return [np.array([(x0 - 0.2 * H, y), (x1 + 0.2 * H, y + 0.05 * H)])]

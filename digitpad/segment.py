@@ -23,7 +23,7 @@ these numbers; constants are the modules' UPPER_CASE names):
  2. Runs (``runs.runs_of``): the mask as horizontal runs (row, start, end), row-major.
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
- 3b. Not the number (``not_the_number``): a frame drawn around characters (a box: it encloses a
+ 3b. Not the number (``not_the_number``): a frame drawn around characters (a box, a ring: it encloses a
     component FRAME_HOLDS of its height tall) and an underline (a flat bar under every
     character) are set aside; the line's ``aside`` counts them.
  4. Line geometry (``line_of``): line height = the larger of the median height of the
@@ -327,12 +327,13 @@ def _encloses(c: Piece, o: Piece) -> bool:
 
 
 def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
-    """Step 3b: ink drawn around or under a number, not of it: a frame (a box around characters:
-    it encloses a component at least FRAME_HOLDS of its height tall; a '0' holds at most a dot)
+    """Step 3b: ink drawn around or under a number, not of it: a frame (a box or a ring around
+    characters: it encloses a component at least FRAME_HOLDS of its height tall; a '0' holds at most a dot)
     and an underline (a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall,
     at least half as long as the tallest character, under the middle of every character at
     least half as tall as the tallest, beneath their median bottom). Boxed numbers read "0" or
-    nothing, underlined ones a string of '-' and digits."""
+    nothing, underlined ones a string of '-' and digits. (A frame that touches a character, or
+    breaks at the working resolution, is not found: a thin pen's ring around a long number.)"""
     frames = [c for c in comps if any(o is not c and o.height >= FRAME_HOLDS * c.height and c.x0 <= o.x0
                                       and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1 and _encloses(c, o)
                                       for o in comps)]

@@ -517,10 +517,10 @@ def test_a_dot_tucked_under_a_leaning_digits_foot_is_read_in_its_place(model, en
 
 
 @pytest.mark.parametrize("how", compose.MARKINGS)
-def test_a_number_in_a_box_or_underlined_reads_as_the_number(held_hands, model, how):
-    """A box drawn around a number (a form's field) is a frame enclosing its characters, and a
-    line under it an underline: no character's ink. Boxed numbers read "0" or nothing,
-    underlined ones strings of '-' and digits. Held-out
+def test_a_number_boxed_ringed_or_underlined_reads_as_the_number(held_hands, model, how):
+    """A box or a ring drawn around a number (a form's field, a circled answer) is a frame
+    enclosing its characters, and a line under it an underline: no character's ink. Boxed
+    numbers read "0" or nothing, underlined ones strings of '-' and digits. Held-out
     writers' numbers: as many read right marked as plain, give or take one; a '0' with a dot
     in it, a '%' (its slash's box holds its rings) and a lone '-' are still read."""
     r = random.Random(3)

@@ -31,7 +31,7 @@ COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-on
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 15  # inputs at the reader's edges (``_odd_cases``)
+ODD = 16  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -111,7 +111,7 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     loses all its ink at the 28x28's intermediate resolution; opaque, the device's ink map met
     a border ring too long for Math.max(...ring)), inputs a fuzzer found
     (tests/data/fuzz), a number small in a big canvas. (``_cases`` adds a bracket twice the
-    digits' height, a dot tucked under a leaning digit's foot, numbers boxed and underlined.)"""
+    digits' height, a dot tucked under a leaning digit's foot, numbers boxed, ringed and underlined.)"""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)
