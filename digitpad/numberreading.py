@@ -77,8 +77,8 @@ class NumberReader:
             raise InvalidImage("the image could not be read as a number") from e
         lone = None
         if len(found.characters) == 1 and found.characters[0].char in DIGITS and not found.aside:
-            lone = self.reader.read_decoded(img, t1)  # one digit: exactly as /api/predict reads it (not a
-            # digit in a box, or underlined: that ink is in the whole image /api/predict reads)
+            lone = self.reader.read_decoded(img, t1)  # one digit: exactly as /api/predict reads it (not
+            # one boxed or underlined: that ink is in the whole image /api/predict reads)
         others = self._others(found, lone)
         t2 = time.perf_counter()
         return self.answer(found, others, lone, timing={"decode": _ms(t0, t1), "read": _ms(t1, t2)}, t_start=t0)

@@ -521,8 +521,9 @@ def test_a_number_boxed_ringed_or_underlined_reads_as_the_number(held_hands, mod
     """A box or a ring drawn around a number (a form's field, a circled answer) is a frame
     enclosing its characters, and a line under it an underline: no character's ink. Boxed
     numbers read "0" or nothing, underlined ones strings of '-' and digits. Held-out
-    writers' numbers: as many read right marked as plain, give or take one; a '0' with a dot
-    in it, a '%' (its slash's box holds its rings) and a lone '-' are still read."""
+    writers' numbers: as many read right marked as plain, give or take one; a '%' (its
+    slash's box holds its rings), a '-' and a '0' with a dot or its slash inside it (one
+    character enclosed is no frame) are still read."""
     r = random.Random(3)
     plain = marked_right = 0
     for k in range(20):
@@ -539,10 +540,15 @@ def test_a_number_boxed_ringed_or_underlined_reads_as_the_number(held_hands, mod
             hands[k % len(hands)], text, "spaced", "pad", seed=k).image), model).text == text)  # (the first read right plain)
         marked = compose.compose(hands[k % len(hands)], text, "spaced", "pad", seed=k, marked=how).image
         assert numbers.read_number(decode(marked), model).text == text
-    im = Image.new("L", (200, 200), 255)
-    d = ImageDraw.Draw(im)
-    d.ellipse((50, 20, 150, 180), outline=0, width=12)
-    d.ellipse((92, 92, 108, 108), fill=0)  # a dotted zero
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    assert numbers.read_number(decode(buf.getvalue()), model).text == "0"
+    for inside in ("dot", "slash"):
+        im = Image.new("L", (200, 200), 255)
+        d = ImageDraw.Draw(im)
+        d.ellipse((50, 20, 150, 180), outline=0, width=12)
+        if inside == "dot":
+            d.ellipse((92, 92, 108, 108), fill=0)
+        else:
+            d.line((85, 130, 115, 70), fill=0, width=12)
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        read = numbers.read_number(decode(buf.getvalue()), model)
+        assert read.aside == 0 and read.text == "0", (inside, read.text)

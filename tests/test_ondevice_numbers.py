@@ -31,7 +31,7 @@ COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-on
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 16  # inputs at the reader's edges (``_odd_cases``)
+ODD = 17  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -94,7 +94,8 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
                                      ("odd: a dot under a leaning digit's foot", tucked_dot())]
     odd += [(f"odd: a number, {how}", compose.compose(hands[1], "2026", "spaced", "pad", marked=how).image)
             for how in compose.MARKINGS]
-    odd.append(("odd: one digit in a box", compose.compose(hands[2], "7", "spaced", "pad", marked="box").image))
+    odd += [(f"odd: one digit, {how}", compose.compose(hands[2], "7", "spaced", "pad", marked=how).image)
+            for how in ("box", "underline")]
     assert len(odd) == ODD
     return cases + odd
 
