@@ -63,7 +63,8 @@ BAR = 3.0  # step 4: ink at most this many stroke widths tall in all, its widest
 BAR_LINE = 2.0  # is bars lying down (a '-' written first): its line is this many times the widest one tall
 LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next two are alike and at least
 # this share of its height (a '(' or ')' drawn twice the digits' height: "12)" read "7")...
-COLUMN_CAP = 1.5  # ... nor do the columns of ink raise the line past this many times its pieces' median
+COLUMN_CAP = 1.5  # ... nor, when it is twice theirs, do the columns of ink raise the line past this many times
+# the median of the others
 FRAME_HOLDS = 0.3  # step 3b: a component enclosing others this share of its height tall is a frame...
 UNDERLINE_FLAT = 0.2  # ... and a bar at most this share of its length tall under every character an underline
 MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at most MARK_LOW above the
@@ -288,7 +289,7 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     the tallest, or as the second tallest where the tallest stands alone over two or more
     alike (LONE_TALL: a parenthesis twice the digits' height made them "small", "12)" read
     "7"); the 90th percentile of the columns' ink (a digit in two parts) raises their median
-    height by COLUMN_CAP at most."""
+    height, by COLUMN_CAP at most where the tallest is over twice the others'."""
     tallest = max(comps, key=lambda c: c.height)  # (the first of them)
     hs = sorted((c.height for c in comps), reverse=True)
     ref = hs[0]
@@ -296,7 +297,9 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
         ref = hs[1]  # one tall symbol over two or more alike: "12)" with a ')' 2.6 digits tall
     tall = [c for c in comps if c.height >= 0.5 * ref]
     h_tall = median_of([c.height for c in tall])
-    height = max(h_tall, min(column_height, COLUMN_CAP * h_tall))
+    if ref < 0.5 * hs[0]:  # (its columns too; a digit in two parts, an 8 of two loops, keeps them all)
+        column_height = min(column_height, COLUMN_CAP * h_tall)
+    height = max(h_tall, column_height)
     band = max(c.y1 for c in comps) - min(c.y0 for c in comps)
     if band <= BAR * sw and tallest.x1 - tallest.x0 >= 2 * tallest.height:  # bars (and specks) side by side
         height = max(height, BAR_LINE * max(c.x1 - c.x0 for c in comps))

@@ -261,7 +261,8 @@ function lineOf(comps, runs, edges, sw, colHeight) {
   }
   const tall = comps.filter((c) => c.height >= 0.5 * ref);
   const hTall = median(tall.map((c) => c.height));
-  let height = Math.max(hTall, Math.min(colHeight, P.segment.COLUMN_CAP * hTall));
+  // (its columns too; a digit in two parts, an 8 of two loops, keeps them all)
+  let height = Math.max(hTall, ref < 0.5 * hs[0] ? Math.min(colHeight, P.segment.COLUMN_CAP * hTall) : colHeight);
   const band = comps.reduce((m, c) => Math.max(m, c.y1), -Infinity) - comps.reduce((m, c) => Math.min(m, c.y0), Infinity);
   if (band <= P.segment.BAR * sw && tallest.x1 - tallest.x0 >= 2 * tallest.height) {   // bars (and specks) side by side
     height = Math.max(height, P.segment.BAR_LINE * comps.reduce((m, c) => Math.max(m, c.x1 - c.x0), 0));
