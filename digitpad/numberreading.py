@@ -78,7 +78,7 @@ class NumberReader:
         lone = None
         if len(found.characters) == 1 and found.characters[0].char in DIGITS and not found.aside:
             lone = self.reader.read_decoded(img, t1)  # one digit: exactly as /api/predict reads it (not
-            # one boxed or underlined: that ink is in the whole image /api/predict reads)
+            # one underlined: the line is in the whole image /api/predict reads)
         others = self._others(found, lone)
         t2 = time.perf_counter()
         return self.answer(found, others, lone, timing={"decode": _ms(t0, t1), "read": _ms(t1, t2)}, t_start=t0)

@@ -23,8 +23,8 @@ these numbers; constants are the modules' UPPER_CASE names):
  2. Runs (``runs.runs_of``): the mask as horizontal runs (row, start, end), row-major.
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
- 3b. Not the number (``not_the_number``): a frame drawn around characters (a box, a ring: it encloses
-    components FRAME_HOLDS of its height tall, not only a zero's slash) and an underline (a flat bar under every
+ 3b. Not the number (``not_the_number``): a frame drawn around characters (a box, a ring: it encloses two
+    components FRAME_HOLDS of its height tall; a zero holds its slash) and an underline (a flat bar under every
     character) are set aside; the line's ``aside`` counts them.
  4. Line geometry (``line_of``): line height = the larger of the median height of the
     components at least half as tall as the tallest (the second tallest, when the tallest is
@@ -65,7 +65,7 @@ LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next
 # this share of its height (a '(' or ')' drawn twice the digits' height: "12)" read "7")...
 COLUMN_CAP = 1.5  # ... nor, when it is twice theirs, do the columns of ink raise the line past this many times
 # the median of the others
-FRAME_HOLDS = 0.3  # step 3b: a component enclosing others this share of its height tall is a frame...
+FRAME_HOLDS = 0.3  # step 3b: a component enclosing two others this share of its height tall is a frame...
 UNDERLINE_FLAT = 0.2  # ... and a bar at most this share of its length tall under every character an underline
 MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at most MARK_LOW above the
 MARK_LOW = 0.15  # baseline, is a mark ('.' ','): ordered beside a tall piece by that piece's ink in its rows,
@@ -329,30 +329,19 @@ def _encloses(c: Piece, o: Piece) -> bool:
                 and (cols & (c.row < o.y0)).any() and (cols & (c.row >= o.y1)).any())
 
 
-def _one_stroke(o: Piece, sw: float) -> bool:
-    """Is ``o`` one thin stroke: one run of at most 2.5 stroke widths in 85% of its rows (a
-    '1', or a zero's slash drawn inside it)?"""
-    counts = np.bincount(o.row - o.y0, minlength=o.height)
-    thin = (o.end - o.start) <= 2.5 * sw
-    return int(((counts[o.row - o.y0] == 1) & thin).sum()) >= 0.85 * o.height
-
-
 def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
     """Step 3b: ink drawn around or under a number, not of it: a frame (a box or a ring around
-    characters: it encloses components at least FRAME_HOLDS of its height tall, two or more or
-    one that is not one thin stroke: a '0' holds at most a dot or its slash drawn inside it, and
-    so a '1' in a box reads as a slashed 0)
+    characters: it encloses two or more components at least FRAME_HOLDS of its height tall: a
+    '0' holds one at most, its slash drawn inside it, straight or hooked, and so one digit in a
+    box is read with its box)
     and an underline (a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall,
     at least half as long as the tallest character, under the middle of every character at
     least half as tall as the tallest, beneath their median bottom). Boxed numbers read "0" or
     nothing, underlined ones a string of '-' and digits. (A frame that touches a character, or
     breaks at the working resolution, is not found: a thin pen's ring around a long number.)"""
-    frames = []
-    for c in comps:
-        held = [o for o in comps if o is not c and o.height >= FRAME_HOLDS * c.height and c.x0 <= o.x0
-                and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1 and _encloses(c, o)]
-        if len(held) >= 2 or (held and not _one_stroke(held[0], sw)):
-            frames.append(c)
+    frames = [c for c in comps if sum(o is not c and o.height >= FRAME_HOLDS * c.height and c.x0 <= o.x0
+                                      and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1 and _encloses(c, o)
+                                      for o in comps) >= 2]
     rest = [c for c in comps if all(c is not f for f in frames)]
     under = []
     for c in rest:

@@ -18,7 +18,7 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   const model = { labels: device.labels, predictBatch: (images) => device.probabilitiesBatch(images) };
   const found = await readNumber(decodedOf(pixels), model);
   let chars = found.characters, confidence = found.confidence;
-  const lone = chars.length === 1 && DIGITS.includes(chars[0].char) && !found.aside   // (not boxed or underlined)
+  const lone = chars.length === 1 && DIGITS.includes(chars[0].char) && !found.aside   // (not underlined)
     ? await device.predictImageData(pixels, { thresholds, preview: false }) : null;   // exactly as one digit is read
   // numberreading._others: is each character outside the number alphabet (the model's `other`)?
   let others;

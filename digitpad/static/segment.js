@@ -308,24 +308,12 @@ function encloses(c, o) {
   return left && right && above && below;
 }
 
-/** segment._one_stroke: one run of at most 2.5 stroke widths in 85% of o's rows? */
-function oneStroke(o, sw) {
-  const counts = new Int32Array(o.height);
-  for (let i = 0; i < o.row.length; i++) counts[o.row[i] - o.y0]++;
-  let single = 0;
-  for (let i = 0; i < o.row.length; i++) if (counts[o.row[i] - o.y0] === 1 && o.end[i] - o.start[i] <= 2.5 * sw) single++;
-  return single >= 0.85 * o.height;
-}
-
 /** segment.not_the_number: step 3b, the components less frames drawn around characters and
  * underlines drawn under them. */
 export function notTheNumber(comps, sw) {
   const S = P.segment;
-  const frames = comps.filter((c) => {
-    const held = comps.filter((o) => o !== c && o.height >= S.FRAME_HOLDS * c.height && c.x0 <= o.x0
-      && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1 && encloses(c, o));
-    return held.length >= 2 || (held.length === 1 && !oneStroke(held[0], sw));
-  });
+  const frames = comps.filter((c) => comps.filter((o) => o !== c && o.height >= S.FRAME_HOLDS * c.height && c.x0 <= o.x0
+    && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1 && encloses(c, o)).length >= 2);
   const rest = comps.filter((c) => !frames.includes(c));
   const under = rest.filter((c) => {
     const others = rest.filter((o) => o !== c);
