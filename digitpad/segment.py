@@ -344,14 +344,14 @@ def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
                                       for o in comps) >= 2]
     rest = [c for c in comps if all(c is not f for f in frames)]
     under = []
+    hs = sorted((c.height for c in rest), reverse=True)
     for c in rest:
-        others = [o for o in rest if o is not c]
-        if not others or c.height > max(UNDERLINE_FLAT * (c.x1 - c.x0), BAR * sw):
+        if len(rest) < 2 or c.height > max(UNDERLINE_FLAT * (c.x1 - c.x0), BAR * sw):
             continue
-        tallest = max(o.height for o in others)
-        if c.x1 - c.x0 < 0.5 * tallest:
+        tallest = hs[1] if c.height == hs[0] else hs[0]  # (of the others)
+        if c.x1 - c.x0 < 0.5 * tallest:  # (a speck or a mark: no need to look at the others)
             continue
-        chars = [o for o in others if o.height >= 0.5 * tallest]
+        chars = [o for o in rest if o is not c and o.height >= 0.5 * tallest]
         bottom = median_of([float(o.y1) for o in chars])
         if (c.y0 + c.y1) / 2 >= bottom and all(c.x0 <= (o.x0 + o.x1) / 2 <= c.x1 for o in chars):
             under.append(c)

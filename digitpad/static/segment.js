@@ -315,12 +315,12 @@ export function notTheNumber(comps, sw) {
   const frames = comps.filter((c) => comps.filter((o) => o !== c && o.height >= S.FRAME_HOLDS * c.height && c.x0 <= o.x0
     && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1 && encloses(c, o)).length >= 2);
   const rest = comps.filter((c) => !frames.includes(c));
+  const hs = rest.map((c) => c.height).sort((p, q) => q - p);
   const under = rest.filter((c) => {
-    const others = rest.filter((o) => o !== c);
-    if (!others.length || c.height > Math.max(S.UNDERLINE_FLAT * (c.x1 - c.x0), S.BAR * sw)) return false;
-    const tallest = others.reduce((m, o) => Math.max(m, o.height), -Infinity);
-    if (c.x1 - c.x0 < 0.5 * tallest) return false;
-    const chars = others.filter((o) => o.height >= 0.5 * tallest);
+    if (rest.length < 2 || c.height > Math.max(S.UNDERLINE_FLAT * (c.x1 - c.x0), S.BAR * sw)) return false;
+    const tallest = c.height === hs[0] ? hs[1] : hs[0];   // (of the others)
+    if (c.x1 - c.x0 < 0.5 * tallest) return false;   // (a speck or a mark: no need to look at the others)
+    const chars = rest.filter((o) => o !== c && o.height >= 0.5 * tallest);
     const bottom = median(chars.map((o) => o.y1));
     return (c.y0 + c.y1) / 2 >= bottom && chars.every((o) => c.x0 <= (o.x0 + o.x1) / 2 && (o.x0 + o.x1) / 2 <= c.x1);
   });
