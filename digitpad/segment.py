@@ -320,9 +320,12 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     return Line(sw, max(height, 2 * sw), slant, mid, base, top)
 
 
-def _encloses(c: Piece, o: Piece) -> bool:
-    """Has ``c`` ink on all four sides of ``o``'s box: left and right of it in its rows, above
-    and below it in its columns (a box or a ring drawn around it)?"""
+def _holds(c: Piece, o: Piece) -> bool:
+    """Does ``c`` hold ``o`` as a frame holds a character: ``o`` is at least FRAME_HOLDS of its
+    height tall, inside its box, with ``c``'s ink on all four sides of it (left and right in its
+    rows, above and below in its columns)?"""
+    if o is c or o.height < FRAME_HOLDS * c.height or not (c.x0 <= o.x0 and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1):
+        return False
     rows = (c.row >= o.y0) & (c.row < o.y1)
     cols = (c.start < o.x1) & (c.end > o.x0)
     return bool((rows & (c.end <= o.x0)).any() and (rows & (c.start >= o.x1)).any()
@@ -330,18 +333,19 @@ def _encloses(c: Piece, o: Piece) -> bool:
 
 
 def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
-    """Step 3b: ink drawn around or under a number, not of it: a frame (a box or a ring around
-    characters: it encloses two or more components at least FRAME_HOLDS of its height tall: a
-    '0' holds one at most, its slash drawn inside it, straight or hooked, and so one digit in a
-    box is read with its box)
-    and an underline (a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall,
-    at least half as long as the tallest character, under the middle of every character at
-    least half as tall as the tallest, beneath their median bottom). Boxed numbers read "0" or
-    nothing, underlined ones a string of '-' and digits. (A frame that touches a character, or
-    breaks at the working resolution, is not found: a thin pen's ring around a long number.)"""
-    frames = [c for c in comps if sum(o is not c and o.height >= FRAME_HOLDS * c.height and c.x0 <= o.x0
-                                      and o.x1 <= c.x1 and c.y0 <= o.y0 and o.y1 <= c.y1 and _encloses(c, o)
-                                      for o in comps) >= 2]
+    """Step 3b: the components less the ink drawn around or under the number (which read as
+    "0", or as a string of '-' and digits):
+
+    - a frame, a box or a ring around the characters: it holds (``_holds``) two or more of them.
+      A '0' holds one at most, its slash drawn inside it, straight or hooked, so one digit in a
+      box is read with its box;
+    - an underline: a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall, at
+      least half as long as the tallest character, beneath the median bottom of the characters
+      at least half as tall as the tallest and under the middle of every one of them.
+
+    A frame that touches a character, or breaks at the working resolution (a thin pen's ring
+    around a long number), is not found."""
+    frames = [c for c in comps if sum(_holds(c, o) for o in comps) >= 2]
     rest = [c for c in comps if all(c is not f for f in frames)]
     under = []
     hs = sorted((c.height for c in rest), reverse=True)

@@ -17,6 +17,13 @@ from digitpad import compose
 KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
 
 
+def as_png(im: Image.Image) -> bytes:
+    """The picture as PNG bytes."""
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def dust(size: int, n: int, mode: str = "LA") -> bytes:
     """``n`` specks 0-6 px across scattered over a size x size page, as PNG: on a transparent
     canvas (``LA``, the page's) or on white paper (``L``, a photo's)."""
@@ -25,9 +32,7 @@ def dust(size: int, n: int, mode: str = "LA") -> bytes:
     draw = ImageDraw.Draw(im)
     for x, y, a, b in np.random.default_rng(15).integers(0, [size, size, 7, 7], (n, 4)).tolist():
         draw.ellipse([x, y, x + a, y + b], fill=ink)
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
+    return as_png(im)
 
 
 def picture(kind: str, w: int, h: int, seed: int, mode: str, fmt: str) -> bytes:
@@ -63,11 +68,6 @@ def picture(kind: str, w: int, h: int, seed: int, mode: str, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def _png(im: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
-
 
 def bracketed(sample: compose.Sample, tall: float, side: str) -> bytes:
     """The composed number with a ')' (side "right") or '(' drawn ``tall`` times its digits'
@@ -85,7 +85,7 @@ def bracketed(sample: compose.Sample, tall: float, side: str) -> bytes:
     box = (ax - bw, cy - bh // 2, ax + bw, cy + bh // 2)  # the arc is half an ellipse of this box
     start, end = (-70, 70) if side == "right" else (110, 250)
     ImageDraw.Draw(canvas).arc(box, start, end, fill=(0, 0, 0, 255), width=pen)
-    return _png(canvas)
+    return as_png(canvas)
 
 
 def _leaning_ring(draw: ImageDraw.ImageDraw, x: float, top: float, h: float, lean: float, pen: int,
@@ -111,5 +111,5 @@ def tucked_dot() -> bytes:
     for x, lean, width in ((70, 0.7, 0.3), (140, 0.7, 0.3), (222, 0.1, 0.15), (300, 0.7, 0.3)):
         _leaning_ring(d, x, 25, 90, lean, 8, width)
     d.ellipse((199, 117, 207, 125), fill=255)  # apart from the ring
-    return _png(im)
+    return as_png(im)
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picture_support import bracketed, dust, tucked_dot
+from picture_support import as_png, bracketed, dust, tucked_dot
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, handwriting, numbers, pendigits
@@ -457,9 +457,7 @@ def test_a_minus_written_alone_reads_as_a_minus(held_hands, model):
     for xy, pen in (((60, 140, 220, 140), 12), ((100, 140, 180, 140), 6), ((40, 100, 240, 104), 4)):
         im = Image.new("LA", (280, 280), (0, 0))
         ImageDraw.Draw(im).line(xy, fill=(0, 255), width=pen)
-        buf = io.BytesIO()
-        im.save(buf, "PNG")
-        assert numbers.read_number(decode(buf.getvalue()), model).text == "-", (xy, pen)
+        assert numbers.read_number(decode(as_png(im)), model).text == "-", (xy, pen)
     assert numbers.read_number(decode(compose.compose(hands[0], "-5", "spaced", "pad", seed=1).image), model).text == "-5"
 
 
@@ -550,7 +548,5 @@ def test_a_number_boxed_ringed_or_underlined_reads_as_the_number(held_hands, mod
             d.ellipse((92, 92, 108, 108), fill=0)
         else:
             d.line((85, 130, 115, 70), fill=0, width=12)
-        buf = io.BytesIO()
-        im.save(buf, "PNG")
-        read = numbers.read_number(decode(buf.getvalue()), model)
+        read = numbers.read_number(decode(as_png(im)), model)
         assert read.aside == 0 and read.text == "0", (inside, read.text)

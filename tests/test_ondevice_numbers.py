@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 from page_support import PIXELS_OF
-from picture_support import bracketed, dust, tucked_dot
+from picture_support import as_png, bracketed, dust, tucked_dot
 
 from digitpad import numberparams
 
@@ -100,12 +100,6 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
     return cases + odd
 
 
-def _png(img) -> bytes:  # noqa: ANN001 (PIL image)
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
 def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     """Inputs at the reader's edges: nothing, one pixel, a dot, a lone bar, a scribble, specks
     everywhere (hundreds of pieces), dust over a big page (specks far apart: a candidate of them
@@ -116,22 +110,22 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)
-    out = [("odd: blank canvas", _png(Image.new("LA", (280, 280), (0, 0)))), ("odd: 1x1", _png(Image.new("L", (1, 1))))]
+    out = [("odd: blank canvas", as_png(Image.new("LA", (280, 280), (0, 0)))), ("odd: 1x1", as_png(Image.new("L", (1, 1))))]
     for name, shapes in (("dot", [("ellipse", (135, 135, 143, 143))]), ("bar", [("line", (60, 140, 220, 140))]),
                          ("scribble", [("line", tuple(rng.integers(0, 280, 4).tolist())) for _ in range(40)])):
         im = Image.new("LA", (280, 280), (0, 0))
         draw = ImageDraw.Draw(im)
         for kind, xy in shapes:
             draw.ellipse(xy, fill=(0, 255)) if kind == "ellipse" else draw.line(xy, fill=(0, 255), width=12)
-        out.append((f"odd: {name}", _png(im)))
+        out.append((f"odd: {name}", as_png(im)))
     specks = np.where(rng.random((300, 400)) < 0.01, 0, 255).astype(np.uint8)
-    out.append(("odd: specks", _png(Image.fromarray(specks))))
+    out.append(("odd: specks", as_png(Image.fromarray(specks))))
     out += [(f"odd: dust over a page ({mode})", dust(1500, 100, mode)) for mode in ("LA", "L")]  # canvas; paper
     out += [(f"odd: fuzz {p.stem}", p.read_bytes()) for p in sorted((Path(__file__).parent / "data" / "fuzz").glob("*.png"))]
     small = Image.open(io.BytesIO(number)).convert("LA")
     big = Image.new("LA", (small.width * 4, small.height * 6), (0, 0))
     big.paste(small, (small.width, 2 * small.height))
-    out.append(("odd: a number small in a big canvas", _png(big)))
+    out.append(("odd: a number small in a big canvas", as_png(big)))
     return out
 
 

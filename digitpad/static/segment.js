@@ -291,8 +291,12 @@ function lineOf(comps, runs, edges, sw, colHeight) {
   };
 }
 
-/** segment._encloses: has c ink on all four sides of o's box (a box or a ring drawn around it)? */
-function encloses(c, o) {
+/** segment._holds: does c hold o as a frame holds a character (tall enough, inside its box, with
+ * c's ink on all four sides of it)? */
+function holds(c, o) {
+  if (o === c || o.height < P.segment.FRAME_HOLDS * c.height || !(c.x0 <= o.x0 && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1)) {
+    return false;
+  }
   let left = false, right = false, above = false, below = false;
   for (let i = 0; i < c.row.length; i++) {
     const r = c.row[i], a = c.start[i], b = c.end[i];
@@ -312,8 +316,7 @@ function encloses(c, o) {
  * underlines drawn under them. */
 export function notTheNumber(comps, sw) {
   const S = P.segment;
-  const frames = comps.filter((c) => comps.filter((o) => o !== c && o.height >= S.FRAME_HOLDS * c.height && c.x0 <= o.x0
-    && o.x1 <= c.x1 && c.y0 <= o.y0 && o.y1 <= c.y1 && encloses(c, o)).length >= 2);
+  const frames = comps.filter((c) => comps.filter((o) => holds(c, o)).length >= 2);
   const rest = comps.filter((c) => !frames.includes(c));
   const hs = rest.map((c) => c.height).sort((p, q) => q - p);
   const under = rest.filter((c) => {
