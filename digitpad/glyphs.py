@@ -29,6 +29,9 @@ DOT_ABOVE = 0.15  # a '.' sits on the baseline: its bottom at most this far abov
 COLON_DOT = 0.3  # a colon's dots are at most this tall (line heights) or COLON_DOT_PEN stroke widths: a
 COLON_DOT_PEN = 2.5  # marker's dot is as tall as its pen is wide (val writers' times: 189 -> 193 of 200
 # read, strings with separators 80.7 -> 81.1%, nothing lost)
+COLON_BLOB_W = 2.0  # a thick pen's colon whose dots ran together: one piece at most this many stroke
+COLON_BLOB_H = 3.5  # widths wide and this many tall (two dots and the gap they closed), its waist
+COLON_WAIST = 0.7  # (the narrowest row of its middle third) at most this share of its dots' width
 SLASH_LEAN = 20.0  # degrees past the writer's slant (and past upright) that make a straight stroke a '/'
 BOW = 0.1  # line heights a parenthesis bows by
 PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on dev writers)
@@ -46,6 +49,30 @@ def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
             if (rows & (p.start < x1) & (p.end > x0)).any():
                 return True
     return False
+
+
+def colon_blob(p: Piece, line: Line) -> bool:
+    """A colon drawn with a thick pen, its two dots run together into one piece: no wider than
+    COLON_BLOB_W stroke widths, no taller than COLON_BLOB_H of them and 0.3-0.75 line heights, on
+    the baseline, narrower in its middle than at its dots (a short 1 is as wide all along; a
+    small 8 of such a pen holds loops, so it is wider). Val writers' marker colons: 2:32 read
+    2832."""
+    H, sw = line.height, line.stroke
+    if not (0.3 * H <= p.height <= min(0.75 * H, COLON_BLOB_H * sw) and p.x1 - p.x0 <= COLON_BLOB_W * sw):
+        return False
+    xc = (p.x0 + p.x1) / 2
+    if not -0.2 <= (line.base_at(xc) - p.y1) / H <= 0.25:
+        return False
+    lo = np.full(p.height, np.iinfo(np.int64).max)  # each row's extent: its first run's start ...
+    hi = np.zeros(p.height, np.int64)  # ... to its last run's end (every row of a component has ink)
+    np.minimum.at(lo, p.row - p.y0, p.start)
+    np.maximum.at(hi, p.row - p.y0, p.end)
+    widths = hi - lo
+    third = p.height // 3
+    if third == 0:
+        return False
+    dots = min(widths[:third].max(), widths[p.height - third:].max())
+    return bool(widths[third:p.height - third].min() <= COLON_WAIST * dots)
 
 
 def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: list[Piece] = ()) -> dict[str, float]:
@@ -68,6 +95,8 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: 
         overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
         colon = overlap > -0.1 * H and b.y0 >= a.y1 and -0.2 <= above <= 0.25 and 0.2 <= h <= 0.75 \
             and max(a.height, b.height) <= max(COLON_DOT * H, COLON_DOT_PEN * line.stroke)
+    elif len(parts) == 1:
+        colon = colon_blob(parts[0], line)
     if w > 1.0 or len(parts) > 2 or (not (comma or colon) and _attached(parts, tall, line)):
         return out
     dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))

@@ -17,9 +17,10 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     ``predict_batch``.
  7. Class scores (``class_scores``): the model's probability of each class, times 1e-3 for a
     digit or tall symbol when the candidate is shorter than TALL line heights or made of small
-    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``), weighed with the
-    model's probability when it knows them; a model's '/' weighed by the lean of a tall straight
-    stroke past the writer's slant.
+    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``; a thick pen's colon
+    whose dots ran together is one, however tall), weighed with the model's probability when it
+    knows them; a model's '/' weighed by the lean of a tall straight stroke past the writer's
+    slant.
  8. Search. Each tall candidate's log-probability of being exactly one character comes from
     ``verifier``; the reading is the path of candidates through all the pieces maximising
     the sum over its characters of that score + CHAR_BONUS (a piece shorter than SMALL line
@@ -59,7 +60,7 @@ from .charset import DIGITS, OTHER_NAME
 from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
-from .glyphs import lines, marks
+from .glyphs import colon_blob, lines, marks
 from .numberresult import Character, Classifier, Reading
 from .segment import Line, Page, Piece, components_of, finish, ink_page, median_of
 from .verifier import features, verify
@@ -216,6 +217,7 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
     tall = (y1 - y0) >= TALL * line.height
     whole = all(p.whole for p in parts)
     small = all(p.height <= SMALL * line.height for p in parts) and (y1 - y0) <= 0.75 * line.height
+    small = small or (whole and len(parts) == 1 and colon_blob(parts[0], line))  # a mark, however tall
     geo = {}
     if whole and small:
         geo = marks(parts, c.mask_box, line, tall_pieces)

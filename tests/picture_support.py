@@ -1,7 +1,8 @@
 """Pictures at the reader's edges, generated (seeded): ``dust`` (specks scattered over a page),
 ``picture`` (the content fuzzer's kinds: specks, lines, noise, checkerboards, gradients,
 grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height)
-and ``tucked_dot`` (a '.' under a leaning digit's foot), as image file bytes.
+``tucked_dot`` (a '.' under a leaning digit's foot) and ``colon_blob`` (a thick pen's colon
+whose dots ran together), as image file bytes.
 """
 
 from __future__ import annotations
@@ -113,3 +114,22 @@ def tucked_dot() -> bytes:
     d.ellipse((199, 117, 207, 125), fill=255)  # apart from the ring
     return as_png(im)
 
+
+
+def colon_blob(sample: compose.Sample) -> bytes:
+    """A composed time written with a space where its colon goes ("12 30"), and in that gap a
+    colon 0.45 of the digits' height tall on the baseline: two dots as wide as the pen run
+    together by a bridge half as wide (a thick pen's dots touching; val writers' markers drew
+    them 2.5-3 stroke widths tall, 1.4-1.8 wide)."""
+    im = Image.open(io.BytesIO(sample.image)).convert("RGB")
+    y0, y1 = min(b[1] for b in sample.boxes), max(b[3] for b in sample.boxes)
+    r = sample.pen / 2
+    k = len(sample.text.split(" ")[0])  # the boxes either side of the gap
+    x = (sample.boxes[k - 1][2] + sample.boxes[k][0]) / 2
+    low, high = y1 - r, y1 - 0.45 * (y1 - y0) + r  # the dots' centres
+    ink = 255 - int(np.median(np.asarray(im.convert("L"))))  # (black on a light page)
+    d = ImageDraw.Draw(im)
+    for cy in (low, high):
+        d.ellipse((x - r, cy - r, x + r, cy + r), fill=(ink,) * 3)
+    d.line([(x, low), (x, high)], fill=(ink,) * 3, width=max(1, round(r)))
+    return as_png(im)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picture_support import as_png, bracketed, dust, tucked_dot
+from picture_support import as_png, bracketed, colon_blob, dust, tucked_dot
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, handwriting, numbers, pendigits
@@ -424,6 +424,46 @@ def test_a_markers_colon_has_dots_as_tall_as_its_pen_is_wide():
         assert (got.get(":", 0) >= 0.8) == colon, (stroke, got)
 
 
+
+
+def test_a_thick_pens_colon_run_together_is_one_mark_when_it_has_a_waist():
+    """``glyphs.colon_blob``: one piece 20 px tall on a 40 px line (0.5 of it), 11 px wide with
+    a 10 px pen, on the baseline: two dots joined by a bridge 5 px wide (a waist) are a colon;
+    the same piece as wide all along (a short thick 1) is not, nor the dots on a 4 px pen
+    (20 px is five of its widths: no pen's dots)."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    def piece(line: Line, waist: bool) -> Piece:
+        r = np.arange(20, 40)
+        narrow = waist & (r >= 27) & (r < 33)
+        return Piece(r, np.where(narrow, 23, 20), np.where(narrow, 28, 31), 0).deskew(line)
+
+    for stroke, waist, colon in ((10.0, True, True), (10.0, False, False), (4.0, True, False)):
+        line = Line(stroke, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+        p = piece(line, waist)
+        assert glyphs.colon_blob(p, line) == colon, (stroke, waist)
+        assert (glyphs.marks([p], (20, 40, 20, 31), line, []).get(":", 0) >= 0.8) == colon
+
+
+def test_a_thick_pens_colon_run_together_reads_as_a_colon(held_hands, model):
+    """A time written with a marker whose colon's dots ran together (one piece half the digits'
+    height, narrower in its middle: val writers' "2:32" read "2832", the blob a '8'): held-out
+    writers' times with such a colon (``picture_support.colon_blob``) read with their ':' in
+    place, where the pen is thick (at least 0.15 of the digits' height: a thinner pen's dots of
+    that size are not dots)."""
+    r = random.Random(5)
+    read = []
+    for k in range(40):
+        text = f"{r.randint(10, 23)} {r.randint(10, 59)}"
+        s = compose.compose(held_hands[k % len(held_hands)], text, "spaced", "marker", seed=k)
+        if s.pen < 0.15 * (max(b[3] for b in s.boxes) - min(b[1] for b in s.boxes)):
+            continue
+        read.append((text.replace(" ", ":"), numbers.read_number(decode(colon_blob(s)), model).text))
+        if len(read) == 8:
+            break
+    assert len(read) == 8
+    assert sum(got[2:3] == ":" for _, got in read) >= 7, read
 
 
 @pytest.mark.parametrize("engine", ["c", "numpy"])

@@ -23,6 +23,25 @@ function attached(parts, tall, line) {
   return false;
 }
 
+/** glyphs.colon_blob: a thick pen's colon, its two dots run together into one narrow piece with a waist. */
+export function colonBlob(p, line) {
+  const G = P.glyphs, H = line.height, sw = line.stroke;
+  if (!(0.3 * H <= p.height && p.height <= Math.min(0.75 * H, G.COLON_BLOB_H * sw) && p.x1 - p.x0 <= G.COLON_BLOB_W * sw)) return false;
+  const above = (line.baseAt((p.x0 + p.x1) / 2) - p.y1) / H;
+  if (!(-0.2 <= above && above <= 0.25)) return false;
+  const lo = new Array(p.height).fill(Infinity), hi = new Array(p.height).fill(0);
+  for (let i = 0; i < p.row.length; i++) {   // each row's extent: its first run's start to its last run's end
+    const r = p.row[i] - p.y0;
+    lo[r] = Math.min(lo[r], p.start[i]);
+    hi[r] = Math.max(hi[r], p.end[i]);
+  }
+  const widths = hi.map((e, r) => e - lo[r]);   // (every row of a component has ink)
+  const third = Math.floor(p.height / 3);
+  if (third === 0) return false;
+  const dots = Math.min(Math.max(...widths.slice(0, third)), Math.max(...widths.slice(p.height - third)));
+  return Math.min(...widths.slice(third, p.height - third)) <= G.COLON_WAIST * dots;
+}
+
 /** glyphs.marks: geometric scores of . , - : for a candidate of small whole pieces. */
 export function marks(parts, box, line, tall = []) {
   const [y0, y1, x0, x1] = box;
@@ -42,6 +61,8 @@ export function marks(parts, box, line, tall = []) {
     const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
     colon = overlap > -0.1 * H && b.y0 >= a.y1 && -0.2 <= above && above <= 0.25 && h >= 0.2 && h <= 0.75 &&
       Math.max(a.height, b.height) <= Math.max(G.COLON_DOT * H, G.COLON_DOT_PEN * line.stroke);
+  } else if (parts.length === 1) {
+    colon = colonBlob(parts[0], line);
   }
   if (w > 1.0 || parts.length > 2 || (!(comma || colon) && attached(parts, tall, line))) return out;
   const dc = parts.reduce((s, p) => s + p.d0 + p.d1, 0) / (2 * parts.length);

@@ -12,7 +12,7 @@ import { P } from "./numparams.js";
 import { finish, median } from "./preprocess.js";
 import { componentsOf, inkPage } from "./segment.js";
 import { cut } from "./cuts.js";
-import { features, lines, marks, verify } from "./glyphs.js";
+import { colonBlob, features, lines, marks, verify } from "./glyphs.js";
 
 // ------------------------------------------------------------------ 6. candidates
 
@@ -123,7 +123,8 @@ function score(c, probs, labels, line, compArea, tallPieces) {
   const [y0, y1] = c.maskBox;
   let tall = (y1 - y0) >= N.TALL * line.height;
   const whole = c.parts.every((p) => p.whole);
-  const small = c.parts.every((p) => p.height <= N.SMALL * line.height) && (y1 - y0) <= 0.75 * line.height;
+  const small = (c.parts.every((p) => p.height <= N.SMALL * line.height) && (y1 - y0) <= 0.75 * line.height) ||
+    (whole && c.parts.length === 1 && colonBlob(c.parts[0], line));   // a mark, however tall
   let geo = new Map();
   if (whole && small) geo = marks(c.parts, c.maskBox, line, tallPieces);
   else if (whole && tall) geo = lines(c.parts, line);
