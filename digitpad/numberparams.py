@@ -1,7 +1,7 @@
 """The number reader's constants and verifier weights as JSON, for its JavaScript twin.
 
 The on-device reader (``static/numbers.js`` and the modules it imports) follows ``segment``,
-``cuts``, ``glyphs``, ``verifier`` and ``numbers`` step by step, but never declares their
+``cuts``, ``glyphs``, ``grammar``, ``verifier`` and ``numbers`` step by step, but never declares their
 numbers itself: it loads ``static/numbers-params.json``, written from these modules' own
 UPPER_CASE constants by this module. A test fails when the committed file differs from what
 the Python modules say, so a retuned constant or a refitted verifier reaches the browser by
@@ -18,12 +18,12 @@ from types import ModuleType
 
 import numpy as np
 
-from . import charset, cuts, glyphs, numberreading, numbers, rules, segment, verifier
+from . import charset, cuts, glyphs, grammar, numberreading, numbers, rules, segment, verifier
 from . import preprocess as pp
 
 PATH = Path(__file__).parent / "static" / "numbers-params.json"
-MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "cuts": cuts, "glyphs": glyphs, "numbers": numbers,
-                                  "verifier": verifier}
+MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "cuts": cuts, "glyphs": glyphs, "grammar": grammar,
+                                  "numbers": numbers, "verifier": verifier}
 
 
 def _constants(module: ModuleType) -> dict:

@@ -32,9 +32,9 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     reading LONE_MARGIN above the whole one when the model reads the stroke clearly (>= LONE)
     as one digit (a lone digit is not split, two touching digits the model took for one are);
     else at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits,
-    two touching digits that the model calls no character are). A '/' is never a number's
-    first or last character, a ')' never its first, and a '(' is always closed by a ')' after it:
-    there, the next best (a leaning or curved '1').
+    two touching digits that the model calls no character are). Then what each character's place
+    allows (``grammar``): no '/' first or last, no ')' first, no '(' unclosed; a date's two
+    slashes alike.
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 
@@ -43,7 +43,7 @@ The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Clas
 model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
 
 The browser's twin (``static/numbers.js``, for on-device mode) follows these steps and loads the
-constants of this module, ``segment``, ``cuts``, ``glyphs`` and ``verifier`` from
+constants of this module, ``segment``, ``cuts``, ``glyphs``, ``grammar`` and ``verifier`` from
 ``static/numbers-params.json``: after changing one, run ``python -m digitpad.numberparams``
 (``tests/test_ondevice_numbers.py`` fails until the file says what the modules say).
 """
@@ -61,6 +61,7 @@ from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
 from .glyphs import colon_blob, lines, marks
+from .grammar import rankings
 from .numberresult import Character, Classifier, Reading
 from .segment import Line, Page, Piece, components_of, finish, ink_page, median_of
 from .verifier import features, verify
@@ -94,9 +95,6 @@ NOT_SLASH = 0.5  # step 7: the model's '/' for a straight stroke leaning like th
 # too coarse to call a slash a 1 alone. Val writers' dates: 57% -> 69% read at 0.05 -> 0.5,
 # digit strings and real numbers the same)
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
-NOT_FIRST = "/)"  # step 8: characters no number starts with ...
-NOT_LAST = "/"  # ... or ends with (there, the next best: a leaning or curved 1); nor has it a '('
-# that no ')' after it closes (val: a curved 1 read "(" in "23072(20", "(926")
 MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
 # comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
 
@@ -351,16 +349,7 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
 def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Reading:
     """Step 9 and the Reading: characters, boxes in file pixels, spaces, confidence."""
     chars, gaps = [], []
-    rankings = [sorted(c.scores.items(), key=lambda kv: -kv[1]) for c in path]
-    closes = [k for k, ranked in enumerate(rankings) if ranked[0][0] == ")"]
-    for k, (c, ranked) in enumerate(zip(path, rankings)):
-        banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(path) - 1 else "")
-        if not any(j > k for j in closes):
-            banned += "("  # a '(' opens what a ')' after it closes ("(408) 975-3621")
-        if ranked[0][0] in banned and any(ch not in banned for ch, _ in ranked):  # no number starts with
-            # '/' or ')', nor ends with '/', nor has a '(' that nothing closes: the best other
-            # character (a leaning or curved 1)
-            ranked = [r for r in ranked if r[0] not in banned] + [r for r in ranked if r[0] in banned]
+    for k, (c, ranked) in enumerate(zip(path, rankings([c.scores for c in path]))):
         total = sum(c.scores.values()) or 1.0
         ch, p = ranked[0]
         y0, y1, x0, x1 = c.mask_box

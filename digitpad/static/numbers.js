@@ -13,6 +13,7 @@ import { finish, median } from "./preprocess.js";
 import { componentsOf, inkPage } from "./segment.js";
 import { cut } from "./cuts.js";
 import { colonBlob, features, lines, marks, verify } from "./glyphs.js";
+import { rankingsOf } from "./grammar.js";
 
 // ------------------------------------------------------------------ 6. candidates
 
@@ -241,17 +242,9 @@ function cutLone(whole, total, cutPath, cutTotal, line) {
 function assemble(path, page, line, images) {
   const N = P.numbers;
   const chars = [], gaps = [];
-  const rankings = path.map((c) => [...c.scores].sort((a, b) => b[1] - a[1]));
-  const closes = rankings.flatMap((ranked, k) => (ranked[0][0] === ")" ? [k] : []));   // where the best reading is ')'
+  const rankings = rankingsOf(path.map((c) => c.scores));
   path.forEach((c, k) => {
-    let ranked = rankings[k];
-    let banned = (k === 0 ? N.NOT_FIRST : "") + (k === path.length - 1 ? N.NOT_LAST : "");
-    if (!closes.some((j) => j > k)) banned += "(";   // a '(' opens what a ')' after it closes
-    if (banned.includes(ranked[0][0]) && ranked.some(([ch]) => !banned.includes(ch))) {
-      // no number starts with '/' or ')', nor ends with '/', nor has a '(' that nothing closes:
-      // the best other character (a leaning or curved 1)
-      ranked = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
-    }
+    const ranked = rankings[k];
     const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
     const [ch, p] = ranked[0];
     const [y0, y1, x0, x1] = c.maskBox;

@@ -1,0 +1,62 @@
+"""What a character's place in a number allows: step 8's last word on each character of the
+path the search chose (``numbers``), from the classes' scores alone.
+
+    ranked = rankings([c.scores for c in path])   # per character: [(class, score), ...], best first
+
+- No number starts with '/' or ')' (NOT_FIRST), nor ends with '/' (NOT_LAST), nor has a '('
+  that no ')' after it closes: there, the best other class (a leaning or curved 1).
+- A date's two slashes are alike (``date_slash``): where one is read and a digit stands
+  where the other goes, that digit is the '/' when the model gives '/' DATE_SLASH of its say.
+
+The browser's twin is ``static/grammar.js`` (its constants from ``static/numbers-params.json``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .charset import DIGITS
+
+NOT_FIRST = "/)"  # characters no number starts with ...
+NOT_LAST = "/"  # ... or ends with (there, the next best: a leaning or curved 1); nor has it a '('
+# that no ')' after it closes (val: a curved 1 read "(" in "23072(20", "(926")
+DATE_SLASH = 0.05  # a digit where a date's second '/' goes is that '/' when the model gives '/' this share of
+# it (val writers' "1/20/2033" read "1/2012033": the second slash 0.66 '1', 0.33 '/'; separators 93 -> 94%
+# spaced, 68 -> 69% touching, nothing else moved)
+DATES = r"\d{1,2}/\d{1,2}/(\d{2}|\d{4})|\d{4}/\d{1,2}/\d{1,2}"  # m/d/yyyy, d/m/yy, yyyy/m/d (a whole string)
+_DATES = re.compile(DATES)
+
+Ranking = list[tuple[str, float]]
+
+
+def rankings(scores: list[dict[str, float]]) -> list[Ranking]:
+    """Each character's classes (``scores``: one dict per character, in reading order), best
+    first where its place allows them."""
+    out = [sorted(s.items(), key=lambda kv: -kv[1]) for s in scores]
+    closes = [k for k, ranked in enumerate(out) if ranked[0][0] == ")"]
+    for k, ranked in enumerate(out):
+        banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(out) - 1 else "")
+        if not any(j > k for j in closes):
+            banned += "("  # a '(' opens what a ')' after it closes ("(408) 975-3621")
+        if ranked[0][0] in banned and any(ch not in banned for ch, _ in ranked):
+            out[k] = [r for r in ranked if r[0] not in banned] + [r for r in ranked if r[0] in banned]
+    return date_slash(out)
+
+
+def date_slash(ranked: list[Ranking]) -> list[Ranking]:
+    """A date has two slashes ("4/15/2022", "2022/4/15"): where one of them is read and the
+    other place holds a digit that the model reads as '/' with a share of at least DATE_SLASH
+    (a slash leaning like the writer's 1s: "4/1512022"), that digit is the '/'. Of several such
+    places, the one most like a '/'."""
+    top = "".join(r[0][0] for r in ranked)
+    if top.count("/") != 1:
+        return ranked
+    best, share = None, DATE_SLASH
+    for k, r in enumerate(ranked):
+        scores = dict(r)
+        q = scores.get("/", 0.0) / max(1.0, sum(scores.values()))
+        if top[k] in DIGITS and q >= share and _DATES.fullmatch(top[:k] + "/" + top[k + 1:]):
+            best, share = k, q
+    if best is not None:
+        ranked[best] = sorted(ranked[best], key=lambda r: r[0] != "/")  # '/' first, the rest in order
+    return ranked
