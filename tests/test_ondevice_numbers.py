@@ -31,7 +31,7 @@ COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-on
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 19  # inputs at the reader's edges (``_odd_cases``)
+ODD = 20  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -89,14 +89,16 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
     real = compose.load_records(unipen_dir, pendigits_path, split="test")["numbers"]
     for rec in real[:: max(1, len(real) // REAL)][:REAL]:
         cases.append((f"real {rec['id']} {rec.get('label')!r}", compose.render_record(rec, "pad")))
-    slashes = [h for h in hands if "/" in h.alphabet]
+    slashes, percents = ([h for h in hands if ch in h.alphabet] for ch in "/%")
     odd = _odd_cases(cases[0][1]) + [("odd: a bracket twice the digits' height",
                                       bracketed(compose.compose(hands[0], "12", "spaced", "pad"), 2.5, "right")),
                                      ("odd: a dot under a leaning digit's foot", tucked_dot()),
                                      ("odd: a marker's colon, its dots run together",
                                       colon_blob(compose.compose(hands[0], "12 30", "spaced", "marker"))),
                                      ("odd: a date whose second slash leans like a 1",  # (read "10/2611973" but for it)
-                                      compose.compose(slashes[0], "10/26/1973", "spaced", "pad", seed=4).image)]
+                                      compose.compose(slashes[0], "10/26/1973", "spaced", "pad", seed=4).image),
+                                     ("odd: a '%' whose slash ran into its ring",  # (read "184" but for grammar.percent_end)
+                                      compose.compose(percents[1], "18%", "tight", "pad", seed=9).image)]
     odd += [(f"odd: a number, {how}", compose.compose(hands[1], "2026", "spaced", "pad", marked=how).image)
             for how in compose.MARKINGS]
     odd += [(f"odd: one digit, {how}", compose.compose(hands[2], "7", "spaced", "pad", marked=how).image)
@@ -112,7 +114,7 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     a border ring too long for Math.max(...ring)), inputs a fuzzer found
     (tests/data/fuzz), a number small in a big canvas. (``_cases`` adds a bracket twice the
     digits' height, a dot tucked under a leaning digit's foot, a marker's colon run together, a date's
-    slash read as a 1, numbers boxed, ringed and underlined.)"""
+    slash read as a 1, a '%' read as a 9, numbers boxed, ringed and underlined.)"""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)

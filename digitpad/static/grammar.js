@@ -19,7 +19,7 @@ export function rankingsOf(scores) {
       rankings[k] = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
     }
   });
-  return dateSlash(rankings);
+  return percentEnd(dateSlash(rankings));
 }
 
 /** grammar.date_slash: a digit where a date's other '/' goes is that '/' when the model gives it DATE_SLASH of its say. */
@@ -40,6 +40,19 @@ export function dateSlash(rankings) {
   });
   if (best !== null) {   // '/' first, the rest in order
     rankings[best] = [...rankings[best].filter(([ch]) => ch === "/"), ...rankings[best].filter(([ch]) => ch !== "/")];
+  }
+  return rankings;
+}
+
+/** grammar.percent_end: a last digit after a digit is the '%' when the model gives it PERCENT_END of its say. */
+export function percentEnd(rankings) {
+  const G = P.grammar, n = rankings.length;
+  if (n < 2 || !P.charset.DIGITS.includes(rankings[n - 1][0][0]) || !P.charset.DIGITS.includes(rankings[n - 2][0][0])) return rankings;
+  const last = rankings[n - 1];
+  const total = last.reduce((s, [, q]) => s + q, 0);
+  const pct = last.find(([ch]) => ch === "%");
+  if ((pct ? pct[1] : 0.0) / Math.max(1.0, total) >= G.PERCENT_END) {   // '%' first, the rest in order
+    rankings[n - 1] = [...last.filter(([ch]) => ch === "%"), ...last.filter(([ch]) => ch !== "%")];
   }
   return rankings;
 }
