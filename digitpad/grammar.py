@@ -8,7 +8,7 @@ path the search chose (``numbers``), from the classes' scores alone.
 - A date's two slashes are alike (``date_slash``): where one is read and a digit stands
   where the other goes, that digit is the '/' when the model gives '/' DATE_SLASH of its say.
 - A '%' ends a number (``percent_end``): a last digit after a digit is the '%' when the model
-  gives '%' PERCENT_END of its say (no right last digit does).
+  gives '%' PERCENT_END of its say (on the val writers, no right last digit has that much).
 
 The browser's twin is ``static/grammar.js`` (its constants from ``static/numbers-params.json``).
 """
@@ -58,12 +58,11 @@ def date_slash(ranked: list[Ranking]) -> list[Ranking]:
         return ranked
     best, share = None, DATE_SLASH
     for k, r in enumerate(ranked):
-        scores = dict(r)
-        q = scores.get("/", 0.0) / max(1.0, sum(scores.values()))
+        q = _share(r, "/")
         if top[k] in DIGITS and q >= share and _DATES.fullmatch(top[:k] + "/" + top[k + 1:]):
             best, share = k, q
     if best is not None:
-        ranked[best] = sorted(ranked[best], key=lambda r: r[0] != "/")  # '/' first, the rest in order
+        ranked[best] = _first(ranked[best], "/")
     return ranked
 
 
@@ -73,7 +72,17 @@ def percent_end(ranked: list[Ranking]) -> list[Ranking]:
     whose slash ran into its upper ring reads as a 9 or a 2 first)."""
     if len(ranked) < 2 or ranked[-1][0][0] not in DIGITS or ranked[-2][0][0] not in DIGITS:
         return ranked
-    scores = dict(ranked[-1])
-    if scores.get("%", 0.0) / max(1.0, sum(scores.values())) >= PERCENT_END:
-        ranked[-1] = sorted(ranked[-1], key=lambda r: r[0] != "%")  # '%' first, the rest in order
+    if _share(ranked[-1], "%") >= PERCENT_END:
+        ranked[-1] = _first(ranked[-1], "%")
     return ranked
+
+
+def _share(r: Ranking, ch: str) -> float:
+    """``ch``'s share of one character's scores, as its answer shows it (over their sum where
+    that is above 1: geometric marks beside the model's probabilities)."""
+    return dict(r).get(ch, 0.0) / max(1.0, sum(q for _, q in r))
+
+
+def _first(r: Ranking, ch: str) -> Ranking:
+    """The ranking with ``ch`` first, the rest in their order."""
+    return sorted(r, key=lambda kv: kv[0] != ch)

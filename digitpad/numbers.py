@@ -34,7 +34,7 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     else at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits,
     two touching digits that the model calls no character are). Then what each character's place
     allows (``grammar``): no '/' first or last, no ')' first, no '(' unclosed; a date's two
-    slashes alike.
+    slashes alike; a '%' at its end.
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 

@@ -28,19 +28,15 @@ export function dateSlash(rankings) {
   const top = rankings.map((ranked) => ranked[0][0]).join("");
   if (top.split("/").length !== 2) return rankings;
   const dates = new RegExp(`^(?:${G.DATES})$`);
-  let best = null, share = G.DATE_SLASH;
+  let best = null, most = G.DATE_SLASH;
   rankings.forEach((ranked, k) => {
-    const total = ranked.reduce((s, [, q]) => s + q, 0);
-    const slash = ranked.find(([ch]) => ch === "/");
-    const q = (slash ? slash[1] : 0.0) / Math.max(1.0, total);
-    if (P.charset.DIGITS.includes(top[k]) && q >= share && dates.test(top.slice(0, k) + "/" + top.slice(k + 1))) {
+    const q = share(ranked, "/");
+    if (P.charset.DIGITS.includes(top[k]) && q >= most && dates.test(top.slice(0, k) + "/" + top.slice(k + 1))) {
       best = k;
-      share = q;
+      most = q;
     }
   });
-  if (best !== null) {   // '/' first, the rest in order
-    rankings[best] = [...rankings[best].filter(([ch]) => ch === "/"), ...rankings[best].filter(([ch]) => ch !== "/")];
-  }
+  if (best !== null) rankings[best] = first(rankings[best], "/");
   return rankings;
 }
 
@@ -48,11 +44,17 @@ export function dateSlash(rankings) {
 export function percentEnd(rankings) {
   const G = P.grammar, n = rankings.length;
   if (n < 2 || !P.charset.DIGITS.includes(rankings[n - 1][0][0]) || !P.charset.DIGITS.includes(rankings[n - 2][0][0])) return rankings;
-  const last = rankings[n - 1];
-  const total = last.reduce((s, [, q]) => s + q, 0);
-  const pct = last.find(([ch]) => ch === "%");
-  if ((pct ? pct[1] : 0.0) / Math.max(1.0, total) >= G.PERCENT_END) {   // '%' first, the rest in order
-    rankings[n - 1] = [...last.filter(([ch]) => ch === "%"), ...last.filter(([ch]) => ch !== "%")];
-  }
+  if (share(rankings[n - 1], "%") >= G.PERCENT_END) rankings[n - 1] = first(rankings[n - 1], "%");
   return rankings;
+}
+
+/** grammar._share: ch's share of one character's scores, as its answer shows it. */
+function share(ranked, ch) {
+  const hit = ranked.find(([c]) => c === ch);
+  return (hit ? hit[1] : 0.0) / Math.max(1.0, ranked.reduce((s, [, q]) => s + q, 0));
+}
+
+/** grammar._first: the ranking with ch first, the rest in their order. */
+function first(ranked, ch) {
+  return [...ranked.filter(([c]) => c === ch), ...ranked.filter(([c]) => c !== ch)];
 }
