@@ -426,79 +426,77 @@ def test_a_markers_colon_has_dots_as_tall_as_its_pen_is_wide():
 
 
 
+def _ranked(text: str, alt: str, shares: dict[int, float]) -> list[list[tuple[str, float]]]:
+    """Rankings as the search hands them to ``grammar``: each character of ``text`` first, then
+    ``alt`` with ``shares[k]`` (a '/' read as such: 0.9, a 1 at 0.1)."""
+    out = []
+    for k, ch in enumerate(text):
+        q = shares.get(k, 0.0)
+        pairs = [("/", 0.9), ("1", 0.1)] if ch == "/" else [(ch, 1.0 - q), (alt, q), ("7", 0.001)]
+        out.append(sorted(pairs, key=lambda r: -r[1]))
+    return out
+
+
+def _top(rankings: list[list[tuple[str, float]]]) -> str:
+    return "".join(r[0][0] for r in rankings)
+
+
+def _right_with_and_without(hands: list[compose.Hand], model, monkeypatch, texts: list[str],  # noqa: ANN001
+                            constant: str) -> tuple[set[str], set[str]]:
+    """Composed numbers of ``hands`` (spaced and tight, the pad's canvas) read right with the
+    grammar as it is and with ``grammar.<constant>`` set so that its rule never applies."""
+    samples = [(t, compose.compose(hands[k % len(hands)], t, ["spaced", "tight"][k % 2], "pad", seed=k).image)
+               for k, t in enumerate(texts)]
+    right = {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
+    monkeypatch.setattr(grammar, constant, 1.1)  # a share the model never gives
+    return right, {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
+
+
 def test_a_dates_second_slash_is_a_slash_where_the_model_allows_it():
     """``grammar.date_slash``: one '/' read and a digit where a date's other '/' goes, which the
     model gives '/' a share of at least DATE_SLASH: that digit is the '/' ("4/1512022" ->
     "4/15/2022", and "2022/4/15"); not where '/' has less, nor where no date would come of it
     (a fraction's digits, a number with no slash)."""
-    def rank(text: str, slash: dict[int, float]) -> list[list[tuple[str, float]]]:
-        out = []
-        for k, ch in enumerate(text):
-            q = slash.get(k, 0.0)
-            out.append(sorted([(ch, 1.0 - q), ("/", q), ("7", 0.001)] if ch != "/" else [("/", 0.9), ("1", 0.1)],
-                              key=lambda r: -r[1]))
-        return out
-
-    def top(rankings: list) -> str:
-        return "".join(r[0][0] for r in rankings)
-
-    assert top(grammar.date_slash(rank("4/1512022", {4: 0.3}))) == "4/15/2022"
-    assert top(grammar.date_slash(rank("202214/15", {4: 0.2, 5: 0.1}))) == "2022/4/15"
-    assert top(grammar.date_slash(rank("4/1512022", {4: 0.01}))) == "4/1512022"  # under DATE_SLASH
-    assert top(grammar.date_slash(rank("4/1512022", {2: 0.3}))) == "4/1512022"  # "4//512022" is no date
-    assert top(grammar.date_slash(rank("1/213", {3: 0.4}))) == "1/213"  # "1/2/3": a year of one digit
-    assert top(grammar.date_slash(rank("4151202", {1: 0.4}))) == "4151202"  # no slash read at all
+    assert _top(grammar.date_slash(_ranked("4/1512022", "/", {4: 0.3}))) == "4/15/2022"
+    assert _top(grammar.date_slash(_ranked("202214/15", "/", {4: 0.2, 5: 0.1}))) == "2022/4/15"
+    assert _top(grammar.date_slash(_ranked("4/1512022", "/", {4: 0.01}))) == "4/1512022"  # under DATE_SLASH
+    assert _top(grammar.date_slash(_ranked("4/1512022", "/", {2: 0.3}))) == "4/1512022"  # "4//512022" is no date
+    assert _top(grammar.date_slash(_ranked("1/213", "/", {3: 0.4}))) == "1/213"  # "1/2/3": a year of one digit
+    assert _top(grammar.date_slash(_ranked("4151202", "/", {1: 0.4}))) == "4151202"  # no slash read at all
 
 
 def test_held_out_writers_dates_read_both_slashes(held_hands, model, monkeypatch):
     """Held-out writers' dates (m/d/yyyy, written with their own slashes, spaced and tight):
     with ``grammar.date_slash`` more read right than without it, and none read right without it is
     lost (their second slash, leaning like their 1s, read as a 1: "4/17/1986" -> "4/1711986")."""
-    hands = [h for h in held_hands if "/" in h.alphabet]
     r = random.Random(11)
-    samples = []
-    for k in range(24):
-        text = f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.randint(1950, 2035)}"
-        samples.append((text, compose.compose(hands[k % len(hands)], text, ["spaced", "tight"][k % 2], "pad", seed=k).image))
-    with_rule = {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
-    monkeypatch.setattr(grammar, "DATE_SLASH", 1.1)  # never
-    without = {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
-    assert without <= with_rule and len(with_rule) >= len(without) + 2, (sorted(with_rule), sorted(without))
+    texts = [f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.randint(1950, 2035)}" for _ in range(24)]
+    right, without = _right_with_and_without([h for h in held_hands if "/" in h.alphabet], model, monkeypatch,
+                                             texts, "DATE_SLASH")
+    assert without <= right and len(right) >= len(without) + 2, (sorted(right), sorted(without))
 
 
 def test_a_last_digit_the_model_gives_a_share_of_percent_is_a_percent():
     """``grammar.percent_end``: a number's last digit, after a digit, that the model gives '%'
     a share of at least PERCENT_END is the '%' ("389" -> "38%"); not with less, nor a digit
     that does not end the number, nor one after a '.' or alone."""
-    def rank(text: str, pct: dict[int, float]) -> list[list[tuple[str, float]]]:
-        return [sorted([(ch, 1.0 - pct.get(k, 0.0)), ("%", pct.get(k, 0.0)), ("7", 0.001)], key=lambda r: -r[1])
-                for k, ch in enumerate(text)]
-
-    def top(rankings: list) -> str:
-        return "".join(r[0][0] for r in rankings)
-
-    assert top(grammar.percent_end(rank("389", {2: 0.2}))) == "38%"
-    assert top(grammar.percent_end(rank("389", {2: 0.01}))) == "389"  # under PERCENT_END
-    assert top(grammar.percent_end(rank("389", {1: 0.4}))) == "389"  # not the last character
-    assert top(grammar.percent_end(rank("24.9", {3: 0.4}))) == "24.9"  # after a '.'
-    assert top(grammar.percent_end(rank("9", {0: 0.4}))) == "9"  # alone
-    assert top(grammar.rankings([{"3": 0.99}, {"9": 0.7, "%": 0.2}])) == "3%"  # the reader's own path
+    assert _top(grammar.percent_end(_ranked("389", "%", {2: 0.2}))) == "38%"
+    assert _top(grammar.percent_end(_ranked("389", "%", {2: 0.01}))) == "389"  # under PERCENT_END
+    assert _top(grammar.percent_end(_ranked("389", "%", {1: 0.4}))) == "389"  # not the last character
+    assert _top(grammar.percent_end(_ranked("24.9", "%", {3: 0.4}))) == "24.9"  # after a '.'
+    assert _top(grammar.percent_end(_ranked("9", "%", {0: 0.4}))) == "9"  # alone
+    assert _top(grammar.rankings([{"3": 0.99}, {"9": 0.7, "%": 0.2}])) == "3%"  # the reader's own path
 
 
 def test_held_out_writers_percents_read_their_percent(held_hands, model, monkeypatch):
     """Held-out writers' percentages ("38%", their own '%', spaced and tight): with
     ``grammar.percent_end`` more read right than without it, and none read right without it
     is lost (a '%' whose slash ran into its upper ring, read as a 9)."""
-    hands = [h for h in held_hands if "%" in h.alphabet]
     r = random.Random(3)
-    samples = []
-    for k in range(40):
-        text = f"{r.randint(10, 99)}%"
-        samples.append((text, compose.compose(hands[k % len(hands)], text, ["spaced", "tight"][k % 2], "pad", seed=k).image))
-    with_rule = {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
-    monkeypatch.setattr(grammar, "PERCENT_END", 1.1)  # never
-    without = {t for t, png in samples if numbers.read_number(decode(png), model).text == t}
-    assert without <= with_rule and len(with_rule) > len(without), (sorted(with_rule), sorted(without))
+    texts = [f"{r.randint(10, 99)}%" for _ in range(40)]
+    right, without = _right_with_and_without([h for h in held_hands if "%" in h.alphabet], model, monkeypatch,
+                                             texts, "PERCENT_END")
+    assert without <= right and len(right) > len(without), (sorted(right), sorted(without))
 
 
 def test_a_thick_pens_colon_run_together_is_one_mark_when_it_has_a_waist():
