@@ -1,5 +1,6 @@
 """Steps 2-3 of preprocessing (``digitpad.preprocess`` has the numbered specification): the
-reduced planes and the ink map, plus the exact numeric helpers every step shares.
+reduced planes and the ink map, plus the exact numeric helpers every step shares (and the number
+reader's: the ink's column height, a short list's median, a baseline's straight line).
 
 numpy only; each function is a small, exactly specified array operation that the C twin
 (``digitpad/_fastpre.c``: ``block_mean``) and the JavaScript twin (``static/preprocess.js``)
@@ -177,3 +178,34 @@ def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
     if s_pos > s_neg:
         return np.maximum(d, 0.0), sigma, "light-on-dark"
     return np.maximum(-d, 0.0), sigma, "dark-on-light"
+
+
+def column_height(mask: np.ndarray) -> float:
+    """90th percentile of the ink's vertical extent over the columns that hold ink."""
+    cols = mask.any(axis=0)
+    if not cols.any():
+        return 0.0
+    m = mask[:, cols]
+    top = m.argmax(axis=0)
+    bottom = m.shape[0] - m[::-1].argmax(axis=0)
+    return percentile((bottom - top).astype(np.float64), 0.9)
+
+
+def median_of(v: list[float]) -> float:
+    """The median of a short Python list (np.median costs ~0.1 ms a call; the reader makes many)."""
+    s = sorted(v)
+    n = len(s)
+    return float(s[n // 2]) if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
+
+
+def fit_line(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Least squares y = a + b x (flat, the median, with fewer than three points); the slope is
+    clipped to +-0.15 (a drifting baseline, not a rotated page). Plain Python: a line has a few
+    characters, and this is the JS twin's arithmetic."""
+    if len(x) < 3 or max(x) == min(x):
+        return median_of(y), 0.0
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y))
+    sxx = sum((xi - mx) ** 2 for xi in x)
+    b = min(max(sxy / sxx, -0.15), 0.15)
+    return median_of([yi - b * xi for xi, yi in zip(x, y)]), b

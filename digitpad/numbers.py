@@ -62,8 +62,9 @@ from .decode import Decoded
 from .engines import Engine
 from .glyphs import colon_blob, lines, marks
 from .grammar import rankings
+from .inkmap import median_of
 from .numberresult import Character, Classifier, Reading
-from .segment import Line, Page, Piece, components_of, finish, ink_page, median_of
+from .segment import Line, Page, Piece, components_of, finish, ink_page
 from .verifier import features, verify
 
 MAX_PARTS = 4  # step 6

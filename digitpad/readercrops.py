@@ -44,7 +44,8 @@ from .segment import Line, Page, Piece, components_of, ink_page
 
 log = logging.getLogger(__name__)
 
-READER_CROPS_VERSION = 2  # 2: frames and underlines set aside, marks beside leaning digits, lone tall brackets
+READER_CROPS_VERSION = 3  # 2: frames and underlines set aside, marks beside leaning digits, lone tall brackets;
+# 3: a frame holding one character that no zero holds
 PURITY, COVER = 0.8, 0.8  # one character: this share of the candidate's ink is one character's, and
 # the candidate holds this share of that character's ink (bench/numbers_fit.py labels the verifier's rows so too)
 FRAGMENT = 0.6  # clearly not one character: under this share on either count

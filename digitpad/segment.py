@@ -24,8 +24,8 @@ these numbers; constants are the modules' UPPER_CASE names):
  3. Components (``runs.run_edges``, the engine's ``label_runs``): 8-connected groups of runs; components under
     SPECK_AREA stroke widths squared are dropped (noise; a '.' is bigger than that).
  3b. Not the number (``not_the_number``): a frame drawn around characters (a box, a ring: it encloses two
-    components FRAME_HOLDS of its height tall; a zero holds its slash) and an underline (a flat bar under every
-    character) are set aside; the line's ``aside`` counts them.
+    components FRAME_HOLDS of its height tall, or one that is no zero's slash or dot) and an underline (a flat
+    bar under every character) are set aside; the line's ``aside`` counts them.
  4. Line geometry (``line_of``): line height = the larger of the median height of the
     components at least half as tall as the tallest (the second tallest, when the tallest is
     one tall symbol over the rest) and the column height (at most COLUMN_CAP times it); slant = the median
@@ -50,6 +50,7 @@ from . import fit28, inkmap
 from . import preprocess as pp
 from .decode import Decoded
 from .engines import Engine
+from .inkmap import column_height, fit_line, median_of
 from .rules import faint_rules
 from .runs import run_edges, runs_of
 
@@ -66,6 +67,9 @@ LONE_TALL = 0.3  # step 4: the tallest piece does not set the line when the next
 COLUMN_CAP = 1.5  # ... nor, when it is twice theirs, do the columns of ink raise the line past this many times
 # the median of the others
 FRAME_HOLDS = 0.3  # step 3b: a component enclosing two others this share of its height tall is a frame...
+STROKE_ROWS = 0.85  # ... or one that is no zero's slash (one straight stroke in this share of its rows,
+STROKE_WIDE = 2.0  # at most this many stroke widths wide) nor its dot (at most ZERO_DOT stroke widths tall)
+ZERO_DOT = 3.0
 UNDERLINE_FLAT = 0.2  # ... and a bar at most this share of its length tall under every character an underline
 MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at most MARK_LOW above the
 MARK_LOW = 0.15  # baseline, is a mark ('.' ','): ordered beside a tall piece by that piece's ink in its rows,
@@ -107,17 +111,6 @@ def finish(ink: np.ndarray, noise: float, engine: Engine) -> np.ndarray | None:
 
 
 # ------------------------------------------------------------------------------ 1. ink map
-
-
-def column_height(mask: np.ndarray) -> float:
-    """90th percentile of the ink's vertical extent over the columns that hold ink."""
-    cols = mask.any(axis=0)
-    if not cols.any():
-        return 0.0
-    m = mask[:, cols]
-    top = m.argmax(axis=0)
-    bottom = m.shape[0] - m[::-1].argmax(axis=0)
-    return inkmap.percentile((bottom - top).astype(np.float64), 0.9)
 
 
 @dataclass
@@ -258,26 +251,6 @@ def reading_order(pieces: list[Piece], line: Line) -> list[Piece]:
     return [pieces[k] for k in sorted(range(len(pieces)), key=key.__getitem__)]
 
 
-def median_of(v: list[float]) -> float:
-    """The median of a short Python list (np.median costs ~0.1 ms a call; the reader makes many)."""
-    s = sorted(v)
-    n = len(s)
-    return float(s[n // 2]) if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
-
-
-def _fit_line(x: list[float], y: list[float]) -> tuple[float, float]:
-    """Least squares y = a + b x (flat, the median, with fewer than three points); the slope is
-    clipped to +-0.15 (a drifting baseline, not a rotated page). Plain Python: a line has a few
-    characters, and this is the JS twin's arithmetic."""
-    if len(x) < 3 or max(x) == min(x):
-        return median_of(y), 0.0
-    mx, my = sum(x) / len(x), sum(y) / len(y)
-    sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y))
-    sxx = sum((xi - mx) ** 2 for xi in x)
-    b = min(max(sxy / sxx, -0.15), 0.15)
-    return median_of([yi - b * xi for xi, yi in zip(x, y)]), b
-
-
 def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
             edges: tuple[np.ndarray, np.ndarray], sw: float, column_height: float = 0.0) -> Line:
     """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
@@ -315,8 +288,8 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
             dx = ((start[b] + end[b]) - (start[a] + end[a]))[ok] / 2.0
             slant = float(np.clip(-np.median(dx), -MAX_SLANT, MAX_SLANT))
     cx = [(c.x0 + c.x1) / 2 for c in tall]
-    base = _fit_line(cx, [float(c.y1) for c in tall])
-    top = _fit_line(cx, [float(c.y0) for c in tall])
+    base = fit_line(cx, [float(c.y1) for c in tall])
+    top = fit_line(cx, [float(c.y0) for c in tall])
     return Line(sw, max(height, 2 * sw), slant, mid, base, top)
 
 
@@ -332,20 +305,46 @@ def _holds(c: Piece, o: Piece) -> bool:
                 and (cols & (c.row < o.y0)).any() and (cols & (c.row >= o.y1)).any())
 
 
+def _zero_mark(p: Piece, sw: float) -> bool:
+    """Could ``p`` be what a zero holds: a dot (at most ZERO_DOT stroke widths tall) or one
+    straight stroke, its slash (in STROKE_ROWS of its rows the ink at most STROKE_WIDE stroke
+    widths wide, its middle within one stroke width of the line fitted through the middles: a
+    slash's hook at one end may fail, a 7's bars, a 4's two strokes, a 6's or 3's curves do)?"""
+    if p.height <= ZERO_DOT * sw:
+        return True
+    n = p.height
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.zeros(n, np.int64)
+    np.minimum.at(lo, p.row - p.y0, p.start)
+    np.maximum.at(hi, p.row - p.y0, p.end)
+    # The least-squares line m = (a y + b) / d through the rows' doubled middles m, in integers
+    # (exact, and so the same in the JavaScript twin): y 0..n-1, d = n Syy - Sy^2.
+    y, m = np.arange(n, dtype=np.int64), lo + hi - 1
+    sy, syy, sm, sym = int(y.sum()), int((y * y).sum()), int(m.sum()), int((y * m).sum())
+    d = n * syy - sy * sy
+    a, b = n * sym - sy * sm, sm * syy - sy * sym
+    near = (np.abs(m * d - (a * y + b)) <= 2 * max(1.0, sw) * d) & (hi - lo <= STROKE_WIDE * sw)
+    return bool(near.sum() >= STROKE_ROWS * n)
+
+
 def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
     """Step 3b: the components less the ink drawn around or under the number (which read as
     "0", or as a string of '-' and digits):
 
-    - a frame, a box or a ring around the characters: it holds (``_holds``) two or more of them.
-      A '0' holds one at most, its slash drawn inside it, straight or hooked, so one digit in a
-      box is read with its box;
+    - a frame, a box or a ring around the characters: it holds (``_holds``) two or more of them,
+      or one that no zero would hold (``_zero_mark``: a zero holds its dot or its slash, one
+      straight stroke, hooked at one end or not; so a 1 in a box is read with its box, a 7 not);
     - an underline: a bar at most UNDERLINE_FLAT of its length or BAR stroke widths tall, at
       least half as long as the tallest character, beneath the median bottom of the characters
       at least half as tall as the tallest and under the middle of every one of them.
 
     A frame that touches a character, or breaks at the working resolution (a thin pen's ring
     around a long number), is not found."""
-    frames = [c for c in comps if sum(_holds(c, o) for o in comps) >= 2]
+    frames = []
+    for c in comps:
+        held = [o for o in comps if _holds(c, o)]
+        if len(held) >= 2 or (len(held) == 1 and not _zero_mark(held[0], sw)):
+            frames.append(c)
     rest = [c for c in comps if all(c is not f for f in frames)]
     under = []
     hs = sorted((c.height for c in rest), reverse=True)

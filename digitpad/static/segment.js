@@ -59,7 +59,7 @@ function inkMapAt(dec, k) {
   return { ink, v, noise, h, w };
 }
 
-/** segment.column_height: 90th percentile of the ink's vertical extent over its columns. */
+/** inkmap.column_height: 90th percentile of the ink's vertical extent over its columns. */
 export function columnHeight(mask, h, w) {
   const heights = [];
   for (let x = 0; x < w; x++) {
@@ -238,7 +238,7 @@ function labelRuns(n, { a, b }) {
 
 // ------------------------------------------------------------------ 4. line geometry
 
-/** segment._fit_line: least squares y = a + b x, slope clipped to +-0.15, a the median residual. */
+/** inkmap.fit_line: least squares y = a + b x, slope clipped to +-0.15, a the median residual. */
 function fitLine(x, y) {
   if (x.length < 3 || Math.max(...x) === Math.min(...x)) return [median(y), 0.0];
   let mx = 0, my = 0;
@@ -312,11 +312,39 @@ function holds(c, o) {
   return left && right && above && below;
 }
 
+/** segment._zero_mark: could p be what a zero holds, a dot or one straight stroke (its slash)? */
+function zeroMark(p, sw) {
+  const S = P.segment, n = p.height;
+  if (n <= S.ZERO_DOT * sw) return true;
+  const lo = new Array(n).fill(Infinity), hi = new Array(n).fill(0);
+  for (let i = 0; i < p.row.length; i++) {
+    const r = p.row[i] - p.y0;
+    lo[r] = Math.min(lo[r], p.start[i]);
+    hi[r] = Math.max(hi[r], p.end[i]);
+  }
+  // the least-squares line m = (a y + b) / d through the rows' doubled middles, in integers (exact)
+  let sy = 0, syy = 0, sm = 0, sym = 0;
+  for (let y = 0; y < n; y++) {
+    const m = lo[y] + hi[y] - 1;
+    sy += y; syy += y * y; sm += m; sym += y * m;
+  }
+  const d = n * syy - sy * sy, a = n * sym - sy * sm, b = sm * syy - sy * sym;
+  let near = 0;
+  for (let y = 0; y < n; y++) {
+    const m = lo[y] + hi[y] - 1;
+    if (Math.abs(m * d - (a * y + b)) <= 2 * Math.max(1.0, sw) * d && hi[y] - lo[y] <= S.STROKE_WIDE * sw) near++;
+  }
+  return near >= S.STROKE_ROWS * n;
+}
+
 /** segment.not_the_number: step 3b, the components less frames drawn around characters and
  * underlines drawn under them. */
 export function notTheNumber(comps, sw) {
   const S = P.segment;
-  const frames = comps.filter((c) => comps.filter((o) => holds(c, o)).length >= 2);
+  const frames = comps.filter((c) => {
+    const held = comps.filter((o) => holds(c, o));
+    return held.length >= 2 || (held.length === 1 && !zeroMark(held[0], sw));
+  });
   const rest = comps.filter((c) => !frames.includes(c));
   const hs = rest.map((c) => c.height).sort((p, q) => q - p);
   const under = rest.filter((c) => {
