@@ -63,10 +63,7 @@ def colon_blob(p: Piece, line: Line) -> bool:
     xc = (p.x0 + p.x1) / 2
     if not -0.2 <= (line.base_at(xc) - p.y1) / H <= 0.25:
         return False
-    lo = np.full(p.height, np.iinfo(np.int64).max)  # each row's extent: its first run's start ...
-    hi = np.zeros(p.height, np.int64)  # ... to its last run's end (every row of a component has ink)
-    np.minimum.at(lo, p.row - p.y0, p.start)
-    np.maximum.at(hi, p.row - p.y0, p.end)
+    lo, hi = p.extents()
     widths = hi - lo
     third = p.height // 3
     if third == 0:

@@ -188,6 +188,14 @@ class Piece:
     def height(self) -> int:
         return self.y1 - self.y0
 
+    def extents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's ink, from its first run's start to its last run's end: (height,) lo, hi."""
+        lo = np.full(self.height, np.iinfo(np.int64).max)
+        hi = np.zeros(self.height, np.int64)
+        np.minimum.at(lo, self.row - self.y0, self.start)
+        np.maximum.at(hi, self.row - self.y0, self.end)
+        return lo, hi
+
     def deskew(self, line: Line) -> Piece:
         off = line.slant * (self.row - line.mid)
         self.d0, self.d1 = float((self.start + off).min()), float((self.end + off).max())
@@ -312,11 +320,7 @@ def _zero_mark(p: Piece, sw: float) -> bool:
     slash's hook at one end may fail, a 7's bars, a 4's two strokes, a 6's or 3's curves do)?"""
     if p.height <= ZERO_DOT * sw:
         return True
-    n = p.height
-    lo = np.full(n, np.iinfo(np.int64).max)
-    hi = np.zeros(n, np.int64)
-    np.minimum.at(lo, p.row - p.y0, p.start)
-    np.maximum.at(hi, p.row - p.y0, p.end)
+    n, (lo, hi) = p.height, p.extents()
     # The least-squares line m = (a y + b) / d through the rows' doubled middles m, in integers
     # (exact, and so the same in the JavaScript twin): y 0..n-1, d = n Syy - Sy^2.
     y, m = np.arange(n, dtype=np.int64), lo + hi - 1

@@ -7,6 +7,7 @@
 //   verify(features(parts, box, scores, line, compArea, other))   // log P(one character)
 
 import { P } from "./numparams.js";
+import { extents } from "./segment.js";
 
 /** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink. */
 function attached(parts, tall, line) {
@@ -29,13 +30,8 @@ export function colonBlob(p, line) {
   if (!(0.3 * H <= p.height && p.height <= Math.min(0.75 * H, G.COLON_BLOB_H * sw) && p.x1 - p.x0 <= G.COLON_BLOB_W * sw)) return false;
   const above = (line.baseAt((p.x0 + p.x1) / 2) - p.y1) / H;
   if (!(-0.2 <= above && above <= 0.25)) return false;
-  const lo = new Array(p.height).fill(Infinity), hi = new Array(p.height).fill(0);
-  for (let i = 0; i < p.row.length; i++) {   // each row's extent: its first run's start to its last run's end
-    const r = p.row[i] - p.y0;
-    lo[r] = Math.min(lo[r], p.start[i]);
-    hi[r] = Math.max(hi[r], p.end[i]);
-  }
-  const widths = hi.map((e, r) => e - lo[r]);   // (every row of a component has ink)
+  const [lo, hi] = extents(p);
+  const widths = hi.map((e, r) => e - lo[r]);
   const third = Math.floor(p.height / 3);
   if (third === 0) return false;
   const dots = Math.min(Math.max(...widths.slice(0, third)), Math.max(...widths.slice(p.height - third)));

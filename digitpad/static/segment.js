@@ -312,16 +312,22 @@ function holds(c, o) {
   return left && right && above && below;
 }
 
-/** segment._zero_mark: could p be what a zero holds, a dot or one straight stroke (its slash)? */
-function zeroMark(p, sw) {
-  const S = P.segment, n = p.height;
-  if (n <= S.ZERO_DOT * sw) return true;
-  const lo = new Array(n).fill(Infinity), hi = new Array(n).fill(0);
+/** segment.Piece.extents: each of p's rows' ink from the first run's start to the last run's end: [lo, hi]. */
+export function extents(p) {
+  const lo = new Array(p.height).fill(Infinity), hi = new Array(p.height).fill(0);
   for (let i = 0; i < p.row.length; i++) {
     const r = p.row[i] - p.y0;
     lo[r] = Math.min(lo[r], p.start[i]);
     hi[r] = Math.max(hi[r], p.end[i]);
   }
+  return [lo, hi];
+}
+
+/** segment._zero_mark: could p be what a zero holds, a dot or one straight stroke (its slash)? */
+function zeroMark(p, sw) {
+  const S = P.segment, n = p.height;
+  if (n <= S.ZERO_DOT * sw) return true;
+  const [lo, hi] = extents(p);
   // the least-squares line m = (a y + b) / d through the rows' doubled middles, in integers (exact)
   let sy = 0, syy = 0, sm = 0, sym = 0;
   for (let y = 0; y < n; y++) {
