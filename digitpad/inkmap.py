@@ -1,6 +1,7 @@
 """Steps 2-3 of preprocessing (``digitpad.preprocess`` has the numbered specification): the
 reduced planes and the ink map, plus the exact numeric helpers every step shares (and the number
-reader's: the ink's column height, a short list's median, a baseline's straight line).
+reader's: the ink's column height, a short list's median, a baseline's straight line, whose
+JavaScript twins are in ``static/segment.js``).
 
 numpy only; each function is a small, exactly specified array operation that the C twin
 (``digitpad/_fastpre.c``: ``block_mean``) and the JavaScript twin (``static/preprocess.js``)

@@ -260,7 +260,7 @@ def reading_order(pieces: list[Piece], line: Line) -> list[Piece]:
 
 
 def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
-            edges: tuple[np.ndarray, np.ndarray], sw: float, column_height: float = 0.0) -> Line:
+            edges: tuple[np.ndarray, np.ndarray], sw: float, col_height: float = 0.0) -> Line:
     """Step 4. The slant is the median lean of the near-vertical stroke segments: pairs of
     touching runs in consecutive rows, both at most 2 stroke widths long and each the other's
     only neighbour; their centres move by -slant per row. (0 with fewer than two tall components.)
@@ -279,8 +279,8 @@ def line_of(comps: list[Piece], runs: tuple[np.ndarray, np.ndarray, np.ndarray],
     tall = [c for c in comps if c.height >= 0.5 * ref]
     h_tall = median_of([c.height for c in tall])
     if ref < 0.5 * hs[0]:  # (its columns too; a digit in two parts, an 8 of two loops, keeps them all)
-        column_height = min(column_height, COLUMN_CAP * h_tall)
-    height = max(h_tall, column_height)
+        col_height = min(col_height, COLUMN_CAP * h_tall)
+    height = max(h_tall, col_height)
     band = max(c.y1 for c in comps) - min(c.y0 for c in comps)
     if band <= BAR * sw and tallest.x1 - tallest.x0 >= 2 * tallest.height:  # bars (and specks) side by side
         height = max(height, BAR_LINE * max(c.x1 - c.x0 for c in comps))
