@@ -1,8 +1,9 @@
 """Pictures at the reader's edges, generated (seeded): ``dust`` (specks scattered over a page),
 ``picture`` (the content fuzzer's kinds: specks, lines, noise, checkerboards, gradients,
 grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height)
-``tucked_dot`` (a '.' under a leaning digit's foot) and ``colon_blob`` (a thick pen's colon
-whose dots ran together), as image file bytes.
+``tucked_dot`` (a '.' under a leaning digit's foot), ``colon_blob`` (a thick pen's colon
+whose dots ran together) and ``marker_hyphen`` (a thick pen's hyphen drawn at a tilt), as image
+file bytes.
 """
 
 from __future__ import annotations
@@ -132,4 +133,23 @@ def colon_blob(sample: compose.Sample) -> bytes:
     for cy in (low, high):
         d.ellipse((x - r, cy - r, x + r, cy + r), fill=(ink,) * 3)
     d.line([(x, low), (x, high)], fill=(ink,) * 3, width=max(1, round(r)))
+    return as_png(im)
+
+
+def marker_hyphen(sample: compose.Sample, rise: float) -> bytes:
+    """A composed phone number written with a space where its hyphen goes ("555 1234"), and in
+    that gap a hyphen of the sample's round pen at mid-height, 0.5 of the digits' height long,
+    its ink ``rise`` pen widths tall (a bar drawn at a tilt: val writers' marker hyphens stood
+    1.3 pen widths tall)."""
+    im = Image.open(io.BytesIO(sample.image)).convert("RGB")
+    y0, y1 = min(b[1] for b in sample.boxes), max(b[3] for b in sample.boxes)
+    k = len(sample.text.split(" ")[0])  # the boxes either side of the gap
+    x, y, r = (sample.boxes[k - 1][2] + sample.boxes[k][0]) / 2, (y0 + y1) / 2, sample.pen / 2
+    half, tilt = 0.25 * (y1 - y0) - r, (rise - 1) * r  # (the ends' centres)
+    ink = (255 - int(np.median(np.asarray(im.convert("L")))),) * 3  # (black on a light page)
+    d = ImageDraw.Draw(im)
+    ends = [(x - half, y + tilt), (x + half, y - tilt)]
+    d.line(ends, fill=ink, width=max(1, round(sample.pen)))
+    for ex, ey in ends:
+        d.ellipse((ex - r, ey - r, ex + r, ey + r), fill=ink)
     return as_png(im)

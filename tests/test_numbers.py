@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picture_support import as_png, bracketed, colon_blob, dust, tucked_dot
+from picture_support import as_png, bracketed, colon_blob, dust, marker_hyphen, tucked_dot
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, grammar, handwriting, numbers, pendigits
@@ -537,6 +537,39 @@ def test_a_thick_pens_colon_run_together_reads_as_a_colon(held_hands, model):
             break
     assert len(read) == 8
     assert sum(got[2:3] == ":" for _, got in read) >= 7, read
+
+
+def test_a_markers_hyphen_is_as_tall_as_its_pen_is_wide():
+    """``glyphs.marks``: a '-' is at most 0.3 line heights tall, or HYPHEN_PEN stroke widths: a bar
+    14 px tall and 30 px wide across the middle of a 40 px line is a hyphen when the pen is 8 px
+    wide (a marker's bar drawn at a tilt), and not when it is 4 px (a bar that tall is no pen's)."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    for stroke, hyphen in ((8.0, True), (4.0, False)):
+        line = Line(stroke, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+        rows = np.arange(13, 27)
+        bar = Piece(rows, np.full(len(rows), 20), np.full(len(rows), 50), 0).deskew(line)
+        assert ("-" in glyphs.marks([bar], (13, 27, 20, 50), line, [])) == hyphen, stroke
+
+
+def test_a_markers_hyphen_drawn_at_a_tilt_reads_as_a_hyphen(held_hands, model):
+    """A phone number written with a thick marker (pen at least 0.2 of the digits' height) whose
+    hyphen rises 1.3 pen widths (``picture_support.marker_hyphen``; the val writers' "952-248-9487"
+    read "9522489487": its hyphens were over 0.3 line heights tall): held-out writers' numbers
+    read with their '-' in place."""
+    r = random.Random(5)
+    read = []
+    for k in range(200):
+        text = f"{r.randint(200, 999)} {r.randint(1000, 9999)}"
+        s = compose.compose(held_hands[k % len(held_hands)], text, "spaced", "marker", seed=k)
+        if s.pen < 0.2 * np.median([b[3] - b[1] for b in s.boxes]):
+            continue
+        read.append((text.replace(" ", "-"), numbers.read_number(decode(marker_hyphen(s, 1.3)), model).text))
+        if len(read) == 8:
+            break
+    assert len(read) == 8
+    assert sum(want == got for want, got in read) >= 7, read
 
 
 @pytest.mark.parametrize("engine", ["c", "numpy"])

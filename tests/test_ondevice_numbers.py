@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 from page_support import PIXELS_OF
-from picture_support import as_png, bracketed, colon_blob, dust, tucked_dot
+from picture_support import as_png, bracketed, colon_blob, dust, marker_hyphen, tucked_dot
 
 from digitpad import numberparams
 
@@ -31,7 +31,7 @@ COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-on
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 20  # inputs at the reader's edges (``_odd_cases``)
+ODD = 21  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 BATCH = 20  # PNGs per page.evaluate call
 
@@ -95,6 +95,8 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
                                      ("odd: a dot under a leaning digit's foot", tucked_dot()),
                                      ("odd: a marker's colon, its dots run together",
                                       colon_blob(compose.compose(hands[0], "12 30", "spaced", "marker"))),
+                                     ("odd: a marker's hyphen drawn at a tilt",  # (read "5551234" but for its pen)
+                                      marker_hyphen(compose.compose(hands[0], "555 1234", "spaced", "marker", seed=22), 1.3)),
                                      ("odd: a date whose second slash leans like a 1",  # (read "10/2611973" but for it)
                                       compose.compose(slashes[0], "10/26/1973", "spaced", "pad", seed=4).image),
                                      ("odd: a '%' whose slash ran into its ring",  # (read "184" but for grammar.percent_end)
@@ -113,8 +115,9 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     loses all its ink at the 28x28's intermediate resolution; opaque, the device's ink map met
     a border ring too long for Math.max(...ring)), inputs a fuzzer found
     (tests/data/fuzz), a number small in a big canvas. (``_cases`` adds a bracket twice the
-    digits' height, a dot tucked under a leaning digit's foot, a marker's colon run together, a date's
-    slash read as a 1, a '%' read as a 9, numbers boxed, ringed and underlined.)"""
+    digits' height, a dot tucked under a leaning digit's foot, a marker's colon run together,
+    a marker's tilted hyphen, a date's slash read as a 1, a '%' read as a 9, numbers boxed,
+    ringed and underlined.)"""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)

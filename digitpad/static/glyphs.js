@@ -69,7 +69,8 @@ export function marks(parts, box, line, tall = []) {
       out.set(",", comma ? 0.85 : out.has(".") ? 0.1 : 0.5);
     }
   }
-  if (parts.length === 1 && w >= 1.6 * h && w >= 0.15 && w <= 1.0 && Math.abs(centreBelow) <= 0.3 && h <= 0.3) out.set("-", 0.9);
+  if (parts.length === 1 && w >= 1.6 * h && w >= 0.15 && w <= 1.0 && Math.abs(centreBelow) <= 0.3
+      && h <= Math.max(0.3, G.HYPHEN_PEN * line.stroke / H)) out.set("-", 0.9);
   if (colon) out.set(":", 0.9);
   return out;
 }
