@@ -1,0 +1,250 @@
+"""Probe (torch; the `train` extra): would a sequence model read touching digits that the
+reader's cuts cannot? A small CRNN + CTC is trained on digit strings composed of the TRAIN
+writers' characters (every layout, touching most often, every scheme), then reads the digit
+strings that `numbers_accuracy.py --split val --n 200` reads (each epoch: the val writers) and,
+once at the end, those of `--split test` (the test writers), beside the reader.
+
+    .venv/bin/python bench/sequence_probe.py --train 20000 --epochs 12 --out crnn.pt   # ~22 min on 2 cores
+    .venv/bin/python bench/sequence_probe.py --load crnn.pt                            # its figures again
+
+Its input is the reader's own view of the ink (`segment.ink_page`: the page's soft ink, paper
+and rulings removed), cropped to the ink and scaled to HEIGHT rows. Nothing here is served: the
+figures say whether a sequence model is worth building into the reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from digitpad import compose, engines, numbers  # noqa: E402
+from digitpad.decode import decode  # noqa: E402
+from digitpad.predict import Predictor  # noqa: E402
+from digitpad.segment import ink_page  # noqa: E402
+
+HEIGHT, MAX_W = 32, 512  # input rows; widest input (columns)
+BLANK = 10  # CTC blank; classes 0-9 are the digits
+LAYOUT_WEIGHTS = {"spaced": 1, "tight": 1, "touching": 2}
+
+
+def view(png: bytes) -> np.ndarray | None:
+    """The reader's soft ink of one image, cropped to the ink and scaled to HEIGHT rows: (HEIGHT, w) float32."""
+    page = ink_page(decode(png), engines.default())
+    if page is None or not page.mask.any():
+        return None
+    ys, xs = np.nonzero(page.mask)
+    v = page.v[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = v.shape
+    pad = max(1, h // 8)  # a margin of an eighth of the ink's height all round
+    v = np.pad(v, pad)
+    h, w = v.shape
+    w2 = max(8, min(MAX_W, round(w * HEIGHT / h)))
+    im = Image.fromarray((v * 255).astype(np.uint8)).resize((w2, HEIGHT), Image.BILINEAR)
+    return np.asarray(im, np.float32) / 255.0
+
+
+def _make(args: tuple[list, int, int]) -> list[tuple[np.ndarray, str]]:
+    hands, start, stop = args
+    out = []
+    layouts = [k for k, n in LAYOUT_WEIGHTS.items() for _ in range(n)]
+    for seed in range(start, stop):
+        r = random.Random(seed)
+        text = None
+        while not text:
+            hand = r.choice(hands)
+            text = compose.random_text(r, hand, r.choice(list(compose.DIGIT_TEMPLATES)))
+        s = compose.compose(hand, text, r.choice(layouts), r.choice(list(compose.SCHEMES)), seed=seed)
+        x = view(s.image)
+        if x is not None:
+            out.append((x, text.replace(" ", "")))
+    return out
+
+
+def make_set(hands: list, n: int, seed: int, jobs: int) -> list[tuple[np.ndarray, str]]:
+    bounds = np.linspace(seed, seed + n, jobs + 1).astype(int)
+    with ProcessPoolExecutor(jobs) as pool:
+        parts = list(pool.map(_make, [(hands, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+    return [x for p in parts for x in p]
+
+
+class CRNN(nn.Module):
+    """(B, 1, 32, W) -> (T = W / 4, B, 11) log-probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.cnn = nn.Sequential(
+            *block(1, 32), nn.MaxPool2d(2),                 # 16 x W/2
+            *block(32, 64), nn.MaxPool2d(2),                # 8 x W/4
+            *block(64, 128), *block(128, 128), nn.MaxPool2d((2, 1)),  # 4 x W/4
+            nn.Conv2d(128, 192, (4, 1)), nn.ReLU(inplace=True), nn.Dropout(0.2),  # 1 x W/4
+        )
+        self.rnn = nn.GRU(192, 128, bidirectional=True, batch_first=False)
+        self.out = nn.Linear(256, BLANK + 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.cnn(x).squeeze(2).permute(2, 0, 1)  # (T, B, 192)
+        y, _ = self.rnn(f)
+        return self.out(y).log_softmax(-1)
+
+
+def batch(items: list[tuple[np.ndarray, str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    w = max(x.shape[1] for x, _ in items)
+    w = (w + 3) // 4 * 4
+    xs = np.zeros((len(items), 1, HEIGHT, w), np.float32)
+    for i, (x, _) in enumerate(items):
+        xs[i, 0, :, : x.shape[1]] = x
+    targets = torch.tensor([int(c) for _, t in items for c in t], dtype=torch.long)
+    lens = torch.tensor([len(t) for _, t in items], dtype=torch.long)
+    in_lens = torch.tensor([max(1, x.shape[1] // 4) for x, _ in items], dtype=torch.long)
+    return torch.from_numpy(xs), targets, lens, in_lens
+
+
+def greedy(logp: torch.Tensor, in_lens: torch.Tensor) -> list[tuple[str, float]]:
+    """CTC best path of each (T, B, 11) column -> (digits, confidence): the product over the
+    digits of the highest probability among the frames that emitted each."""
+    p = logp.exp()
+    best = p.argmax(-1).T.tolist()  # (B, T)
+    out = []
+    for b, (seq, n) in enumerate(zip(best, in_lens.tolist())):
+        s, conf, prev = [], [], BLANK
+        for t, k in enumerate(seq[:n]):
+            q = float(p[t, b, k])
+            if k != BLANK and k != prev:
+                s.append(str(k))
+                conf.append(q)
+            elif k != BLANK:
+                conf[-1] = max(conf[-1], q)
+            prev = k
+        out.append(("".join(s), float(np.prod(conf)) if conf else 0.0))
+    return out
+
+
+def read_all(model: CRNN, items: list[tuple[np.ndarray, str]]) -> list[tuple[str, float]]:
+    """Each string read alone, as a server would (in a batch, the shorter ones' padding would
+    reach the bidirectional GRU)."""
+    model.eval()
+    got = []
+    with torch.no_grad():
+        for item in items:
+            x, _, _, in_lens = batch([item])
+            got += greedy(model(x), in_lens)
+    return got
+
+
+def bench_items(hands: list, n: int) -> list[tuple[str, compose.Sample]]:
+    """The digit strings of ``numbers_accuracy.py --n N`` of these hands (its seeds and order)."""
+    r = random.Random(100)
+    schemes = list(compose.SCHEMES)
+    out, k = [], 0
+    for layout in compose.LAYOUTS:
+        for i in range(n):
+            text = None
+            while text is None:
+                hand = r.choice(hands)
+                text = compose.random_text(r, hand, r.choice(list(compose.DIGIT_TEMPLATES)))
+            scheme = schemes[k % len(schemes)]
+            k += 1
+            out.append((layout, compose.compose(hand, text, layout, scheme, seed=100 + i)))
+    return out
+
+
+def train(model: CRNN, data: list, vals: list, val_set: list, epochs: int, t0: float) -> list[tuple[str, float]]:
+    """Adam on a one-cycle schedule, CTC loss, batches of 64 strings of similar width; the val
+    strings read after each epoch (printed: they choose nothing). -> the last epoch's val readings."""
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    steps = epochs * ((len(data) + 63) // 64)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
+    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
+    order = sorted(range(len(data)), key=lambda i: data[i][0].shape[1])  # similar widths share a batch
+    chunks = [order[i:i + 64] for i in range(0, len(order), 64)]
+    rng = random.Random(0)
+    for epoch in range(epochs):
+        model.train()
+        rng.shuffle(chunks)
+        total = 0.0
+        for idx in chunks:
+            x, y, lens, in_lens = batch([data[i] for i in idx])
+            loss = ctc(model(x), y, in_lens, lens)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        got = read_all(model, val_set)
+        by = {lay: np.mean([g == t for (g, _), (lay2, _), (_, t) in zip(got, vals, val_set) if lay2 == lay])
+              for lay in compose.LAYOUTS}
+        print(f"epoch {epoch + 1}: loss {total / len(data):.3f}; val exact " +
+              " / ".join(f"{lay} {100 * v:.1f}%" for lay, v in by.items()) + f" ({time.time() - t0:.0f} s)", flush=True)
+    return got
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train", type=int, default=20000, help="composed training strings")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--n", type=int, default=200, help="val strings per layout (as numbers_accuracy.py --n)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", help="save the trained weights here (a torch state dict)")
+    ap.add_argument("--load", help="read these saved weights instead of training (--out of an earlier run)")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    uni, pen = os.environ["DIGITPAD_UNIPEN"], os.environ["DIGITPAD_PENDIGITS"]
+    t0 = time.time()
+    vals = bench_items(compose.load_hands(uni, pen, split="val"), args.n)
+    val_set = [(view(s.image), s.text.replace(" ", "")) for _, s in vals]
+    model = CRNN()
+    if args.load:
+        model.load_state_dict(torch.load(args.load))
+        got = read_all(model, val_set)
+    else:
+        train_hands = compose.load_hands(uni, pen, split="train", styles=True)
+        data = make_set(train_hands, args.train, 50000, args.jobs)
+        print(f"{len(data)} training strings of {len(train_hands)} train hands, {len(val_set)} val strings "
+              f"({time.time() - t0:.0f} s)", flush=True)
+        got = train(model, data, vals, val_set, args.epochs, t0)
+    if args.out:
+        torch.save(model.state_dict(), args.out)
+    # Beside the reader, on the same images: the val writers', then (once) the test writers'.
+    test = bench_items(compose.load_hands(uni, pen, split="test"), args.n)
+    test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for _, s in test])
+    print(json.dumps({"val": beside(vals, got), "test": beside(test, test_got)}))
+
+
+def beside(items: list[tuple[str, compose.Sample]], got: list[tuple[str, float]]) -> dict:
+    """Exact strings per layout: the reader's, the sequence model's, either's (an oracle's
+    bound), the sequence model's where the reader doubts a character (confidence below 0.89,
+    the model's uncertain threshold), and the more confident of the two whole strings."""
+    model_p = Predictor(None)
+    rules = ("reader", "sequence", "either", "sequence_where_reader_doubts", "more_confident")
+    rows = {lay: dict.fromkeys(("n",) + rules, 0) for lay in compose.LAYOUTS}
+    for (lay, s), (g, conf) in zip(items, got):
+        t = s.text.replace(" ", "")
+        rd = numbers.read_number(decode(s.image), model_p)
+        a, b = rd.text.replace(" ", "") == t, g == t
+        doubt = min((c.confidence for c in rd.characters), default=0.0) < 0.89
+        row = rows[lay]
+        row["n"] += 1
+        for rule, right in zip(rules, (a, b, a or b, b if doubt else a, b if conf > rd.confidence else a)):
+            row[rule] += right
+    return rows
+
+
+if __name__ == "__main__":
+    main()
