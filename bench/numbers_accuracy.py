@@ -38,6 +38,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -163,14 +164,18 @@ class Tally:
         return out
 
 
+DIGIT_SEED = 100  # the digit strings' seed (the strings with separators: 200)
+
+
 def length_group(text: str) -> str:
     n = len(text.replace(" ", ""))
     return f"length {n}" if n <= 8 else "length 9+"
 
 
-def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates: list[str], seed: int,
-             schemes: list[str], failures: list) -> Tally:
-    tally = Tally()
+def composed_samples(hands: list[compose.Hand], n: int, templates: list[str], seed: int,
+                     schemes: list[str]) -> Iterator[compose.Sample]:
+    """The composed numbers read here: ``n`` per layout, in ``compose.LAYOUTS`` order, each of a
+    random hand and template, the schemes in turn (``bench/sequence_probe.py`` reads the same)."""
     r = random.Random(seed)
     k = 0
     for layout in compose.LAYOUTS:
@@ -181,14 +186,21 @@ def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates:
                 text = compose.random_text(r, hand, r.choice(templates))
             scheme = schemes[k % len(schemes)]
             k += 1
-            s = compose.compose(hand, text, layout, scheme, seed=seed + i)
-            answer = reader.read(s.image)
-            got = answer["text"]
-            base = baseline(decode(s.image), reader.reader.predictor)
-            tally.add([layout, f"{layout} / {length_group(text)}", f"scheme {scheme}", length_group(text), "all"],
-                      text, got, base, answer["status"] != "ok")
-            if got != text:
-                failures.append((f"{layout} {scheme} {hand.writer}", text, got, s.image))
+            yield compose.compose(hand, text, layout, scheme, seed=seed + i)
+
+
+def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates: list[str], seed: int,
+             schemes: list[str], failures: list) -> Tally:
+    tally = Tally()
+    for s in composed_samples(hands, n, templates, seed, schemes):
+        answer = reader.read(s.image)
+        got = answer["text"]
+        base = baseline(decode(s.image), reader.reader.predictor)
+        group = length_group(s.text)
+        tally.add([s.layout, f"{s.layout} / {group}", f"scheme {s.scheme}", group, "all"],
+                  s.text, got, base, answer["status"] != "ok")
+        if got != s.text:
+            failures.append((f"{s.layout} {s.scheme} {s.writer}", s.text, got, s.image))
     return tally
 
 
@@ -331,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     fail_real: list = []
     t0 = time.time()
     res: dict = {"model": model.version}
-    digits = composed(hands, reader, args.n, list(compose.DIGIT_TEMPLATES), 100, schemes, fail_digits)
+    digits = composed(hands, reader, args.n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, schemes, fail_digits)
     res["digits"] = digits.table("Composed digit strings, held-out writers", list(compose.LAYOUTS) + [
         f"{lay} / length {k}" for lay in compose.LAYOUTS for k in list(range(1, 9)) + ["9+"]]
         + [f"scheme {s}" for s in schemes] + ["all"])

@@ -18,21 +18,19 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import torch
+from numbers_accuracy import DIGIT_SEED, composed_samples  # (bench/, beside this file)
 from PIL import Image
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from digitpad import compose, engines, numbers  # noqa: E402
-from digitpad.decode import decode  # noqa: E402
-from digitpad.predict import Predictor  # noqa: E402
-from digitpad.segment import ink_page  # noqa: E402
+from digitpad import compose, engines, numbers
+from digitpad.decode import decode
+from digitpad.predict import Predictor
+from digitpad.segment import ink_page
 
 HEIGHT, MAX_W = 32, 512  # input rows; widest input (columns)
 BLANK = 10  # CTC blank; classes 0-9 are the digits
@@ -147,24 +145,12 @@ def read_all(model: CRNN, items: list[tuple[np.ndarray, str]]) -> list[tuple[str
     return got
 
 
-def bench_items(hands: list, n: int) -> list[tuple[str, compose.Sample]]:
-    """The digit strings of ``numbers_accuracy.py --n N`` of these hands (its seeds and order)."""
-    r = random.Random(100)
-    schemes = list(compose.SCHEMES)
-    out, k = [], 0
-    for layout in compose.LAYOUTS:
-        for i in range(n):
-            text = None
-            while text is None:
-                hand = r.choice(hands)
-                text = compose.random_text(r, hand, r.choice(list(compose.DIGIT_TEMPLATES)))
-            scheme = schemes[k % len(schemes)]
-            k += 1
-            out.append((layout, compose.compose(hand, text, layout, scheme, seed=100 + i)))
-    return out
+def bench_items(hands: list, n: int) -> list[compose.Sample]:
+    """The digit strings ``numbers_accuracy.py --n N`` reads of these hands (its seed, schemes and order)."""
+    return list(composed_samples(hands, n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, list(compose.SCHEMES)))
 
 
-def train(model: CRNN, data: list, vals: list, val_set: list, epochs: int, t0: float) -> list[tuple[str, float]]:
+def train(model: CRNN, data: list, vals: list[compose.Sample], val_set: list, epochs: int, t0: float) -> list[tuple[str, float]]:
     """Adam on a one-cycle schedule, CTC loss, batches of 64 strings of similar width; the val
     strings read after each epoch (printed: they choose nothing). -> the last epoch's val readings."""
     opt = torch.optim.Adam(model.parameters(), 1e-3)
@@ -188,7 +174,7 @@ def train(model: CRNN, data: list, vals: list, val_set: list, epochs: int, t0: f
             sched.step()
             total += loss.item() * len(idx)
         got = read_all(model, val_set)
-        by = {lay: np.mean([g == t for (g, _), (lay2, _), (_, t) in zip(got, vals, val_set) if lay2 == lay])
+        by = {lay: np.mean([g == t for (g, _), s, (_, t) in zip(got, vals, val_set) if s.layout == lay])
               for lay in compose.LAYOUTS}
         print(f"epoch {epoch + 1}: loss {total / len(data):.3f}; val exact " +
               " / ".join(f"{lay} {100 * v:.1f}%" for lay, v in by.items()) + f" ({time.time() - t0:.0f} s)", flush=True)
@@ -208,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     uni, pen = os.environ["DIGITPAD_UNIPEN"], os.environ["DIGITPAD_PENDIGITS"]
     t0 = time.time()
     vals = bench_items(compose.load_hands(uni, pen, split="val"), args.n)
-    val_set = [(view(s.image), s.text.replace(" ", "")) for _, s in vals]
+    val_set = [(view(s.image), s.text.replace(" ", "")) for s in vals]
     model = CRNN()
     if args.load:
         model.load_state_dict(torch.load(args.load))
@@ -223,23 +209,23 @@ def main(argv: list[str] | None = None) -> None:
         torch.save(model.state_dict(), args.out)
     # Beside the reader, on the same images: the val writers', then (once) the test writers'.
     test = bench_items(compose.load_hands(uni, pen, split="test"), args.n)
-    test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for _, s in test])
+    test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for s in test])
     print(json.dumps({"val": beside(vals, got), "test": beside(test, test_got)}))
 
 
-def beside(items: list[tuple[str, compose.Sample]], got: list[tuple[str, float]]) -> dict:
+def beside(items: list[compose.Sample], got: list[tuple[str, float]]) -> dict:
     """Exact strings per layout: the reader's, the sequence model's, either's (an oracle's
     bound), the sequence model's where the reader doubts a character (confidence below 0.89,
     the model's uncertain threshold), and the more confident of the two whole strings."""
     model_p = Predictor(None)
     rules = ("reader", "sequence", "either", "sequence_where_reader_doubts", "more_confident")
     rows = {lay: dict.fromkeys(("n",) + rules, 0) for lay in compose.LAYOUTS}
-    for (lay, s), (g, conf) in zip(items, got):
+    for s, (g, conf) in zip(items, got):
         t = s.text.replace(" ", "")
         rd = numbers.read_number(decode(s.image), model_p)
         a, b = rd.text.replace(" ", "") == t, g == t
         doubt = min((c.confidence for c in rd.characters), default=0.0) < 0.89
-        row = rows[lay]
+        row = rows[s.layout]
         row["n"] += 1
         for rule, right in zip(rules, (a, b, a or b, b if doubt else a, b if conf > rd.confidence else a)):
             row[rule] += right
