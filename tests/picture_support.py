@@ -116,23 +116,29 @@ def tucked_dot() -> bytes:
     return as_png(im)
 
 
+def _the_gap(sample: compose.Sample) -> tuple[Image.Image, float, int, int, tuple[int, int, int]]:
+    """A composed number written with one space (where a separator goes): its picture (RGB),
+    the middle of that gap (x), the digits' top and bottom (y0, y1) and the ink's colour."""
+    im = Image.open(io.BytesIO(sample.image)).convert("RGB")
+    y0, y1 = min(b[1] for b in sample.boxes), max(b[3] for b in sample.boxes)
+    k = len(sample.text.split(" ")[0])  # the boxes either side of the gap
+    x = (sample.boxes[k - 1][2] + sample.boxes[k][0]) / 2
+    ink = 255 - int(np.median(np.asarray(im.convert("L"))))  # (black on a light page)
+    return im, x, y0, y1, (ink,) * 3
+
 
 def colon_blob(sample: compose.Sample) -> bytes:
     """A composed time written with a space where its colon goes ("12 30"), and in that gap a
     colon 0.45 of the digits' height tall on the baseline: two dots as wide as the pen run
     together by a bridge half as wide (a thick pen's dots touching; val writers' markers drew
     them 2.5-3 stroke widths tall, 1.4-1.8 wide)."""
-    im = Image.open(io.BytesIO(sample.image)).convert("RGB")
-    y0, y1 = min(b[1] for b in sample.boxes), max(b[3] for b in sample.boxes)
+    im, x, y0, y1, ink = _the_gap(sample)
     r = sample.pen / 2
-    k = len(sample.text.split(" ")[0])  # the boxes either side of the gap
-    x = (sample.boxes[k - 1][2] + sample.boxes[k][0]) / 2
     low, high = y1 - r, y1 - 0.45 * (y1 - y0) + r  # the dots' centres
-    ink = 255 - int(np.median(np.asarray(im.convert("L"))))  # (black on a light page)
     d = ImageDraw.Draw(im)
     for cy in (low, high):
-        d.ellipse((x - r, cy - r, x + r, cy + r), fill=(ink,) * 3)
-    d.line([(x, low), (x, high)], fill=(ink,) * 3, width=max(1, round(r)))
+        d.ellipse((x - r, cy - r, x + r, cy + r), fill=ink)
+    d.line([(x, low), (x, high)], fill=ink, width=max(1, round(r)))
     return as_png(im)
 
 
@@ -141,12 +147,9 @@ def marker_hyphen(sample: compose.Sample, rise: float) -> bytes:
     that gap a hyphen of the sample's round pen at mid-height, 0.5 of the digits' height long,
     its ink ``rise`` pen widths tall (a bar drawn at a tilt: val writers' marker hyphens stood
     1.3 pen widths tall)."""
-    im = Image.open(io.BytesIO(sample.image)).convert("RGB")
-    y0, y1 = min(b[1] for b in sample.boxes), max(b[3] for b in sample.boxes)
-    k = len(sample.text.split(" ")[0])  # the boxes either side of the gap
-    x, y, r = (sample.boxes[k - 1][2] + sample.boxes[k][0]) / 2, (y0 + y1) / 2, sample.pen / 2
+    im, x, y0, y1, ink = _the_gap(sample)
+    y, r = (y0 + y1) / 2, sample.pen / 2
     half, tilt = 0.25 * (y1 - y0) - r, (rise - 1) * r  # (the ends' centres)
-    ink = (255 - int(np.median(np.asarray(im.convert("L")))),) * 3  # (black on a light page)
     d = ImageDraw.Draw(im)
     ends = [(x - half, y + tilt), (x + half, y - tilt)]
     d.line(ends, fill=ink, width=max(1, round(sample.pen)))
