@@ -164,7 +164,7 @@ class Tally:
         return out
 
 
-DIGIT_SEED = 100  # the digit strings' seed (the strings with separators: 200)
+DIGIT_SEED, SEPARATOR_SEED = 100, 200  # the seeds of the digit strings and of the strings with separators
 
 
 def length_group(text: str) -> str:
@@ -187,6 +187,11 @@ def composed_samples(hands: list[compose.Hand], n: int, templates: list[str], se
             scheme = schemes[k % len(schemes)]
             k += 1
             yield compose.compose(hand, text, layout, scheme, seed=seed + i)
+
+
+def separator_hands(hands: list[compose.Hand]) -> list[compose.Hand]:
+    """The hands that wrote some of the separators (the strings with separators are theirs)."""
+    return [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
 
 
 def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates: list[str], seed: int,
@@ -335,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     schemes = args.schemes.split(",")
     recs = compose.load_records(args.unipen, args.pendigits, split=args.split)
     hands = compose.hands_of(recs)
-    sep_hands = [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
+    sep_hands = separator_hands(hands)
     print(f"{args.split} writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "
           f"model {model.version} ({len(model.labels)} classes)")
     fail_digits: list = []
@@ -349,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         + [f"scheme {s}" for s in schemes] + ["all"])
     res["digit_errors"] = digits.errors()
     if sep_hands:
-        seps = composed(sep_hands, reader, args.n // 2, SEPARATOR_TEMPLATES, 200, schemes, fail_seps)
+        seps = composed(sep_hands, reader, args.n // 2, SEPARATOR_TEMPLATES, SEPARATOR_SEED, schemes, fail_seps)
         res["separators"] = seps.table("Composed strings with separators, held-out writers",
                                        list(compose.LAYOUTS) + ["all"])
         res["separator_errors"] = seps.errors()

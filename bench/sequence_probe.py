@@ -23,7 +23,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
-from numbers_accuracy import DIGIT_SEED, composed_samples  # (bench/, beside this file)
+from numbers_accuracy import (  # (bench/, beside this file)
+    DIGIT_SEED,
+    SEPARATOR_SEED,
+    SEPARATOR_TEMPLATES,
+    composed_samples,
+    separator_hands,
+)
 from PIL import Image
 from torch import nn
 
@@ -33,7 +39,7 @@ from digitpad.predict import Predictor
 from digitpad.segment import ink_page
 
 HEIGHT, MAX_W = 32, 512  # input rows; widest input (columns)
-BLANK = 10  # CTC blank; classes 0-9 are the digits
+DIGITS = "0123456789"  # the classes (--symbols: and compose.SEPARATORS); the CTC blank is the last
 LAYOUT_WEIGHTS = {"spaced": 1, "tight": 1, "touching": 2}
 
 
@@ -53,8 +59,8 @@ def view(png: bytes) -> np.ndarray | None:
     return np.asarray(im, np.float32) / 255.0
 
 
-def _make(args: tuple[list, int, int]) -> list[tuple[np.ndarray, str]]:
-    hands, start, stop = args
+def _make(args: tuple[list, int, int, list[str]]) -> list[tuple[np.ndarray, str]]:
+    hands, start, stop, templates = args
     out = []
     layouts = [k for k, n in LAYOUT_WEIGHTS.items() for _ in range(n)]
     for seed in range(start, stop):
@@ -62,7 +68,7 @@ def _make(args: tuple[list, int, int]) -> list[tuple[np.ndarray, str]]:
         text = None
         while not text:
             hand = r.choice(hands)
-            text = compose.random_text(r, hand, r.choice(list(compose.DIGIT_TEMPLATES)))
+            text = compose.random_text(r, hand, r.choice(templates))
         s = compose.compose(hand, text, r.choice(layouts), r.choice(list(compose.SCHEMES)), seed=seed)
         x = view(s.image)
         if x is not None:
@@ -70,17 +76,17 @@ def _make(args: tuple[list, int, int]) -> list[tuple[np.ndarray, str]]:
     return out
 
 
-def make_set(hands: list, n: int, seed: int, jobs: int) -> list[tuple[np.ndarray, str]]:
+def make_set(hands: list, n: int, seed: int, jobs: int, templates: list[str]) -> list[tuple[np.ndarray, str]]:
     bounds = np.linspace(seed, seed + n, jobs + 1).astype(int)
     with ProcessPoolExecutor(jobs) as pool:
-        parts = list(pool.map(_make, [(hands, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+        parts = list(pool.map(_make, [(hands, int(a), int(b), templates) for a, b in zip(bounds[:-1], bounds[1:])]))
     return [x for p in parts for x in p]
 
 
 class CRNN(nn.Module):
-    """(B, 1, 32, W) -> (T = W / 4, B, 11) log-probabilities."""
+    """(B, 1, 32, W) -> (T = W / 4, B, classes) log-probabilities."""
 
-    def __init__(self) -> None:
+    def __init__(self, classes: int = len(DIGITS) + 1) -> None:
         super().__init__()
 
         def block(cin: int, cout: int) -> list[nn.Module]:
@@ -93,7 +99,7 @@ class CRNN(nn.Module):
             nn.Conv2d(128, 192, (4, 1)), nn.ReLU(inplace=True), nn.Dropout(0.2),  # 1 x W/4
         )
         self.rnn = nn.GRU(192, 128, bidirectional=True, batch_first=False)
-        self.out = nn.Linear(256, BLANK + 1)
+        self.out = nn.Linear(256, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.cnn(x).squeeze(2).permute(2, 0, 1)  # (T, B, 192)
@@ -101,62 +107,70 @@ class CRNN(nn.Module):
         return self.out(y).log_softmax(-1)
 
 
-def batch(items: list[tuple[np.ndarray, str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def batch(items: list[tuple[np.ndarray, str]], alphabet: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     w = max(x.shape[1] for x, _ in items)
     w = (w + 3) // 4 * 4
     xs = np.zeros((len(items), 1, HEIGHT, w), np.float32)
     for i, (x, _) in enumerate(items):
         xs[i, 0, :, : x.shape[1]] = x
-    targets = torch.tensor([int(c) for _, t in items for c in t], dtype=torch.long)
+    targets = torch.tensor([alphabet.index(c) for _, t in items for c in t], dtype=torch.long)
     lens = torch.tensor([len(t) for _, t in items], dtype=torch.long)
     in_lens = torch.tensor([max(1, x.shape[1] // 4) for x, _ in items], dtype=torch.long)
     return torch.from_numpy(xs), targets, lens, in_lens
 
 
-def greedy(logp: torch.Tensor, in_lens: torch.Tensor) -> list[tuple[str, float]]:
-    """CTC best path of each (T, B, 11) column -> (digits, confidence): the product over the
-    digits of the highest probability among the frames that emitted each."""
+def greedy(logp: torch.Tensor, in_lens: torch.Tensor, alphabet: str) -> list[tuple[str, float]]:
+    """CTC best path of each (T, B, classes) column -> (string, confidence): the product over
+    its characters of the highest probability among the frames that emitted each."""
+    blank = len(alphabet)
     p = logp.exp()
     best = p.argmax(-1).T.tolist()  # (B, T)
     out = []
     for b, (seq, n) in enumerate(zip(best, in_lens.tolist())):
-        s, conf, prev = [], [], BLANK
+        s, conf, prev = [], [], blank
         for t, k in enumerate(seq[:n]):
             q = float(p[t, b, k])
-            if k != BLANK and k != prev:
-                s.append(str(k))
+            if k != blank and k != prev:
+                s.append(alphabet[k])
                 conf.append(q)
-            elif k != BLANK:
+            elif k != blank:
                 conf[-1] = max(conf[-1], q)
             prev = k
         out.append(("".join(s), float(np.prod(conf)) if conf else 0.0))
     return out
 
 
-def read_all(model: CRNN, items: list[tuple[np.ndarray, str]]) -> list[tuple[str, float]]:
+def read_all(model: CRNN, items: list[tuple[np.ndarray, str]], alphabet: str) -> list[tuple[str, float]]:
     """Each string read alone, as a server would (in a batch, the shorter ones' padding would
     reach the bidirectional GRU)."""
     model.eval()
     got = []
     with torch.no_grad():
         for item in items:
-            x, _, _, in_lens = batch([item])
-            got += greedy(model(x), in_lens)
+            x, _, _, in_lens = batch([item], alphabet)
+            got += greedy(model(x), in_lens, alphabet)
     return got
 
 
-def bench_items(hands: list, n: int) -> list[compose.Sample]:
-    """The digit strings ``numbers_accuracy.py --n N`` reads of these hands (its seed, schemes and order)."""
-    return list(composed_samples(hands, n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, list(compose.SCHEMES)))
+def bench_items(hands: list, n: int, symbols: bool) -> list[tuple[str, compose.Sample]]:
+    """(kind, sample): the digit strings ``numbers_accuracy.py --n N`` reads of these hands (its
+    seeds, schemes and order) and, with ``symbols``, its strings with separators."""
+    schemes = list(compose.SCHEMES)
+    out = [("digits", s) for s in composed_samples(hands, n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, schemes)]
+    if symbols:
+        out += [("separators", s) for s in composed_samples(separator_hands(hands), n // 2, SEPARATOR_TEMPLATES,
+                                                           SEPARATOR_SEED, schemes)]
+    return out
 
 
-def train(model: CRNN, data: list, vals: list[compose.Sample], val_set: list, epochs: int, t0: float) -> list[tuple[str, float]]:
+def train(model: CRNN, data: list, vals: list[tuple[str, compose.Sample]], val_set: list, epochs: int, t0: float,
+          alphabet: str) -> list[tuple[str, float]]:
     """Adam on a one-cycle schedule, CTC loss, batches of 64 strings of similar width; the val
     strings read after each epoch (printed: they choose nothing). -> the last epoch's val readings."""
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     steps = epochs * ((len(data) + 63) // 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
-    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
+    ctc = nn.CTCLoss(blank=len(alphabet), zero_infinity=True)
     order = sorted(range(len(data)), key=lambda i: data[i][0].shape[1])  # similar widths share a batch
     chunks = [order[i:i + 64] for i in range(0, len(order), 64)]
     rng = random.Random(0)
@@ -165,7 +179,7 @@ def train(model: CRNN, data: list, vals: list[compose.Sample], val_set: list, ep
         rng.shuffle(chunks)
         total = 0.0
         for idx in chunks:
-            x, y, lens, in_lens = batch([data[i] for i in idx])
+            x, y, lens, in_lens = batch([data[i] for i in idx], alphabet)
             loss = ctc(model(x), y, in_lens, lens)
             opt.zero_grad()
             loss.backward()
@@ -173,9 +187,10 @@ def train(model: CRNN, data: list, vals: list[compose.Sample], val_set: list, ep
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        got = read_all(model, val_set)
-        by = {lay: np.mean([g == t for (g, _), s, (_, t) in zip(got, vals, val_set) if s.layout == lay])
-              for lay in compose.LAYOUTS}
+        got = read_all(model, val_set, alphabet)
+        by = {f"{kind} {lay}": np.mean([g == t for (g, _), (k, s), (_, t) in zip(got, vals, val_set)
+                                        if k == kind and s.layout == lay])
+              for kind in dict(vals) for lay in compose.LAYOUTS}
         print(f"epoch {epoch + 1}: loss {total / len(data):.3f}; val exact " +
               " / ".join(f"{lay} {100 * v:.1f}%" for lay, v in by.items()) + f" ({time.time() - t0:.0f} s)", flush=True)
     return got
@@ -186,51 +201,54 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", type=int, default=20000, help="composed training strings")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--n", type=int, default=200, help="val strings per layout (as numbers_accuracy.py --n)")
+    ap.add_argument("--symbols", action="store_true",
+                    help="the separators are characters too: trained on every template, read on the strings with separators as well")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", help="save the trained weights here (a torch state dict)")
     ap.add_argument("--load", help="read these saved weights instead of training (--out of an earlier run)")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
+    alphabet = DIGITS + (compose.SEPARATORS if args.symbols else "")
+    templates = list(compose.TEMPLATES if args.symbols else compose.DIGIT_TEMPLATES)
     uni, pen = os.environ["DIGITPAD_UNIPEN"], os.environ["DIGITPAD_PENDIGITS"]
     t0 = time.time()
-    vals = bench_items(compose.load_hands(uni, pen, split="val"), args.n)
-    val_set = [(view(s.image), s.text.replace(" ", "")) for s in vals]
-    model = CRNN()
+    vals = bench_items(compose.load_hands(uni, pen, split="val"), args.n, args.symbols)
+    val_set = [(view(s.image), s.text.replace(" ", "")) for _, s in vals]
+    model = CRNN(len(alphabet) + 1)
     if args.load:
         model.load_state_dict(torch.load(args.load))
-        got = read_all(model, val_set)
+        got = read_all(model, val_set, alphabet)
     else:
         train_hands = compose.load_hands(uni, pen, split="train", styles=True)
-        data = make_set(train_hands, args.train, 50000, args.jobs)
+        data = make_set(train_hands, args.train, 50000, args.jobs, templates)
         print(f"{len(data)} training strings of {len(train_hands)} train hands, {len(val_set)} val strings "
               f"({time.time() - t0:.0f} s)", flush=True)
-        got = train(model, data, vals, val_set, args.epochs, t0)
+        got = train(model, data, vals, val_set, args.epochs, t0, alphabet)
     if args.out:
         torch.save(model.state_dict(), args.out)
     # Beside the reader, on the same images: the val writers', then (once) the test writers'.
-    test = bench_items(compose.load_hands(uni, pen, split="test"), args.n)
-    test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for s in test])
+    test = bench_items(compose.load_hands(uni, pen, split="test"), args.n, args.symbols)
+    test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for _, s in test], alphabet)
     print(json.dumps({"val": beside(vals, got), "test": beside(test, test_got)}))
 
 
-def beside(items: list[compose.Sample], got: list[tuple[str, float]]) -> dict:
-    """Exact strings per layout: the reader's, the sequence model's, either's (an oracle's
-    bound), the sequence model's where the reader doubts a character (confidence below 0.89,
-    the model's uncertain threshold), and the more confident of the two whole strings."""
+def beside(items: list[tuple[str, compose.Sample]], got: list[tuple[str, float]]) -> dict:
+    """Exact strings per kind and layout: the reader's, the sequence model's, either's (an
+    oracle's bound), the sequence model's where the reader doubts a character (confidence below
+    0.89, the model's uncertain threshold), and the more confident of the two whole strings."""
     model_p = Predictor(None)
     rules = ("reader", "sequence", "either", "sequence_where_reader_doubts", "more_confident")
-    rows = {lay: dict.fromkeys(("n",) + rules, 0) for lay in compose.LAYOUTS}
-    for s, (g, conf) in zip(items, got):
+    rows: dict[str, dict] = {}
+    for (kind, s), (g, conf) in zip(items, got):
         t = s.text.replace(" ", "")
         rd = numbers.read_number(decode(s.image), model_p)
         a, b = rd.text.replace(" ", "") == t, g == t
         doubt = min((c.confidence for c in rd.characters), default=0.0) < 0.89
-        row = rows[s.layout]
+        row = rows.setdefault(f"{kind} {s.layout}", dict.fromkeys(("n",) + rules, 0))
         row["n"] += 1
         for rule, right in zip(rules, (a, b, a or b, b if doubt else a, b if conf > rd.confidence else a)):
             row[rule] += right
     return rows
-
 
 if __name__ == "__main__":
     main()
