@@ -229,19 +229,19 @@ def main(argv: list[str] | None = None) -> None:
     # Beside the reader, on the same images: the val writers', then (once) the test writers'.
     test = bench_items(compose.load_hands(uni, pen, split="test"), args.n, args.symbols)
     test_got = read_all(model, [(view(s.image), s.text.replace(" ", "")) for _, s in test], alphabet)
-    print(json.dumps({"val": beside(vals, got), "test": beside(test, test_got)}))
+    reader_model = Predictor(None)  # the served digit model, read once for both
+    print(json.dumps({"val": beside(vals, got, reader_model), "test": beside(test, test_got, reader_model)}))
 
 
-def beside(items: list[tuple[str, compose.Sample]], got: list[tuple[str, float]]) -> dict:
+def beside(items: list[tuple[str, compose.Sample]], got: list[tuple[str, float]], reader_model: Predictor) -> dict:
     """Exact strings per kind and layout: the reader's, the sequence model's, either's (an
     oracle's bound), the sequence model's where the reader doubts a character (confidence below
     0.89, the model's uncertain threshold), and the more confident of the two whole strings."""
-    model_p = Predictor(None)
     rules = ("reader", "sequence", "either", "sequence_where_reader_doubts", "more_confident")
     rows: dict[str, dict] = {}
     for (kind, s), (g, conf) in zip(items, got):
         t = s.text.replace(" ", "")
-        rd = numbers.read_number(decode(s.image), model_p)
+        rd = numbers.read_number(decode(s.image), reader_model)
         a, b = rd.text.replace(" ", "") == t, g == t
         doubt = min((c.confidence for c in rd.characters), default=0.0) < 0.89
         row = rows.setdefault(f"{kind} {s.layout}", dict.fromkeys(("n",) + rules, 0))
