@@ -14,7 +14,8 @@ spaced, each also read plain). The colour schemes rotate. Real numbers: UNIPEN
 ``numbers-dev`` of the held-out writers, with the vetted labels of
 ``bench/data/numbers-dev-vetted.json``, drawn on the page's canvas and as phone photos.
 
-Each image is read as ``POST /api/read`` reads it (``NumberReader``: ``numbers.read_number``,
+Each image is read as ``POST /api/read`` reads it (``NumberReader``: ``numbers.read_number``
+with the shipped sequence model as step 10, ``DIGITPAD_SEQUENCE=false`` for the reader alone,
 then a character the model calls ``other`` shown as ``?``, a lone digit read by the digit path)
 and, in the same run, by a plain
 connected-components baseline (8-connected components of the same ink mask, merged when their
@@ -47,7 +48,7 @@ from PIL import Image, ImageDraw
 from digitpad import compose, numbers, pendigits
 from digitpad.decode import Decoded, decode
 from digitpad.engines import default as default_engine
-from digitpad.numberreading import NumberReader
+from digitpad.numberreading import NumberReader, number_reader_for
 from digitpad.predict import Predictor
 from digitpad.reading import reader_for
 from digitpad.runs import grow, label_runs, run_edges, runs_of
@@ -336,13 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", default=None, help="folder for contact sheets of the misread numbers")
     args = ap.parse_args(argv)
     model = Predictor(args.model)
-    reader = NumberReader(reader_for(Settings(), model))  # what POST /api/read answers
+    reader = number_reader_for(Settings(), reader_for(Settings(), model))  # what POST /api/read answers
+    seq = reader.sequence.version if reader.sequence else "off (DIGITPAD_SEQUENCE=false)"
     schemes = args.schemes.split(",")
     recs = compose.load_records(args.unipen, args.pendigits, split=args.split)
     hands = compose.hands_of(recs)
     sep_hands = separator_hands(hands)
     print(f"{args.split} writers: {len(hands)} with all ten digits ({len(sep_hands)} with separators); "
-          f"model {model.version} ({len(model.labels)} classes)")
+          f"model {model.version} ({len(model.labels)} classes); sequence model {seq}")
     fail_digits: list = []
     fail_seps: list = []
     fail_real: list = []

@@ -40,6 +40,11 @@ def default_model_path() -> Path:
     return q if q.is_file() else float_model_path()
 
 
+def sequence_model_path() -> Path:
+    """The shipped sequence model (``digitpad.sequence``): digit runs read whole."""
+    return models_dir() / "sequence.onnx"
+
+
 def write_atomically(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through ``path.part`` + rename: a reader (a server loading the
     model, a copy into the package) never sees half a file."""

@@ -188,3 +188,31 @@ def _finetune_section(meta: dict) -> list[str]:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2%}"
+
+
+def sequence_card(meta: dict) -> str:
+    """The card of a sequence model (``digitpad.seqtrain``): what it reads, from what, its recipe,
+    its epochs' figures on val writers' strings and its export parity."""
+    r, p = meta["recipe"], meta["parity"]
+    lines = [
+        f"# digitpad sequence model card: `{meta['version']}`",
+        "",
+        "A CRNN + CTC (`digitpad.sequence`): " + (f"{meta['parameters']:,} parameters. " if "parameters" in meta else "")
+        + f"It reads a run of digits ({meta['alphabet']}) whole from the number reader's view of the ink, "
+        f"{meta['input']['height']} rows high, one output frame per {meta['input']['stride']} columns. The number "
+        "reader asks it where digits touch (`numbers` step 10).",
+        "",
+        f"**Trained on:** {meta['trained_on']}.",
+        "",
+        "| | |",
+        "|---|---|",
+        "| recipe | " + ", ".join(f"{k} {v}" for k, v in r.items()) + " |",
+        f"| ONNX parity | max log-probability difference {p['max_abs_logp_diff']:.1e} on {p['views']} views |",
+    ]
+    for key, name in (("training_time", "training time"), ("created", "created")):
+        if key in meta:
+            lines.append(f"| {name} | {meta[key]} |")
+    lines += ["", "## Epochs", "", "Val writers' digit strings (every layout) read exactly; printed, never chosen on.", "",
+              "| epoch | CTC loss | val strings exact |", "|---|---|---|"]
+    lines += [f"| {h['epoch']} | {h['loss']:.3f} | {_pct(h['val_exact'])} |" for h in meta["history"]]
+    return "\n".join(lines) + "\n"

@@ -96,7 +96,7 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_
     proto.doc_string = f"digitpad model {full.get('version')}"
     if measure or heldout:
         with tempfile.TemporaryDirectory(prefix="digitpad-export-") as tmp:
-            draft = write_atomically(Path(tmp) / "model.onnx", _with_metadata(proto, full))
+            draft = write_atomically(Path(tmp) / "model.onnx", with_metadata(proto, full))
             reader = Predictor(draft, threads=0)
             full["metrics"] = dict(full.get("metrics", {}))
             for name, (images, labels) in (measure or {}).items():
@@ -105,7 +105,7 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: str | Path, *, parity_
                 full["metrics"].update(metrics_entry(name, report(guess, labels, 10 if digits else num_classes)))
             if heldout is not None:
                 full["metrics"]["heldout"] = heldout(reader)
-    path = write_atomically(path, _with_metadata(proto, full))
+    path = write_atomically(path, with_metadata(proto, full))
     log.info("exported %s (%.0f KB)", path, path.stat().st_size / 1024)
     return full
 
@@ -126,7 +126,7 @@ def check_parity(model: torch.nn.Module, onnx_bytes: bytes, images: np.ndarray) 
     return {"images": int(len(x)), "max_abs_logit_diff": diff, "argmax_agreement": agree, "tolerance": PARITY_TOL}
 
 
-def _with_metadata(proto, meta: dict) -> bytes:
+def with_metadata(proto, meta: dict) -> bytes:
     """The serialized model with ``meta`` as its one digitpad metadata entry."""
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()

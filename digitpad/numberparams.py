@@ -1,11 +1,11 @@
 """The number reader's constants and verifier weights as JSON, for its JavaScript twin.
 
 The on-device reader (``static/numbers.js`` and the modules it imports) follows ``segment``,
-``cuts``, ``glyphs``, ``grammar``, ``verifier`` and ``numbers`` step by step, but never declares their
-numbers itself: it loads ``static/numbers-params.json``, written from these modules' own
-UPPER_CASE constants by this module. A test fails when the committed file differs from what
-the Python modules say, so a retuned constant or a refitted verifier reaches the browser by
-running:
+``cuts``, ``glyphs``, ``grammar``, ``verifier``, ``numbers`` and ``sequence`` step by step, but
+never declares their numbers itself: it loads ``static/numbers-params.json``, written from these
+modules' own UPPER_CASE constants by this module. A test fails when the committed file differs
+from what the Python modules say, so a retuned constant or a refitted verifier reaches the
+browser by running:
 
     .venv/bin/python -m digitpad.numberparams        # rewrites digitpad/static/numbers-params.json
 """
@@ -18,12 +18,12 @@ from types import ModuleType
 
 import numpy as np
 
-from . import charset, cuts, glyphs, grammar, numberreading, numbers, rules, segment, verifier
+from . import charset, cuts, glyphs, grammar, numberreading, numbers, rules, segment, sequence, verifier
 from . import preprocess as pp
 
 PATH = Path(__file__).parent / "static" / "numbers-params.json"
 MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "cuts": cuts, "glyphs": glyphs, "grammar": grammar,
-                                  "numbers": numbers, "verifier": verifier}
+                                  "numbers": numbers, "verifier": verifier, "sequence": sequence}
 
 
 def _constants(module: ModuleType) -> dict:

@@ -2,7 +2,7 @@
 ``POST /api/read`` (and ``digitpad read``). The number's twin of ``reading.Reader``, sharing its
 model, engine, pixel limit and thresholds.
 
-    reader = NumberReader(reader_for(settings, Predictor()))
+    reader = number_reader_for(settings, reader_for(settings, Predictor()))
     answer = reader.read(data)        # {"text": "737-1340", "status": ..., "characters": [...], ...}
 
 Statuses: ``empty`` (no ink), ``not_number`` (no character of a number was found: a letter, a
@@ -35,6 +35,8 @@ from .decode import decode
 from .errors import DigitpadError, InvalidImage, PayloadTooLarge
 from .numberresult import Reading
 from .reading import Reader
+from .sequence import SequenceModel
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,19 @@ def _data_url(image28) -> str:  # noqa: ANN001 ((28, 28) uint8)
     return "data:image/png;base64," + base64.b64encode(png.encode_gray(image28)).decode("ascii")
 
 
+def number_reader_for(settings: Settings, reader: Reader) -> NumberReader:
+    """The number reader the settings describe, on ``reader`` (its model, engine and limits)."""
+    seq = SequenceModel(settings.sequence_model, threads=settings.threads) if settings.sequence else None
+    return NumberReader(reader, seq)
+
+
 @dataclass
 class NumberReader:
-    """Reads whole numbers with the model (and settings) of a ``Reader``."""
+    """Reads whole numbers with the model (and settings) of a ``Reader``, and digits that touch
+    again with the ``sequence`` model when there is one (``numbers`` step 10)."""
 
     reader: Reader
+    sequence: SequenceModel | None = None
 
     def read(self, data: bytes, t_start: float | None = None) -> dict:
         """Image file bytes -> the /api/read answer (DigitpadError on bad input)."""
@@ -67,7 +77,7 @@ class NumberReader:
         img = decode(data, max_pixels=r.max_pixels, fast_png=r.engine.fast_png)
         t1 = time.perf_counter()
         try:
-            found = numbers.read_number(img, r.predictor, r.engine)
+            found = numbers.read_number(img, r.predictor, r.engine, self.sequence)
         except DigitpadError:
             raise
         except MemoryError as e:

@@ -37,10 +37,12 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     slashes alike; a '%' at its end.
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
+10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones):
+    digits only that touch (cut, or one over WIDE line heights) are read by it too; the more
+    confident string is kept.
 
-The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``, beside the
-``Reading`` and ``Character`` this module returns): today's 10-digit
-model (symbols then come from geometry alone) or one with symbols and an ``other`` class.
+The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): today's
+10-digit model (symbols from geometry alone) or one with symbols and an ``other`` class.
 
 The browser's twin (``static/numbers.js``, for on-device mode) follows these steps and loads the
 constants of this module, ``segment``, ``cuts``, ``glyphs``, ``grammar`` and ``verifier`` from
@@ -65,6 +67,7 @@ from .grammar import rankings
 from .inkmap import median_of
 from .numberresult import Character, Classifier, Reading
 from .segment import Line, Page, Piece, components_of, finish, ink_page
+from .sequence import SequenceModel, read_sequence
 from .verifier import features, verify
 
 MAX_PARTS = 4  # step 6
@@ -128,7 +131,6 @@ def _runs(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return pieces[0].row, pieces[0].start, pieces[0].end
     return (np.concatenate([p.row for p in pieces]), np.concatenate([p.start for p in pieces]),
             np.concatenate([p.end for p in pieces]))
-
 
 
 def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
@@ -281,13 +283,14 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> tupl
 # ------------------------------------------------------------------------------ reading
 
 
-def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -> Reading:
-    """A decoded image -> its Reading (steps 1-9). The search runs twice at most: first on
+def read_number(img: Decoded, model: Classifier, engine: Engine | None = None,
+                sequence: SequenceModel | None = None) -> Reading:
+    """A decoded image -> its Reading (steps 1-10). The search runs twice at most: first on
     whole components; then, if some character is doubtful (its verifier score below ACCEPT,
     or wider than WIDE line heights), again with those components cut (step 5). An image
     of one stroke read as one character is cut only when the cut characters verify well
     enough (``_cut_lone``): a lone digit is not split in two, nor a letter cut into digits,
-    but two touching digits are."""
+    but two touching digits are; with a ``sequence`` model, they are read again whole (step 10)."""
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
@@ -306,7 +309,8 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None) -
         # whose slash was cut is more than MAX_PARTS pieces): the better of the two readings.
         if cut_total >= total and (len(comps) > 1 or len(path) > 1 or _cut_lone(path[0], total, cut_path, cut_total, line)):
             path = cut_path
-    return _assemble(path, page, line, n_images)
+    found = _assemble(path, page, line, n_images)
+    return _sequence_or(found, path, page, line, sequence) if sequence is not None else found
 
 
 def _cut_lone(whole: _Cand, total: float, cut_path: list[_Cand], cut_total: float, line: Line) -> bool:
@@ -366,12 +370,31 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
                                {a: q / norm for a, q in c.scores.items()}, c.p_other))
         if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)
             gaps.append(x0 - path[k - 1].mask_box[3])
+    conf = float(np.prod([c.confidence for c in chars])) if chars else 0.0
+    return Reading(_spaced(chars, gaps, line.height), chars, conf, n_images, line.aside)
+
+
+def _spaced(chars: list[Character], gaps: list[float], height: float) -> str:
+    """Step 9: the characters' string, one space where the gap before a character (``gaps``, in
+    the unit of the line ``height``) is over SPACE_GAP heights and SPACE_RATIO times the median gap."""
     text = ""
     if gaps:
         med = median_of(gaps)  # (np.median's value for these integers, without its ~30 us)
     for k, ch in enumerate(chars):
-        if k and gaps[k - 1] > SPACE_GAP * line.height and gaps[k - 1] > SPACE_RATIO * max(med, 1.0):
+        if k and gaps[k - 1] > SPACE_GAP * height and gaps[k - 1] > SPACE_RATIO * max(med, 1.0):
             text += " "
         text += ch.char
-    conf = float(np.prod([c.confidence for c in chars])) if chars else 0.0
-    return Reading(text, chars, conf, n_images, line.aside)
+    return text
+
+
+def _sequence_or(found: Reading, path: list[_Cand], page: Page, line: Line, sequence: SequenceModel) -> Reading:
+    """Step 10 (not where ink was set aside, a box or an underline: the sequence model would see it):
+    digits touch where the reader cut a component or read one over WIDE line heights as one."""
+    touch = any(not p.whole or c.mask_box[3] - c.mask_box[2] > WIDE * line.height for c in path for p in c.parts)
+    if line.aside or not touch or any(c.char not in DIGITS for c in found.characters):
+        return found
+    seq = read_sequence(page, line, sequence)
+    if seq is None or seq.confidence <= found.confidence:
+        return found
+    gaps = [b.box[0] - (a.box[0] + a.box[2]) for a, b in zip(seq.characters, seq.characters[1:])]  # (file px)
+    return replace(seq, text=_spaced(seq.characters, gaps, line.height * page.scale), candidates=found.candidates)

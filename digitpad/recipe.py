@@ -149,3 +149,22 @@ def training_recipe(recipe: dict | None) -> dict:
     if recipe.get("members"):
         recipe = recipe["members"][0]
     return recipe
+
+
+@dataclass
+class SequenceConfig:
+    """Every knob of a sequence-model run (digitpad train-sequence; stored in the model as its recipe)."""
+
+    strings: int = knob(20_000, "digit strings composed of the train writers' characters to train on")
+    epochs: int = knob(12, "epochs")
+    batch_size: int = knob(64, "strings per batch (of similar widths)")
+    lr: float = knob(2e-3, "peak learning rate of the one-cycle schedule (Adam)")
+    val_strings: int = knob(600, "digit strings of the val writers read after each epoch (printed; they choose nothing)")
+    letters: float = knob(0.15, "share of the strings with the writer's letters (alone or among digits), read as `?`")
+    touching: int = knob(2, "weight of the touching layout among spaced (1) and tight (1)")
+    seed: int = knob(0, "random seed for weights and shuffling (the strings: seeds 50000 onwards)")
+    jobs: int = knob(0, "processes composing the strings, 0 = one per core")
+    threads: int = knob(0, "torch threads, 0 = torch's default (all cores)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     data_dir: Path | None = Field(None, description="folder with the four MNIST IDX files (default: per-user cache, downloaded on first use)")
     model: Path | None = Field(None, description="path to a digitpad .onnx model (default: the shipped model)")
+    sequence: bool = Field(True, description="read a number's digits that touch again, whole, with the sequence "
+                                             "model, keeping the more confident string")
+    sequence_model: Path | None = Field(None, description="path to a digitpad sequence .onnx (default: the shipped one)")
     host: str = Field("127.0.0.1", description="address the server binds")
     port: int = Field(8000, ge=0, le=65535, description="port the server listens on")
     workers: int = Field(1, ge=1, le=64, description="server worker processes")

@@ -3,7 +3,7 @@
 Commands are run as shown, with three adjustments: the data paths point at this machine's copy
 (DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS / DIGITPAD_UNIPEN), training-like commands run in their
 cheap mode (and with 12 handwriting records per source at most), and outputs go to a temporary
-folder (nothing is shipped into the package). `serve` is long-running and covered by the server tests.
+folder (nothing is shipped into the package: a relative ``digitpad/models/...`` lands there too). `serve` is long-running and covered by the server tests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHEAP = {"--epochs": "1", "--limit": "2048", "--batch-size": "64"}
+CHEAP_SEQUENCE = {"--strings": "48", "--epochs": "1", "--val-strings": "4"}  # digitpad train-sequence
 
 
 def readme_commands() -> list[str]:
@@ -44,12 +45,14 @@ def adapt(cmd: str, tmp: Path) -> list[str]:
         out.append(a)
     if out and out[0] in ("train", "finetune", "quantize"):
         out = [a for a in out if a != "--ship"]
-    if out and out[0] in ("train", "finetune"):
-        for flag, value in CHEAP.items():
+    if out and out[0] in ("train", "finetune", "train-sequence"):
+        for flag, value in (CHEAP_SEQUENCE if out[0] == "train-sequence" else CHEAP).items():
             if flag in out:
                 out[out.index(flag) + 1] = value
             else:
                 out += [flag, value]
+        if out[0] == "train-sequence":
+            return [sys.executable, "-m", "digitpad.cli", *out]
         if "--epoch-images" in out:
             out[out.index("--epoch-images") + 1] = CHEAP["--limit"]
         out += ["--no-progress"] if out[0] == "train" and "--no-progress" not in out else []

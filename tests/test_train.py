@@ -275,3 +275,27 @@ def test_training_on_handwriting_bad_flags(tmp_path: Path, mnist_dir: Path, pend
                         "--limit", "256", "--out", str(tmp_path), "--no-progress", *args],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and message in r.stderr and "hint:" in r.stderr, r.stderr
+
+
+def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_dir: Path):
+    """`digitpad train-sequence` in a cheap configuration: a file that loads as served, saying its
+    recipe, its epochs' figures on val writers' strings and torch/ONNX Runtime parity."""
+    from digitpad.sequence import SequenceModel
+
+    out = tmp_path / "seq.onnx"
+    r = subprocess.run(
+        [sys.executable, "-m", "digitpad.cli", "train-sequence", "--pendigits", str(pendigits_path), "--unipen",
+         str(unipen_dir), "--strings", "64", "--epochs", "2", "--val-strings", "8", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "epoch 2/2" in r.stdout and f"wrote {out}" in r.stdout
+    meta = SequenceModel(out).metadata
+    assert meta["recipe"]["strings"] == 64 and meta["recipe"]["val_strings"] == 8
+    assert [h["epoch"] for h in meta["history"]] == [1, 2] and all(h["loss"] > 0 for h in meta["history"])
+    assert meta["parity"]["max_abs_logp_diff"] <= 1e-4 and meta["parity"]["views"] == 8
+    card = (tmp_path / "SEQ_CARD.md").read_text()
+    assert f"`{meta['version']}`" in card and "| 2 |" in card and f"{meta['parameters']:,} parameters" in card
+    bad = subprocess.run([sys.executable, "-m", "digitpad.cli", "train-sequence", "--pendigits", str(tmp_path / "no"),
+                          "--unipen", str(unipen_dir)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "no pendigits file" in bad.stderr and "Traceback" not in bad.stderr

@@ -49,6 +49,15 @@ def data_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (env DIGITPAD_DATA_DIR)")
 
 
+def sequence_flags(p: argparse.ArgumentParser) -> None:
+    """--sequence-model PATH and --no-sequence, their help the settings' own."""
+    f = Settings.model_fields
+    p.add_argument("--sequence-model", default=None, metavar="PATH",
+                   help=f"{f['sequence_model'].description} (env DIGITPAD_SEQUENCE_MODEL)")
+    p.add_argument("--no-sequence", dest="sequence", action="store_false", default=None,
+                   help=f"do not: {f['sequence'].description} (env DIGITPAD_SEQUENCE=false)")
+
+
 def model_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="digitpad .onnx model (default: the shipped one; env DIGITPAD_MODEL)")
 

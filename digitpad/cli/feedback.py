@@ -45,9 +45,9 @@ def cmd_feedback_add(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         if args.text is not None:  # a corrected number, recorded as POST /api/read/feedback records it
             from ..numberfeedback import prepare_number_correction, store_number_correction
-            from ..numberreading import NumberReader
+            from ..numberreading import number_reader_for
 
-            numbers = NumberReader(reader)
+            numbers = number_reader_for(s, reader)
             for path in paths:
                 c = prepare_number_correction(numbers, path.read_bytes(), text=args.text)
                 fid = store_number_correction(store, c, source="upload")

@@ -14,7 +14,7 @@ import json
 import sys
 
 from ..errors import DigitpadError
-from .common import data_flag, db_flag, expand_inputs, model_flag, reader_from, settings_from
+from .common import data_flag, db_flag, expand_inputs, model_flag, reader_from, sequence_flags, settings_from
 
 # ------------------------------------------------------------------ evaluate
 
@@ -77,11 +77,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from ..numberreading import NumberReader
+    from ..numberreading import number_reader_for
 
     s = settings_from(args)
     paths = expand_inputs(args.images)
-    reader = NumberReader(reader_from(s, threads=1))
+    reader = number_reader_for(s, reader_from(s, threads=1))
     rows = []
     for path in paths:
         row = {"file": str(path), "text": None, "status": "error", "confidence": None, "characters": None, "error": None}
@@ -197,6 +197,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("read", help="read whole numbers (digits and - . , / : ( ) + $ %%) from image files, folders or globs")
     model_flag(p)
+    sequence_flags(p)
     p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--json", action="store_true", help="machine-readable output (each character with its box)")
     p.set_defaults(func=cmd_read)
@@ -208,6 +209,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("serve", help="run the web app")
     model_flag(p)
+    sequence_flags(p)
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")

@@ -5,6 +5,7 @@
     digitpad finetune [--model PATH] [--out DIR] [--epochs N --limit N]
     digitpad quantize MODEL.onnx [--out MODEL.int8.onnx] [--ship]
     digitpad thresholds MODEL.onnx [--pendigits PATH --unipen DIR] [--write]
+    digitpad train-sequence --pendigits PATH --unipen DIR [--out FILE.onnx] [--strings N --epochs N]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .. import artifact, handwriting
 from ..errors import DataError, DigitpadError
-from ..recipe import FinetuneConfig, TrainConfig
+from ..recipe import FinetuneConfig, SequenceConfig, TrainConfig
 from .common import data_flag, db_flag, model_flag, need_torch, settings_from
 from .feedback import open_store
 
@@ -269,6 +270,20 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ parsers
 
 
+def cmd_train_sequence(args: argparse.Namespace) -> int:
+    need_torch()
+    from .. import compose
+    from ..seqtrain import train
+
+    pen, uni = handwriting_paths(args)
+    cfg = recipe_from(args, SequenceConfig)
+    train_hands = compose.load_hands(uni, pen, split="train", styles=True)
+    val_hands = compose.load_hands(uni, pen, split="val")
+    meta = train(cfg, train_hands, val_hands, args.out, log=lambda line: print(line, flush=True))
+    print(f"wrote {args.out} ({meta['version']}; val writers' strings exact {meta['history'][-1]['val_exact']:.1%})")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the CNN on MNIST and export ONNX")
     data_flag(p)
@@ -334,3 +349,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="where the rendered corpus is cached (default: the per-user cache dir)")
     p.add_argument("--write", action="store_true", help="store the chosen thresholds in the model files and cards")
     p.set_defaults(func=cmd_thresholds)
+
+    p = sub.add_parser("train-sequence", help="train the sequence model that reads runs of touching digits "
+                                              "(digitpad.sequence; needs torch)")
+    p.add_argument("--pendigits", default=None, metavar="PATH", required=True,
+                   help="the pendigits .jsonl.gz: strings are composed of the train writers' characters")
+    p.add_argument("--unipen", default=None, metavar="DIR", required=True, help="the UNIPEN folder")
+    p.add_argument("--out", default="runs/sequence.onnx",
+                   help="the .onnx to write (digitpad/models/sequence.onnx: the shipped one)")
+    recipe_flags(p, SequenceConfig)
+    p.set_defaults(func=cmd_train_sequence)

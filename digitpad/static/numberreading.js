@@ -16,7 +16,7 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   const t0 = performance.now();
   const { DIGITS, NUMBER_ALPHABET, OTHER_NAME } = P.charset;
   const model = { labels: device.labels, predictBatch: (images) => device.probabilitiesBatch(images) };
-  const found = await readNumber(decodedOf(pixels), model);
+  const found = await readNumber(decodedOf(pixels), model, device.sequence);   // (step 10 when it has one)
   let chars = found.characters, confidence = found.confidence;
   const lone = chars.length === 1 && DIGITS.includes(chars[0].char) && !found.aside   // (not underlined)
     ? await device.predictImageData(pixels, { thresholds, preview: false }) : null;   // exactly as one digit is read

@@ -1,11 +1,13 @@
 // Read a whole handwritten number on this device: the browser's twin of digitpad/numbers.py
-// (steps 6-9 of its docstring: candidates, class scores, the search, spaces), on the pieces of
-// segment.js and cuts.js, each candidate's 28x28 made by preprocess.js's `finish` (the same
-// steps 4-10 the server runs) and read by the model in ONE batch per stage. Constants come from
+// (steps 6-10 of its docstring: candidates, class scores, the search, spaces, the sequence
+// model), on the pieces of segment.js and cuts.js, each candidate's 28x28 made by preprocess.js's
+// `finish` (the same steps 4-10 the server runs) and read by the model in ONE batch per stage;
+// digits that touch read again whole by sequence.js. Constants come from
 // numbers-params.json (P.numbers), written from the Python module.
 //
-//   const reading = await readNumber(decodedOf(imageData), model);
+//   const reading = await readNumber(decodedOf(imageData), model, sequence);
 //   // model: {labels, predictBatch(images: Uint8Array(784)[]) -> Promise<Float32 probabilities[]>}
+//   // sequence: sequence.js's SequenceModel, or null (no step 10, as a server without one)
 //   reading.text; reading.characters[0]   // {char, confidence, box [x, y, w, h], alternatives, scores, image}
 
 import { P } from "./numparams.js";
@@ -14,6 +16,7 @@ import { componentsOf, inkPage } from "./segment.js";
 import { cut } from "./cuts.js";
 import { colonBlob, features, lines, marks, verify } from "./glyphs.js";
 import { rankingsOf } from "./grammar.js";
+import { readSequence } from "./sequence.js";
 
 // ------------------------------------------------------------------ 6. candidates
 
@@ -201,7 +204,7 @@ async function readPieces(page, pieces, line, model, seen) {
 // ------------------------------------------------------------------ reading
 
 /** numbers.read_number: decoded planes -> {text, characters, confidence, candidates, aside}. */
-export async function readNumber(dec, model) {
+export async function readNumber(dec, model, sequence = null) {
   const N = P.numbers;
   const page = inkPage(dec);
   const found = page && componentsOf(page);
@@ -221,7 +224,8 @@ export async function readNumber(dec, model) {
       path = again.path;
     }
   }
-  return assemble(path, page, line, images);
+  const reading = assemble(path, page, line, images);
+  return sequence !== null ? sequenceOr(reading, path, page, line, sequence) : reading;
 }
 
 /** numbers._cut_lone: one stroke read whole as one character; is its cut reading the better one?
@@ -260,12 +264,33 @@ function assemble(path, page, line, images) {
     });
     if (k) gaps.push(x0 - path[k - 1].maskBox[3]);
   });
+  const confidence = chars.length ? chars.reduce((s, c) => s * c.confidence, 1.0) : 0.0;
+  return { text: spaced(chars, gaps, line.height), characters: chars, confidence, candidates: images, aside: line.aside };
+}
+
+/** numbers._spaced (step 9): the characters' string, one space where the gap before a character
+ *  (gaps, in the unit of the line height) is over SPACE_GAP heights and SPACE_RATIO times the median gap. */
+function spaced(chars, gaps, height) {
+  const N = P.numbers;
   const med = gaps.length ? median(gaps) : 0;
   let text = "";
   chars.forEach((ch, k) => {
-    if (k && gaps[k - 1] > N.SPACE_GAP * line.height && gaps[k - 1] > N.SPACE_RATIO * Math.max(med, 1.0)) text += " ";
+    if (k && gaps[k - 1] > N.SPACE_GAP * height && gaps[k - 1] > N.SPACE_RATIO * Math.max(med, 1.0)) text += " ";
     text += ch.char;
   });
-  const confidence = chars.length ? chars.reduce((s, c) => s * c.confidence, 1.0) : 0.0;
-  return { text, characters: chars, confidence, candidates: images, aside: line.aside };
+  return text;
+}
+
+/** numbers._sequence_or (step 10): a reading of digits only that touch (the reader cut a
+ *  component, or read one over WIDE line heights as one character) read again by the sequence
+ *  model; its reading is kept when more confident (not where ink was set aside, a box or an
+ *  underline: the sequence model would see it). */
+async function sequenceOr(found, path, page, line, sequence) {
+  const touch = path.some((c) => c.parts.some((p) => !p.whole || c.maskBox[3] - c.maskBox[2] > P.numbers.WIDE * line.height));
+  if (line.aside || !touch || found.characters.some((c) => !P.charset.DIGITS.includes(c.char))) return found;
+  const seq = await readSequence(page, line, sequence);
+  if (seq === null || seq.confidence <= found.confidence) return found;
+  const cs = seq.characters;
+  const gaps = cs.slice(1).map((b, k) => b.box[0] - (cs[k].box[0] + cs[k].box[2]));   // file px
+  return { ...seq, text: spaced(cs, gaps, line.height * page.scale), candidates: found.candidates };
 }

@@ -11,11 +11,14 @@
 // (sw.js) keeps them for offline use. The model URL carries the file's hash (?v=...), so a new
 // model is fetched when it changes and a cached one is reused while it does not. The model's
 // description (input, normalization, version) is read from the model file's own bytes
-// (modelfile.js): weights and metadata travel as one unit.
+// (modelfile.js): weights and metadata travel as one unit. When the server reads numbers with a
+// sequence model (config.sequence_url), the device loads it too (device.sequence, sequence.js:
+// the number reader's step 10); with none (null), neither reads with one.
 
 import { modelMetadata } from "./modelfile.js";
-import { loadParams } from "./numparams.js";
+import { loadParams, P } from "./numparams.js";
 import { normalize, toMnist } from "./preprocess.js";
+import { SequenceModel } from "./sequence.js";
 
 export const ORT_VERSION = "1.30.0";
 export const ORT_DIR = `vendor/onnxruntime-web-${ORT_VERSION}/`;
@@ -45,15 +48,25 @@ export function loadDevice() {
 }
 
 /** Whether on-device reading can start without the server: the model is loaded in this page,
- *  or the service worker keeps it (one visit in on-device mode stored it, with the runtime). */
+ *  or the service worker keeps it (one visit in on-device mode stored it, with the runtime, and
+ *  the sequence model when the kept config names one). */
 export async function deviceAvailable() {
   if (loaded) return true;
   try {
-    const model = new URL("api/model.onnx", document.baseURI).href;
-    return Boolean(await caches.match(model, { ignoreSearch: true }));
+    const kept = (path) => caches.match(new URL(path, document.baseURI).href, { ignoreSearch: true });
+    const config = await kept("api/config");
+    const sequence = config ? (await config.json()).sequence_url : null;
+    return Boolean(await kept("api/model.onnx")) && (!sequence || Boolean(await kept("api/sequence.onnx")));
   } catch {
     return false;   // no Cache Storage (e.g. not a secure context)
   }
+}
+
+/** A model file's bytes. */
+async function getBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url} answered ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
 }
 
 async function load() {
@@ -64,13 +77,19 @@ async function load() {
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = base;
   const [config] = await Promise.all([getJSON("api/config"), loadParams()]);   // (params: the number reader's)
-  const modelUrl = config.model_url || "api/model.onnx";
-  const r = await fetch(modelUrl);
-  if (!r.ok) throw new Error(`${modelUrl} answered ${r.status}`);
-  const bytes = new Uint8Array(await r.arrayBuffer());
+  const [bytes, seqBytes] = await Promise.all([getBytes(config.model_url || "api/model.onnx"),
+    config.sequence_url ? getBytes(config.sequence_url) : null]);
   const metadata = modelMetadata(bytes);   // the weights' own description, never a separate answer
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   const device = new Device(ort, session, metadata);
+  if (seqBytes !== null) {
+    const seqMeta = modelMetadata(seqBytes);
+    if (seqMeta.kind !== P.sequence.KIND || seqMeta.input?.height !== P.sequence.HEIGHT) {
+      throw new Error(`${config.sequence_url} is not a digitpad sequence model of ${P.sequence.HEIGHT} rows`);
+    }
+    const seqSession = await ort.InferenceSession.create(seqBytes, { executionProviders: ["wasm"] });
+    device.sequence = new SequenceModel(ort, seqMeta, (feeds) => device._run(feeds, seqSession));
+  }
   device.loadMs = performance.now() - t0;
   return device;
 }
@@ -121,12 +140,14 @@ export class Device {
     this.input = metadata.input?.name || session.inputNames[0];
     this.output = metadata.output?.name || session.outputNames[0];
     this.queue = Promise.resolve();
+    this.sequence = null;   // sequence.js's SequenceModel (loadDevice sets it when the server has one)
   }
 
   /** session.run, one at a time: ONNX Runtime Web's session cannot run twice at once, and a
-   *  read started while an older one still runs (the pen moved on) would fail inside it. */
-  _run(feeds) {
-    const run = this.queue.then(() => this.session.run(feeds));
+   *  read started while an older one still runs (the pen moved on) would fail inside it. The
+   *  sequence model's runs join the same queue (one wasm runtime under both sessions). */
+  _run(feeds, session = this.session) {
+    const run = this.queue.then(() => session.run(feeds));
     this.queue = run.catch(() => {});
     return run;
   }

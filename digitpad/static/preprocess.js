@@ -73,8 +73,8 @@ export function blockMean(x, h, w, k) {
   return { a: sums, h: H, w: W };
 }
 
-/** preprocess.resample_area along rows: (n, m) -> (nOut, m). */
-function resampleRows(x, n, m, nOut, scale, offset) {
+/** preprocess.resample_area along rows: (n, m) -> (nOut, m). (sequence.js's view uses it too.) */
+export function resampleRows(x, n, m, nOut, scale, offset) {
   const csum = new Float64Array((n + 1) * m);   // csum[j] = sum(x[:j]), sequential like np.cumsum
   for (let j = 0; j < n; j++) {
     for (let c = 0; c < m; c++) csum[(j + 1) * m + c] = csum[j * m + c] + x[j * m + c];
@@ -100,7 +100,7 @@ function transpose(x, h, w) {
 }
 
 /** resample_area along columns: (n, m) -> (n, mOut), through a transpose as in Python. */
-function resampleCols(x, n, m, mOut, scale, offset) {
+export function resampleCols(x, n, m, mOut, scale, offset) {
   return transpose(resampleRows(transpose(x, n, m), m, n, mOut, scale, offset), mOut, n);
 }
 

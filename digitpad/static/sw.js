@@ -1,13 +1,14 @@
-// digitpad's service worker: keeps the page, onnxruntime-web and the model so that, after one
-// visit, the page loads and reads digits on this device with no network.
+// digitpad's service worker: keeps the page, onnxruntime-web and the models so that, after one
+// visit, the page loads and reads digits and numbers on this device with no network.
 //
 // It keeps an allow-list and nothing else:
 // - the page's own files and api/config (what the page needs to start): network first, so a
 //   new version is seen at once; the cached copy answers when the network fails;
-// - versioned files (vendor/onnxruntime-web-<version>/..., api/model.onnx?v=<hash>): cache
-//   first; they never change under the same URL. A new model hash is a new URL: it is fetched
-//   once, and older model entries are dropped. The model's metadata is read from the model
-//   file itself (modelfile.js): weights and description are one cached unit.
+// - versioned files (vendor/onnxruntime-web-<version>/..., api/model.onnx?v=<hash> and the
+//   number reader's api/sequence.onnx?v=<hash>): cache first; they never change under the same
+//   URL. A new model hash is a new URL: it is fetched once, and older entries of that model are
+//   dropped. A model's metadata is read from the model file itself (modelfile.js): weights and
+//   description are one cached unit.
 // Everything else goes to the network untouched and is never stored: the feedback admin API
 // and its images, /docs, /openapi.json, health checks, POSTs. Nor is any answer to a request
 // that carried Authorization, or that says Cache-Control: no-store.
@@ -18,20 +19,24 @@ const PAGE = [
   "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "modelfile.js",
   "feedback.js", "outbox.js", "preprocess.js", "favicon.svg", "blank28.png", "api/config",
   "numparams.js", "numbers-params.json", "rules.js", "segment.js", "cuts.js", "glyphs.js", "grammar.js", "numbers.js", "numberreading.js",
+  "sequence.js",
 ];
 const RUNTIME = [ORT_DIR + "ort.wasm.min.mjs", ORT_DIR + "ort-wasm-simd-threaded.mjs", ORT_DIR + "ort-wasm-simd-threaded.wasm"];
 const SCOPE = new URL(self.registration.scope);
 const PAGE_PATHS = new Set(PAGE.map((u) => new URL(u, SCOPE).pathname));
 const RUNTIME_PATHS = new Set(RUNTIME.map((u) => new URL(u, SCOPE).pathname));
-const MODEL_PATH = new URL("api/model.onnx", SCOPE).pathname;
+const MODEL_PATHS = new Set(["api/model.onnx", "api/sequence.onnx"].map((u) => new URL(u, SCOPE).pathname));
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     await cache.addAll([...PAGE, ...RUNTIME].map((u) => new Request(u, { cache: "reload" })));
-    // The model's URL carries its hash: ask the (just cached) config for it.
+    // The models' URLs carry their hashes: ask the (just cached) config for them (no
+    // sequence_url: the server reads numbers without a sequence model, and so does the device).
     const config = await (await cache.match("api/config")).json();
-    if (config.model_url) await cache.add(new Request(config.model_url, { cache: "reload" }));
+    for (const url of [config.model_url, config.sequence_url]) {
+      if (url) await cache.add(new Request(url, { cache: "reload" }));
+    }
     await self.skipWaiting();
   })());
 });
@@ -47,7 +52,7 @@ self.addEventListener("activate", (event) => {
 function kind(url) {
   if (url.origin !== self.location.origin) return null;
   if (RUNTIME_PATHS.has(url.pathname)) return "versioned";
-  if (url.pathname === MODEL_PATH && url.searchParams.has("v")) return "versioned";
+  if (MODEL_PATHS.has(url.pathname) && url.searchParams.has("v")) return "versioned";
   if (PAGE_PATHS.has(url.pathname)) return "page";
   return null;
 }
@@ -64,9 +69,10 @@ async function cacheFirst(request) {
   if (hit) return hit;
   const response = await fetch(request);
   if (storable(response)) {
-    if (new URL(request.url).pathname === MODEL_PATH) {   // a new model: forget the older ones
+    const path = new URL(request.url).pathname;
+    if (MODEL_PATHS.has(path)) {   // a new version of a model: forget its older ones
       for (const old of await cache.keys()) {
-        if (new URL(old.url).pathname === MODEL_PATH) await cache.delete(old);
+        if (new URL(old.url).pathname === path) await cache.delete(old);
       }
     }
     await cache.put(request, response.clone());

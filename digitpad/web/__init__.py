@@ -2,7 +2,7 @@
 
     app.py            composes: lifespan, middleware, routers, the page
     predict.py        POST /api/predict, the hot path (answered ahead of the stack)
-    meta.py           GET /api/model, /api/config, /api/model.onnx, /healthz, /readyz
+    meta.py           GET /api/model, /api/config, /api/model.onnx, /api/sequence.onnx, /healthz, /readyz
     feedback.py       POST /api/feedback (rate-limited, its own decode slot)
     admin.py          the feedback admin routes: list, images, delete one or many, review
     schemas.py        response models and request bodies (OpenAPI)

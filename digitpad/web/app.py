@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from .. import engines
 from ..curation import Limits
 from ..errors import DigitpadError
-from ..numberreading import NumberReader
+from ..numberreading import number_reader_for
 from ..predict import Batcher, Predictor
 from ..reading import reader_for
 from ..settings import ADMIN_TOKEN_MIN_LENGTH, Settings
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictor = Predictor(settings.model, threads=settings.threads)
         app.state.predictor = predictor
         app.state.reader = reader_for(settings, predictor)
-        app.state.number_reader = NumberReader(app.state.reader)
+        app.state.number_reader = number_reader_for(settings, app.state.reader)
         app.state.batcher = Batcher(predictor)  # for the small images read on the event loop
         log.info("model %s loaded from %s", predictor.version, predictor.path)
         log.log(logging.INFO if engine.name == "c" else logging.WARNING, "preprocessing: %s", engine.describe())

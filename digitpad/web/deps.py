@@ -13,6 +13,7 @@ from fastapi import Depends, Request, Response
 from ..errors import Forbidden, RateLimited, Unauthorized
 from ..predict import Predictor
 from ..reading import Reader
+from ..sequence import SequenceModel
 from ..settings import Settings
 from ..store import FeedbackStore
 from .throttle import client_of
@@ -31,6 +32,11 @@ async def get_predictor(request: Request) -> Predictor:
 
 async def get_reader(request: Request) -> Reader:
     return request.app.state.reader
+
+
+async def get_sequence(request: Request) -> SequenceModel | None:
+    """The number reader's sequence model (None: the server reads without it, DIGITPAD_SEQUENCE=false)."""
+    return request.app.state.number_reader.sequence
 
 
 async def get_store(request: Request) -> FeedbackStore:
@@ -63,5 +69,6 @@ async def require_admin(request: Request, response: Response) -> None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+SequenceDep = Annotated[SequenceModel | None, Depends(get_sequence)]
 StoreDep = Annotated[FeedbackStore, Depends(get_store)]
 AdminOnly = Depends(require_admin)

@@ -100,6 +100,10 @@ class ConfigResponse(BaseModel):
     trained_on: str = Field("", description="one line: which handwriting the model was trained on (its metadata)")
     model_url: str = Field("api/model.onnx", description="the model file for on-device reading, versioned by "
                                                          "its hash (?v=...): cache it for good")
+    sequence_url: str | None = Field(None, description="the sequence model file (the number reader's step 10: a run "
+                                                       "of digits it doubts, read whole), versioned by its hash "
+                                                       "(?v=...): cache it for good; null: the server reads "
+                                                       "numbers without one, and so does the device")
 
 
 class FeedbackCreated(BaseModel):

@@ -1,0 +1,234 @@
+"""Training the sequence model (``digitpad.sequence``; torch: the ``train`` extra).
+
+    digitpad train-sequence --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz \
+        --unipen ../shared/data/unipen --out digitpad/models/sequence.onnx     # ~25 min on 2 cores
+
+A small CRNN + CTC trained from scratch on digit strings composed (``compose``) of the TRAIN
+writers' own characters, each also drawn once in a hand style (``handstyles``): every layout,
+touching twice as often as spaced or tight (``SequenceConfig.touching``), every colour scheme.
+A share of the strings (``SequenceConfig.letters``) hold the writers' own letters, alone or
+among the digits, each labelled OTHER ("?"): the model learns to say "no digit" rather than
+read a letter as the nearest digit.
+Each string goes through the reader's own ink map (``segment.ink_page``) and ``sequence.view``,
+exactly as served. After each epoch it reads strings of the VAL writers (printed: they choose
+nothing here; the rule that uses the model, in ``numbers``, is chosen on them). The export
+checks that ONNX Runtime reads what torch reads and stores its recipe, alphabet and figures in
+the file's metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import compose, engines
+from .artifact import write_atomically
+from .card import sequence_card
+from .charset import DIGITS
+from .decode import decode
+from .errors import ModelError
+from .export import OPSET, with_metadata
+from .fit import machine_info
+from .model import count_parameters
+from .recipe import SequenceConfig
+from .segment import ink_page
+from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, view
+
+VERSION = "seqnet-1.1"
+TRAIN_SEED, VAL_SEED = 50_000, 90_000  # the composed strings' seeds (train writers', val writers')
+PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
+
+ALPHABET = DIGITS + OTHER  # the classes; CTC's blank is the last
+Item = tuple[np.ndarray, str]  # (HEIGHT, w) float32 view, its characters (a letter: OTHER)
+
+
+class CRNN(nn.Module):
+    """(B, 1, HEIGHT, W) -> (T = W / STRIDE, B, classes) log-probabilities (the blank last)."""
+
+    def __init__(self, classes: int = len(ALPHABET) + 1) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.cnn = nn.Sequential(
+            *block(1, 32), nn.MaxPool2d(2),                                   # 16 x W/2
+            *block(32, 64), nn.MaxPool2d(2),                                  # 8 x W/4
+            *block(64, 128), *block(128, 128), nn.MaxPool2d((2, 1)),          # 4 x W/4
+            nn.Conv2d(128, 192, (4, 1)), nn.ReLU(inplace=True), nn.Dropout(0.2),  # 1 x W/4
+        )
+        self.rnn = nn.GRU(192, 128, bidirectional=True)
+        self.out = nn.Linear(256, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.cnn(x).squeeze(2).permute(2, 0, 1)  # (T, B, 192)
+        y, _ = self.rnn(f)  # (T, B, 256)
+        return self.out(y).log_softmax(-1)
+
+
+# ------------------------------------------------------------------------------ strings
+
+
+def _with_letters(r: random.Random, hand: compose.Hand, text: str) -> str:
+    """``text`` with letters of ``hand``: 1-3 letters alone (half the time), else one digit replaced."""
+    letters = sorted(hand.letters)
+    if r.random() < 0.5:
+        return "".join(r.choice(letters) for _ in range(r.randint(1, 3)))
+    k = r.randrange(len(text))
+    return text[:k] + r.choice(letters) + text[k + 1:]
+
+
+def _compose(args: tuple[list[compose.Hand], int, int, int, float]) -> list[Item]:
+    hands, start, stop, touching, letters = args
+    layouts = ["spaced", "tight"] + ["touching"] * touching
+    engine = engines.default()
+    out = []
+    for seed in range(start, stop):
+        r = random.Random(seed)
+        text = None
+        while not text:
+            hand = r.choice(hands)
+            text = compose.random_text(r, hand, r.choice(compose.DIGIT_TEMPLATES))
+        if hand.letters and r.random() < letters:
+            text = _with_letters(r, hand, text.replace(" ", ""))
+        s = compose.compose(hand, text, r.choice(layouts), r.choice(list(compose.SCHEMES)), seed=seed)
+        page = ink_page(decode(s.image), engine)
+        v = view(page) if page is not None else None
+        if v is not None:
+            out.append((v.x, "".join(c if c in DIGITS else OTHER for c in text if c != " ")))
+    return out
+
+
+def strings(hands: list[compose.Hand], n: int, seed: int, touching: int, jobs: int, letters: float = 0.0) -> list[Item]:
+    """``n`` composed strings of ``hands`` (seeds ``seed``.. ``seed + n``; a share ``letters`` with
+    the writer's letters) as the network's views."""
+    bounds = np.linspace(seed, seed + n, jobs + 1).astype(int)
+    with ProcessPoolExecutor(jobs) as pool:
+        parts = pool.map(_compose, [(hands, int(a), int(b), touching, letters) for a, b in zip(bounds[:-1], bounds[1:])])
+        return [x for p in parts for x in p]
+
+
+def batch(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Views padded to one width (a multiple of STRIDE) -> (x (B, 1, HEIGHT, W), targets, their
+    lengths, each view's frames)."""
+    w = -(-max(x.shape[1] for x, _ in items) // STRIDE) * STRIDE
+    xs = np.zeros((len(items), 1, HEIGHT, w), np.float32)
+    for i, (x, _) in enumerate(items):
+        xs[i, 0, :, : x.shape[1]] = x
+    targets = torch.tensor([ALPHABET.index(c) for _, t in items for c in t], dtype=torch.long)
+    lens = torch.tensor([len(t) for _, t in items], dtype=torch.long)
+    frames = torch.tensor([max(1, -(-x.shape[1] // STRIDE)) for x, _ in items], dtype=torch.long)
+    return torch.from_numpy(xs), targets, lens, frames
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[compose.Hand], out: str,
+          log=print) -> dict:  # noqa: ANN001 (log: a print-like function)
+    """Train on ``cfg.strings`` strings of ``train_hands``, export to ``out``; -> the file's metadata."""
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    jobs = cfg.jobs or os.cpu_count() or 1
+    t0 = time.time()
+    data = strings(train_hands, cfg.strings, TRAIN_SEED, cfg.touching, jobs, cfg.letters)
+    val = strings(val_hands, cfg.val_strings, VAL_SEED, 1, jobs) if val_hands and cfg.val_strings else []
+    log(f"{len(data):,} training strings of {len(train_hands)} train writers' hands, {len(val)} val strings "
+        f"({time.time() - t0:.0f} s)")
+    model = CRNN()
+    opt = torch.optim.Adam(model.parameters(), cfg.lr / 2)
+    order = sorted(range(len(data)), key=lambda i: data[i][0].shape[1])  # similar widths share a batch
+    chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(chunks))
+    ctc = nn.CTCLoss(blank=len(ALPHABET), zero_infinity=True)
+    rng = random.Random(cfg.seed)
+    history = []
+    for epoch in range(cfg.epochs):
+        model.train()
+        rng.shuffle(chunks)
+        total = 0.0
+        for idx in chunks:
+            x, y, lens, frames = batch([data[i] for i in idx])
+            loss = ctc(model(x), y, frames, lens)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        row = {"epoch": epoch + 1, "loss": round(total / len(data), 4), "val_exact": exact(model, val)}
+        history.append(row)
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.3f}, val writers' strings exact "
+            f"{row['val_exact']:.1%} ({time.time() - t0:.0f} s)")
+    m = machine_info()
+    meta = {"kind": KIND, "version": VERSION, "alphabet": ALPHABET, "recipe": cfg.to_dict(), "history": history,
+            "parameters": count_parameters(model), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "training_time": f"{(time.time() - t0) / 60:.1f} min on {m['processor']} ({m['cpus']} threads, "
+                             f"torch {m['torch']})", "machine": m,
+            "trained_on": f"{len(data):,} digit strings composed of {len(train_hands)} train writers' "
+                          f"pendigits and UNIPEN characters (split by writer; {sum(OTHER in t for _, t in data):,} "
+                          "with their letters)"}
+    meta = export(model, meta, out, [x for x, _ in (val or data)[:50]])
+    write_atomically(card_path(out), sequence_card(meta).encode())
+    return meta
+
+
+def card_path(model_path: str | Path) -> Path:
+    """runs/sequence.onnx -> runs/SEQUENCE_CARD.md (the shipped one: digitpad/models/SEQUENCE_CARD.md)."""
+    p = Path(model_path)
+    return p.with_name(p.stem.upper() + "_CARD.md")
+
+
+def exact(model: CRNN, items: list[Item]) -> float:
+    """Share of ``items`` whose best path is exactly their digits, each read alone (as served: in a
+    batch, the shorter ones' padding would reach the bidirectional GRU)."""
+    if not items:
+        return float("nan")
+    model.eval()
+    right = 0
+    with torch.no_grad():
+        for x, t in items:
+            p = model(batch([(x, t)])[0])[:, 0].exp().numpy()  # (T, classes)
+            best = [k for i, k in enumerate(p.argmax(1)) if k != len(ALPHABET) and (i == 0 or k != p[i - 1].argmax())]
+            right += "".join(ALPHABET[k] for k in best) == t
+    return right / len(items)
+
+
+def export(model: CRNN, meta: dict, path: str, parity_views: list[np.ndarray]) -> dict:
+    """Write ``model`` as ONNX (input "image" (1, 1, HEIGHT, W), output "logp" (T, 1, classes))
+    with ``meta``; ONNX Runtime must agree with torch on ``parity_views`` within PARITY_TOL."""
+    import onnx
+
+    model = model.eval()
+    full = {**meta, "input": {"name": "image", "height": HEIGHT, "stride": STRIDE,
+                              "content": "sequence.view: the page's soft ink in [0, 1], HEIGHT rows"},
+            "output": {"name": "logp", "shape": ["T", 1, len(ALPHABET) + 1], "blank": len(ALPHABET)}}
+    buf = io.BytesIO()
+    torch.onnx.export(model, (torch.zeros(1, 1, HEIGHT, 64),), buf, input_names=["image"], output_names=["logp"],
+                      dynamic_axes={"image": {3: "W"}, "logp": {0: "T"}}, opset_version=OPSET, dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    diff = 0.0
+    with torch.no_grad():
+        for v in parity_views:
+            x = batch([(v, "")])[0]
+            diff = max(diff, float(np.abs(model(x).numpy() - sess.run(None, {"image": x.numpy()})[0]).max()))
+    if diff > PARITY_TOL:
+        raise ModelError(f"sequence model export parity failed: max |log-p diff| {diff:.2e} > {PARITY_TOL:g}")
+    full["parity"] = {"views": len(parity_views), "max_abs_logp_diff": diff, "tolerance": PARITY_TOL}
+    proto.doc_string = f"digitpad sequence model {meta['version']}"
+    write_atomically(path, with_metadata(proto, full))
+    SequenceModel(path)  # it loads as served
+    return full

@@ -1,0 +1,181 @@
+"""The sequence model: a whole run of digits read at once (a CRNN + CTC), for the numbers whose
+touching digits the reader's cuts cannot separate.
+
+    model = SequenceModel()                   # the shipped digitpad/models/sequence.onnx
+    x = view(page)                            # a segment.Page -> (HEIGHT, w) float32, or None
+    chars = model.read(x)                     # [Emitted(char, confidence, t0, t1, probs), ...]
+    reading = read_sequence(page, line, model)   # a numberresult.Reading (boxes, 28x28 previews)
+
+Its input is the reader's own view of the ink (``segment.ink_page``: paper, rulings and specks
+of the scan already removed): the soft ink ``page.v`` cropped to its mask, padded by an eighth
+of its height all round and area-resampled (``fit28.resample_area``, twinned in JavaScript) to
+HEIGHT rows, the width in proportion (at most MAX_WIDTH columns). The network sees
+(1, 1, HEIGHT, W) with W padded to a multiple of STRIDE and answers one frame per STRIDE
+columns: (T = W / STRIDE, 1, classes) log-probabilities, the last class CTC's blank.
+
+``read`` is CTC's best path: each frame's most likely class, repeats merged, blanks dropped. A
+character's confidence is its best frame's probability of it; its frames t0..t1 are the run of
+frames that emitted it. ``read_sequence`` gives each character the page columns between the
+midpoints of its neighbours' frames, its box the ink there, and its 28x28 that ink through
+preprocessing steps 4-10 (what the reader's candidates go through): what the page shows for
+it. Serving only: onnxruntime + numpy, never torch (``digitpad.seqtrain`` trains it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifact import METADATA_KEY, sequence_model_path
+from .charset import DIGITS
+from .errors import ModelError
+from .fit28 import resample_area
+from .numberresult import Character, Reading
+from .segment import Line, Page, finish
+
+HEIGHT = 32  # rows the network sees
+MAX_WIDTH = 512  # columns at most (a longer line is squeezed)
+STRIDE = 4  # columns per output frame (two 2x2 poolings)
+KIND = "sequence"  # the metadata's "kind": a sequence model, not a 28x28 classifier
+OTHER = "?"  # its class for a character that is no digit (a letter)
+
+
+@dataclass
+class View:
+    """The network's input and where its columns lie on the page."""
+
+    x: np.ndarray  # (HEIGHT, w) float32 in [0, 1]
+    y0: int  # the page rows and columns of view pixel (0, 0)'s top-left corner, before the pad
+    x0: int
+    pad: int  # working px padded on each side of the crop
+    scale_x: float  # view columns per working pixel
+
+
+@dataclass
+class Emitted:
+    char: str
+    confidence: float  # the best of its frames' probability of it
+    t0: int  # its first and last frame (inclusive)
+    t1: int
+    probs: np.ndarray  # (classes,) its best frame's probabilities (the blank last)
+
+
+def view(page: Page) -> View | None:
+    """The page's soft ink as the network's input, or None when there is none."""
+    ys, xs = np.nonzero(page.mask)
+    if ys.size == 0:
+        return None
+    y0, x0 = int(ys.min()), int(xs.min())
+    v = page.v[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1]
+    pad = max(1, v.shape[0] // 8)  # a margin of an eighth of the ink's height all round
+    v = np.pad(v, pad)
+    h, w = v.shape
+    s = HEIGHT / h
+    w2 = max(8, min(MAX_WIDTH, round(w * s)))
+    sx = s if round(w * s) <= MAX_WIDTH else w2 / w
+    x = resample_area(resample_area(v, 0, HEIGHT, s, 0.0), 1, w2, sx, 0.0)  # (HEIGHT, w2)
+    return View(x.astype(np.float32), y0, x0, pad, sx)
+
+
+class SequenceModel:
+    """Loads a digitpad sequence ``.onnx`` (its metadata: version, alphabet, input size)."""
+
+    def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else sequence_model_path()
+        try:
+            self.model_bytes = self.path.read_bytes()
+        except OSError as e:
+            raise ModelError(f"cannot read the sequence model {self.path}: {e.strerror or e}",
+                             hint="pass --sequence-model PATH to a digitpad sequence .onnx file") from e
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(self.model_bytes, opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            raise ModelError(f"{self.path} is not a loadable ONNX model ({type(e).__name__})") from e
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        meta = json.loads(raw) if raw else {}
+        if meta.get("kind") != KIND or meta.get("input", {}).get("height") != HEIGHT:
+            raise ModelError(f"{self.path} is not a digitpad sequence model of {HEIGHT} rows",
+                             hint="train one with `digitpad train-sequence`")
+        self.metadata = meta
+        self.alphabet: str = meta["alphabet"]
+        self.version: str = meta["version"]
+
+    def frames(self, v: View) -> np.ndarray:
+        """(T, classes) probabilities, one frame per STRIDE columns of ``v``."""
+        h, w = v.x.shape
+        x = np.zeros((1, 1, h, -(-w // STRIDE) * STRIDE), np.float32)  # (1, 1, HEIGHT, W)
+        x[0, 0, :, :w] = v.x
+        logp = self.session.run(None, {"image": x})[0][:, 0]  # (T, classes)
+        return np.exp(logp)
+
+    def read(self, v: View) -> list[Emitted]:
+        """CTC's best path through ``frames(v)``."""
+        return best_path(self.frames(v), self.alphabet)
+
+
+def best_path(p: np.ndarray, alphabet: str) -> list[Emitted]:
+    """(T, classes) probabilities -> the characters of the most likely frame labels."""
+    blank = len(alphabet)
+    best = p.argmax(1)
+    out: list[Emitted] = []
+    prev = blank
+    for t, k in enumerate(best.tolist()):
+        q = float(p[t, k])
+        if k != blank and k != prev:
+            out.append(Emitted(alphabet[k], q, t, t, p[t]))
+        elif k != blank:
+            e = out[-1]
+            e.t1 = t
+            if q > e.confidence:
+                e.confidence, e.probs = q, p[t]
+        prev = k
+    return out
+
+
+def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | None:
+    """The page read by the sequence model as a Reading of digits (None: no ink, nothing read, or
+    some of it no digit: OTHER). Each character's columns run from the midpoint between its
+    frames and the previous character's to the midpoint with the next one's; its box is the
+    page's ink in them; its ``other`` the share of OTHER in its best frame."""
+    v = view(page)
+    chars = model.read(v) if v is not None else []
+    if not chars or any(e.char not in DIGITS for e in chars):
+        return None
+    h, w = page.mask.shape
+    mids = [(a.t1 + b.t0 + 1) / 2 * STRIDE for a, b in zip(chars, chars[1:])]  # view columns
+    edges = [0.0] + mids + [math.inf]
+    out = []
+    for e, c0, c1 in zip(chars, edges, edges[1:]):
+        # view column c -> working column x0 - pad + c / scale_x
+        a = max(0, int(math.floor(v.x0 - v.pad + c0 / v.scale_x)))
+        b = min(w, int(math.ceil(v.x0 - v.pad + c1 / v.scale_x))) if c1 != math.inf else w
+        cols = page.mask[:, a:b].any(axis=0)
+        rows = page.mask[:, a:b].any(axis=1)
+        if not cols.any():
+            return None  # a character over no ink: not a reading to show
+        xs, ys = np.flatnonzero(cols), np.flatnonzero(rows)
+        bx0, bx1, by0, by1 = a + int(xs[0]), a + int(xs[-1]) + 1, int(ys[0]), int(ys[-1]) + 1
+        img = finish(page.ink[by0:by1, bx0:bx1], page.noise, page.engine)
+        probs = dict(zip(model.alphabet, e.probs[:-1].tolist()))  # (the blank's share out)
+        total = sum(probs.values()) or 1.0
+        scores = {ch: probs[ch] / (total - probs.get(OTHER, 0.0)) for ch in DIGITS}  # the ten bars
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        s, (ox, oy) = page.scale, page.origin
+        box = (int(ox + bx0 * s), int(oy + by0 * s), int(math.ceil((bx1 - bx0) * s)), int(math.ceil((by1 - by0) * s)))
+        out.append(Character(e.char, e.confidence, box, [kv for kv in ranked if kv[0] != e.char][:3],
+                             img if img is not None else np.zeros((28, 28), np.uint8), scores,
+                             probs.get(OTHER, 0.0) / total))
+    conf = float(np.prod([c.confidence for c in out]))
+    return Reading("".join(c.char for c in out), out, conf, 0, line.aside)

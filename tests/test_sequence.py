@@ -1,0 +1,170 @@
+"""The sequence model (``digitpad.sequence``) and the reader's step 10: its input is the page's
+ink at 32 rows with its mass kept; CTC's best path merges repeats and drops blanks; the shipped
+model reads held-out writers' touching digit strings that the reader's cuts cannot, with each
+character boxed over its own ink; a lone digit is never split; and it is a setting (on by
+default, off with --no-sequence). Real data (pendigits, UNIPEN test writers), no torch."""
+
+from __future__ import annotations
+
+import io
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitpad import compose, engines, numbers
+from digitpad.decode import decode
+from digitpad.errors import ModelError
+from digitpad.numberreading import number_reader_for
+from digitpad.predict import Predictor
+from digitpad.reading import reader_for
+from digitpad.segment import ink_page
+from digitpad.sequence import HEIGHT, MAX_WIDTH, OTHER, STRIDE, SequenceModel, best_path, view
+from digitpad.settings import Settings
+
+TOUCHING = 40  # held-out writers' touching digit strings read with and without step 10
+LETTERS = 120  # held-out writers' letters read with and without it
+
+
+@pytest.fixture(scope="module")
+def model(shipped_model: Path) -> Predictor:
+    return Predictor(shipped_model)
+
+
+@pytest.fixture(scope="module")
+def sequence() -> SequenceModel:
+    return SequenceModel()
+
+
+@pytest.fixture(scope="module")
+def touching(unipen_dir: Path, pendigits_path: Path) -> list[compose.Sample]:
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    out = []
+    for seed in range(TOUCHING):
+        r = random.Random(7000 + seed)
+        text = None
+        while not text:
+            hand = r.choice(hands)
+            text = compose.random_text(r, hand, r.choice(["integer", "year"]))
+        if len(text) > 1:
+            out.append(compose.compose(hand, text, "touching", r.choice(list(compose.SCHEMES)), seed=seed))
+    return out
+
+
+def _png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_the_view_is_the_inks_crop_at_32_rows_with_its_mass_kept(touching):
+    page = ink_page(decode(touching[0].image), engines.default())
+    v = view(page)
+    ys, xs = np.nonzero(page.mask)
+    crop = page.v[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h = crop.shape[0] + 2 * v.pad
+    assert v.x.dtype == np.float32 and v.x.shape[0] == HEIGHT
+    assert v.x.shape[1] == round((crop.shape[1] + 2 * v.pad) * HEIGHT / h)
+    assert 0 <= v.x.min() and v.x.max() <= 1
+    # area resampling keeps the ink's mass, scaled by the two axes' factors
+    assert v.x.sum() == pytest.approx(crop.sum() * (HEIGHT / h) * v.scale_x, rel=1e-4)
+    assert (v.y0, v.x0) == (ys.min(), xs.min())
+
+
+def test_a_long_line_is_squeezed_to_the_widest_input():
+    a = np.full((60, 4000), 255, np.uint8)
+    a[20:40, 50:3950:8] = 0  # a long row of strokes
+    v = view(ink_page(decode(_png(a)), engines.default()))
+    assert v.x.shape == (HEIGHT, MAX_WIDTH)
+    assert v.x[:, :8].sum() > 0 and v.x[:, -8:].sum() > 0  # both ends are in the view
+
+
+def test_best_path_merges_repeats_and_drops_blanks():
+    alphabet, blank = "0123456789", 10
+    labels = [blank, 3, 3, blank, 3, 7, 7, blank, blank, 1]
+    p = np.full((len(labels), 11), 0.01)
+    for t, k in enumerate(labels):
+        p[t, k] = 0.9 - 0.05 * t
+    got = best_path(p, alphabet)
+    assert "".join(e.char for e in got) == "3371"
+    assert [(e.t0, e.t1) for e in got] == [(1, 2), (4, 4), (5, 6), (9, 9)]
+    assert got[0].confidence == pytest.approx(0.85) and got[2].confidence == pytest.approx(0.65)  # its best frame
+    assert best_path(np.eye(11)[[blank] * 4], alphabet) == []
+
+
+def test_a_digit_model_or_a_missing_file_is_no_sequence_model(shipped_model: Path, tmp_path: Path):
+    with pytest.raises(ModelError, match="not a digitpad sequence model"):
+        SequenceModel(shipped_model)
+    with pytest.raises(ModelError, match="cannot read"):
+        SequenceModel(tmp_path / "nothing.onnx")
+
+
+def test_the_shipped_model_describes_itself(sequence: SequenceModel):
+    m = sequence.metadata
+    assert m["kind"] == "sequence" and m["alphabet"] == "0123456789" + OTHER
+    assert m["input"] == {**m["input"], "height": HEIGHT, "stride": STRIDE}
+    assert m["parity"]["max_abs_logp_diff"] <= m["parity"]["tolerance"]
+    assert m["recipe"]["strings"] >= 1000 and "train writers" in m["trained_on"] and m["recipe"]["letters"] > 0
+    assert m["parameters"] > 100_000 and m["history"][-1]["epoch"] == m["recipe"]["epochs"]
+
+
+def test_step_10_reads_touching_digits_the_cuts_cannot(touching, model, sequence):
+    """Held-out writers' touching strings: the reader alone, then with the sequence model."""
+    alone = [numbers.read_number(decode(s.image), model) for s in touching]
+    both = [numbers.read_number(decode(s.image), model, sequence=sequence) for s in touching]
+    right_alone = sum(r.text == s.text for r, s in zip(alone, touching))
+    right_both = sum(r.text == s.text for r, s in zip(both, touching))
+    assert right_both >= right_alone + len(touching) // 4, (right_alone, right_both)  # (23 -> 35 of 39 when written)
+    won = [(r, s) for r, a, s in zip(both, alone, touching) if r.text != a.text and r.text == s.text]
+    assert won
+    for r, s in won:  # each character boxed over its own ink: its box's middle inside the true box
+        mids = [c.box[0] + c.box[2] / 2 for c in r.characters]
+        assert mids == sorted(mids)
+        inside = sum(x0 <= m <= x1 for m, (x0, _, x1, _) in zip(mids, s.boxes))
+        assert inside >= len(mids) - 1, (s.text, r.text, mids, s.boxes)
+        for c in r.characters:
+            assert c.image.shape == (28, 28) and c.image.max() > 0  # what the page shows for it
+            assert abs(sum(c.scores.values()) - 1) < 1e-6 and c.char not in dict(c.alternatives)
+
+
+def test_a_lone_digit_is_never_split(touching, unipen_dir: Path, pendigits_path: Path, model, sequence):
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
+    r = random.Random(5)
+    for k in range(30):
+        hand = r.choice(hands)
+        d = r.choice(sorted(hand.alphabet & set("0123456789")))
+        s = compose.compose(hand, d, "spaced", r.choice(list(compose.SCHEMES)), seed=k)
+        got = numbers.read_number(decode(s.image), model, sequence=sequence)
+        assert len(got.text) == 1, (d, got.text)
+
+
+def test_step_10_is_a_setting(touching, shipped_model: Path, tmp_path: Path):
+    reader = reader_for(Settings(), Predictor(shipped_model))
+    assert number_reader_for(Settings(sequence=False), reader).sequence is None
+    assert number_reader_for(Settings(), reader).sequence is not None
+    with pytest.raises(ModelError):
+        number_reader_for(Settings(sequence_model=tmp_path / "missing.onnx"), reader)
+    img = tmp_path / "n.png"
+    img.write_bytes(touching[0].image)
+    cli = [sys.executable, "-m", "digitpad.cli", "read", str(img)]
+    bad = subprocess.run([*cli, "--sequence-model", str(tmp_path / "missing.onnx")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "cannot read the sequence model" in bad.stderr and "Traceback" not in bad.stderr
+    assert subprocess.run([*cli, "--no-sequence"], capture_output=True, text=True).returncode == 0
+
+
+def test_letters_stay_letters(unipen_dir: Path, pendigits_path: Path, shipped_model: Path):
+    """Held-out writers' letters through /api/read's reader: the sequence model, trained to call a
+    letter OTHER, does not turn what the reader calls no number into digits."""
+    letters = compose.load_records(unipen_dir, pendigits_path, split="test")["letters"][:LETTERS]
+    reader = reader_for(Settings(), Predictor(shipped_model))
+    statuses = {}
+    for on in (False, True):
+        numbers_reader = number_reader_for(Settings(sequence=on), reader)
+        statuses[on] = [numbers_reader.read(compose.render_record(r, "pad"))["status"] for r in letters]
+    alone = sum(s == "not_number" for s in statuses[False])
+    assert alone >= len(letters) // 3  # (the reader's own: 54 of 120 when written; many letters look like digits)
+    assert sum(s == "not_number" for s in statuses[True]) >= alone - len(letters) // 20, statuses
