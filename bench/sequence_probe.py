@@ -37,6 +37,7 @@ from digitpad import compose, engines, numbers
 from digitpad.decode import decode
 from digitpad.predict import Predictor
 from digitpad.segment import ink_page
+from digitpad.seqtrain import CRNN, one_epoch  # (what the package trains with; the probe's own view and alphabet)
 
 HEIGHT, MAX_W = 32, 512  # input rows; widest input (columns)
 DIGITS = "0123456789"  # the classes (--symbols: and compose.SEPARATORS); the CTC blank is the last
@@ -81,30 +82,6 @@ def make_set(hands: list, n: int, seed: int, jobs: int, templates: list[str]) ->
     with ProcessPoolExecutor(jobs) as pool:
         parts = list(pool.map(_make, [(hands, int(a), int(b), templates) for a, b in zip(bounds[:-1], bounds[1:])]))
     return [x for p in parts for x in p]
-
-
-class CRNN(nn.Module):
-    """(B, 1, 32, W) -> (T = W / 4, B, classes) log-probabilities."""
-
-    def __init__(self, classes: int = len(DIGITS) + 1) -> None:
-        super().__init__()
-
-        def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-        self.cnn = nn.Sequential(
-            *block(1, 32), nn.MaxPool2d(2),                 # 16 x W/2
-            *block(32, 64), nn.MaxPool2d(2),                # 8 x W/4
-            *block(64, 128), *block(128, 128), nn.MaxPool2d((2, 1)),  # 4 x W/4
-            nn.Conv2d(128, 192, (4, 1)), nn.ReLU(inplace=True), nn.Dropout(0.2),  # 1 x W/4
-        )
-        self.rnn = nn.GRU(192, 128, bidirectional=True, batch_first=False)
-        self.out = nn.Linear(256, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.cnn(x).squeeze(2).permute(2, 0, 1)  # (T, B, 192)
-        y, _ = self.rnn(f)
-        return self.out(y).log_softmax(-1)
 
 
 def batch(items: list[tuple[np.ndarray, str]], alphabet: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -175,18 +152,8 @@ def train(model: CRNN, data: list, vals: list[tuple[str, compose.Sample]], val_s
     chunks = [order[i:i + 64] for i in range(0, len(order), 64)]
     rng = random.Random(0)
     for epoch in range(epochs):
-        model.train()
         rng.shuffle(chunks)
-        total = 0.0
-        for idx in chunks:
-            x, y, lens, in_lens = batch([data[i] for i in idx], alphabet)
-            loss = ctc(model(x), y, in_lens, lens)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+        total = one_epoch(model, (batch([data[i] for i in idx], alphabet) for idx in chunks), ctc, opt, sched)
         got = read_all(model, val_set, alphabet)
         by = {f"{kind} {lay}": np.mean([g == t for (g, _), (k, s), (_, t) in zip(got, vals, val_set)
                                         if k == kind and s.layout == lay])

@@ -22,6 +22,7 @@ import io
 import os
 import random
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -153,18 +154,8 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
     rng = random.Random(cfg.seed)
     history = []
     for epoch in range(cfg.epochs):
-        model.train()
         rng.shuffle(chunks)
-        total = 0.0
-        for idx in chunks:
-            x, y, lens, frames = batch([data[i] for i in idx])
-            loss = ctc(model(x), y, frames, lens)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+        total = one_epoch(model, (batch([data[i] for i in idx]) for idx in chunks), ctc, opt, sched)
         row = {"epoch": epoch + 1, "loss": round(total / len(data), 4), "val_exact": exact(model, val)}
         history.append(row)
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.3f}, val writers' strings exact "
@@ -186,6 +177,23 @@ def card_path(model_path: str | Path) -> Path:
     """runs/sequence.onnx -> runs/SEQUENCE_CARD.md (the shipped one: digitpad/models/SEQUENCE_CARD.md)."""
     p = Path(model_path)
     return p.with_name(p.stem.upper() + "_CARD.md")
+
+
+def one_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, ...]], ctc: nn.CTCLoss,
+              opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler) -> float:
+    """One pass of CTC training over ``batches`` (``batch``'s tuples), gradients clipped at norm 5;
+    -> the loss summed over the strings."""
+    model.train()
+    total = 0.0
+    for x, y, lens, frames in batches:
+        loss = ctc(model(x), y, frames, lens)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        total += loss.item() * len(x)
+    return total
 
 
 def exact(model: CRNN, items: list[Item]) -> float:
