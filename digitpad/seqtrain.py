@@ -1,7 +1,7 @@
 """Training the sequence model (``digitpad.sequence``; torch: the ``train`` extra).
 
     digitpad train-sequence --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz \
-        --unipen ../shared/data/unipen --out digitpad/models/sequence.onnx     # ~25 min on 2 cores
+        --unipen ../shared/data/unipen --out runs/sequence.onnx    # 21 min on 2 cores; + runs/SEQUENCE_CARD.md
 
 A small CRNN + CTC trained from scratch on digit strings composed (``compose``) of the TRAIN
 writers' own characters, each also drawn once in a hand style (``handstyles``): every layout,

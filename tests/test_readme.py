@@ -3,7 +3,7 @@
 Commands are run as shown, with three adjustments: the data paths point at this machine's copy
 (DIGITPAD_DATA_DIR / DIGITPAD_PENDIGITS / DIGITPAD_UNIPEN), training-like commands run in their
 cheap mode (and with 12 handwriting records per source at most), and outputs go to a temporary
-folder (nothing is shipped into the package: a relative ``digitpad/models/...`` lands there too). `serve` is long-running and covered by the server tests.
+folder (nothing is shipped into the package). `serve` is long-running and covered by the server tests.
 """
 
 from __future__ import annotations
