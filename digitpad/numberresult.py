@@ -8,10 +8,13 @@ box in the file's pixels, confidence, next best characters, every character's sc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+from .segment import Page
 
 
 class Classifier(Protocol):
@@ -41,3 +44,9 @@ class Reading:
     confidence: float = 0.0  # the product of the characters' confidences
     candidates: int = 0  # images the model read
     aside: int = 0  # pieces of ink set aside as no character's (a frame around the number, an underline)
+
+
+def file_box(page: Page, y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int, int]:
+    """Working rows y0..y1 and columns x0..x1 of ``page`` -> a Character's box: (x, y, w, h) in the file's pixels."""
+    s, (ox, oy) = page.scale, page.origin
+    return int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s))

@@ -38,11 +38,11 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones):
-    digits only that touch (cut, or one over WIDE line heights) are read by it too; the more
-    confident string is kept.
+    digits that touch (cut, or one over WIDE line heights) are read by it too, the more confident
+    string kept.
 
-The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): today's
-10-digit model (symbols from geometry alone) or one with symbols and an ``other`` class.
+The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): a
+10-digit model (symbols from geometry alone) or one with symbols and ``other``.
 
 The browser's twin (``static/numbers.js``, for on-device mode) follows these steps and loads the
 constants of this module, ``segment``, ``cuts``, ``glyphs``, ``grammar`` and ``verifier`` from
@@ -65,7 +65,7 @@ from .engines import Engine
 from .glyphs import colon_blob, lines, marks
 from .grammar import rankings
 from .inkmap import median_of
-from .numberresult import Character, Classifier, Reading
+from .numberresult import Character, Classifier, Reading, file_box
 from .segment import Line, Page, Piece, components_of, finish, ink_page
 from .sequence import SequenceModel, read_sequence
 from .verifier import features, verify
@@ -357,19 +357,16 @@ def _assemble(path: list[_Cand], page: Page, line: Line, n_images: int) -> Readi
     for k, (c, ranked) in enumerate(zip(path, rankings([c.scores for c in path]))):
         total = sum(c.scores.values()) or 1.0
         ch, p = ranked[0]
-        y0, y1, x0, x1 = c.mask_box
-        s, (ox, oy) = page.scale, page.origin
-        box = (int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s)))
+        box = file_box(page, *c.mask_box)
         img = c.image if c.image is not None else np.zeros((28, 28), np.uint8)
-        # A mark's scores are its geometry times the model's (floored) probability, not a
-        # probability: its confidence is its share of them (a clear '.' read with the model's
-        # 1% said 0.01). Other characters' are the model's (geometric ones beside them may sum
-        # above 1; below 1, the rest is the model's `other`).
+        # A mark's scores are its geometry times the model's (floored) probability, not a probability:
+        # its confidence is its share of them (a clear '.' read with the model's 1% said 0.01). Other
+        # characters' are the model's (geometric ones beside them may sum above 1; below 1, the rest is `other`).
         norm = total if ch in MARKS else max(1.0, total)
         chars.append(Character(ch, p / norm, box, [(a, q / norm) for a, q in ranked[1:4]], img,
                                {a: q / norm for a, q in c.scores.items()}, c.p_other))
         if k:  # between neighbours' boxes (upright gaps vary more: a deskewed '1' narrows)
-            gaps.append(x0 - path[k - 1].mask_box[3])
+            gaps.append(c.mask_box[2] - path[k - 1].mask_box[3])
     conf = float(np.prod([c.confidence for c in chars])) if chars else 0.0
     return Reading(_spaced(chars, gaps, line.height), chars, conf, n_images, line.aside)
 
@@ -388,10 +385,13 @@ def _spaced(chars: list[Character], gaps: list[float], height: float) -> str:
 
 
 def _sequence_or(found: Reading, path: list[_Cand], page: Page, line: Line, sequence: SequenceModel) -> Reading:
-    """Step 10 (not where ink was set aside, a box or an underline: the sequence model would see it):
-    digits touch where the reader cut a component or read one over WIDE line heights as one."""
+    """Step 10, not where ink was set aside (the sequence model would see a frame). Digits touch where a
+    component was cut or read whole over WIDE heights; a symbol of cut pieces may be a bit of a digit
+    (a 4's arm as '+'), not a '%' (the sequence model, knowing no symbols, reads its rings as digits)."""
     touch = any(not p.whole or c.mask_box[3] - c.mask_box[2] > WIDE * line.height for c in path for p in c.parts)
-    if line.aside or not touch or any(c.char not in DIGITS for c in found.characters):
+    symbol = any(ch.char not in DIGITS and (ch.char == "%" or all(p.whole for p in c.parts))
+                 for ch, c in zip(found.characters, path))
+    if line.aside or not touch or symbol:
         return found
     seq = read_sequence(page, line, sequence)
     if seq is None or seq.confidence <= found.confidence:

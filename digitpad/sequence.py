@@ -35,7 +35,7 @@ from .artifact import METADATA_KEY, sequence_model_path
 from .charset import DIGITS
 from .errors import ModelError
 from .fit28 import resample_area
-from .numberresult import Character, Reading
+from .numberresult import Character, Reading, file_box
 from .segment import Line, Page, finish
 
 HEIGHT = 32  # rows the network sees
@@ -172,9 +172,7 @@ def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | Non
         total = sum(probs.values()) or 1.0
         scores = {ch: probs[ch] / (total - probs.get(OTHER, 0.0)) for ch in DIGITS}  # the ten bars
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        s, (ox, oy) = page.scale, page.origin
-        box = (int(ox + bx0 * s), int(oy + by0 * s), int(math.ceil((bx1 - bx0) * s)), int(math.ceil((by1 - by0) * s)))
-        out.append(Character(e.char, e.confidence, box, [kv for kv in ranked if kv[0] != e.char][:3],
+        out.append(Character(e.char, e.confidence, file_box(page, by0, by1, bx0, bx1), [kv for kv in ranked if kv[0] != e.char][:3],
                              img if img is not None else np.zeros((28, 28), np.uint8), scores,
                              probs.get(OTHER, 0.0) / total))
     conf = float(np.prod([c.confidence for c in out]))

@@ -154,6 +154,10 @@ def test_step_10_is_a_setting(touching, shipped_model: Path, tmp_path: Path):
     bad = subprocess.run([*cli, "--sequence-model", str(tmp_path / "missing.onnx")], capture_output=True, text=True)
     assert bad.returncode != 0 and "cannot read the sequence model" in bad.stderr and "Traceback" not in bad.stderr
     assert subprocess.run([*cli, "--no-sequence"], capture_output=True, text=True).returncode == 0
+    info = [sys.executable, "-m", "digitpad.cli", "info"]
+    on = subprocess.run(info, capture_output=True, text=True).stdout
+    off = subprocess.run([*info, "--no-sequence"], capture_output=True, text=True).stdout
+    assert f"sequence:   {SequenceModel().version}" in on and "sequence:   off" in off
 
 
 def test_letters_stay_letters(unipen_dir: Path, pendigits_path: Path, shipped_model: Path):

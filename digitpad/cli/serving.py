@@ -146,6 +146,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .. import engines
 
     print(f"preprocess: {engines.choose(s.preprocess).describe()}")
+    from ..sequence import SequenceModel
+
+    seq = SequenceModel(s.sequence_model) if s.sequence else None
+    print(f"sequence:   {seq.version} ({seq.path}): touching digits read whole (numbers step 10)" if seq else
+          "sequence:   off (numbers are read without step 10)")
     if "quantization" in meta:
         q = meta["quantization"]
         print(f"quantized:  {q['scheme']}; from {q['float_model']['version']} (test "
@@ -204,6 +209,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("info", help="show the model's metadata")
     model_flag(p)
+    sequence_flags(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 

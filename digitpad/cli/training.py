@@ -267,21 +267,25 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ parsers
+# ------------------------------------------------------------------ train-sequence
 
 
 def cmd_train_sequence(args: argparse.Namespace) -> int:
     need_torch()
     from .. import compose
-    from ..seqtrain import train
+    from ..seqtrain import card_path, train
 
     pen, uni = handwriting_paths(args)
     cfg = recipe_from(args, SequenceConfig)
     train_hands = compose.load_hands(uni, pen, split="train", styles=True)
     val_hands = compose.load_hands(uni, pen, split="val")
     meta = train(cfg, train_hands, val_hands, args.out, log=lambda line: print(line, flush=True))
-    print(f"wrote {args.out} ({meta['version']}; val writers' strings exact {meta['history'][-1]['val_exact']:.1%})")
+    print(f"wrote {args.out} and {card_path(args.out)} ({meta['version']}; val writers' strings exact "
+          f"{meta['history'][-1]['val_exact']:.1%})")
     return 0
+
+
+# ------------------------------------------------------------------ parsers
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
