@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,26 @@ from .errors import ModelError
 
 if TYPE_CHECKING:
     import asyncio
+
+def onnx_session(model_bytes: bytes, path: Path, threads: int, hint: str | None = None) -> tuple[Any, dict | None]:
+    """An ONNX Runtime session on a model file's bytes, set up for serving (``threads`` intra-op,
+    one inter-op, sequential, all graph optimisations), and the file's digitpad metadata (None:
+    it has none). ModelError (with ``hint``) when the bytes are no loadable ONNX model."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"{path} is not a loadable ONNX model ({type(e).__name__})", hint=hint) from e
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    return session, json.loads(raw) if raw is not None else None
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -52,8 +72,6 @@ class Predictor:
     """
 
     def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}", hint="pass --model PATH to a digitpad .onnx file")
@@ -62,21 +80,11 @@ class Predictor:
         except OSError as e:
             raise ModelError(f"cannot read the model file {self.path}: {e.strerror or e}") from e
         self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(self.model_bytes, opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for bad files
-            raise ModelError(f"{self.path} is not a loadable ONNX model ({type(e).__name__})",
-                             hint="pass --model PATH to a digitpad .onnx file") from e
-        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if raw is None:
+        self.session, metadata = onnx_session(self.model_bytes, self.path, threads,
+                                              hint="pass --model PATH to a digitpad .onnx file")
+        if metadata is None:
             raise ModelError(f"{self.path} has no digitpad metadata", hint="export models with `digitpad train`")
-        self.metadata: dict = json.loads(raw)
+        self.metadata: dict = metadata
         norm = self.metadata["normalization"]
         self._scale = np.float32(norm["scale"] / norm["std"])
         self._shift = np.float32(norm["mean"] / norm["std"])

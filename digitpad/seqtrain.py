@@ -41,7 +41,7 @@ from .fit import machine_info
 from .model import count_parameters
 from .recipe import SequenceConfig
 from .segment import ink_page
-from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, view
+from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
 
 VERSION = "seqnet-1.1"
 TRAIN_SEED, VAL_SEED = 50_000, 90_000  # the composed strings' seeds (train writers', val writers')
@@ -206,8 +206,7 @@ def exact(model: CRNN, items: list[Item]) -> float:
     with torch.no_grad():
         for x, t in items:
             p = model(batch([(x, t)])[0])[:, 0].exp().numpy()  # (T, classes)
-            best = [k for i, k in enumerate(p.argmax(1)) if k != len(ALPHABET) and (i == 0 or k != p[i - 1].argmax())]
-            right += "".join(ALPHABET[k] for k in best) == t
+            right += "".join(e.char for e in best_path(p, ALPHABET)) == t
     return right / len(items)
 
 

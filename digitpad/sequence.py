@@ -24,18 +24,18 @@ it. Serving only: onnxruntime + numpy, never torch (``digitpad.seqtrain`` trains
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .artifact import METADATA_KEY, sequence_model_path
+from .artifact import sequence_model_path
 from .charset import DIGITS
 from .errors import ModelError
-from .fit28 import resample_area
+from .fit28 import bbox, resample_area
 from .numberresult import Character, Reading, file_box
+from .predict import onnx_session
 from .segment import Line, Page, finish
 
 HEIGHT = 32  # rows the network sees
@@ -67,11 +67,11 @@ class Emitted:
 
 def view(page: Page) -> View | None:
     """The page's soft ink as the network's input, or None when there is none."""
-    ys, xs = np.nonzero(page.mask)
-    if ys.size == 0:
+    box = bbox(page.mask)
+    if box is None:
         return None
-    y0, x0 = int(ys.min()), int(xs.min())
-    v = page.v[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1]
+    y0, y1, x0, x1 = box
+    v = page.v[y0:y1, x0:x1]
     pad = max(1, v.shape[0] // 8)  # a margin of an eighth of the ink's height all round
     v = np.pad(v, pad)
     h, w = v.shape
@@ -86,8 +86,6 @@ class SequenceModel:
     """Loads a digitpad sequence ``.onnx`` (its metadata: version, alphabet, input size)."""
 
     def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path is not None else sequence_model_path()
         try:
             self.model_bytes = self.path.read_bytes()
@@ -95,16 +93,8 @@ class SequenceModel:
             raise ModelError(f"cannot read the sequence model {self.path}: {e.strerror or e}",
                              hint="pass --sequence-model PATH to a digitpad sequence .onnx file") from e
         self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(self.model_bytes, opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for bad files
-            raise ModelError(f"{self.path} is not a loadable ONNX model ({type(e).__name__})") from e
-        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        meta = json.loads(raw) if raw else {}
+        self.session, meta = onnx_session(self.model_bytes, self.path, threads)
+        meta = meta or {}
         if meta.get("kind") != KIND or meta.get("input", {}).get("height") != HEIGHT:
             raise ModelError(f"{self.path} is not a digitpad sequence model of {HEIGHT} rows",
                              hint="train one with `digitpad train-sequence`")
@@ -161,12 +151,10 @@ def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | Non
         # view column c -> working column x0 - pad + c / scale_x
         a = max(0, int(math.floor(v.x0 - v.pad + c0 / v.scale_x)))
         b = min(w, int(math.ceil(v.x0 - v.pad + c1 / v.scale_x))) if c1 != math.inf else w
-        cols = page.mask[:, a:b].any(axis=0)
-        rows = page.mask[:, a:b].any(axis=1)
-        if not cols.any():
+        ink = bbox(page.mask[:, a:b])
+        if ink is None:
             return None  # a character over no ink: not a reading to show
-        xs, ys = np.flatnonzero(cols), np.flatnonzero(rows)
-        bx0, bx1, by0, by1 = a + int(xs[0]), a + int(xs[-1]) + 1, int(ys[0]), int(ys[-1]) + 1
+        by0, by1, bx0, bx1 = ink[0], ink[1], a + ink[2], a + ink[3]
         img = finish(page.ink[by0:by1, bx0:bx1], page.noise, page.engine)
         probs = dict(zip(model.alphabet, e.probs[:-1].tolist()))  # (the blank's share out)
         total = sum(probs.values()) or 1.0

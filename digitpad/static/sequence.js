@@ -14,7 +14,7 @@
 // through preprocessing steps 4-10 (preprocess.js's finish), as on the server.
 
 import { P } from "./numparams.js";
-import { finish, resampleCols, resampleRows } from "./preprocess.js";
+import { bbox, finish, resampleCols, resampleRows } from "./preprocess.js";
 
 /** Python's round(): a half goes to the even neighbour (round(2.5) is 2; Math.round says 3). */
 function roundHalfEven(x) {
@@ -27,23 +27,15 @@ function roundHalfEven(x) {
  *  pad (working px padded each side), scaleX (view columns per working pixel)}. */
 export function view(page) {
   const { HEIGHT, MAX_WIDTH } = P.sequence;
-  let y0 = page.h, y1 = -1, x0 = page.w, x1 = -1;
-  for (let y = 0; y < page.h; y++) {
-    for (let x = 0; x < page.w; x++) {
-      if (!page.mask[y * page.w + x]) continue;
-      y0 = Math.min(y0, y);
-      y1 = y;
-      x0 = Math.min(x0, x);
-      x1 = Math.max(x1, x);
-    }
-  }
-  if (y1 < 0) return null;
-  const hc = y1 + 1 - y0, wc = x1 + 1 - x0;
+  const box = bbox(page.mask, page.h, page.w);   // [y0, y1, x0, x1], end-exclusive
+  if (box === null) return null;
+  const [y0, y1, x0, x1] = box;
+  const hc = y1 - y0, wc = x1 - x0;
   const pad = Math.max(1, Math.floor(hc / 8));   // a margin of an eighth of the ink's height all round
   const h = hc + 2 * pad, w = wc + 2 * pad;
   const padded = new Float64Array(h * w);   // (h, w), zeros around the crop
   for (let y = 0; y < hc; y++) {
-    padded.set(page.v.subarray((y0 + y) * page.w + x0, (y0 + y) * page.w + x1 + 1), (y + pad) * w + pad);
+    padded.set(page.v.subarray((y0 + y) * page.w + x0, (y0 + y) * page.w + x1), (y + pad) * w + pad);
   }
   const s = HEIGHT / h;
   const fits = roundHalfEven(w * s);
