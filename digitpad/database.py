@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,7 +202,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # without waiting for the busy timeout.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        _wal(cur)  # readers never block the writer
         cur.execute("PRAGMA synchronous=FULL")  # a commit is fsynced before it returns
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
@@ -210,6 +211,27 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn) -> None:  # noqa: ANN001
         # Writers queue for the lock at BEGIN (honouring busy_timeout); readers stay deferred.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("digitpad_write") else "BEGIN")
+
+
+def _wal(cur: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the file is locked (for up to the busy timeout).
+
+    Turning a fresh file to WAL upgrades a read lock to a write lock, and SQLite answers
+    "database is locked" at once there instead of calling the busy handler (waiting could
+    deadlock): server workers opening a new database together hit it. Once the file is in WAL
+    mode (a setting stored in the file), the pragma changes nothing and never waits.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(0.1, pause * 2)
 
 
 # ---------------------------------------------------------------- the schema (digitpad.schema)
