@@ -162,6 +162,10 @@ class SequenceConfig:
     val_strings: int = knob(600, "digit strings of the val writers read after each epoch (printed; they choose nothing)")
     letters: float = knob(0.15, "share of the strings with the writer's letters (alone or among digits), read as `?`")
     touching: int = knob(2, "weight of the touching layout among spaced (1) and tight (1)")
+    mnist: int = knob(8_000, "digit strings composed of MNIST training digits (other hands: some 250 people, on paper), "
+                         "besides `strings`")
+    distort: float = knob(0.7, "share of the training strings drawn afresh each epoch by another hand (slant, width, "
+                               "baseline, stroke weight: seqtrain.distort)")
     seed: int = knob(0, "random seed for weights and shuffling (the strings: seeds 50000 onwards)")
     jobs: int = knob(0, "processes composing the strings, 0 = one per core")
     threads: int = knob(0, "torch threads, 0 = torch's default (all cores)")

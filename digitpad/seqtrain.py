@@ -1,14 +1,17 @@
 """Training the sequence model (``digitpad.sequence``; torch: the ``train`` extra).
 
     digitpad train-sequence --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz \
-        --unipen ../shared/data/unipen --out runs/sequence.onnx    # 21 min on 2 cores; + runs/SEQUENCE_CARD.md
+        --unipen ../shared/data/unipen --data-dir ../shared/data/mnist --out runs/sequence.onnx
+        # 39 min on 2 cores; + runs/SEQUENCE_CARD.md
 
 A small CRNN + CTC trained from scratch on digit strings composed (``compose``) of the TRAIN
 writers' own characters, each also drawn once in a hand style (``handstyles``): every layout,
 touching twice as often as spaced or tight (``SequenceConfig.touching``), every colour scheme.
 A share of the strings (``SequenceConfig.letters``) hold the writers' own letters, alone or
 among the digits, each labelled OTHER ("?"): the model learns to say "no digit" rather than
-read a letter as the nearest digit.
+read a letter as the nearest digit. More hands than the 27 train writers': strings of MNIST
+training digits (``SequenceConfig.mnist``, ``_mnist_compose``), and every epoch most strings
+drawn afresh, leaned, wider or narrower, on a waving baseline, heavier or lighter (``distort``).
 Each string goes through the reader's own ink map (``segment.ink_page``) and ``sequence.view``,
 exactly as served. After each epoch it reads strings of the VAL writers (printed: they choose
 nothing here; the rule that uses the model, in ``numbers``, is chosen on them). The export
@@ -22,12 +25,13 @@ import io
 import os
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from . import compose, engines
@@ -43,8 +47,8 @@ from .recipe import SequenceConfig
 from .segment import ink_page
 from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
 
-VERSION = "seqnet-1.1"
-TRAIN_SEED, VAL_SEED = 50_000, 90_000  # the composed strings' seeds (train writers', val writers')
+VERSION = "seqnet-1.2"
+TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' seeds (train, val writers'; MNIST's)
 PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
 
 ALPHABET = DIGITS + OTHER  # the classes; CTC's blank is the last
@@ -87,12 +91,18 @@ def _with_letters(r: random.Random, hand: compose.Hand, text: str) -> str:
     return text[:k] + r.choice(letters) + text[k + 1:]
 
 
-def _compose(args: tuple[list[compose.Hand], int, int, int, float]) -> list[Item]:
-    hands, start, stop, touching, letters = args
+def _view_of(image: bytes, engine: engines.Engine) -> np.ndarray | None:
+    """An encoded image through the reader's ink map and ``sequence.view``, as served: (HEIGHT, w)."""
+    page = ink_page(decode(image), engine)
+    v = view(page) if page is not None else None
+    return v.x if v is not None else None
+
+
+def _compose(seeds: range, hands: list[compose.Hand], touching: int, letters: float) -> list[Item]:
     layouts = ["spaced", "tight"] + ["touching"] * touching
     engine = engines.default()
     out = []
-    for seed in range(start, stop):
+    for seed in seeds:
         r = random.Random(seed)
         text = None
         while not text:
@@ -101,20 +111,91 @@ def _compose(args: tuple[list[compose.Hand], int, int, int, float]) -> list[Item
         if hand.letters and r.random() < letters:
             text = _with_letters(r, hand, text.replace(" ", ""))
         s = compose.compose(hand, text, r.choice(layouts), r.choice(list(compose.SCHEMES)), seed=seed)
-        page = ink_page(decode(s.image), engine)
-        v = view(page) if page is not None else None
-        if v is not None:
-            out.append((v.x, "".join(c if c in DIGITS else OTHER for c in text if c != " ")))
+        if (x := _view_of(s.image, engine)) is not None:
+            out.append((x, "".join(c if c in DIGITS else OTHER for c in text if c != " ")))
     return out
+
+
+MNIST_TOUCH = (-0.25, -0.05)  # a touching MNIST pair's gap between boxes, digit heights (they overlap)
+
+
+def _mnist_compose(seeds: range, images: np.ndarray, labels: np.ndarray, touching: int) -> list[Item]:
+    """Digit strings of MNIST training digits (``images`` (N, 28, 28) uint8 white on black, their
+    ``labels``): other hands than the pen writers' (some 250 people writing on paper, scanned),
+    with ``compose.LAYOUTS``' gaps between their boxes (touching: MNIST_TOUCH, at most a third of
+    the narrower), on a drifting baseline with size jitter, drawn dark on white."""
+    by_digit = [np.flatnonzero(labels == d) for d in range(10)]
+    layouts = ["spaced", "tight"] + ["touching"] * touching
+    engine = engines.default()
+    out = []
+    for seed in seeds:
+        r = random.Random(seed)
+        text = compose.TEMPLATES[r.choice(compose.DIGIT_TEMPLATES)](r).replace(" ", "")
+        layout = r.choice(layouts)
+        lo, hi = MNIST_TOUCH if layout == "touching" else compose.LAYOUTS[layout].gap
+        H = 40  # px of a digit's height (the view is scaled to HEIGHT rows anyway)
+        canvas = np.zeros((3 * H, 2 * H * (len(text) + 1)), np.float32)
+        x, base, prev_w = H // 2, 2.2 * H, None
+        for ch in text:
+            g = images[r.choice(by_digit[int(ch)])]
+            rows, cols = np.nonzero(g > 25)
+            g = Image.fromarray(g[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+            h = H * r.uniform(0.85, 1.1)
+            w = max(2, round(g.width * h / g.height * r.uniform(0.85, 1.15)))
+            g = np.asarray(g.resize((w, round(h)), Image.BILINEAR), np.float32) / 255
+            if prev_w is not None:
+                x += max(round(r.uniform(lo, hi) * H), -min(w, prev_w) // 3)
+            base += r.gauss(0, 0.03 * H)
+            y = round(base - g.shape[0] + r.gauss(0, 0.03 * H))
+            canvas[y:y + g.shape[0], x:x + w] = np.maximum(canvas[y:y + g.shape[0], x:x + w], g)
+            x, prev_w = x + w, w
+        buf = io.BytesIO()
+        Image.fromarray((255 - 255 * canvas[:, : x + H // 2]).astype(np.uint8)).save(buf, "PNG")
+        if (v := _view_of(buf.getvalue(), engine)) is not None:
+            out.append((v, text))
+    return out
+
+
+def _pooled(work: Callable[..., list[Item]], n: int, seed: int, jobs: int, *args: object) -> list[Item]:
+    """``work(seeds, *args)`` over seeds ``seed``.. ``seed + n``, split among ``jobs`` processes, in order."""
+    bounds = np.linspace(seed, seed + n, jobs + 1).astype(int)
+    with ProcessPoolExecutor(jobs) as pool:
+        parts = pool.map(work, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])], *([a] * jobs for a in args))
+        return [x for p in parts for x in p]
 
 
 def strings(hands: list[compose.Hand], n: int, seed: int, touching: int, jobs: int, letters: float = 0.0) -> list[Item]:
     """``n`` composed strings of ``hands`` (seeds ``seed``.. ``seed + n``; a share ``letters`` with
     the writer's letters) as the network's views."""
-    bounds = np.linspace(seed, seed + n, jobs + 1).astype(int)
-    with ProcessPoolExecutor(jobs) as pool:
-        parts = pool.map(_compose, [(hands, int(a), int(b), touching, letters) for a, b in zip(bounds[:-1], bounds[1:])])
-        return [x for p in parts for x in p]
+    return _pooled(_compose, n, seed, jobs, hands, touching, letters)
+
+
+def mnist_strings(images: np.ndarray, labels: np.ndarray, n: int, seed: int, touching: int, jobs: int) -> list[Item]:
+    """``n`` digit strings of MNIST ``images`` (``_mnist_compose``; seeds ``seed``.. ``seed + n``)."""
+    return _pooled(_mnist_compose, n, seed, jobs, images, labels, touching)
+
+
+def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
+    """A (HEIGHT, w) view drawn as by another hand: leaned (shear up to 0.35), narrower or wider
+    (x0.75-1.25), its baseline waving (up to 1.5 rows) and its strokes heavier or lighter; ->
+    (HEIGHT, w') with every column of the ink kept. A train view is distorted afresh each time it
+    is seen (``SequenceConfig.distort``): the 27 train writers' characters, drawn in more ways
+    than they wrote them, so that the model learns hands rather than samples."""
+    h, w = x.shape
+    k, sx = r.uniform(-0.35, 0.35), r.uniform(0.75, 1.25)
+    amp, period, phase = r.uniform(0, 1.5), r.uniform(2, 6) * h, r.uniform(0, 2 * np.pi)
+    w2 = int(np.ceil(sx * (w + abs(k) * h))) + 1
+    v, u = np.mgrid[0:h, 0:w2].astype(np.float32) + 0.5  # output pixel centres
+    x_in = (u - sx * abs(k) * h / 2) / sx + k * (v - h / 2)  # input pixel coordinates (centres at +0.5)
+    y_in = v + amp * np.sin(2 * np.pi * u / period + phase)
+    grid = torch.from_numpy(np.stack([2 * x_in / w - 1, 2 * y_in / h - 1], -1))[None]  # (1, h, w2, 2)
+    out = nn.functional.grid_sample(torch.from_numpy(x)[None, None], grid, align_corners=False)
+    weight = r.choice((-1, 0, 1)) * r.uniform(0, 0.5)  # > 0: heavier (a 3x3 max), < 0: lighter (a 3x3 min)
+    if weight:
+        sign = 1 if weight > 0 else -1
+        near = sign * nn.functional.max_pool2d(sign * out, 3, 1, 1)
+        out = out + abs(weight) * (near - out)
+    return out[0, 0].numpy().clip(0, 1)
 
 
 def batch(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -134,16 +215,22 @@ def batch(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
 
 
 def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[compose.Hand], out: str,
-          log=print) -> dict:  # noqa: ANN001 (log: a print-like function)
-    """Train on ``cfg.strings`` strings of ``train_hands``, export to ``out``; -> the file's metadata."""
+          mnist: tuple[np.ndarray, np.ndarray] | None = None, log=print) -> dict:  # noqa: ANN001 (log: print-like)
+    """Train on ``cfg.strings`` strings of ``train_hands`` and ``cfg.mnist`` of ``mnist``'s (images,
+    labels: MNIST's train split), export to ``out``; -> the file's metadata."""
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     jobs = cfg.jobs or os.cpu_count() or 1
     t0 = time.time()
     data = strings(train_hands, cfg.strings, TRAIN_SEED, cfg.touching, jobs, cfg.letters)
+    if cfg.mnist and mnist is None:
+        raise ModelError("the recipe asks for MNIST strings, and no MNIST images were given")
+    drawn_mnist = mnist_strings(*mnist, cfg.mnist, MNIST_SEED, cfg.touching, jobs) if cfg.mnist else []
+    data += drawn_mnist
     val = strings(val_hands, cfg.val_strings, VAL_SEED, 1, jobs) if val_hands and cfg.val_strings else []
-    log(f"{len(data):,} training strings of {len(train_hands)} train writers' hands, {len(val)} val strings "
+    log(f"{len(data):,} training strings of {len(train_hands)} train writers' hands"
+        f"{' and MNIST' if cfg.mnist else ''}, {len(val)} val strings "
         f"({time.time() - t0:.0f} s)")
     model = CRNN()
     opt = torch.optim.Adam(model.parameters(), cfg.lr / 2)
@@ -151,11 +238,16 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
     chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(chunks))
     ctc = nn.CTCLoss(blank=len(ALPHABET), zero_infinity=True)
-    rng = random.Random(cfg.seed)
+    rng, hands = random.Random(cfg.seed), random.Random(cfg.seed + 1)
+
+    def drawn(i: int) -> Item:
+        x, t = data[i]
+        return (distort(x, hands), t) if hands.random() < cfg.distort else (x, t)
+
     history = []
     for epoch in range(cfg.epochs):
         rng.shuffle(chunks)
-        total = one_epoch(model, (batch([data[i] for i in idx]) for idx in chunks), ctc, opt, sched)
+        total = one_epoch(model, (batch([drawn(i) for i in idx]) for idx in chunks), ctc, opt, sched)
         row = {"epoch": epoch + 1, "loss": round(total / len(data), 4), "val_exact": exact(model, val)}
         history.append(row)
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.3f}, val writers' strings exact "
@@ -165,9 +257,10 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
             "parameters": count_parameters(model), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "training_time": f"{(time.time() - t0) / 60:.1f} min on {m['processor']} ({m['cpus']} threads, "
                              f"torch {m['torch']})", "machine": m,
-            "trained_on": f"{len(data):,} digit strings composed of {len(train_hands)} train writers' "
-                          f"pendigits and UNIPEN characters (split by writer; {sum(OTHER in t for _, t in data):,} "
-                          "with their letters)"}
+            "trained_on": f"{len(data) - len(drawn_mnist):,} digit strings composed of {len(train_hands)} train "
+                          f"writers' pendigits and UNIPEN characters (split by writer; "
+                          f"{sum(OTHER in t for _, t in data):,} with their letters)"
+                          + (f" and {len(drawn_mnist):,} of MNIST training digits" if drawn_mnist else "")}
     meta = export(model, meta, out, [x for x, _ in (val or data)[:50]])
     write_atomically(card_path(out), sequence_card(meta).encode())
     return meta

@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHEAP = {"--epochs": "1", "--limit": "2048", "--batch-size": "64"}
-CHEAP_SEQUENCE = {"--strings": "48", "--epochs": "1", "--val-strings": "4"}  # digitpad train-sequence
+CHEAP_SEQUENCE = {"--strings": "48", "--mnist": "16", "--epochs": "1", "--val-strings": "4"}  # digitpad train-sequence
 
 
 def readme_commands() -> list[str]:

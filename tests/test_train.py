@@ -277,21 +277,24 @@ def test_training_on_handwriting_bad_flags(tmp_path: Path, mnist_dir: Path, pend
     assert r.returncode == 1 and message in r.stderr and "hint:" in r.stderr, r.stderr
 
 
-def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_dir: Path):
+def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_dir: Path, mnist_dir: Path):
     """`digitpad train-sequence` in a cheap configuration: a file that loads as served, saying its
-    recipe, its epochs' figures on val writers' strings and torch/ONNX Runtime parity."""
+    recipe (pen writers' and MNIST strings), its epochs' figures on val writers' strings and
+    torch/ONNX Runtime parity."""
     from digitpad.sequence import SequenceModel
 
     out = tmp_path / "seq.onnx"
     r = subprocess.run(
         [sys.executable, "-m", "digitpad.cli", "train-sequence", "--pendigits", str(pendigits_path), "--unipen",
-         str(unipen_dir), "--strings", "64", "--epochs", "2", "--val-strings", "8", "--out", str(out)],
+         str(unipen_dir), "--data-dir", str(mnist_dir), "--strings", "64", "--mnist", "16", "--epochs", "2",
+         "--val-strings", "8", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "epoch 2/2" in r.stdout and f"wrote {out}" in r.stdout
     meta = SequenceModel(out).metadata
-    assert meta["recipe"]["strings"] == 64 and meta["recipe"]["val_strings"] == 8
+    assert meta["recipe"]["strings"] == 64 and meta["recipe"]["val_strings"] == 8 and meta["recipe"]["mnist"] == 16
+    assert meta["trained_on"].startswith("64 digit strings") and "and 16 of MNIST training digits" in meta["trained_on"]
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and all(h["loss"] > 0 for h in meta["history"])
     assert meta["parity"]["max_abs_logp_diff"] <= 1e-4 and meta["parity"]["views"] == 8
     card = (tmp_path / "SEQ_CARD.md").read_text()
@@ -299,3 +302,25 @@ def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_d
     bad = subprocess.run([sys.executable, "-m", "digitpad.cli", "train-sequence", "--pendigits", str(tmp_path / "no"),
                           "--unipen", str(unipen_dir)], capture_output=True, text=True)
     assert bad.returncode != 0 and "no pendigits file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sequence_distort_draws_a_view_again_without_losing_its_ink():
+    """``seqtrain.distort``: the same height, every column of the ink kept (none at the edges),
+    about the same ink, in [0, 1]; the same seed gives the same drawing, another seed another."""
+    import random
+
+    from digitpad.seqtrain import distort
+
+    x = np.zeros((32, 80), np.float32)
+    x[4:28, 10:13] = 1.0  # a "1"
+    x[4:7, 30:60] = x[4:28, 57:60] = 0.8  # a "7"
+    drawn = []
+    for seed in range(40):
+        y = distort(x, random.Random(seed))
+        assert y.shape[0] == 32 and 0.75 * 80 <= y.shape[1] <= 1.25 * (80 + 0.35 * 32) + 2
+        assert y.min() >= 0 and y.max() <= 1
+        assert y[:, 0].max() < 0.05 and y[:, -1].max() < 0.05, seed  # nothing cut off at the sides
+        assert 0.4 < y.sum() / x.sum() < 2.5, (seed, y.sum() / x.sum())
+        drawn.append(y)
+    np.testing.assert_array_equal(distort(x, random.Random(7)), drawn[7])
+    assert len({y.tobytes() for y in drawn}) == 40

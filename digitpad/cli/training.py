@@ -273,13 +273,15 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
 def cmd_train_sequence(args: argparse.Namespace) -> int:
     need_torch()
     from .. import compose
+    from ..data import load_split
     from ..seqtrain import card_path, train
 
     pen, uni = handwriting_paths(args)
     cfg = recipe_from(args, SequenceConfig)
     train_hands = compose.load_hands(uni, pen, split="train", styles=True)
     val_hands = compose.load_hands(uni, pen, split="val")
-    meta = train(cfg, train_hands, val_hands, args.out, log=lambda line: print(line, flush=True))
+    mnist = load_split("train", settings_from(args).data_dir) if cfg.mnist else None
+    meta = train(cfg, train_hands, val_hands, args.out, mnist=mnist, log=lambda line: print(line, flush=True))
     print(f"wrote {args.out} and {card_path(args.out)} ({meta['version']}; val writers' strings exact "
           f"{meta['history'][-1]['val_exact']:.1%})")
     return 0
@@ -359,6 +361,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pendigits", default=None, metavar="PATH", required=True,
                    help="the pendigits .jsonl.gz: strings are composed of the train writers' characters")
     p.add_argument("--unipen", default=None, metavar="DIR", required=True, help="the UNIPEN folder")
+    data_flag(p)  # MNIST, for --mnist strings
     p.add_argument("--out", default="runs/sequence.onnx",
                    help="the .onnx to write (digitpad/models/sequence.onnx: the shipped one)")
     recipe_flags(p, SequenceConfig)
