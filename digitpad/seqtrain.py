@@ -2,7 +2,7 @@
 
     digitpad train-sequence --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz \
         --unipen ../shared/data/unipen --data-dir ../shared/data/mnist --out runs/sequence.onnx
-        # 39 min on 2 cores; + runs/SEQUENCE_CARD.md
+        # 39-45 min on 2 cores; + runs/SEQUENCE_CARD.md
 
 A small CRNN + CTC trained from scratch on digit strings composed (``compose``) of the TRAIN
 writers' own characters, each also drawn once in a hand style (``handstyles``): every layout,
