@@ -109,8 +109,16 @@ export async function readSequence(page, line, model) {
   const chars = v !== null ? await model.read(v) : [];
   if (!chars.length || chars.some((e) => !P.charset.DIGITS.includes(e.char))) return null;
   const { h, w } = page;
-  const edges = [0.0];   // view columns: the midpoints between neighbours' frames
-  for (let k = 1; k < chars.length; k++) edges.push((chars[k - 1].t1 + chars[k].t0 + 1) / 2 * P.sequence.STRIDE);
+  const cols = new Float64Array(v.w);   // ink per view column (0: no ink at all)
+  for (let y = 0; y < P.sequence.HEIGHT; y++) for (let c = 0; c < v.w; c++) cols[c] += v.x[y * v.w + c];
+  const edges = [0.0];   // view columns: where neighbours part (sequence._cut)
+  for (let k = 1; k < chars.length; k++) {
+    // the first column with no ink from the first's last frame to the second's first, else midway
+    const lo = chars[k - 1].t1 * P.sequence.STRIDE, hi = Math.min(v.w, (chars[k].t0 + 1) * P.sequence.STRIDE);
+    let gap = -1;
+    for (let c = lo; c < hi && gap < 0; c++) if (cols[c] === 0) gap = c;
+    edges.push(gap >= 0 ? gap + 0.5 : (chars[k - 1].t1 + chars[k].t0 + 1) / 2 * P.sequence.STRIDE);
+  }
   edges.push(Infinity);
   const out = [];
   for (let k = 0; k < chars.length; k++) {
