@@ -16,7 +16,8 @@ columns: (T = W / STRIDE, 1, classes) log-probabilities, the last class CTC's bl
 ``read`` is CTC's best path: each frame's most likely class, repeats merged, blanks dropped. A
 character's confidence is its best frame's probability of it; its frames t0..t1 are the run of
 frames that emitted it. ``read_sequence`` gives each character the page columns between the
-midpoints of its neighbours' frames, its box the ink there, and its 28x28 that ink through
+cuts with its neighbours (``_cut``: a gap in the ink between their frames, else midway), its
+box the ink there, and its 28x28 that ink through
 preprocessing steps 4-10 (what the reader's candidates go through): what the page shows for
 it. Serving only: onnxruntime + numpy, never torch (``digitpad.seqtrain`` trains it).
 """
@@ -147,9 +148,9 @@ def _cut(cols: np.ndarray, a: Emitted, b: Emitted) -> float:
 
 def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | None:
     """The page read by the sequence model as a Reading of digits (None: no ink, nothing read, or
-    some of it no digit: OTHER). Each character's columns run from the midpoint between its
-    frames and the previous character's to the midpoint with the next one's; its box is the
-    page's ink in them; its ``other`` the share of OTHER in its best frame."""
+    some of it no digit: OTHER). Each character's columns run from its cut with the previous
+    character to its cut with the next (``_cut``); its box is the page's ink in them; its
+    ``other`` the share of OTHER in its best frame."""
     v = view(page)
     chars = model.read(v) if v is not None else []
     if not chars or any(e.char not in DIGITS for e in chars):
