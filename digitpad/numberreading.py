@@ -152,5 +152,6 @@ class NumberReader:
             status = "ok"
         timing["total"] = _ms(t_start, time.perf_counter())
         return {"text": text, "status": status, "confidence": round(float(found.confidence), 6),
-                "characters": chars, "model": self.reader.predictor.version, "timing_ms": timing}
+                "characters": chars, "model": self.reader.predictor.version,
+                "sequence_model": self.sequence.version if self.sequence is not None else None, "timing_ms": timing}
 

@@ -49,7 +49,7 @@ PAGE_READ = """async (pngs) => {""" + PIXELS_OF + """
     const pixels = await pixelsOf(b64);
     const t0 = performance.now();
     const r = await readNumberOnDevice(device, pixels, config);
-    out.push({ text: r.text, status: r.status, ms: performance.now() - t0,
+    out.push({ text: r.text, status: r.status, ms: performance.now() - t0, sequence_model: r.sequence_model,
                chars: r.characters.map((c) => ({ char: c.char, box: c.box, status: c.status })) });
   }
   return out;
@@ -210,6 +210,7 @@ def test_device_reads_numbers_as_the_server_does(browser, live_server: str, unip
     same, boxes_off, statuses_off = 0, [], []
     mismatches = []
     for (label, _), srv, dev in zip(cases, server, device, strict=True):
+        assert dev["sequence_model"] == srv["sequence_model"] is not None, (dev["sequence_model"], srv["sequence_model"])
         if dev["text"] != srv["text"]:
             mismatches.append(f"{label}: device {dev['text']!r}, server {srv['text']!r}")
             continue

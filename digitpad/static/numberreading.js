@@ -67,7 +67,8 @@ export async function readNumberOnDevice(device, pixels, thresholds = {}) {
   const status = !out.length ? "empty" : out.every((c) => c.status === "other") ? "not_number"
     : out.some((c) => c.status !== "ok") ? "uncertain" : "ok";
   return {
-    text, status, confidence, characters: out, model: device.metadata.version, where: "device",
+    text, status, confidence, characters: out, model: device.metadata.version,
+    sequence_model: device.sequence?.metadata.version ?? null, where: "device",
     timing_ms: { total: performance.now() - t0 }, candidates: found.candidates,
   };
 }
