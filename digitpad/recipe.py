@@ -156,7 +156,7 @@ class SequenceConfig:
     """Every knob of a sequence-model run (digitpad train-sequence; stored in the model as its recipe)."""
 
     strings: int = knob(20_000, "digit strings composed of the train writers' characters to train on")
-    epochs: int = knob(12, "epochs")
+    epochs: int = knob(14, "epochs")
     batch_size: int = knob(64, "strings per batch (of similar widths)")
     lr: float = knob(2e-3, "peak learning rate of the one-cycle schedule (Adam)")
     val_strings: int = knob(600, "digit strings of the val writers read after each epoch (printed; they choose nothing)")

@@ -2,7 +2,7 @@
 
     digitpad train-sequence --pendigits ../shared/data/pendigits/trajectories-dev.jsonl.gz \
         --unipen ../shared/data/unipen --data-dir ../shared/data/mnist --out runs/sequence.onnx
-        # 39-45 min on 2 cores; + runs/SEQUENCE_CARD.md
+        # 45-47 min on 2 cores; + runs/SEQUENCE_CARD.md
 
 A small CRNN + CTC trained from scratch on digit strings composed (``compose``) of the TRAIN
 writers' own characters, each also drawn once in a hand style (``handstyles``): every layout,
@@ -11,7 +11,8 @@ A share of the strings (``SequenceConfig.letters``) hold the writers' own letter
 among the digits, each labelled OTHER ("?"): the model learns to say "no digit" rather than
 read a letter as the nearest digit. More hands than the 27 train writers': strings of MNIST
 training digits (``SequenceConfig.mnist``, ``_mnist_compose``), and every epoch most strings
-drawn afresh, leaned, wider or narrower, on a waving baseline, heavier or lighter (``distort``).
+drawn afresh, leaned, wider or narrower, on a waving baseline, lighter or heavier, up to a
+marker's strokes (``distort``).
 Each string goes through the reader's own ink map (``segment.ink_page``) and ``sequence.view``,
 exactly as served. After each epoch it reads strings of the VAL writers (printed: they choose
 nothing here; the rule that uses the model, in ``numbers``, is chosen on them). The export
@@ -47,7 +48,7 @@ from .recipe import SequenceConfig
 from .segment import ink_page
 from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
 
-VERSION = "seqnet-1.2"
+VERSION = "seqnet-1.3"
 TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' seeds (train, val writers'; MNIST's)
 PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
 
@@ -177,8 +178,8 @@ def mnist_strings(images: np.ndarray, labels: np.ndarray, n: int, seed: int, tou
 
 def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
     """A (HEIGHT, w) view drawn as by another hand: leaned (shear up to 0.35), narrower or wider
-    (x0.75-1.25), its baseline waving (up to 1.5 rows) and its strokes heavier or lighter; ->
-    (HEIGHT, w') with every column of the ink kept. A train view is distorted afresh each time it
+    (x0.75-1.25), its baseline waving (up to 1.5 rows) and its strokes lighter or heavier (up to a
+    marker's); -> (HEIGHT, w') with every column of the ink kept. A train view is distorted afresh each time it
     is seen (``SequenceConfig.distort``): the 27 train writers' characters, drawn in more ways
     than they wrote them, so that the model learns hands rather than samples."""
     h, w = x.shape
@@ -190,11 +191,15 @@ def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
     y_in = v + amp * np.sin(2 * np.pi * u / period + phase)
     grid = torch.from_numpy(np.stack([2 * x_in / w - 1, 2 * y_in / h - 1], -1))[None]  # (1, h, w2, 2)
     out = nn.functional.grid_sample(torch.from_numpy(x)[None, None], grid, align_corners=False)
-    weight = r.choice((-1, 0, 1)) * r.uniform(0, 0.5)  # > 0: heavier (a 3x3 max), < 0: lighter (a 3x3 min)
-    if weight:
-        sign = 1 if weight > 0 else -1
-        near = sign * nn.functional.max_pool2d(sign * out, 3, 1, 1)
-        out = out + abs(weight) * (near - out)
+    # Stroke weight, a quarter each: as drawn; lighter (towards a 3x3 min); heavier (towards a 3x3
+    # max); much heavier (a 5x5 max: a marker's strokes at the view's scale, loops filling in).
+    way = r.choice((0, -1, 3, 5))
+    if way:
+        sign, k = (-1, 3) if way < 0 else (1, way)
+        if sign > 0:  # room at the sides for the ink to spread into
+            out = nn.functional.pad(out, (k // 2, k // 2))
+        near = sign * nn.functional.max_pool2d(sign * out, k, 1, k // 2)
+        out = out + r.uniform(0, 0.5 if way < 0 else 1.0) * (near - out)
     return out[0, 0].numpy().clip(0, 1)
 
 

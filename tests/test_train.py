@@ -317,10 +317,10 @@ def test_sequence_distort_draws_a_view_again_without_losing_its_ink():
     drawn = []
     for seed in range(40):
         y = distort(x, random.Random(seed))
-        assert y.shape[0] == 32 and 0.75 * 80 <= y.shape[1] <= 1.25 * (80 + 0.35 * 32) + 2
+        assert y.shape[0] == 32 and 0.75 * 80 <= y.shape[1] <= 1.25 * (80 + 0.35 * 32) + 2 + 4  # + a 5x5 max's sides
         assert y.min() >= 0 and y.max() <= 1
         assert y[:, 0].max() < 0.05 and y[:, -1].max() < 0.05, seed  # nothing cut off at the sides
-        assert 0.4 < y.sum() / x.sum() < 2.5, (seed, y.sum() / x.sum())
+        assert 0.4 < y.sum() / x.sum() < 3.5, (seed, y.sum() / x.sum())  # 3-column strokes: up to 7 when heavier
         drawn.append(y)
     np.testing.assert_array_equal(distort(x, random.Random(7)), drawn[7])
     assert len({y.tobytes() for y in drawn}) == 40
