@@ -178,10 +178,10 @@ def mnist_strings(images: np.ndarray, labels: np.ndarray, n: int, seed: int, tou
 
 def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
     """A (HEIGHT, w) view drawn as by another hand: leaned (shear up to 0.35), narrower or wider
-    (x0.75-1.25), its baseline waving (up to 1.5 rows) and its strokes lighter or heavier (up to a
-    marker's); -> (HEIGHT, w') with every column of the ink kept. A train view is distorted afresh each time it
-    is seen (``SequenceConfig.distort``): the 27 train writers' characters, drawn in more ways
-    than they wrote them, so that the model learns hands rather than samples."""
+    (x0.75-1.25), its baseline waving (up to 1.5 rows) and its strokes lighter or heavier (up to
+    a marker's); -> (HEIGHT, w') with every column of the ink kept. A train view is distorted
+    afresh each time it is seen (``SequenceConfig.distort``): the 27 train writers' characters,
+    drawn in more ways than they wrote them, so that the model learns hands rather than samples."""
     h, w = x.shape
     k, sx = r.uniform(-0.35, 0.35), r.uniform(0.75, 1.25)
     amp, period, phase = r.uniform(0, 1.5), r.uniform(2, 6) * h, r.uniform(0, 2 * np.pi)
@@ -191,15 +191,16 @@ def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
     y_in = v + amp * np.sin(2 * np.pi * u / period + phase)
     grid = torch.from_numpy(np.stack([2 * x_in / w - 1, 2 * y_in / h - 1], -1))[None]  # (1, h, w2, 2)
     out = nn.functional.grid_sample(torch.from_numpy(x)[None, None], grid, align_corners=False)
-    # Stroke weight, a quarter each: as drawn; lighter (towards a 3x3 min); heavier (towards a 3x3
-    # max); much heavier (a 5x5 max: a marker's strokes at the view's scale, loops filling in).
-    way = r.choice((0, -1, 3, 5))
-    if way:
-        sign, k = (-1, 3) if way < 0 else (1, way)
+    # Stroke weight, a quarter each: as drawn; lighter (towards a 3x3 min, up to half); heavier
+    # (towards a 3x3 max); much heavier (a 5x5 max: a marker's strokes at the view's scale, loops
+    # filling in).
+    pool = r.choice((0, -3, 3, 5))  # the window's size; < 0: a min
+    if pool:
+        sign, pool = (1, pool) if pool > 0 else (-1, -pool)
         if sign > 0:  # room at the sides for the ink to spread into
-            out = nn.functional.pad(out, (k // 2, k // 2))
-        near = sign * nn.functional.max_pool2d(sign * out, k, 1, k // 2)
-        out = out + r.uniform(0, 0.5 if way < 0 else 1.0) * (near - out)
+            out = nn.functional.pad(out, (pool // 2, pool // 2))
+        near = sign * nn.functional.max_pool2d(sign * out, pool, 1, pool // 2)
+        out = out + r.uniform(0, 1.0 if sign > 0 else 0.5) * (near - out)
     return out[0, 0].numpy().clip(0, 1)
 
 
