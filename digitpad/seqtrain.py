@@ -99,8 +99,13 @@ def _view_of(image: bytes, engine: engines.Engine) -> np.ndarray | None:
     return v.x if v is not None else None
 
 
+def _layouts(touching: int) -> list[str]:
+    """The layouts a string is drawn in, touching ``touching`` times as often as spaced or tight."""
+    return ["spaced", "tight"] + ["touching"] * touching
+
+
 def _compose(seeds: range, hands: list[compose.Hand], touching: int, letters: float) -> list[Item]:
-    layouts = ["spaced", "tight"] + ["touching"] * touching
+    layouts = _layouts(touching)
     engine = engines.default()
     out = []
     for seed in seeds:
@@ -118,6 +123,7 @@ def _compose(seeds: range, hands: list[compose.Hand], touching: int, letters: fl
 
 
 MNIST_TOUCH = (-0.25, -0.05)  # a touching MNIST pair's gap between boxes, digit heights (they overlap)
+MNIST_HEIGHT = 40  # px of an MNIST string's digit (the view is scaled to HEIGHT rows anyway)
 
 
 def _mnist_compose(seeds: range, images: np.ndarray, labels: np.ndarray, touching: int) -> list[Item]:
@@ -126,7 +132,7 @@ def _mnist_compose(seeds: range, images: np.ndarray, labels: np.ndarray, touchin
     with ``compose.LAYOUTS``' gaps between their boxes (touching: MNIST_TOUCH, at most a third of
     the narrower), on a drifting baseline with size jitter, drawn dark on white."""
     by_digit = [np.flatnonzero(labels == d) for d in range(10)]
-    layouts = ["spaced", "tight"] + ["touching"] * touching
+    layouts, H = _layouts(touching), MNIST_HEIGHT
     engine = engines.default()
     out = []
     for seed in seeds:
@@ -134,7 +140,6 @@ def _mnist_compose(seeds: range, images: np.ndarray, labels: np.ndarray, touchin
         text = compose.TEMPLATES[r.choice(compose.DIGIT_TEMPLATES)](r).replace(" ", "")
         layout = r.choice(layouts)
         lo, hi = MNIST_TOUCH if layout == "touching" else compose.LAYOUTS[layout].gap
-        H = 40  # px of a digit's height (the view is scaled to HEIGHT rows anyway)
         canvas = np.zeros((3 * H, 2 * H * (len(text) + 1)), np.float32)
         x, base, prev_w = H // 2, 2.2 * H, None
         for ch in text:
@@ -224,14 +229,14 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
           mnist: tuple[np.ndarray, np.ndarray] | None = None, log=print) -> dict:  # noqa: ANN001 (log: print-like)
     """Train on ``cfg.strings`` strings of ``train_hands`` and ``cfg.mnist`` of ``mnist``'s (images,
     labels: MNIST's train split), export to ``out``; -> the file's metadata."""
+    if cfg.mnist and mnist is None:  # (before minutes of composing strings)
+        raise ModelError("the recipe asks for MNIST strings, and no MNIST images were given")
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     jobs = cfg.jobs or os.cpu_count() or 1
     t0 = time.time()
     data = strings(train_hands, cfg.strings, TRAIN_SEED, cfg.touching, jobs, cfg.letters)
-    if cfg.mnist and mnist is None:
-        raise ModelError("the recipe asks for MNIST strings, and no MNIST images were given")
     drawn_mnist = mnist_strings(*mnist, cfg.mnist, MNIST_SEED, cfg.touching, jobs) if cfg.mnist else []
     data += drawn_mnist
     val = strings(val_hands, cfg.val_strings, VAL_SEED, 1, jobs) if val_hands and cfg.val_strings else []

@@ -10,8 +10,9 @@
 // its height all round and area-resampled (preprocess.js's resampleRows/resampleCols, the twins of
 // fit28.resample_area) to HEIGHT rows. The network answers one frame per STRIDE columns: (T, 1,
 // classes) log-probabilities, the last class CTC's blank. A character's columns on the page run
-// between its cuts with its neighbours (a gap in the ink between their frames, else midway); its box is the ink there, its 28x28 that ink
-// through preprocessing steps 4-10 (preprocess.js's finish), as on the server.
+// between its cuts with its neighbours (a gap in the ink between their frames, else midway); its
+// box is the ink there, its 28x28 that ink through preprocessing steps 4-10 (preprocess.js's
+// finish), as on the server.
 
 import { P } from "./numparams.js";
 import { bbox, finish, resampleCols, resampleRows } from "./preprocess.js";
