@@ -61,6 +61,8 @@ class Augmentation:
     elastic_px: float = knob(1.2, "amplitude of the smooth random warps in pixels")
     elastic_p: float = knob(0.3, "share of images warped")
     thickness_p: float = knob(0.3, "share of images thickened or thinned")
+    closing_p: float = knob(0.0, "share of images whose loops and gaps are filled as a heavy pen fills them "
+                                 "(a 3x3 or 5x5 closing)")
 
     def to_dict(self) -> dict:
         """The recipe as stored: the run's own knobs first, then these."""

@@ -189,6 +189,30 @@ def test_augment_keeps_shape_and_range():
     assert (out.sum(dim=(1, 2, 3)) > 0).all()  # and never erased the digit
 
 
+def test_closing_fills_a_heavy_pens_loops_and_keeps_the_stroke():
+    """closing_p: a ring's hole narrower than the window fills (a 5x5 fills 4 px, a 3x3 does
+    not); the ink outside stays where it was (no thickening)."""
+    from dataclasses import replace
+
+    from digitpad.augment import augment
+    from digitpad.recipe import TrainConfig
+
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 8:20, 8:20] = 1.0
+    x[:, :, 12:16, 12:16] = 0.0  # a square ring with a 4x4 hole
+    still = TrainConfig(rotate_deg=0, scale=0, aspect=0, shear=0, shift_px=0, elastic_p=0, thickness_p=0)
+    out = augment(x, replace(still, closing_p=1.0), torch.Generator().manual_seed(0))
+    hole = out[:, 0, 12:16, 12:16].mean(dim=(1, 2))
+    filled = hole > 0.99
+    assert 10 < int(filled.sum()) < 54  # about half: the 5x5 closings
+    assert torch.allclose(hole[~filled], torch.zeros(int((~filled).sum())), atol=1e-6)  # the 3x3 ones
+    ring = x[0, 0] > 0
+    assert torch.allclose(out[:, 0][:, ring], torch.ones(64, int(ring.sum())), atol=1e-6)
+    outside = torch.ones(28, 28, dtype=torch.bool)
+    outside[8:20, 8:20] = False
+    assert out[:, 0][:, outside].abs().max() < 1e-6  # the stroke's weight is kept
+
+
 def test_int8_row_of_a_shipped_card(tiny_run: Path):
     """`quantize --ship` rewrites the shipped card's int8 row, or adds one to an older card."""
     from digitpad.card import int8_row, with_int8_row
