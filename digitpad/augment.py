@@ -2,8 +2,9 @@
 
     x = to_input(augment(batch, cfg, gen))   # (B, 1, 28, 28) in [0, 1] -> normalised model input
 
-Whole batches at once (no per-image Python): filled loops, stroke thickening/thinning, a random affine (rotation,
-zoom, aspect, shear, shift) and smooth elastic warps, all drawn from ``gen`` so runs are seeded.
+Whole batches at once (no per-image Python): filled loops, stroke thickening/thinning, a random
+affine (rotation, zoom, aspect, shear, shift) and smooth elastic warps, all drawn from ``gen`` so
+runs are seeded.
 The strengths are ``digitpad.recipe.Augmentation`` fields, part of every run's recipe.
 """
 

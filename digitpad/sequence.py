@@ -18,7 +18,8 @@ character's confidence is its best frame's probability of it; its frames t0..t1 
 frames that emitted it. ``read_sequence`` gives each character the page columns between the
 cuts with its neighbours (``_cut``: a gap in the ink between their frames, else midway), its
 box the ink there, and its 28x28 that ink through preprocessing steps 4-10 (what the reader's
-candidates go through): what the page shows for it. Serving only: onnxruntime + numpy, never torch (``digitpad.seqtrain`` trains it).
+candidates go through): what the page shows for it. Serving only: onnxruntime + numpy, never
+torch (``digitpad.seqtrain`` trains it).
 """
 
 from __future__ import annotations
