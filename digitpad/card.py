@@ -198,7 +198,8 @@ def sequence_card(meta: dict) -> str:
         f"# digitpad sequence model card: `{meta['version']}`",
         "",
         "A CRNN + CTC (`digitpad.sequence`): " + (f"{meta['parameters']:,} parameters. " if "parameters" in meta else "")
-        + f"It reads a run of digits ({meta['alphabet']}) whole from the number reader's view of the ink, "
+        + f"It reads a run of {'digits' if set(meta['alphabet']) <= set('0123456789?') else 'digits and separators'} "
+        f"({meta['alphabet']}) whole from the number reader's view of the ink, "
         f"{meta['input']['height']} rows high, one output frame per {meta['input']['stride']} columns. The number "
         "reader asks it where digits touch (`numbers` step 10).",
         "",
@@ -212,7 +213,8 @@ def sequence_card(meta: dict) -> str:
     for key, name in (("training_time", "training time"), ("created", "created")):
         if key in meta:
             lines.append(f"| {name} | {meta[key]} |")
-    lines += ["", "## Epochs", "", "Val writers' digit strings (every layout) read exactly; printed, never chosen on.", "",
+    strings = "digit strings" if not r.get("separators") else "strings (a share with separators, as in training)"
+    lines += ["", "## Epochs", "", f"Val writers' {strings} (every layout) read exactly; printed, never chosen on.", "",
               "| epoch | CTC loss | val strings exact |", "|---|---|---|"]
     lines += [f"| {h['epoch']} | {h['loss']:.3f} | {_pct(h['val_exact'])} |" for h in meta["history"]]
     return "\n".join(lines) + "\n"

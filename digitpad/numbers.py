@@ -94,6 +94,8 @@ STROKE_WIDE = 2.0  # writers' letters are 1.9 or less in 9 of 10; wider: touchin
 # a letter or a doodle cut into "digits" is not (val writers)
 SPACE_GAP = 0.55  # step 9
 SPACE_RATIO = 2.0
+KEPT_SYMBOLS = "$%"  # step 10 does not run where the reader found one, whatever the sequence model's alphabet:
+# few writers wrote them, and a model that knows them still read them worse (val writers' '%' as 9 or 7, '$' as 4)
 NOT_SLASH = 0.5  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
 # (halved, not vetoed: the writer's slant is the median of whole-pixel steps, 0, 14 or 27 degrees,
 # too coarse to call a slash a 1 alone. Val writers' dates: 57% -> 69% read at 0.05 -> 0.5,
@@ -386,10 +388,13 @@ def _spaced(chars: list[Character], gaps: list[float], height: float) -> str:
 
 def _sequence_or(found: Reading, path: list[_Cand], page: Page, line: Line, sequence: SequenceModel) -> Reading:
     """Step 10, not where ink was set aside (the sequence model would see a frame). Digits touch where a
-    component was cut or read whole over WIDE heights; a symbol of cut pieces may be a bit of a digit
-    (a 4's arm as '+'), not a '%' (the sequence model, knowing no symbols, reads its rings as digits)."""
+    component was cut or read whole over WIDE heights. Not where the reader found one of KEPT_SYMBOLS
+    that the sequence model knows, nor a symbol that it does not know (a digits-only model's recipe had
+    none) whole or a '%': one of cut pieces may be a bit of a digit (a 4's arm as '+'), and a model
+    knowing no symbols reads a '%''s rings as digits."""
     touch = any(not p.whole or c.mask_box[3] - c.mask_box[2] > WIDE * line.height for c in path for p in c.parts)
-    symbol = any(ch.char not in DIGITS and (ch.char == "%" or all(p.whole for p in c.parts))
+    symbol = any(ch.char not in DIGITS and ((ch.char in KEPT_SYMBOLS) if ch.char in sequence.alphabet
+                                            else (ch.char == "%" or all(p.whole for p in c.parts)))
                  for ch, c in zip(found.characters, path))
     if line.aside or not touch or symbol:
         return found

@@ -166,6 +166,8 @@ class SequenceConfig:
     touching: int = knob(2, "weight of the touching layout among spaced (1) and tight (1)")
     mnist: int = knob(8_000, "digit strings composed of MNIST training digits (other hands: some 250 people, on paper), "
                          "besides `strings`")
+    separators: float = knob(0.0, "share of the strings written with a number's separators (prices, phone numbers, dates, "
+                                  "times, percentages, decimals: compose's templates), read as themselves; 0: digits only")
     distort: float = knob(0.7, "share of the training strings drawn afresh each epoch by another hand (slant, width, "
                                "baseline, stroke weight: seqtrain.distort)")
     seed: int = knob(0, "random seed for weights and shuffling (the strings: seeds 50000 onwards)")

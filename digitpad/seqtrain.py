@@ -9,10 +9,12 @@ writers' own characters, each also drawn once in a hand style (``handstyles``): 
 touching twice as often as spaced or tight (``SequenceConfig.touching``), every colour scheme.
 A share of the strings (``SequenceConfig.letters``) hold the writers' own letters, alone or
 among the digits, each labelled OTHER ("?"): the model learns to say "no digit" rather than
-read a letter as the nearest digit. More hands than the 27 train writers': strings of MNIST
-training digits (``SequenceConfig.mnist``, ``_mnist_compose``), and every epoch most strings
-drawn afresh, leaned, wider or narrower, on a waving baseline, lighter or heavier, up to a
-marker's strokes (``distort``).
+read a letter as the nearest digit. With ``SequenceConfig.separators``, a share of the strings
+are prices, phone numbers, dates and times, their separators read as themselves (a hand that
+never wrote a simple one is given drawn ones: ``with_drawn_separators``). More hands than the
+27 train writers': strings of MNIST training digits (``SequenceConfig.mnist``,
+``_mnist_compose``), and every epoch most strings drawn afresh, leaned, wider or narrower, on a
+waving baseline, lighter or heavier, up to a marker's strokes (``distort``).
 Each string goes through the reader's own ink map (``segment.ink_page``) and ``sequence.view``,
 exactly as served. After each epoch it reads strings of the VAL writers (printed: they choose
 nothing here; the rule that uses the model, in ``numbers``, is chosen on them). The export
@@ -35,7 +37,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from . import compose, engines
+from . import compose, engines, synthsymbols
 from .artifact import write_atomically
 from .card import sequence_card
 from .charset import DIGITS
@@ -48,11 +50,14 @@ from .recipe import SequenceConfig
 from .segment import ink_page
 from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
 
-VERSION = "seqnet-1.3"
+VERSION = "seqnet-1.4"
 TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' seeds (train, val writers'; MNIST's)
 PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
 
 ALPHABET = DIGITS + OTHER  # the classes; CTC's blank is the last
+SEPARATOR_ALPHABET = DIGITS + compose.SEPARATORS + OTHER  # with SequenceConfig.separators: a number's separators too
+SEPARATOR_TEMPLATES = tuple(t for t in compose.TEMPLATES if t not in compose.DIGIT_TEMPLATES)  # prices, dates, ...
+DRAWN_SEPARATORS = 3  # drawn copies of each of synthsymbols.SIMPLE given to a train hand that never wrote it
 Item = tuple[np.ndarray, str]  # (HEIGHT, w) float32 view, its characters (a letter: OTHER)
 
 
@@ -104,21 +109,47 @@ def _layouts(touching: int) -> list[str]:
     return ["spaced", "tight"] + ["touching"] * touching
 
 
-def _compose(seeds: range, hands: list[compose.Hand], touching: int, letters: float) -> list[Item]:
+def alphabet(separators: float) -> str:
+    """The classes of a model whose recipe has ``separators`` (``SequenceConfig.separators``)."""
+    return SEPARATOR_ALPHABET if separators else ALPHABET
+
+
+def _compose(seeds: range, hands: list[compose.Hand], touching: int, letters: float,
+             separators: float = 0.0) -> list[Item]:
     layouts = _layouts(touching)
+    known = alphabet(separators)[:-1]  # what a string's characters are read as (anything else: OTHER)
     engine = engines.default()
     out = []
     for seed in seeds:
         r = random.Random(seed)
+        # (no draw without separators: a digits-only recipe composes the strings it always did)
+        templates = SEPARATOR_TEMPLATES if separators and r.random() < separators else compose.DIGIT_TEMPLATES
         text = None
         while not text:
             hand = r.choice(hands)
-            text = compose.random_text(r, hand, r.choice(compose.DIGIT_TEMPLATES))
+            text = compose.random_text(r, hand, r.choice(templates))
         if hand.letters and r.random() < letters:
             text = _with_letters(r, hand, text.replace(" ", ""))
         s = compose.compose(hand, text, r.choice(layouts), r.choice(list(compose.SCHEMES)), seed=seed)
         if (x := _view_of(s.image, engine)) is not None:
-            out.append((x, "".join(c if c in DIGITS else OTHER for c in text if c != " ")))
+            out.append((x, "".join(c if c in known else OTHER for c in text if c != " ")))
+    return out
+
+
+def with_drawn_separators(hands: list[compose.Hand], seed: int = 0) -> list[compose.Hand]:
+    """Each hand with DRAWN_SEPARATORS pen-drawn copies (``synthsymbols.simple_record``) of each
+    separator of synthsymbols.SIMPLE it never wrote: few writers wrote any (5 of the 27 train
+    writers a '-'), and a separator's shape is simple enough to draw. '$' and '%' are left to
+    the writers who wrote them (a string needing one goes to such a hand)."""
+    out = []
+    for k, hand in enumerate(hands):
+        chars = dict(hand.chars)
+        for label in synthsymbols.SIMPLE:
+            if label not in chars:
+                chars[label] = [[np.asarray(st, np.float64).reshape(-1, 2) for st in
+                                 synthsymbols.simple_record(label, seed, k * DRAWN_SEPARATORS + i)["strokes"]]
+                                for i in range(DRAWN_SEPARATORS)]
+        out.append(compose.Hand(hand.writer, chars, hand.letters))
     return out
 
 
@@ -170,10 +201,11 @@ def _pooled(work: Callable[..., list[Item]], n: int, seed: int, jobs: int, *args
         return [x for p in parts for x in p]
 
 
-def strings(hands: list[compose.Hand], n: int, seed: int, touching: int, jobs: int, letters: float = 0.0) -> list[Item]:
+def strings(hands: list[compose.Hand], n: int, seed: int, touching: int, jobs: int, letters: float = 0.0,
+            separators: float = 0.0) -> list[Item]:
     """``n`` composed strings of ``hands`` (seeds ``seed``.. ``seed + n``; a share ``letters`` with
-    the writer's letters) as the network's views."""
-    return _pooled(_compose, n, seed, jobs, hands, touching, letters)
+    the writer's letters, a share ``separators`` with a number's separators) as the network's views."""
+    return _pooled(_compose, n, seed, jobs, hands, touching, letters, separators)
 
 
 def mnist_strings(images: np.ndarray, labels: np.ndarray, n: int, seed: int, touching: int, jobs: int) -> list[Item]:
@@ -209,14 +241,14 @@ def distort(x: np.ndarray, r: random.Random) -> np.ndarray:
     return out[0, 0].numpy().clip(0, 1)
 
 
-def batch(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Views padded to one width (a multiple of STRIDE) -> (x (B, 1, HEIGHT, W), targets, their
-    lengths, each view's frames)."""
+def batch(items: list[Item], classes: str = ALPHABET) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Views padded to one width (a multiple of STRIDE) -> (x (B, 1, HEIGHT, W), targets (indices
+    into ``classes``), their lengths, each view's frames)."""
     w = -(-max(x.shape[1] for x, _ in items) // STRIDE) * STRIDE
     xs = np.zeros((len(items), 1, HEIGHT, w), np.float32)
     for i, (x, _) in enumerate(items):
         xs[i, 0, :, : x.shape[1]] = x
-    targets = torch.tensor([ALPHABET.index(c) for _, t in items for c in t], dtype=torch.long)
+    targets = torch.tensor([classes.index(c) for _, t in items for c in t], dtype=torch.long)
     lens = torch.tensor([len(t) for _, t in items], dtype=torch.long)
     frames = torch.tensor([max(1, -(-x.shape[1] // STRIDE)) for x, _ in items], dtype=torch.long)
     return torch.from_numpy(xs), targets, lens, frames
@@ -236,19 +268,23 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
         torch.set_num_threads(cfg.threads)
     jobs = cfg.jobs or os.cpu_count() or 1
     t0 = time.time()
-    data = strings(train_hands, cfg.strings, TRAIN_SEED, cfg.touching, jobs, cfg.letters)
+    classes = alphabet(cfg.separators)
+    if cfg.separators:
+        train_hands = with_drawn_separators(train_hands, cfg.seed)
+    data = strings(train_hands, cfg.strings, TRAIN_SEED, cfg.touching, jobs, cfg.letters, cfg.separators)
     drawn_mnist = mnist_strings(*mnist, cfg.mnist, MNIST_SEED, cfg.touching, jobs) if cfg.mnist else []
     data += drawn_mnist
-    val = strings(val_hands, cfg.val_strings, VAL_SEED, 1, jobs) if val_hands and cfg.val_strings else []
+    val = strings(val_hands, cfg.val_strings, VAL_SEED, 1, jobs, 0.0, cfg.separators) \
+        if val_hands and cfg.val_strings else []
     log(f"{len(data):,} training strings of {len(train_hands)} train writers' hands"
         f"{' and MNIST' if cfg.mnist else ''}, {len(val)} val strings "
         f"({time.time() - t0:.0f} s)")
-    model = CRNN()
+    model = CRNN(len(classes) + 1)
     opt = torch.optim.Adam(model.parameters(), cfg.lr / 2)
     order = sorted(range(len(data)), key=lambda i: data[i][0].shape[1])  # similar widths share a batch
     chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(chunks))
-    ctc = nn.CTCLoss(blank=len(ALPHABET), zero_infinity=True)
+    ctc = nn.CTCLoss(blank=len(classes), zero_infinity=True)
     rng, hands = random.Random(cfg.seed), random.Random(cfg.seed + 1)
 
     def drawn(i: int) -> Item:
@@ -258,19 +294,21 @@ def train(cfg: SequenceConfig, train_hands: list[compose.Hand], val_hands: list[
     history = []
     for epoch in range(cfg.epochs):
         rng.shuffle(chunks)
-        total = one_epoch(model, (batch([drawn(i) for i in idx]) for idx in chunks), ctc, opt, sched)
-        row = {"epoch": epoch + 1, "loss": round(total / len(data), 4), "val_exact": exact(model, val)}
+        total = one_epoch(model, (batch([drawn(i) for i in idx], classes) for idx in chunks), ctc, opt, sched)
+        row = {"epoch": epoch + 1, "loss": round(total / len(data), 4), "val_exact": exact(model, val, classes)}
         history.append(row)
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.3f}, val writers' strings exact "
             f"{row['val_exact']:.1%} ({time.time() - t0:.0f} s)")
     m = machine_info()
-    meta = {"kind": KIND, "version": VERSION, "alphabet": ALPHABET, "recipe": cfg.to_dict(), "history": history,
+    meta = {"kind": KIND, "version": VERSION, "alphabet": classes, "recipe": cfg.to_dict(), "history": history,
             "parameters": count_parameters(model), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "training_time": f"{(time.time() - t0) / 60:.1f} min on {m['processor']} ({m['cpus']} threads, "
                              f"torch {m['torch']})", "machine": m,
-            "trained_on": f"{len(data) - len(drawn_mnist):,} digit strings composed of {len(train_hands)} train "
-                          f"writers' pendigits and UNIPEN characters (split by writer; "
-                          f"{sum(OTHER in t for _, t in data):,} with their letters)"
+            "trained_on": f"{len(data) - len(drawn_mnist):,} {'' if cfg.separators else 'digit '}strings composed of "
+                          f"{len(train_hands)} train writers' pendigits and UNIPEN characters (split by writer; "
+                          f"{sum(OTHER in t for _, t in data):,} with their letters"
+                          + (f", {sum(any(c in compose.SEPARATORS for c in t) for _, t in data):,} with a number's "
+                             f"separators, drawn where a writer never wrote one" if cfg.separators else "") + ")"
                           + (f" and {len(drawn_mnist):,} of MNIST training digits" if drawn_mnist else "")}
     meta = export(model, meta, out, [x for x, _ in (val or data)[:50]])
     write_atomically(card_path(out), sequence_card(meta).encode())
@@ -300,8 +338,8 @@ def one_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, ...]], ctc
     return total
 
 
-def exact(model: CRNN, items: list[Item]) -> float:
-    """Share of ``items`` whose best path is exactly their digits, each read alone (as served: in a
+def exact(model: CRNN, items: list[Item], classes: str = ALPHABET) -> float:
+    """Share of ``items`` whose best path is exactly their characters, each read alone (as served: in a
     batch, the shorter ones' padding would reach the bidirectional GRU)."""
     if not items:
         return float("nan")
@@ -309,8 +347,8 @@ def exact(model: CRNN, items: list[Item]) -> float:
     right = 0
     with torch.no_grad():
         for x, t in items:
-            p = model(batch([(x, t)])[0])[:, 0].exp().numpy()  # (T, classes)
-            right += "".join(e.char for e in best_path(p, ALPHABET)) == t
+            p = model(batch([(x, t)], classes)[0])[:, 0].exp().numpy()  # (T, classes)
+            right += "".join(e.char for e in best_path(p, classes)) == t
     return right / len(items)
 
 
@@ -322,7 +360,7 @@ def export(model: CRNN, meta: dict, path: str, parity_views: list[np.ndarray]) -
     model = model.eval()
     full = {**meta, "input": {"name": "image", "height": HEIGHT, "stride": STRIDE,
                               "content": "sequence.view: the page's soft ink in [0, 1], HEIGHT rows"},
-            "output": {"name": "logp", "shape": ["T", 1, len(ALPHABET) + 1], "blank": len(ALPHABET)}}
+            "output": {"name": "logp", "shape": ["T", 1, len(meta["alphabet"]) + 1], "blank": len(meta["alphabet"])}}
     buf = io.BytesIO()
     torch.onnx.export(model, (torch.zeros(1, 1, HEIGHT, 64),), buf, input_names=["image"], output_names=["logp"],
                       dynamic_axes={"image": {3: "W"}, "logp": {0: "T"}}, opset_version=OPSET, dynamo=False)

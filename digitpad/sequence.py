@@ -1,5 +1,5 @@
-"""The sequence model: a whole run of digits read at once (a CRNN + CTC), for the numbers whose
-touching digits the reader's cuts cannot separate.
+"""The sequence model: a whole run of digits (and separators, for a model trained with them) read
+at once (a CRNN + CTC), for the numbers whose touching digits the reader's cuts cannot separate.
 
     model = SequenceModel()                   # the shipped digitpad/models/sequence.onnx
     x = view(page)                            # a segment.Page -> (HEIGHT, w) float32, or None
@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from .artifact import sequence_model_path
-from .charset import DIGITS
 from .errors import ModelError
 from .fit28 import bbox, resample_area
 from .numberresult import Character, Reading, file_box
@@ -147,13 +146,14 @@ def _cut(cols: np.ndarray, a: Emitted, b: Emitted) -> float:
 
 
 def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | None:
-    """The page read by the sequence model as a Reading of digits (None: no ink, nothing read, or
-    some of it no digit: OTHER). Each character's columns run from its cut with the previous
+    """The page read by the sequence model as a Reading of the characters of its alphabet: digits,
+    and a number's separators where its recipe had them (None: no ink, nothing read, or some of
+    it no number's character: OTHER). Each character's columns run from its cut with the previous
     character to its cut with the next (``_cut``); its box is the page's ink in them; its
     ``other`` the share of OTHER in its best frame."""
     v = view(page)
     chars = model.read(v) if v is not None else []
-    if not chars or any(e.char not in DIGITS for e in chars):
+    if not chars or any(e.char == OTHER for e in chars):
         return None
     h, w = page.mask.shape
     cols = v.x.sum(0)  # (w,) ink per view column (0: no ink at all)
@@ -170,7 +170,8 @@ def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | Non
         img = finish(page.ink[by0:by1, bx0:bx1], page.noise, page.engine)
         probs = dict(zip(model.alphabet, e.probs[:-1].tolist()))  # (the blank's share out)
         total = sum(probs.values()) or 1.0
-        scores = {ch: probs[ch] / (total - probs.get(OTHER, 0.0)) for ch in DIGITS}  # the ten bars
+        # every character's share but OTHER's (a digits-only model's: the ten bars)
+        scores = {ch: q / (total - probs.get(OTHER, 0.0)) for ch, q in probs.items() if ch != OTHER}
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         out.append(Character(e.char, e.confidence, file_box(page, by0, by1, bx0, bx1), [kv for kv in ranked if kv[0] != e.char][:3],
                              img if img is not None else np.zeros((28, 28), np.uint8), scores,

@@ -348,3 +348,38 @@ def test_sequence_distort_draws_a_view_again_without_losing_its_ink():
         drawn.append(y)
     np.testing.assert_array_equal(distort(x, random.Random(7)), drawn[7])
     assert len({y.tobytes() for y in drawn}) == 40
+
+
+def test_sequence_strings_with_separators(tmp_path: Path, pendigits_path: Path, unipen_dir: Path):
+    """``SequenceConfig.separators``: a hand that never wrote a simple separator gets drawn ones
+    (its own drawings kept, no '$' or '%' made up); that share of the strings holds a number's
+    separators, labelled as themselves, the rest digits (and OTHER for letters); the model's
+    alphabet and output say so, and it loads as served. With no separators, no string has one."""
+    from digitpad import compose
+    from digitpad.recipe import SequenceConfig
+    from digitpad.seqtrain import DRAWN_SEPARATORS, SEPARATOR_ALPHABET, alphabet, strings, train, with_drawn_separators
+    from digitpad.sequence import SequenceModel
+
+    hands = compose.load_hands(unipen_dir, pendigits_path, split="train")
+    drawn = with_drawn_separators(hands)
+    assert [h.writer for h in drawn] == [h.writer for h in hands]
+    for old, new in zip(hands, drawn):
+        for ch in "-.,/:()+":
+            assert new.chars[ch] == old.chars[ch] if ch in old.chars else len(new.chars[ch]) == DRAWN_SEPARATORS
+        assert ("$" in new.chars) == ("$" in old.chars) and ("%" in new.chars) == ("%" in old.chars)
+        assert new.letters is old.letters
+    assert any("-" not in h.chars for h in hands)  # (the data has hands to fill)
+
+    assert alphabet(0.0) == "0123456789?" and alphabet(0.3) == SEPARATOR_ALPHABET
+    plain = strings(drawn, 40, 50_000, 2, 1, letters=0.2)
+    assert all(set(t) <= set("0123456789?") for _, t in plain)
+    mixed = strings(drawn, 40, 50_000, 2, 1, letters=0.2, separators=0.5)
+    with_seps = [t for _, t in mixed if set(t) & set(compose.SEPARATORS)]
+    assert 8 <= len(with_seps) <= 32 and all(set(t) <= set(SEPARATOR_ALPHABET) for _, t in mixed)
+
+    out = tmp_path / "seq.onnx"
+    meta = train(SequenceConfig(strings=24, mnist=0, epochs=1, val_strings=4, separators=0.5, jobs=1), hands, [],
+                 str(out), log=lambda line: None)
+    model = SequenceModel(out)
+    assert model.alphabet == SEPARATOR_ALPHABET and meta["output"]["blank"] == len(SEPARATOR_ALPHABET)
+    assert "with a number's separators" in meta["trained_on"] and meta["recipe"]["separators"] == 0.5

@@ -284,11 +284,13 @@ function spaced(chars, gaps, height) {
 /** numbers._sequence_or (step 10): digits that touch (the reader cut a component, or read one
  *  over WIDE line heights as one character) read again by the sequence model; its reading is kept
  *  when more confident. Not where ink was set aside (the sequence model would see a frame), nor
- *  where a symbol is whole or a '%' (a symbol of cut pieces may be a bit of a digit). */
+ *  where the reader found one of KEPT_SYMBOLS that the sequence model knows, nor a symbol that it
+ *  does not know whole or a '%' (a symbol of cut pieces may be a bit of a digit). */
 async function sequenceOr(found, path, page, line, sequence) {
   const touch = path.some((c) => c.parts.some((p) => !p.whole || c.maskBox[3] - c.maskBox[2] > P.numbers.WIDE * line.height));
   const symbol = found.characters.some((ch, k) => !P.charset.DIGITS.includes(ch.char)
-    && (ch.char === "%" || path[k].parts.every((p) => p.whole)));
+    && (sequence.alphabet.includes(ch.char) ? P.numbers.KEPT_SYMBOLS.includes(ch.char)
+      : ch.char === "%" || path[k].parts.every((p) => p.whole)));
   if (line.aside || !touch || symbol) return found;
   const seq = await readSequence(page, line, sequence);
   if (seq === null || seq.confidence <= found.confidence) return found;

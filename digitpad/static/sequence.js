@@ -102,13 +102,14 @@ export class SequenceModel {
   }
 }
 
-/** sequence.read_sequence: the page read by the sequence model as digits, in numbers.js's
- *  reading shape ({text, characters, confidence, candidates, aside}), or null (no ink, nothing
- *  read, some of it no digit (P.sequence.OTHER), or a character over no ink). */
+/** sequence.read_sequence: the page read by the sequence model as the characters of its alphabet
+ *  (digits, and a number's separators where its recipe had them), in numbers.js's reading shape
+ *  ({text, characters, confidence, candidates, aside}), or null (no ink, nothing read, some of it
+ *  no number's character (P.sequence.OTHER), or a character over no ink). */
 export async function readSequence(page, line, model) {
   const v = view(page);
   const chars = v !== null ? await model.read(v) : [];
-  if (!chars.length || chars.some((e) => !P.charset.DIGITS.includes(e.char))) return null;
+  if (!chars.length || chars.some((e) => e.char === P.sequence.OTHER)) return null;
   const { h, w } = page;
   const cols = new Float64Array(v.w);   // ink per view column (0: no ink at all)
   for (let y = 0; y < P.sequence.HEIGHT; y++) for (let c = 0; c < v.w; c++) cols[c] += v.x[y * v.w + c];
@@ -142,12 +143,13 @@ export async function readSequence(page, line, model) {
     const ink = new Float64Array(ch * cw);   // (ch, cw) the page's ink in the box
     for (let y = 0; y < ch; y++) ink.set(page.ink.subarray((by0 + y) * w + bx0, (by0 + y) * w + bx1), y * cw);
     const res = finish(ink, ch, cw, page.noise, P.preprocess.MIN_INK_PIXELS, false);
-    // the best frame's probabilities of the characters (the blank's share out); the ten bars are
-    // the digits' (OTHER's share out too), `other` is OTHER's share
+    // the best frame's probabilities of the characters (the blank's share out); the scores are
+    // every character's but OTHER's, with OTHER's share out too (a digits-only model's: the ten
+    // bars), `other` is OTHER's share
     const raw = [...model.alphabet].map((a, i) => [a, e.probs[i]]);
     const total = raw.reduce((sum, [, q]) => sum + q, 0) || 1.0;
     const pOther = raw.find(([a]) => a === P.sequence.OTHER)?.[1] ?? 0.0;
-    const scores = new Map(raw.filter(([a]) => P.charset.DIGITS.includes(a)).map(([a, q]) => [a, q / (total - pOther)]));
+    const scores = new Map(raw.filter(([a]) => a !== P.sequence.OTHER).map(([a, q]) => [a, q / (total - pOther)]));
     const ranked = [...scores].sort((x, y) => y[1] - x[1]);   // (stable, as Python's sorted)
     const s = page.scale, [ox, oy] = page.origin;
     out.push({
