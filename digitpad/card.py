@@ -198,7 +198,7 @@ def sequence_card(meta: dict) -> str:
         f"# digitpad sequence model card: `{meta['version']}`",
         "",
         "A CRNN + CTC (`digitpad.sequence`): " + (f"{meta['parameters']:,} parameters. " if "parameters" in meta else "")
-        + f"It reads a run of {'digits' if set(meta['alphabet']) <= set('0123456789?') else 'digits and separators'} "
+        + f"It reads a run of {'digits and separators' if r.get('separators') else 'digits'} "
         f"({meta['alphabet']}) whole from the number reader's view of the ink, "
         f"{meta['input']['height']} rows high, one output frame per {meta['input']['stride']} columns. The number "
         "reader asks it where digits touch (`numbers` step 10).",

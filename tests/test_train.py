@@ -383,3 +383,4 @@ def test_sequence_strings_with_separators(tmp_path: Path, pendigits_path: Path, 
     model = SequenceModel(out)
     assert model.alphabet == SEPARATOR_ALPHABET and meta["output"]["blank"] == len(SEPARATOR_ALPHABET)
     assert "with a number's separators" in meta["trained_on"] and meta["recipe"]["separators"] == 0.5
+    assert "reads a run of digits and separators" in (tmp_path / "SEQ_CARD.md").read_text()
