@@ -37,9 +37,10 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     slashes alike; a '%' at its end.
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
-10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones):
-    digits that touch (cut, or one over WIDE line heights) are read by it too, the more confident
-    string kept.
+10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones;
+    separators too if it was trained with them): digits that touch (cut, or one over WIDE line
+    heights) are read by it too, the more confident string kept; not where the reader found a
+    symbol the model does not read, nor one of KEPT_SYMBOLS.
 
 The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): a
 10-digit model (symbols from geometry alone) or one with symbols and ``other``.
@@ -122,26 +123,13 @@ class _Cand:
 # ------------------------------------------------------------------------------ 6. candidates
 
 
-def _paint(pieces: list[Piece], box: tuple[int, int, int, int]) -> np.ndarray:
-    """The pieces' runs as a (y1 - y0, x1 - x0) bool mask of ``box``."""
-    return runs.paint(*_runs(pieces), box)
-
-
-def _runs(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (row, start, end) runs of all the pieces, one after another."""
-    if len(pieces) == 1:
-        return pieces[0].row, pieces[0].start, pieces[0].end
-    return (np.concatenate([p.row for p in pieces]), np.concatenate([p.start for p in pieces]),
-            np.concatenate([p.end for p in pieces]))
-
-
 def _image(page: Page, parts: list[Piece]) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
     """Step 6: one candidate's 28x28 and its ink box (working px)."""
     y0, y1 = min(p.y0 for p in parts), max(p.y1 for p in parts)
     x0, x1 = min(p.x0 for p in parts), max(p.x1 for p in parts)
     h, w = page.mask.shape
     box = (max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1))
-    ink = page.engine.candidate_ink(page.mask, page.ink, box, *_runs(parts))
+    ink = page.engine.candidate_ink(page.mask, page.ink, box, *runs.joined(parts))
     return finish(ink, page.noise, page.engine), (y0, y1, x0, x1)
 
 

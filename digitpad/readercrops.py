@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import charset, compose, numbers
+from . import charset, compose, numbers, runs
 from .artifact import write_atomically
 from .corpus import data_fingerprints
 from .cuts import cut
@@ -122,7 +122,7 @@ def crops_of(s: compose.Sample) -> tuple[list[np.ndarray], list[int]]:
         y0, y1, x0, x1 = c.mask_box
         if c.image is None or (y1 - y0) < numbers.TALL * line.height:
             continue  # tall ones only, as the verifier's fit: small marks are weighed by their geometry too (numbers.MARKS)
-        k, purity, cover = owner(own[y0:y1, x0:x1][numbers._paint(c.parts, c.mask_box)], total)
+        k, purity, cover = owner(own[y0:y1, x0:x1][runs.paint(*runs.joined(c.parts), c.mask_box)], total)
         if k < 0:
             continue
         cls = charset.training_class(chars[k]) if purity >= PURITY and cover >= COVER else None

@@ -4,6 +4,7 @@
     a, b = run_edges(row, start, end)          # the pairs of touching runs
     comp, k = label_runs(len(row), a, b)       # each run's component 0..k-1, by first run
     ink = candidate_ink(mask, ink_map, box, row, start, end)   # one candidate character's ink (step 6)
+    row, start, end = joined(pieces)           # several pieces' runs as one set; paint(...) as a mask
 
 ``label_runs`` and ``candidate_ink`` here are the numpy references; ``engines`` also has them
 in C (the same labels, the same float64 values bit for bit).
@@ -11,7 +12,18 @@ in C (the same labels, the same float64 values bit for bit).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import numpy as np
+
+
+class Runs(Protocol):
+    """Anything made of runs (a ``segment.Piece``): (n,) int64 rows, first columns, ends."""
+
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
 
 
 def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,6 +73,14 @@ def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
         lab = new
     roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
     return comp, len(roots)
+
+
+def joined(pieces: Sequence[Runs]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, start, end) runs of several pieces (``segment.Piece``s), one after another."""
+    if len(pieces) == 1:
+        return pieces[0].row, pieces[0].start, pieces[0].end
+    return (np.concatenate([p.row for p in pieces]), np.concatenate([p.start for p in pieces]),
+            np.concatenate([p.end for p in pieces]))
 
 
 def paint(row: np.ndarray, start: np.ndarray, end: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -49,6 +49,7 @@ from .model import count_parameters
 from .recipe import SequenceConfig
 from .segment import ink_page
 from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
+from .strokes import as_arrays
 
 VERSION = "seqnet-1.4"
 TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' seeds (train, val writers'; MNIST's)
@@ -146,8 +147,7 @@ def with_drawn_separators(hands: list[compose.Hand], seed: int = 0) -> list[comp
         chars = dict(hand.chars)
         for label in synthsymbols.SIMPLE:
             if label not in chars:
-                chars[label] = [[np.asarray(st, np.float64).reshape(-1, 2) for st in
-                                 synthsymbols.simple_record(label, seed, k * DRAWN_SEPARATORS + i)["strokes"]]
+                chars[label] = [as_arrays(synthsymbols.simple_record(label, seed, k * DRAWN_SEPARATORS + i))
                                 for i in range(DRAWN_SEPARATORS)]
         out.append(compose.Hand(hand.writer, chars, hand.letters))
     return out

@@ -20,7 +20,7 @@ import { readSequence } from "./sequence.js";
 
 // ------------------------------------------------------------------ 6. candidates
 
-/** numbers._paint: the pieces' runs as a 0/1 mask of box [y0, y1, x0, x1]. */
+/** runs.paint(*runs.joined(pieces), box): the pieces' runs as a 0/1 mask of box [y0, y1, x0, x1]. */
 function paint(pieces, [y0, y1, x0, x1]) {
   const w = x1 - x0, m = new Uint8Array((y1 - y0) * w);
   for (const p of pieces) {
