@@ -51,7 +51,7 @@ from digitpad.engines import default as default_engine
 from digitpad.numberreading import NumberReader, number_reader_for
 from digitpad.predict import Predictor
 from digitpad.reading import reader_for
-from digitpad.runs import grow, label_runs, run_edges, runs_of
+from digitpad.runs import grow, joined, label_runs, paint, run_edges, runs_of
 from digitpad.segment import components, finish, ink_page
 from digitpad.settings import Settings
 
@@ -105,7 +105,7 @@ def baseline(img: Decoded, model: Predictor) -> str:
     images = []
     for g in sorted(groups, key=lambda g: min(p.x0 for p in g)):
         box = (min(p.y0 for p in g), max(p.y1 for p in g), min(p.x0 for p in g), max(p.x1 for p in g))
-        mine = numbers._paint(g, box)
+        mine = paint(*joined(g), box)
         img28 = finish(page.ink[box[0]:box[1], box[2]:box[3]] * grow(mine), page.noise, page.engine)
         if img28 is not None:
             images.append(img28)

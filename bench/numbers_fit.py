@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from digitpad import compose, numbers, verifier
+from digitpad import compose, numbers, runs, verifier
 from digitpad.decode import decode
 from digitpad.predict import Predictor
 from digitpad.readercrops import COVER, PURITY, SCHEMES, owner, truth_view
@@ -61,7 +61,7 @@ def candidate_rows(sample: compose.Sample, model: Predictor) -> tuple[list[np.nd
         if c.feats is None:
             continue
         y0, y1, x0, x1 = c.mask_box
-        k, purity, cover = owner(own[y0:y1, x0:x1][numbers._paint(pieces[c.i:c.j], c.mask_box)], total)
+        k, purity, cover = owner(own[y0:y1, x0:x1][runs.paint(*runs.joined(pieces[c.i:c.j]), c.mask_box)], total)
         feats.append(c.feats)
         labels.append(int(k >= 0 and purity >= PURITY and cover >= COVER))
     return feats, labels

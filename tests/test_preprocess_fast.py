@@ -336,7 +336,7 @@ def test_candidate_ink_matches_numpy(unipen_dir: Path, pendigits_path: Path):
             y0, y1 = min(p.y0 for p in parts) - 1, max(p.y1 for p in parts) + 1
             x0, x1 = min(p.x0 for p in parts) - 1, max(p.x1 for p in parts) + 1
             box = (max(0, y0), min(page.mask.shape[0], y1), max(0, x0), min(page.mask.shape[1], x1))
-            cases.append((page.mask, page.ink, box, *numbers._runs(parts)))
+            cases.append((page.mask, page.ink, box, *runs.joined(parts)))
     assert made > 20
     for mask, ink, box, row, start, end in cases:
         want = runs.candidate_ink(mask, ink, box, row, start, end)
