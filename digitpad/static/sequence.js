@@ -115,10 +115,13 @@ export async function readSequence(page, line, model) {
   for (let y = 0; y < P.sequence.HEIGHT; y++) for (let c = 0; c < v.w; c++) cols[c] += v.x[y * v.w + c];
   const edges = [0.0];   // view columns: where neighbours part (sequence._cut)
   for (let k = 1; k < chars.length; k++) {
-    // the first column with no ink from the first's last frame to the second's first, else midway
+    // the first column with no ink after ink from the first's last frame to the second's first,
+    // else midway (the view's blank margin before a first character is not its gap)
     const lo = chars[k - 1].t1 * P.sequence.STRIDE, hi = Math.min(v.w, (chars[k].t0 + 1) * P.sequence.STRIDE);
+    let start = lo;
+    while (start < hi && cols[start] === 0) start++;
     let gap = -1;
-    for (let c = lo; c < hi && gap < 0; c++) if (cols[c] === 0) gap = c;
+    for (let c = start; c < hi && gap < 0; c++) if (cols[c] === 0) gap = c;
     edges.push(gap >= 0 ? gap + 0.5 : (chars[k - 1].t1 + chars[k].t0 + 1) / 2 * P.sequence.STRIDE);
   }
   edges.push(Infinity);
@@ -127,7 +130,7 @@ export async function readSequence(page, line, model) {
     const e = chars[k], c0 = edges[k], c1 = edges[k + 1];
     // view column c -> working column x0 - pad + c / scaleX
     const a = Math.max(0, Math.floor(v.x0 - v.pad + c0 / v.scaleX));
-    const b = c1 === Infinity ? w : Math.min(w, Math.ceil(v.x0 - v.pad + c1 / v.scaleX));
+    const b = c1 === Infinity ? w : Math.max(a, Math.min(w, Math.ceil(v.x0 - v.pad + c1 / v.scaleX)));
     let bx0 = w, bx1 = -1, by0 = h, by1 = -1;   // the ink in columns a..b-1
     for (let y = 0; y < h; y++) {
       for (let x = a; x < b; x++) {
