@@ -135,17 +135,16 @@ def best_path(p: np.ndarray, alphabet: str) -> list[Emitted]:
 
 
 def _cut(cols: np.ndarray, a: Emitted, b: Emitted) -> float:
-    """Where neighbours ``a`` and ``b`` part, in view columns: the first column with no ink after
-    ink, from a's last frame to b's first (both included), else the midpoint between their frames.
-    CTC emits a character anywhere over it, often at an edge, so the midpoint can fall inside a
+    """Where neighbours ``a`` and ``b`` part, in view columns: the first column with no ink from
+    a's last frame to b's first (both included), else the midpoint between their frames. CTC
+    emits a character anywhere over it, often at an edge, so the midpoint can fall inside a
     character that has a gap after it (a 5's tail given to the 1 after it); touching ones have
-    no such gap, and there the midpoint parts them best. (A first character emitted over the
-    view's blank margin has no ink before its frame: the margin is not its gap.)"""
-    lo, hi = a.t1 * STRIDE, min(len(cols), (b.t0 + 1) * STRIDE)
-    inked = np.flatnonzero(cols[lo:hi] > 0)
-    start = lo + int(inked[0]) if len(inked) else hi
-    empty = np.flatnonzero(cols[start:hi] == 0)
-    return start + int(empty[0]) + 0.5 if len(empty) else (a.t1 + b.t0 + 1) / 2 * STRIDE
+    no such gap, and there the midpoint parts them best. The view's blank left margin is no gap
+    (CTC may emit a first character over it)."""
+    first = int(np.argmax(cols > 0)) if cols.any() else len(cols)  # where the margin ends
+    lo, hi = max(a.t1 * STRIDE, first), min(len(cols), (b.t0 + 1) * STRIDE)
+    empty = np.flatnonzero(cols[lo:hi] == 0)
+    return lo + int(empty[0]) + 0.5 if len(empty) else (a.t1 + b.t0 + 1) / 2 * STRIDE
 
 
 def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | None:

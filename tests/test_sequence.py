@@ -98,14 +98,21 @@ def test_best_path_merges_repeats_and_drops_blanks():
     assert best_path(np.eye(11)[[blank] * 4], alphabet) == []
 
 
-def test_neighbours_part_at_the_gap_after_ink_not_in_the_margin():
-    """CTC may emit a first character over the view's blank margin (frame 0): the cut is then the
-    first gap after ink (its 28x28 and box its own ink), not the margin; touching, the midpoint."""
+def _emitted(ch: str, t: int) -> Emitted:
+    return Emitted(ch, 1.0, t, t, np.zeros(12))
+
+
+def test_neighbours_part_at_their_gap_never_in_the_margin():
+    """CTC may emit a first character over the view's blank left margin (frame 0): the cut is then
+    the gap after its ink (its box and 28x28 its own ink), not the margin; touching, the midpoint;
+    a last frame over the gap itself parts there."""
     cols = np.array([0.0] * 3 + [1.0] * 10 + [0.0] + [1.0] * 10 + [0.0] * 3)  # margin, '1', gap, '9', margin
-    one, nine = (Emitted(ch, 1.0, t, t, np.zeros(12)) for ch, t in (("1", 0), ("9", 3)))
-    assert sequence_module._cut(cols, one, nine) == 13.5
-    cols[13] = 1.0  # touching
-    assert sequence_module._cut(cols, one, nine) == (0 + 3 + 1) / 2 * STRIDE
+    assert sequence_module._cut(cols, _emitted("1", 0), _emitted("9", 3)) == 13.5
+    touching = cols.copy()
+    touching[13] = 1.0
+    assert sequence_module._cut(touching, _emitted("1", 0), _emitted("9", 3)) == (0 + 3 + 1) / 2 * STRIDE
+    cols = np.array([0.0] * 3 + [1.0] * 9 + [0.0] * 4 + [1.0] * 10 + [0.0] * 3)  # gap at columns 12-15
+    assert sequence_module._cut(cols, _emitted("1", 3), _emitted("9", 5)) == 12.5  # (frame 3: columns 12-15)
 
 
 def test_a_digit_model_or_a_missing_file_is_no_sequence_model(shipped_model: Path, tmp_path: Path):

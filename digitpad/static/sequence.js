@@ -113,15 +113,15 @@ export async function readSequence(page, line, model) {
   const { h, w } = page;
   const cols = new Float64Array(v.w);   // ink per view column (0: no ink at all)
   for (let y = 0; y < P.sequence.HEIGHT; y++) for (let c = 0; c < v.w; c++) cols[c] += v.x[y * v.w + c];
+  let first = 0;   // where the view's blank left margin ends (no gap: CTC may emit a first character over it)
+  while (first < v.w && cols[first] === 0) first++;
   const edges = [0.0];   // view columns: where neighbours part (sequence._cut)
   for (let k = 1; k < chars.length; k++) {
-    // the first column with no ink after ink from the first's last frame to the second's first,
-    // else midway (the view's blank margin before a first character is not its gap)
-    const lo = chars[k - 1].t1 * P.sequence.STRIDE, hi = Math.min(v.w, (chars[k].t0 + 1) * P.sequence.STRIDE);
-    let start = lo;
-    while (start < hi && cols[start] === 0) start++;
+    // the first column with no ink from the first's last frame to the second's first, else midway
+    const lo = Math.max(chars[k - 1].t1 * P.sequence.STRIDE, first);
+    const hi = Math.min(v.w, (chars[k].t0 + 1) * P.sequence.STRIDE);
     let gap = -1;
-    for (let c = start; c < hi && gap < 0; c++) if (cols[c] === 0) gap = c;
+    for (let c = lo; c < hi && gap < 0; c++) if (cols[c] === 0) gap = c;
     edges.push(gap >= 0 ? gap + 0.5 : (chars[k - 1].t1 + chars[k].t0 + 1) / 2 * P.sequence.STRIDE);
   }
   edges.push(Infinity);
