@@ -40,7 +40,7 @@ from torch import nn
 from . import compose, engines, synthsymbols
 from .artifact import write_atomically
 from .card import sequence_card
-from .charset import DIGITS
+from .charset import DIGITS, NUMBER_ALPHABET
 from .decode import decode
 from .errors import ModelError
 from .export import OPSET, with_metadata
@@ -56,7 +56,7 @@ TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' se
 PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
 
 ALPHABET = DIGITS + OTHER  # the classes; CTC's blank is the last
-SEPARATOR_ALPHABET = DIGITS + compose.SEPARATORS + OTHER  # with SequenceConfig.separators: a number's separators too
+SEPARATOR_ALPHABET = NUMBER_ALPHABET + OTHER  # with SequenceConfig.separators: a number's separators too
 SEPARATOR_TEMPLATES = tuple(t for t in compose.TEMPLATES if t not in compose.DIGIT_TEMPLATES)  # prices, dates, ...
 DRAWN_SEPARATORS = 3  # drawn copies of each of synthsymbols.SIMPLE given to a train hand that never wrote it
 Item = tuple[np.ndarray, str]  # (HEIGHT, w) float32 view, its characters (a letter: OTHER)

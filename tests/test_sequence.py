@@ -167,7 +167,7 @@ def test_step_10_reads_touching_dates_and_phone_numbers_whole(unipen_dir: Path, 
     right_alone = sum(a == s.text for a, s in zip(alone, samples))
     right_both = sum(b == s.text for b, s in zip(both, samples))
     assert right_both >= right_alone + len(samples) // 5, (right_alone, right_both)  # (17 -> 27 of 30 when written; seqnet-1.3: 17)
-    assert any(b == s.text and set(s.text) & set("-/:") and b != a for a, b, s in zip(alone, both, samples))
+    assert any(b == s.text and b != a for a, b, s in zip(alone, both, samples))  # (each has a separator)
 
 
 def test_a_lone_digit_is_never_split(touching, unipen_dir: Path, pendigits_path: Path, model, sequence):
