@@ -42,8 +42,8 @@ from . import charset, handstyles, handwriting
 from .paper import SCHEMES, encode
 from .pendigits import stroke_coverage
 
-DIGITS = "0123456789"
-SEPARATORS = "-.,/:()+$%"
+DIGITS = charset.DIGITS
+SEPARATORS = charset.NUMBER_SYMBOLS  # the characters people write inside numbers
 MARKINGS = ("box", "ring", "underline")  # ink drawn around or under a number, no character of it (``marking``)
 
 # Symbol geometry relative to the digit height H; y up from the baseline, in H units.

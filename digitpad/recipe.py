@@ -157,7 +157,8 @@ def training_recipe(recipe: dict | None) -> dict:
 class SequenceConfig:
     """Every knob of a sequence-model run (digitpad train-sequence; stored in the model as its recipe)."""
 
-    strings: int = knob(20_000, "digit strings composed of the train writers' characters to train on")
+    strings: int = knob(30_000, "strings composed of the train writers' characters to train on (digits, and a "
+                                "`separators` share with a number's separators)")
     epochs: int = knob(14, "epochs")
     batch_size: int = knob(64, "strings per batch (of similar widths)")
     lr: float = knob(2e-3, "peak learning rate of the one-cycle schedule (Adam)")
@@ -166,7 +167,7 @@ class SequenceConfig:
     touching: int = knob(2, "weight of the touching layout among spaced (1) and tight (1)")
     mnist: int = knob(8_000, "digit strings composed of MNIST training digits (other hands: some 250 people, on paper), "
                          "besides `strings`")
-    separators: float = knob(0.0, "share of the strings written with a number's separators (prices, phone numbers, dates, "
+    separators: float = knob(0.33, "share of the strings written with a number's separators (prices, phone numbers, dates, "
                                   "times, percentages, decimals: compose's templates), read as themselves; 0: digits only")
     distort: float = knob(0.7, "share of the training strings drawn afresh each epoch by another hand (slant, width, "
                                "baseline, stroke weight: seqtrain.distort)")

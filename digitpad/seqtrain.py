@@ -51,7 +51,7 @@ from .segment import ink_page
 from .sequence import HEIGHT, KIND, OTHER, STRIDE, SequenceModel, best_path, view
 from .strokes import as_arrays
 
-VERSION = "seqnet-1.4"
+VERSION = "seqnet-1.4"  # what SequenceConfig's defaults train (bump with any change to them)
 TRAIN_SEED, VAL_SEED, MNIST_SEED = 50_000, 90_000, 0  # the composed strings' seeds (train, val writers'; MNIST's)
 PARITY_TOL = 1e-4  # |log-probability| difference allowed between torch and ONNX Runtime
 

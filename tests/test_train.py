@@ -305,6 +305,7 @@ def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_d
     """`digitpad train-sequence` in a cheap configuration: a file that loads as served, saying its
     recipe (pen writers' and MNIST strings), its epochs' figures on val writers' strings and
     torch/ONNX Runtime parity."""
+    from digitpad.recipe import SequenceConfig
     from digitpad.sequence import SequenceModel
 
     out = tmp_path / "seq.onnx"
@@ -318,7 +319,10 @@ def test_train_sequence_cheap_run(tmp_path: Path, pendigits_path: Path, unipen_d
     assert "epoch 2/2" in r.stdout and f"wrote {out}" in r.stdout
     meta = SequenceModel(out).metadata
     assert meta["recipe"]["strings"] == 64 and meta["recipe"]["val_strings"] == 8 and meta["recipe"]["mnist"] == 16
-    assert meta["trained_on"].startswith("64 digit strings") and "and 16 of MNIST training digits" in meta["trained_on"]
+    # the defaults train the shipped recipe: a share of the strings with a number's separators
+    assert meta["recipe"]["separators"] == SequenceConfig().separators > 0
+    assert meta["trained_on"].startswith("64 strings") and "with a number's separators" in meta["trained_on"]
+    assert "and 16 of MNIST training digits" in meta["trained_on"]
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and all(h["loss"] > 0 for h in meta["history"])
     assert meta["parity"]["max_abs_logp_diff"] <= 1e-4 and meta["parity"]["views"] == 8
     card = (tmp_path / "SEQ_CARD.md").read_text()
