@@ -95,6 +95,16 @@ def with_int8_row(card: str, meta: dict) -> str:
     return head + "\n" + row + sep + rest
 
 
+def with_heldout(card: str, meta: dict, quantized: dict) -> str:
+    """``card`` with its held-out section made again from the float ``meta`` and its int8 twin."""
+    section = "\n".join(heldout_section(meta, quantized))
+    head, sep, rest = card.partition("## Held-out writers\n")
+    if not sep or not section:
+        return card
+    _, nxt, tail = rest.partition("\n## ")
+    return head + section + ("\n## " + tail if nxt else "")
+
+
 def _val_sets(d: dict) -> str:
     if "handwriting" in d:
         return (f"{d['mnist_val_images']:,} carved from MNIST's training set + {d['handwriting']['val']['images']:,} "

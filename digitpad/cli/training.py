@@ -3,7 +3,7 @@
     digitpad train [--epochs N --limit N --out DIR --resume --ship] [--pendigits PATH --unipen DIR]
     digitpad ensemble RUN... [--out DIR] [--ship]
     digitpad finetune [--model PATH] [--out DIR] [--epochs N --limit N]
-    digitpad quantize MODEL.onnx [--out MODEL.int8.onnx] [--ship]
+    digitpad quantize MODEL.onnx [--out MODEL.int8.onnx] [--ship] [--pendigits F --unipen D]
     digitpad thresholds MODEL.onnx [--pendigits PATH --unipen DIR] [--write]
     digitpad train-sequence --pendigits PATH --unipen DIR [--out FILE.onnx] [--strings N --epochs N]
 """
@@ -192,8 +192,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     """Torch-free: onnx and ONNX Runtime's quantization tools only."""
-    from ..card import with_int8_row
+    from .. import trainset
+    from ..card import with_heldout, with_int8_row
+    from ..corpus import default_cache_dir
     from ..data import load_split
+    from ..predict import Predictor
     from ..quantize import calibration_sample, quantize
 
     try:
@@ -205,17 +208,24 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         # Only the twin of the shipped float model may ship: the package must not pair unrelated files.
         raise DigitpadError(f"--ship: {args.model} is not the shipped float model ({artifact.float_model_path().name})",
                             hint="ship the float model first (digitpad train --ship), or drop --ship")
+    heldout = None
+    if args.pendigits or args.unipen:  # the corpus's test writers, measured on the new file (as training does)
+        pen, uni = handwriting_paths(args)
+        heldout = trainset.heldout_figures(trainset.heldout_corpus(
+            pendigits_path=pen, unipen_dir=uni, cache_dir=default_cache_dir(), jobs=os.cpu_count() or 1))
     tr_img, _ = load_split("train", s.data_dir)
     te_img, te_lab = load_split("test", s.data_dir)
     out = Path(args.out) if args.out else artifact.int8_path(args.model)
     # Calibration reads training images only: the test set measures the result.
     meta = quantize(args.model, out, calibration_sample(tr_img), te_img, te_lab,
-                    calibration_source="MNIST training images")
+                    calibration_source="MNIST training images", heldout=heldout)
     q = meta["quantization"]
     print(f"model {meta['version']}: test {meta['metrics']['test_accuracy']:.2%} (float "
           f"{q['float_model']['test_accuracy']:.2%}), same digit on {q['argmax_agreement']:.2%} -> {out}")
     if args.ship:  # (checked to be the twin of the shipped float model before quantizing)
         card = with_int8_row(artifact.card_path().read_text(), meta)
+        if heldout is not None:
+            card = with_heldout(card, Predictor(args.model).metadata, meta)
         print(f"shipped to {artifact.ship_int8(out, card)}")
     return 0
 
@@ -341,6 +351,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a float digitpad .onnx model (e.g. runs/latest/model.onnx)")
     p.add_argument("--out", default=None, help="output file (default: MODEL.int8.onnx beside it)")
     p.add_argument("--ship", action="store_true", help="copy the result into the package as the served model")
+    p.add_argument("--pendigits", default=None, metavar="PATH",
+                   help="the pendigits .jsonl.gz: with --unipen, measure the result on the handwriting corpus's "
+                        "test writers (stored in its metadata and card, as training does)")
+    p.add_argument("--unipen", default=None, metavar="DIR", help="the UNIPEN folder (with --pendigits)")
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("thresholds", help="re-choose a model's status thresholds on validation writers, without "
