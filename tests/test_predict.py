@@ -143,11 +143,10 @@ def test_int8_weights_cannot_saturate_a_cpu_without_vnni(predictor: Predictor):
     The first int8 file had full 8-bit weights: on an AVX2 CPU it agreed with its float model on
     99.66% of MNIST's test digits (probabilities up to 0.96 apart), against 99.99% on a VNNI CPU,
     where the test above could not see it."""
-    import onnx
-    from onnx import numpy_helper
+    onnx = pytest.importorskip("onnx")  # the train extra (make test installs it): reads the file's weights
 
     proto = onnx.load(str(predictor.path))
-    weights = [numpy_helper.to_array(t).astype(np.int32) for t in proto.graph.initializer
+    weights = [onnx.numpy_helper.to_array(t).astype(np.int32) for t in proto.graph.initializer
                if t.data_type == onnx.TensorProto.INT8 and len(t.dims) > 1]  # not the zero points (cout,)
     assert sorted(w.ndim for w in weights) == [2] + [4] * 6  # the linear layer and the six convolutions
     assert max(int(np.abs(w).max()) for w in weights) <= 64, "quantize with reduce_range (digitpad quantize)"
