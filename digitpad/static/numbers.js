@@ -283,17 +283,24 @@ function spaced(chars, gaps, height) {
 
 /** numbers._sequence_or (step 10): digits that touch (the reader cut a component, or read one
  *  over WIDE line heights as one character) read again by the sequence model; its reading is kept
- *  when more confident. Not where ink was set aside (the sequence model would see a frame), nor
- *  where the reader found one of KEPT_SYMBOLS that the sequence model knows, nor a symbol that it
- *  does not know whole or a '%' (a symbol of cut pieces may be a bit of a digit). */
+ *  when more confident. Elsewhere the model reads where the reader doubts a character (below
+ *  SEQ_DOUBT) and calls none more likely no character (SEQ_OTHER), kept only when sure
+ *  (SEQ_SURE), more confident and with no character fewer. Not
+ *  where ink was set aside (the sequence model would see a frame), nor where the reader found one
+ *  of KEPT_SYMBOLS that the sequence model knows, nor a symbol that it does not know whole or a '%'
+ *  (a symbol of cut pieces may be a bit of a digit). */
 async function sequenceOr(found, path, page, line, sequence) {
-  const touch = path.some((c) => c.parts.some((p) => !p.whole || c.maskBox[3] - c.maskBox[2] > P.numbers.WIDE * line.height));
+  const N = P.numbers;
+  const touch = path.some((c) => c.parts.some((p) => !p.whole || c.maskBox[3] - c.maskBox[2] > N.WIDE * line.height));
   const symbol = found.characters.some((ch, k) => !P.charset.DIGITS.includes(ch.char)
-    && (sequence.alphabet.includes(ch.char) ? P.numbers.KEPT_SYMBOLS.includes(ch.char)
+    && (sequence.alphabet.includes(ch.char) ? N.KEPT_SYMBOLS.includes(ch.char)
       : ch.char === "%" || path[k].parts.every((p) => p.whole)));
-  if (line.aside || !touch || symbol) return found;
+  const doubt = found.characters.some((ch) => ch.confidence < N.SEQ_DOUBT)
+    && found.characters.every((ch) => (ch.other ?? 0.0) < N.SEQ_OTHER);
+  if (line.aside || !(touch || doubt) || symbol) return found;
   const seq = await readSequence(page, line, sequence);
   if (seq === null || seq.confidence <= found.confidence) return found;
+  if (!touch && (seq.confidence < N.SEQ_SURE || seq.characters.length < found.characters.length)) return found;
   const cs = seq.characters;
   const gaps = cs.slice(1).map((b, k) => b.box[0] - (cs[k].box[0] + cs[k].box[2]));   // file px
   return { ...seq, text: spaced(cs, gaps, line.height * page.scale), candidates: found.candidates };
