@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 # core of two busy (it waits on browsers, servers, subprocesses): two nearly halve the time. 0: one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install install-serve run test lint notebook bench clean
+.PHONY: install install-serve run test lint notebook bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,14 +30,15 @@ $(BIN)/python:
 
 # Stamps make installs idempotent: they re-run only when the build inputs change (the editable
 # install compiles the C extensions digitpad/_fastpre.c and _fastpng.c in place, so a changed .c file re-installs).
-$(VENV)/.serve-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
-	$(PIP) install --quiet -e .
+$(VENV)/.serve-installed: pyproject.toml constraints.txt setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
-# torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build.
-$(VENV)/.all-installed: pyproject.toml setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
+# torch==2.13.0 first, from its own line, so that no dependency can pull a CUDA build. Every
+# version comes from constraints.txt (what the figures were measured with; `make lock` rewrites it).
+$(VENV)/.all-installed: pyproject.toml constraints.txt setup.py digitpad/_fastpre.c digitpad/_fastpng.c | $(BIN)/python
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[train,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[train,dev]'
 	touch $(VENV)/.serve-installed $@
 
 install-serve: $(VENV)/.serve-installed
@@ -57,6 +58,10 @@ lint: install
 # A quick check without touching it: make notebook NOTEBOOK_ARGS="--fast --output /tmp/model.ipynb"
 notebook: install
 	$(BIN)/python notebooks/execute.py notebooks/model.ipynb $(NOTEBOOK_ARGS)
+
+# Pin what is installed now (after `pip install -U ...` in .venv, or ranges widened in pyproject.toml).
+lock: install
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info digitpad/*.so
