@@ -176,7 +176,7 @@ def test_step_10_reads_again_where_the_reader_doubts(unipen_dir: Path, pendigits
                                                      monkeypatch: pytest.MonkeyPatch):
     """Held-out writers' spaced and tight numbers of every template (digits that do not touch): where
     the reader doubts a character, the sequence model's sure reading is kept (a '1' the reader read
-    as '7', a ',' as '9'), right far more often than the reading it replaces."""
+    as '4', a ',' as '9'), right far more often than the reading it replaces."""
     hands = compose.load_hands(unipen_dir, pendigits_path, split="test")
     r, samples = random.Random(9200), []
     for layout in ("spaced", "tight"):

@@ -284,11 +284,11 @@ function spaced(chars, gaps, height) {
 /** numbers._sequence_or (step 10): digits that touch (the reader cut a component, or read one
  *  over WIDE line heights as one character) read again by the sequence model; its reading is kept
  *  when more confident. Elsewhere the model reads where the reader doubts a character (below
- *  SEQ_DOUBT) and calls none more likely no character (SEQ_OTHER), kept only when sure
- *  (SEQ_SURE), more confident and with no character fewer. Not
- *  where ink was set aside (the sequence model would see a frame), nor where the reader found one
- *  of KEPT_SYMBOLS that the sequence model knows, nor a symbol that it does not know whole or a '%'
- *  (a symbol of cut pieces may be a bit of a digit). */
+ *  SEQ_DOUBT) and calls none more likely no character (SEQ_OTHER), kept only when sure (SEQ_SURE),
+ *  more confident and with no character fewer. Not where ink was set aside (the sequence model
+ *  would see a frame), nor where the reader found one of KEPT_SYMBOLS that the sequence model
+ *  knows, nor a symbol that it does not know whole or a '%' (a symbol of cut pieces may be a bit
+ *  of a digit). */
 async function sequenceOr(found, path, page, line, sequence) {
   const N = P.numbers;
   const touch = path.some((c) => c.parts.some((p) => !p.whole || c.maskBox[3] - c.maskBox[2] > N.WIDE * line.height));

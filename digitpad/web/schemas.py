@@ -66,8 +66,8 @@ class ReadResponse(BaseModel):
     confidence: float = Field(description="probability of the whole string", ge=0, le=1)
     characters: list[ReadCharacter]
     model: str = Field(description="version of the digit model that answered")
-    sequence_model: str | None = Field(None, description="version of the sequence model that reads digits that touch "
-                                                         "(step 10); null: read without one")
+    sequence_model: str | None = Field(None, description="version of the sequence model that reads digits that touch, "
+                                                         "or a number the reader doubts (step 10); null: read without one")
     timing_ms: ReadTiming
 
 
