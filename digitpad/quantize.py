@@ -5,9 +5,9 @@
 Static quantization with ONNX Runtime's own tools, QDQ format: weights int8 per output
 channel (in a 7-bit range, so that no CPU's integer kernels saturate), activations uint8 with
 ranges calibrated on training images (never test images). ONNX Runtime fuses the result into
-integer convolutions (VNNI/AVX2 kernels on x86, SIMD in the browser's WebAssembly build). The float model stays the source of truth: training,
-fine-tuning and the notebook's torch checks use it; the int8 file is derived from it, and
-its metadata says so: version "<version>-int8", a "quantization" entry (the float file's
+integer convolutions (VNNI/AVX2 kernels on x86, SIMD in the browser's WebAssembly build). The
+float model stays the source of truth: training, fine-tuning and the notebook's torch checks
+use it; the int8 file is derived from it, and its metadata says so: version "<version>-int8", a "quantization" entry (the float file's
 sha256, the calibration, agreement with the float model on the test set) and its own
 measured test accuracy. Needs the ``onnx`` package (the train extra); the result runs on
 plain onnxruntime.

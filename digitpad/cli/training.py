@@ -92,8 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         hw = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
                                        limit=cfg.handwriting_limit, reader_numbers=cfg.reader_numbers, jobs=jobs)
         if args.heldout:
-            heldout = trainset.heldout_figures(trainset.heldout_corpus(
-                pendigits_path=pen, unipen_dir=uni, cache_dir=cache, limit=cfg.handwriting_limit, jobs=jobs))
+            heldout = heldout_figures(pen, uni, cache, limit=cfg.handwriting_limit)
         w = hw.info["writers_trained_on"]
         print(f"+ handwriting: {len(hw.train):,} images of {w['pendigits']} pendigits and {w['unipen']} UNIPEN "
               f"train writers; {len(hw.val):,} validation images", file=sys.stderr)
@@ -113,6 +112,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.ship:
         print(f"shipped to {artifact.ship_run(args.out, metrics=[Path(args.out) / 'metrics.jsonl'])}")
     return 0
+
+
+def heldout_figures(pen: Path, uni: Path, cache: Path, limit: int | None = None):  # noqa: ANN201 (trainset's measure)
+    """The handwriting corpus's test writers, read once at the end (train, quantize, thresholds)."""
+    from .. import trainset  # (as in each command: the parser stays cheap to build)
+
+    return trainset.heldout_figures(trainset.heldout_corpus(pendigits_path=pen, unipen_dir=uni, cache_dir=cache,
+                                                            limit=limit, jobs=os.cpu_count() or 1))
 
 
 def handwriting_paths(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -192,7 +199,6 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     """Torch-free: onnx and ONNX Runtime's quantization tools only."""
-    from .. import trainset
     from ..card import with_heldout, with_int8_row
     from ..corpus import default_cache_dir
     from ..data import load_split
@@ -211,8 +217,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     heldout = None
     if args.pendigits or args.unipen:  # the corpus's test writers, measured on the new file (as training does)
         pen, uni = handwriting_paths(args)
-        heldout = trainset.heldout_figures(trainset.heldout_corpus(
-            pendigits_path=pen, unipen_dir=uni, cache_dir=default_cache_dir(), jobs=os.cpu_count() or 1))
+        heldout = heldout_figures(pen, uni, default_cache_dir())
     tr_img, _ = load_split("train", s.data_dir)
     te_img, te_lab = load_split("test", s.data_dir)
     out = Path(args.out) if args.out else artifact.int8_path(args.model)
@@ -249,8 +254,7 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         jobs = os.cpu_count() or 1
         val = trainset.load_handwriting(pendigits_path=pen, unipen_dir=uni, cache_dir=cache, jobs=jobs).val
         if args.write:  # the test writers' figures, measured again under the thresholds written
-            heldout = trainset.heldout_figures(trainset.heldout_corpus(pendigits_path=pen, unipen_dir=uni,
-                                                                       cache_dir=cache, jobs=jobs))
+            heldout = heldout_figures(pen, uni, cache)
     # The model's own validation split (its recipe's seed, size and cheap-mode limit): any other
     # split of MNIST's training set would overlap what the model trained on.
     recipe = meta.get("recipe", {})
