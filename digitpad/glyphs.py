@@ -35,6 +35,13 @@ COLON_WAIST = 0.7  # (the narrowest row of its middle third) at most this share 
 HYPHEN_PEN = 2.0  # a '-' is at most 0.3 line heights tall, or this many stroke widths: a marker's
 # bar is as tall as its pen is wide, more at a tilt (val writers' marker hyphens stood 1.3 stroke
 # widths, 0.31 line heights: strings with separators 94 / 86 / 71 -> 95 / 87 / 71%, nothing lost)
+FLAG_TOP = 0.05  # a small mark is also part of a tall piece when it runs to the right from the end of
+FLAG_STEM = 4.0  # the piece's stem, as a 5's flag drawn apart does: its top at most FLAG_TOP of the piece's
+FLAG_GAP = 0.15  # height below the piece's top; in each of the mark's rows, the piece's ink at most FLAG_STEM
+# stroke widths wide (a stem's end, not a 0's top); the mark starting over that ink or at most FLAG_GAP
+# line heights right of it, and ending right of it. Val writers: "1535" read "15-35" (flags: 0.0 below
+# the top, rows of 1.9-2.7 stroke widths, 0.05-0.08 right); a hyphen beside a short 0 starts at or
+# below its top (0.03-0.16 of its height), beside rows of 6.5-10.5 stroke widths.
 SLASH_LEAN = 20.0  # degrees past the writer's slant (and past upright) that make a straight stroke a '/'
 BOW = 0.1  # line heights a parenthesis bows by
 PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on dev writers)
@@ -42,8 +49,9 @@ PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on de
 
 def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
     """A small mark is part of a tall character (a flag, a bar, a stroke's end) when that
-    character's ink enters the middle of its box (MARK_CORE); a '.' or '-' between two digits
-    stands apart, however close."""
+    character's ink enters the middle of its box (MARK_CORE), or when it runs to the right from
+    the top end of that character's stem (FLAG_TOP, FLAG_STEM, FLAG_GAP: a 5's flag drawn
+    apart); a '.' or '-' between two digits stands apart, however close."""
     for q in parts:
         dy, dx = MARK_CORE * (q.y1 - q.y0), MARK_CORE * (q.x1 - q.x0)
         y0, y1, x0, x1 = q.y0 + dy, q.y1 - dy, q.x0 + dx, q.x1 - dx
@@ -51,6 +59,15 @@ def _attached(parts: list[Piece], tall: list[Piece], line: Line) -> bool:
             rows = (p.row >= y0) & (p.row < y1)
             if (rows & (p.start < x1) & (p.end > x0)).any():
                 return True
+            if q.y0 <= p.y0 + FLAG_TOP * p.height and q.y1 > p.y0:
+                lo, hi = p.extents()  # (height,) each row's ink, first column .. one past the last
+                lo, hi = lo[max(0, q.y0 - p.y0):q.y1 - p.y0], hi[max(0, q.y0 - p.y0):q.y1 - p.y0]
+                ink = hi > lo  # the piece's rows beside the mark that hold ink
+                if not ink.any() or (hi - lo)[ink].max() > FLAG_STEM * line.stroke:
+                    continue
+                g, left, right = FLAG_GAP * line.height, lo[ink].min(), hi[ink].max()
+                if left - g <= q.x0 <= right + g and q.x1 > right:
+                    return True
     return False
 
 

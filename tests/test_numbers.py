@@ -553,6 +553,28 @@ def test_a_markers_hyphen_is_as_tall_as_its_pen_is_wide():
         assert ("-" in glyphs.marks([bar], (13, 27, 20, 50), line, [])) == hyphen, stroke
 
 
+def test_a_bar_running_right_from_a_stems_top_is_its_flag_not_a_hyphen():
+    """``glyphs.marks``: a bar 20 px long and 6 tall at the top of a 28 px body, starting 2 px right
+    of the top of its 4 px stem (a 5's flag drawn apart: the val writers' "1535" read "15-35") is
+    part of that character, no '-'; the same bar starting beside a short 0's top, 20 px of ink
+    wide (5 stroke widths: no stem's end), is a hyphen."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+
+    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:  # (row, start, end) each
+        row, start, end = (np.array(v) for v in zip(*runs))
+        return Piece(row, start, end, comp).deskew(line)
+
+    five = piece([(y, 20, 24) for y in range(12, 24)] + [(y, 14, 34) for y in range(24, 40)], 0)
+    zero = piece([(y, 50, 70) for y in range(12, 16)] + [(y, x, x + 4) for y in range(16, 40) for x in (50, 66)], 1)
+    for body, x0, hyphen in ((five, 26, False), (zero, 72, True)):
+        bar = piece([(y, x0, x0 + 20) for y in range(12, 18)], 2)
+        assert ("-" in glyphs.marks([bar], (12, 18, x0, x0 + 20), line, [body])) == hyphen, hyphen
+        assert "-" in glyphs.marks([bar], (12, 18, x0, x0 + 20), line, [])  # alone, a bar is a '-'
+
+
 def test_a_markers_hyphen_drawn_at_a_tilt_reads_as_a_hyphen(held_hands, model):
     """A phone number written with a thick marker (pen at least 0.2 of the digits' height) whose
     hyphen rises 1.3 pen widths (``picture_support.marker_hyphen``; the val writers' "952-248-9487"

@@ -9,9 +9,10 @@
 import { P } from "./numparams.js";
 import { extents } from "./segment.js";
 
-/** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink. */
+/** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink,
+ * or that runs to the right from the top end of a tall piece's stem (FLAG_*: a 5's flag drawn apart). */
 function attached(parts, tall, line) {
-  const k = P.glyphs.MARK_CORE;
+  const G = P.glyphs, k = G.MARK_CORE;
   for (const q of parts) {
     const dy = k * (q.y1 - q.y0), dx = k * (q.x1 - q.x0);
     const y0 = q.y0 + dy, y1 = q.y1 - dy, x0 = q.x0 + dx, x1 = q.x1 - dx;
@@ -19,6 +20,16 @@ function attached(parts, tall, line) {
       for (let i = 0; i < p.row.length; i++) {
         if (p.row[i] >= y0 && p.row[i] < y1 && p.start[i] < x1 && p.end[i] > x0) return true;
       }
+      if (!(q.y0 <= p.y0 + G.FLAG_TOP * p.height && q.y1 > p.y0)) continue;
+      const [lo, hi] = extents(p);
+      let left = Infinity, right = -Infinity, widest = 0;
+      for (let r = Math.max(0, q.y0 - p.y0); r < Math.min(p.height, q.y1 - p.y0); r++) {
+        if (hi[r] <= lo[r]) continue;   // a row of the mark's without the piece's ink
+        left = Math.min(left, lo[r]); right = Math.max(right, hi[r]); widest = Math.max(widest, hi[r] - lo[r]);
+      }
+      if (right < left || widest > G.FLAG_STEM * line.stroke) continue;
+      const g = G.FLAG_GAP * line.height;
+      if (left - g <= q.x0 && q.x0 <= right + g && q.x1 > right) return true;
     }
   }
   return false;
