@@ -346,3 +346,33 @@ def test_a_lone_digit_reads_as_on_device_digit_reading(browser, live_server: str
             assert c["status"] == g["dstatus"], (c["status"], g["dstatus"])  # ok / uncertain: the same words
     print(f"\nlone digits: {lone}/{len(cases)} drawings read as one digit, each as on-device digit reading does")
     assert lone >= 0.95 * len(cases), f"only {lone} of {len(cases)} single digits were read as one digit"
+
+
+def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server: str) -> None:
+    """``static/grammar.js`` against ``digitpad.grammar`` on rankings made to reach each of its
+    rules (bans at the ends, a '(' nothing closes, a ')' nothing opens, a date's second slash,
+    a last '%'), each also just under its constant: the same characters first, in order."""
+    from digitpad import grammar
+
+    def path(text: str, alt: str, shares: dict[int, float]) -> list[dict[str, float]]:
+        return [{ch: 1.0 - shares.get(k, 0.0), alt: shares.get(k, 0.0), "7": 0.001} if ch != alt else {ch: 0.9, "1": 0.1}
+                for k, ch in enumerate(text)]
+
+    cases = [path("/12/", "1", {}), path(")12", "1", {}), path("12(3", "1", {}),
+             path("1408)975", "(", {0: 0.01}), path("+11408)975", "(", {1: 0.002, 2: 0.02}),
+             path("1408)975", "(", {0: grammar.PAREN_OPEN / 2}), path("(408)975", "(", {1: 0.3}),
+             path("4/1512022", "/", {4: 0.3}), path("4/1512022", "/", {4: grammar.DATE_SLASH / 2}),
+             path("389", "%", {2: 0.2}), path("389", "%", {2: grammar.PERCENT_END / 2})]
+    want = ["".join(r[0][0] for r in grammar.rankings(c)) for c in cases]
+    page = browser.new_context(base_url=live_server).new_page()
+    try:
+        page.goto("/")
+        got = page.evaluate("""async (cases) => {
+          const { rankingsOf } = await import('/grammar.js');
+          await (await import('/numparams.js')).loadParams();
+          return cases.map((c) => rankingsOf(c.map((s) => new Map(Object.entries(s)))).map((r) => r[0][0]).join(''));
+        }""", cases)
+    finally:
+        page.context.close()
+    assert got == want
+    assert want[3] == "(408)975" and want[5] == "1408)975" and want[7] == "4/15/2022"  # the rules did apply

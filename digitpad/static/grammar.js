@@ -19,7 +19,7 @@ export function rankingsOf(scores) {
       rankings[k] = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
     }
   });
-  return percentEnd(dateSlash(rankings));
+  return percentEnd(dateSlash(parenOpen(rankings)));
 }
 
 /** grammar.date_slash: a digit where a date's other '/' goes is that '/' when the model gives it DATE_SLASH of its say. */
@@ -37,6 +37,22 @@ export function dateSlash(rankings) {
     }
   });
   if (best !== null) rankings[best] = first(rankings[best], "/");
+  return rankings;
+}
+
+/** grammar.paren_open: where a ')' is read and no '(' before it, the character before it most like a '(', at least PAREN_OPEN of its say, is the '('. */
+export function parenOpen(rankings) {
+  const top = rankings.map((ranked) => ranked[0][0]), close = top.indexOf(")");
+  if (close < 0 || top.slice(0, close).includes("(")) return rankings;
+  let best = null, most = P.grammar.PAREN_OPEN;
+  for (let k = 0; k < close; k++) {
+    const q = share(rankings[k], "(");
+    if (q >= most) {
+      best = k;
+      most = q;
+    }
+  }
+  if (best !== null) rankings[best] = first(rankings[best], "(");
   return rankings;
 }
 
