@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .segment import Line, Piece
+from .segment import Line, Piece, side_of
 
 MARK_CORE = 0.25  # a mark is part of a tall character when that character's ink enters the
 # mark's box shrunk by this share of its size on each side (a 7's bar drawn apart, with the stem
@@ -117,7 +117,13 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: 
     if w > 1.0 or len(parts) > 2 or (not (comma or colon) and _attached(parts, tall, line)):
         return out
     dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
-    inside = any((p.d0 + p.d1) / 2 < dc for p in tall) and any((p.d0 + p.d1) / 2 > dc for p in tall)
+    # Which side of each tall piece the mark is on (+1: right): by centres, or, within the piece's
+    # extent, by its ink in the mark's rows as the reading order has it (``segment.side_of``: a
+    # leaning 7 overhangs the '.' before its foot; val writers' "522.7" read "5227", 2 x 550
+    # strings with separators +1 each, nothing lost)
+    sides = [side_of(parts[0], p, line) if p.d0 < dc < p.d1 else (dc > (p.d0 + p.d1) / 2) - (dc < (p.d0 + p.d1) / 2)
+             for p in tall]
+    inside = 1 in sides and -1 in sides
     if len(parts) == 1 and inside:  # a '.' or ',' sits between digits (at an end: a speck)
         if not comma and h <= 0.3 and w <= 0.35 and -0.2 <= above <= DOT_ABOVE and w <= 2.5 * h + 0.05:
             out["."] = 0.9

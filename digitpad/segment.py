@@ -230,7 +230,7 @@ class Line:
         return self.top[0] + self.top[1] * x
 
 
-def _side_of(m: Piece, p: Piece, line: Line) -> float:
+def side_of(m: Piece, p: Piece, line: Line) -> float:
     """-1 or +1: which side of piece ``p`` the mark ``m`` is on, by p's ink in m's rows (its
     lowest rows, for a mark below it), both deskewed: the same rows shift alike."""
     rows = (p.row >= m.y0) & (p.row < m.y1)
@@ -254,7 +254,7 @@ def reading_order(pieces: list[Piece], line: Line) -> list[Piece]:
             continue
         for j, p in enumerate(pieces):
             if j != i and p.height >= 0.5 * H and p.d0 < key[i] < p.d1:
-                key[i] = (p.d0 + p.d1) / 2 + MARK_STEP * _side_of(m, p, line)
+                key[i] = (p.d0 + p.d1) / 2 + MARK_STEP * side_of(m, p, line)
                 break
     return [pieces[k] for k in sorted(range(len(pieces)), key=key.__getitem__)]
 

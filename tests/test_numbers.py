@@ -600,6 +600,27 @@ def test_a_bar_running_right_from_a_stems_top_is_its_flag_not_a_hyphen():
         assert "-" in glyphs.marks([bar], (12, 18, x0, x0 + 20), line, [])  # alone, a bar is a '-'
 
 
+def test_a_dot_under_an_overhanging_seven_is_between_the_digits():
+    """``glyphs.marks``: a '.' on the baseline before a 7's foot, under the 7's bar (whose middle
+    lies left of the dot: "522.7" read "5227"), is between that 7 and the digit before it, as the
+    reading order has it (by the 7's ink in the dot's rows); past the 7's foot it is after the
+    last digit, no '.'."""
+    from digitpad import glyphs
+    from digitpad.segment import Piece
+
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+
+    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:  # (row, start, end) each
+        row, start, end = (np.array(v) for v in zip(*runs))
+        return Piece(row, start, end, comp).deskew(line)
+
+    two = piece([(y, 0, 8) for y in range(40)], 0)
+    seven = piece([(y, 10, 50) for y in range(4)] + [(y, 44, 48) for y in range(4, 40)], 1)
+    for x0, dot in ((36, True), (52, False)):
+        speck = piece([(y, x0, x0 + 4) for y in range(36, 40)], 2)
+        assert ("." in glyphs.marks([speck], (36, 40, x0, x0 + 4), line, [two, seven])) == dot, x0
+
+
 def test_a_markers_hyphen_drawn_at_a_tilt_reads_as_a_hyphen(held_hands, model):
     """A phone number written with a thick marker (pen at least 0.2 of the digits' height) whose
     hyphen rises 1.3 pen widths (``picture_support.marker_hyphen``; the val writers' "952-248-9487"

@@ -376,3 +376,47 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
         page.context.close()
     assert got == want
     assert want[3] == "(408)975" and want[5] == "1408)975" and want[7] == "4/15/2022"  # the rules did apply
+
+
+def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_server: str) -> None:
+    """``static/glyphs.js`` ``marks`` against ``digitpad.glyphs.marks`` on pieces made for the
+    rules of where a mark stands: a bar running right from a stem's top (a 5's flag) or beside a
+    short 0's top, a dot under an overhanging 7's bar before its foot or past it, a bar alone."""
+    from digitpad import glyphs
+    from digitpad.segment import Line, Piece
+
+    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
+    stem5 = [(y, 20, 24) for y in range(12, 24)] + [(y, 14, 34) for y in range(24, 40)]
+    zero = [(y, 50, 70) for y in range(12, 16)] + [(y, x, x + 4) for y in range(16, 40) for x in (50, 66)]
+    two, seven = [(y, 0, 8) for y in range(40)], [(y, 10, 50) for y in range(4)] + [(y, 44, 48) for y in range(4, 40)]
+    bar = lambda x0: [(y, x0, x0 + 20) for y in range(12, 18)]  # noqa: E731
+    dot = lambda x0: [(y, x0, x0 + 4) for y in range(36, 40)]  # noqa: E731
+    cases = [(bar(26), [stem5]), (bar(72), [zero]), (bar(26), []), (dot(36), [two, seven]), (dot(52), [two, seven])]
+
+    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:
+        row, start, end = (np.array(v) for v in zip(*runs))
+        return Piece(row, start, end, comp).deskew(line)
+
+    want = []
+    for mark, tall in cases:
+        q = piece(mark, 9)
+        want.append(sorted(glyphs.marks([q], (q.y0, q.y1, q.x0, q.x1), line, [piece(t, k) for k, t in enumerate(tall)])))
+    page = browser.new_context(base_url=live_server).new_page()
+    try:
+        page.goto("/")
+        got = page.evaluate("""async (cases) => {
+          await (await import('/numparams.js')).loadParams();
+          const { marks } = await import('/glyphs.js');
+          const { makePiece, deskew } = await import('/segment.js');
+          const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
+                         baseAt: (x) => 40, topAt: (x) => 0 };
+          const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
+          return cases.map(([mark, tall]) => {
+            const q = piece(mark, 9);
+            return [...marks([q], [q.y0, q.y1, q.x0, q.x1], line, tall.map((t, k) => piece(t, k))).keys()].sort();
+          });
+        }""", cases)
+    finally:
+        page.context.close()
+    assert got == want
+    assert want[0] == [] and "-" in want[1] and "." in want[3] and "." not in want[4]  # the rules did apply

@@ -7,7 +7,7 @@
 //   verify(features(parts, box, scores, line, compArea, other))   // log P(one character)
 
 import { P } from "./numparams.js";
-import { extents } from "./segment.js";
+import { extents, sideOf } from "./segment.js";
 
 /** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink,
  * or that runs to the right from the top end of a tall piece's stem (FLAG_*: a 5's flag drawn apart). */
@@ -73,7 +73,9 @@ export function marks(parts, box, line, tall = []) {
   }
   if (w > 1.0 || parts.length > 2 || (!(comma || colon) && attached(parts, tall, line))) return out;
   const dc = parts.reduce((s, p) => s + p.d0 + p.d1, 0) / (2 * parts.length);
-  const inside = tall.some((p) => (p.d0 + p.d1) / 2 < dc) && tall.some((p) => (p.d0 + p.d1) / 2 > dc);
+  // which side of each tall piece the mark is on (+1: right): by centres, or within its extent by its ink in the mark's rows
+  const sides = tall.map((p) => (p.d0 < dc && dc < p.d1 ? sideOf(parts[0], p, line) : Math.sign(dc - (p.d0 + p.d1) / 2)));
+  const inside = sides.includes(1) && sides.includes(-1);
   if (parts.length === 1 && inside) {   // a '.' or ',' sits between digits (at an end: a speck)
     if (!comma && h <= 0.3 && w <= 0.35 && -0.2 <= above && above <= G.DOT_ABOVE && w <= 2.5 * h + 0.05) out.set(".", 0.9);
     if (h <= 0.5 && w <= (comma ? 0.45 : 0.35) && above < 0.1 && (base - y0) / H < 0.35 && h >= 0.6 * w) {

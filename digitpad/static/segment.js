@@ -154,8 +154,8 @@ export function deskew(p, line) {
 
 export const centre = (p) => (p.d0 + p.d1) / 2;
 
-/** segment._side_of: -1 or +1, which side of piece p the mark m is on, by p's ink in m's rows. */
-function sideOf(m, p, line) {
+/** segment.side_of: -1 or +1, which side of piece p the mark m is on, by p's ink in m's rows. */
+export function sideOf(m, p, line) {
   let rows = [];
   for (let i = 0; i < p.row.length; i++) if (p.row[i] >= m.y0 && p.row[i] < m.y1) rows.push(i);
   if (!rows.length) {
