@@ -30,11 +30,11 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     image already read. An image of one stroke (one component) read as one character is cut
     only when the cut characters verify as characters: each at LONE_CUT or more and the cut
     reading LONE_MARGIN above the whole one when the model reads the stroke clearly (>= LONE)
-    as one digit (a lone digit is not split, two touching digits the model took for one are);
-    else at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits,
-    two touching digits that the model calls no character are). Then what each character's place
-    allows (``grammar``): no '/' first or last, no ')' first, no '(' unclosed; a date's two
-    slashes alike; a '%' at its end.
+    as one digit (a lone digit is not split, two touching digits the model took for one are); else
+    at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits, two touching
+    digits that the model calls no character are). Then what each character's place allows
+    (``grammar``): no '/' first or last, no ')' first, no '(' unclosed, no ')' unopened; a date's
+    two slashes alike; a '%' at its end.
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones;
@@ -95,13 +95,13 @@ SPACE_RATIO = 2.0
 KEPT_SYMBOLS = "$%"  # step 10 does not run where the reader found one, whatever the sequence model's alphabet:
 # few writers wrote them, and a model that knows them still read them worse (val writers' '%' as 9 or 7, '$' as 4)
 NOT_SLASH = 0.5  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
-# (halved, not vetoed: the writer's slant is the median of whole-pixel steps, 0, 14 or 27 degrees,
-# too coarse to call a slash a 1 alone. Val writers' dates: 57% -> 69% read at 0.05 -> 0.5,
-# digit strings and real numbers the same)
+# (halved, not vetoed: the writer's slant is the median of whole-pixel steps, 0, 14 or 27 degrees, too coarse
+# to call a slash a 1 alone. Val writers' dates: 57% -> 69% read at 0.05 -> 0.5, digit strings and real the same)
 SEQ_DOUBT = 0.95  # step 10 also reads digits that do not touch where the reader is less sure of one, not where
 SEQ_OTHER = 0.5  # a character is more likely no number's (a letter: val 269 of 400 `not_number`, 262 without it);
 SEQ_SURE = 0.9  # kept when this sure, surer than the reader, no character fewer (val, 2 x 800 composed, real ones: 10
 # gained, none lost; 0.99 gained 12 but read twice as often, /api/read's p50 +25%; without the last rule '90' -> '9')
+SEQ_SAME = 0.9  # ... and when this sure with the reader's digits, however sure the reader (val: "2010-0321" +1 mended)
 MARKS = ".,-:"  # step 7: characters decided by geometry when the model lacks them
 MARK_FLOOR = 0.01  # step 7: a mark's geometry counts at least this much of the model's say (a
 # comma blown up to 28x28 is a 1 to the model: as a digit its score is scaled by 1e-3 already)
@@ -276,12 +276,11 @@ def _search(n: int, cands: list[_Cand], pieces: list[Piece], line: Line) -> tupl
 
 def read_number(img: Decoded, model: Classifier, engine: Engine | None = None,
                 sequence: SequenceModel | None = None) -> Reading:
-    """A decoded image -> its Reading (steps 1-10). The search runs twice at most: first on
-    whole components; then, if some character is doubtful (its verifier score below ACCEPT,
-    or wider than WIDE line heights), again with those components cut (step 5). An image
-    of one stroke read as one character is cut only when the cut characters verify well
-    enough (``_cut_lone``): a lone digit is not split in two, nor a letter cut into digits,
-    but two touching digits are; with a ``sequence`` model, they are read again whole (step 10)."""
+    """A decoded image -> its Reading (steps 1-10). The search runs twice at most: first on whole components;
+    then, if some character is doubtful (its verifier score below ACCEPT, or wider than WIDE line heights),
+    again with those components cut (step 5). An image of one stroke read as one character is cut only when
+    the cut characters verify well enough (``_cut_lone``): a lone digit is not split in two, nor a letter
+    cut into digits, but two touching digits are; with a ``sequence`` model, they are read again whole (step 10)."""
     page = ink_page(img, engine or engines.default())
     if page is None:
         return Reading("")
@@ -305,13 +304,12 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None,
 
 
 def _cut_lone(whole: _Cand, total: float, cut_path: list[_Cand], cut_total: float, line: Line) -> bool:
-    """One stroke of ink read whole as one character (``whole``, path score ``total``): is the
-    reading of it cut (``cut_path``, ``cut_total``) the better one? Only when its characters
-    verify as characters: a stroke the model reads clearly (>= LONE) as one digit, when each
-    verifies at LONE_CUT or more and the cut reading beats the whole one by LONE_MARGIN (a lone
-    digit is not split); any other stroke up to STROKE_WIDE line heights wide, when they verify
-    at STROKE_CUT on geometric average (two touching digits the model calls no character are
-    cut, a letter or a doodle is not); a wider one always (digits run together)."""
+    """One stroke of ink read whole as one character (``whole``, path score ``total``): is the reading of it
+    cut (``cut_path``, ``cut_total``) the better one? Only when its characters verify as characters: a stroke
+    the model reads clearly (>= LONE) as one digit, when each verifies at LONE_CUT or more and the cut reading
+    beats the whole one by LONE_MARGIN (a lone digit is not split); any other stroke up to STROKE_WIDE line
+    heights wide, when they verify at STROKE_CUT on geometric average (two touching digits the model calls
+    no character are cut, a letter or a doodle is not); a wider one always (digits run together)."""
     fits = [c.fit for c in cut_path]
     if max((p for ch, p in whole.scores.items() if ch in DIGITS), default=0.0) >= LONE:
         return min(fits) >= math.log(LONE_CUT) and cut_total - total >= LONE_MARGIN
@@ -376,13 +374,12 @@ def _spaced(chars: list[Character], gaps: list[float], height: float) -> str:
 
 
 def _sequence_or(found: Reading, path: list[_Cand], page: Page, line: Line, sequence: SequenceModel) -> Reading:
-    """Step 10, not where ink was set aside (the sequence model would see a frame). Digits touch where a
-    component was cut or read whole over WIDE heights: the more confident reading is kept. Elsewhere the
-    sequence model reads where the reader doubts a character and calls none a letter (SEQ_DOUBT,
-    SEQ_OTHER), kept only when sure (SEQ_SURE), the more confident, and with no character fewer. Not
-    where the reader found one of KEPT_SYMBOLS that the sequence model knows, nor a symbol that it does
-    not know (a digits-only model's recipe had none) whole or a '%': one of cut pieces may be a bit of a
-    digit (a 4's arm as '+'), and a model knowing no symbols reads a '%''s rings as digits."""
+    """Step 10, not where ink was set aside (the sequence model would see a frame). Digits touch where a component
+    was cut or read whole over WIDE heights: the more confident reading is kept. Elsewhere the sequence model reads
+    where the reader doubts a character and calls none a letter (SEQ_DOUBT, SEQ_OTHER), kept when sure (SEQ_SURE),
+    the more confident, no character fewer; with the reader's digits, no character fewer and SEQ_SAME sure: always
+    (its separators). Not where the reader found one of KEPT_SYMBOLS that it knows, nor, whole or a '%', a symbol
+    it does not know (a digits-only one reads a '%''s rings as digits; cut pieces may be a 4's arm read '+')."""
     touch = any(not p.whole or c.mask_box[3] - c.mask_box[2] > WIDE * line.height for c in path for p in c.parts)
     symbol = any(ch.char not in DIGITS and ((ch.char in KEPT_SYMBOLS) if ch.char in sequence.alphabet
                                             else (ch.char == "%" or all(p.whole for p in c.parts)))
@@ -392,9 +389,12 @@ def _sequence_or(found: Reading, path: list[_Cand], page: Page, line: Line, sequ
     if line.aside or not (touch or doubt) or symbol:
         return found
     seq = read_sequence(page, line, sequence)
-    if seq is None or seq.confidence <= found.confidence:
+    if seq is None:
         return found
-    if not touch and (seq.confidence < SEQ_SURE or len(seq.characters) < len(found.characters)):
+    whole = len(seq.characters) >= len(found.characters)  # no character fewer
+    digits = [[c for c in r.text if c in DIGITS] for r in (seq, found)]
+    same = whole and seq.confidence >= SEQ_SAME and digits[0] == digits[1]
+    if not same and not (seq.confidence > found.confidence and (touch or whole and seq.confidence >= SEQ_SURE)):
         return found
     gaps = [b.box[0] - (a.box[0] + a.box[2]) for a, b in zip(seq.characters, seq.characters[1:])]  # (file px)
     return replace(seq, text=_spaced(seq.characters, gaps, line.height * page.scale), candidates=found.candidates)

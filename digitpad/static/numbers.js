@@ -285,7 +285,8 @@ function spaced(chars, gaps, height) {
  *  over WIDE line heights as one character) read again by the sequence model; its reading is kept
  *  when more confident. Elsewhere the model reads where the reader doubts a character (below
  *  SEQ_DOUBT) and calls none more likely no character (SEQ_OTHER), kept only when sure (SEQ_SURE),
- *  more confident and with no character fewer. Not where ink was set aside (the sequence model
+ *  more confident and with no character fewer; with the reader's digits, no character fewer and
+ *  SEQ_SAME sure, kept however sure the reader. Not where ink was set aside (the sequence model
  *  would see a frame), nor where the reader found one of KEPT_SYMBOLS that the sequence model
  *  knows, nor a symbol that it does not know whole or a '%' (a symbol of cut pieces may be a bit
  *  of a digit). */
@@ -299,8 +300,11 @@ async function sequenceOr(found, path, page, line, sequence) {
     && found.characters.every((ch) => (ch.other ?? 0.0) < N.SEQ_OTHER);
   if (line.aside || !(touch || doubt) || symbol) return found;
   const seq = await readSequence(page, line, sequence);
-  if (seq === null || seq.confidence <= found.confidence) return found;
-  if (!touch && (seq.confidence < N.SEQ_SURE || seq.characters.length < found.characters.length)) return found;
+  if (seq === null) return found;
+  const whole = seq.characters.length >= found.characters.length;   // no character fewer
+  const digits = (text) => [...text].filter((ch) => P.charset.DIGITS.includes(ch)).join("");
+  const same = whole && seq.confidence >= N.SEQ_SAME && digits(seq.text) === digits(found.text);   // its separators win
+  if (!same && !(seq.confidence > found.confidence && (touch || (whole && seq.confidence >= N.SEQ_SURE)))) return found;
   const cs = seq.characters;
   const gaps = cs.slice(1).map((b, k) => b.box[0] - (cs[k].box[0] + cs[k].box[2]));   // file px
   return { ...seq, text: spaced(cs, gaps, line.height * page.scale), candidates: found.candidates };
