@@ -3,7 +3,8 @@
 grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice its height)
 ``tucked_dot`` (a '.' under a leaning digit's foot), ``colon_blob`` (a thick pen's colon
 whose dots ran together) and ``marker_hyphen`` (a thick pen's hyphen drawn at a tilt), as image
-file bytes.
+file bytes. And pieces of ink drawn run by run on a 40 px line (``RUNS``, ``bar``, ``dot``,
+``piece``), for the rules of where a mark stands (``glyphs.marks``) and their twin.
 """
 
 from __future__ import annotations
@@ -15,6 +16,33 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitpad import compose
+from digitpad.segment import Line, Piece
+
+MARK_LINE = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # pen 4 px, baseline y = 40, top line y = 0
+Runs = list[tuple[int, int, int]]  # (row, start, end) each
+RUNS: dict[str, Runs] = {  # tall pieces on MARK_LINE
+    "five": [(y, 20, 24) for y in range(12, 24)] + [(y, 14, 34) for y in range(24, 40)],  # a 4 px stem over a body
+    "zero": [(y, 50, 70) for y in range(12, 16)] + [(y, x, x + 4) for y in range(16, 40) for x in (50, 66)],  # short
+    "two": [(y, 0, 8) for y in range(40)],
+    "seven": [(y, 10, 50) for y in range(4)] + [(y, 44, 48) for y in range(4, 40)],  # its bar overhangs its foot
+}
+
+
+def bar(x0: int) -> Runs:
+    """A bar 20 px long and 6 tall from x0, at the top of the short 0 and of the 5's body."""
+    return [(y, x0, x0 + 20) for y in range(12, 18)]
+
+
+def dot(x0: int) -> Runs:
+    """A 4 px dot on the baseline from x0."""
+    return [(y, x0, x0 + 4) for y in range(36, 40)]
+
+
+def piece(runs: Runs, comp: int) -> Piece:
+    """The runs as a Piece on MARK_LINE."""
+    row, start, end = (np.array(v) for v in zip(*runs))
+    return Piece(row, start, end, comp).deskew(MARK_LINE)
+
 
 KINDS = ("dots", "lines", "noise", "checker", "gradient", "grid", "bar", "blank")
 

@@ -13,7 +13,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picture_support import as_png, bracketed, colon_blob, dust, marker_hyphen, tucked_dot
+from picture_support import (
+    MARK_LINE,
+    RUNS,
+    as_png,
+    bar,
+    bracketed,
+    colon_blob,
+    dot,
+    dust,
+    marker_hyphen,
+    piece,
+    tucked_dot,
+)
 from PIL import Image, ImageDraw
 
 from digitpad import compose, engines, grammar, handwriting, numbers, pendigits
@@ -584,20 +596,11 @@ def test_a_bar_running_right_from_a_stems_top_is_its_flag_not_a_hyphen():
     part of that character, no '-'; the same bar starting beside a short 0's top, 20 px of ink
     wide (5 stroke widths: no stem's end), is a hyphen."""
     from digitpad import glyphs
-    from digitpad.segment import Piece
 
-    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
-
-    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:  # (row, start, end) each
-        row, start, end = (np.array(v) for v in zip(*runs))
-        return Piece(row, start, end, comp).deskew(line)
-
-    five = piece([(y, 20, 24) for y in range(12, 24)] + [(y, 14, 34) for y in range(24, 40)], 0)
-    zero = piece([(y, 50, 70) for y in range(12, 16)] + [(y, x, x + 4) for y in range(16, 40) for x in (50, 66)], 1)
-    for body, x0, hyphen in ((five, 26, False), (zero, 72, True)):
-        bar = piece([(y, x0, x0 + 20) for y in range(12, 18)], 2)
-        assert ("-" in glyphs.marks([bar], (12, 18, x0, x0 + 20), line, [body])) == hyphen, hyphen
-        assert "-" in glyphs.marks([bar], (12, 18, x0, x0 + 20), line, [])  # alone, a bar is a '-'
+    for body, x0, hyphen in (("five", 26, False), ("zero", 72, True)):
+        mark = piece(bar(x0), 2)
+        assert ("-" in glyphs.marks([mark], (12, 18, x0, x0 + 20), MARK_LINE, [piece(RUNS[body], 0)])) == hyphen, body
+        assert "-" in glyphs.marks([mark], (12, 18, x0, x0 + 20), MARK_LINE, [])  # alone, a bar is a '-'
 
 
 def test_a_dot_under_an_overhanging_seven_is_between_the_digits():
@@ -606,19 +609,10 @@ def test_a_dot_under_an_overhanging_seven_is_between_the_digits():
     reading order has it (by the 7's ink in the dot's rows); past the 7's foot it is after the
     last digit, no '.'."""
     from digitpad import glyphs
-    from digitpad.segment import Piece
 
-    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
-
-    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:  # (row, start, end) each
-        row, start, end = (np.array(v) for v in zip(*runs))
-        return Piece(row, start, end, comp).deskew(line)
-
-    two = piece([(y, 0, 8) for y in range(40)], 0)
-    seven = piece([(y, 10, 50) for y in range(4)] + [(y, 44, 48) for y in range(4, 40)], 1)
-    for x0, dot in ((36, True), (52, False)):
-        speck = piece([(y, x0, x0 + 4) for y in range(36, 40)], 2)
-        assert ("." in glyphs.marks([speck], (36, 40, x0, x0 + 4), line, [two, seven])) == dot, x0
+    tall = [piece(RUNS["two"], 0), piece(RUNS["seven"], 1)]
+    for x0, between in ((36, True), (52, False)):
+        assert ("." in glyphs.marks([piece(dot(x0), 2)], (36, 40, x0, x0 + 4), MARK_LINE, tall)) == between, x0
 
 
 def test_a_markers_hyphen_drawn_at_a_tilt_reads_as_a_hyphen(held_hands, model):

@@ -24,7 +24,19 @@ import httpx
 import numpy as np
 import pytest
 from page_support import PIXELS_OF
-from picture_support import as_png, bracketed, colon_blob, dust, marker_hyphen, tucked_dot
+from picture_support import (
+    MARK_LINE,
+    RUNS,
+    as_png,
+    bar,
+    bracketed,
+    colon_blob,
+    dot,
+    dust,
+    marker_hyphen,
+    piece,
+    tucked_dot,
+)
 
 from digitpad import numberparams
 
@@ -380,27 +392,17 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
 
 def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_server: str) -> None:
     """``static/glyphs.js`` ``marks`` against ``digitpad.glyphs.marks`` on pieces made for the
-    rules of where a mark stands: a bar running right from a stem's top (a 5's flag) or beside a
-    short 0's top, a dot under an overhanging 7's bar before its foot or past it, a bar alone."""
+    rules of where a mark stands (``picture_support``): a bar running right from a stem's top (a
+    5's flag) or beside a short 0's top, a dot under an overhanging 7's bar before its foot or
+    past it, a bar alone."""
     from digitpad import glyphs
-    from digitpad.segment import Line, Piece
 
-    line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))  # baseline y = 40, top line y = 0
-    stem5 = [(y, 20, 24) for y in range(12, 24)] + [(y, 14, 34) for y in range(24, 40)]
-    zero = [(y, 50, 70) for y in range(12, 16)] + [(y, x, x + 4) for y in range(16, 40) for x in (50, 66)]
-    two, seven = [(y, 0, 8) for y in range(40)], [(y, 10, 50) for y in range(4)] + [(y, 44, 48) for y in range(4, 40)]
-    bar = lambda x0: [(y, x0, x0 + 20) for y in range(12, 18)]  # noqa: E731
-    dot = lambda x0: [(y, x0, x0 + 4) for y in range(36, 40)]  # noqa: E731
-    cases = [(bar(26), [stem5]), (bar(72), [zero]), (bar(26), []), (dot(36), [two, seven]), (dot(52), [two, seven])]
-
-    def piece(runs: list[tuple[int, int, int]], comp: int) -> Piece:
-        row, start, end = (np.array(v) for v in zip(*runs))
-        return Piece(row, start, end, comp).deskew(line)
-
+    cases = [(bar(26), [RUNS["five"]]), (bar(72), [RUNS["zero"]]), (bar(26), []),
+             (dot(36), [RUNS["two"], RUNS["seven"]]), (dot(52), [RUNS["two"], RUNS["seven"]])]
     want = []
     for mark, tall in cases:
         q = piece(mark, 9)
-        want.append(sorted(glyphs.marks([q], (q.y0, q.y1, q.x0, q.x1), line, [piece(t, k) for k, t in enumerate(tall)])))
+        want.append(sorted(glyphs.marks([q], (q.y0, q.y1, q.x0, q.x1), MARK_LINE, [piece(t, k) for k, t in enumerate(tall)])))
     page = browser.new_context(base_url=live_server).new_page()
     try:
         page.goto("/")
@@ -409,7 +411,7 @@ def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_serv
           const { marks } = await import('/glyphs.js');
           const { makePiece, deskew } = await import('/segment.js');
           const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
-                         baseAt: (x) => 40, topAt: (x) => 0 };
+                         baseAt: (x) => 40, topAt: (x) => 0 };   // picture_support.MARK_LINE
           const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
           return cases.map(([mark, tall]) => {
             const q = piece(mark, 9);
