@@ -119,7 +119,7 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: 
     dc = sum(p.d0 + p.d1 for p in parts) / (2 * len(parts))
     # Which side of each tall piece the mark is on (+1: right): by centres, or, within the piece's
     # extent, by its ink in the mark's rows as the reading order has it (``segment.side_of``: a
-    # leaning 7 overhangs the '.' before its foot; val writers' "522.7" read "5227", 2 x 550
+    # leaning 7 overhangs the '.' before its foot; val writers' "522.7" read "5227"; 450 and 1,200
     # strings with separators +1 each, nothing lost)
     sides = [side_of(parts[0], p, line) if p.d0 < dc < p.d1 else (dc > (p.d0 + p.d1) / 2) - (dc < (p.d0 + p.d1) / 2)
              for p in tall]

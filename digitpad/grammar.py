@@ -30,7 +30,7 @@ DATE_SLASH = 0.05  # a digit where a date's second '/' goes is that '/' when the
 DATES = r"\d{1,2}/\d{1,2}/(\d{2}|\d{4})|\d{4}/\d{1,2}/\d{1,2}"  # m/d/yyyy, d/m/yy, yyyy/m/d (a whole string)
 _DATES = re.compile(DATES)
 PAREN_OPEN = 0.001  # a ')' that no '(' opens: the character before it most like a '(' is one when the model gives
-# '(' this share of it (val writers' "(475) 501-6852" read "1475) 501-6852"; 2 x 300 strings with separators:
+# '(' this share of it (val writers' "(475) 501-6852" read "1475) 501-6852"; 2 x 900 strings with separators:
 # 0.01 mended 4, 0.001 mended 6, 0 made "1(923)"; no right reading has a ')' that nothing opens)
 PERCENT_END = 0.025  # a number's last digit is a '%' when the model gives '%' this share of it: on the val
 # writers' composed numbers, 0.052-0.29 for the six '%' read as digits ("38%" read "389"), 0.0104 at most
@@ -75,11 +75,12 @@ def paren_open(ranked: list[Ranking]) -> list[Ranking]:
     """A ')' closes a '(' before it ("(408) 975-3621"): where a ')' is read and no '(' before
     it, the character before it that the model reads as '(' with the largest share, at least
     PAREN_OPEN, is the '(' (a '(' drawn straight reads as a 1 first: "1408) 975-3621")."""
-    top = [r[0][0] for r in ranked]
-    if ")" not in top or "(" in top[:top.index(")")]:
+    top = "".join(r[0][0] for r in ranked)
+    close = top.find(")")
+    if close < 0 or "(" in top[:close]:
         return ranked
     best, share = None, PAREN_OPEN
-    for k in range(top.index(")")):
+    for k in range(close):
         q = _share(ranked[k], "(")
         if q >= share:
             best, share = k, q
