@@ -42,7 +42,11 @@ FLAG_GAP = 0.15  # height below the piece's top; in each of the mark's rows, the
 # line heights right of it, and ending right of it. Val writers: "1535" read "15-35" (flags: 0.0 below
 # the top, rows of 1.9-2.7 stroke widths, 0.05-0.08 right); a hyphen beside a short 0 starts at or
 # below its top (0.03-0.16 of its height), beside rows of 6.5-10.5 stroke widths.
-SLASH_LEAN = 20.0  # degrees past the writer's slant (and past upright) that make a straight stroke a '/'
+SLASH_LEAN = 20.0  # degrees past the writer's lean (and past upright) that make a straight stroke a '/'
+SLASH_ALONE = 27.0  # ... and past which its lean alone says so, whatever the model (a writer's slashes lean
+# 9-48 degrees past the line's, their 1s -16 to +18: val writers' dates, 2 x 500: 274 -> 293 read)
+LEAN_PIECES = 3  # the writer's lean is the median of the line's tall pieces' leans when it has this many
+# (fewer: the line's slant, whole-pixel steps of 0, 14 or 27 degrees: too coarse to tell a '/' from a 1)
 BOW = 0.1  # line heights a parenthesis bows by
 PARENTHESES = False  # off: thick 9s and curved 1s bow like them (measured on dev writers)
 
@@ -137,12 +141,28 @@ def marks(parts: list[Piece], box: tuple[int, int, int, int], line: Line, tall: 
     return out
 
 
-def lines(parts: list[Piece], line: Line) -> dict[str, float]:
+def writer_lean(pieces: list[Piece]) -> float | None:
+    """The writer's lean in one line (degrees, > 0: tops to the right): the median over the line's
+    tall ``pieces`` of the lean of the line through each row's middle (None: under LEAN_PIECES)."""
+    leans = []
+    for p in pieces:
+        lo, hi = p.extents()
+        ink = hi > lo  # (rows of a piece cut out of a component may hold none)
+        y = np.flatnonzero(ink).astype(np.float64)
+        if len(y) >= 3:
+            x = (lo[ink] + hi[ink]) / 2.0
+            y -= y.mean()
+            leans.append(math.degrees(math.atan(-float(y @ (x - x.mean())) / float(y @ y))))
+    return float(np.median(leans)) if len(leans) >= LEAN_PIECES else None
+
+
+def lines(parts: list[Piece], line: Line, lean: float | None = None) -> dict[str, float]:
     """Geometric scores of '/', '(' and ')' for a tall candidate of one piece: a single thin
     stroke at least 0.95 line heights tall (one run of at most 2.5 stroke widths in 85% of its
     rows) whose centre line, fitted as x = a + b t + q t^2 (t: -1 at the top row .. 1 at the
-    bottom), is straight and leans more than SLASH_LEAN degrees, both past the writer's slant
-    and past upright ('/'); or is nearly upright, 1.05 line heights tall or more, and bows by
+    bottom), is straight and leans more than SLASH_LEAN degrees, both past the writer's ``lean``
+    (``writer_lean``; None: the line's slant) and past upright ('/': 1 past SLASH_ALONE, the
+    lean alone deciding); or is nearly upright, 1.05 line heights tall or more, and bows by
     BOW line heights to the left ('(') or right (')'). Clear cases only: the retrained model
     reads these characters itself."""
     if len(parts) != 1 or parts[0].height < 0.95 * line.height:
@@ -157,11 +177,12 @@ def lines(parts: list[Piece], line: Line) -> dict[str, float]:
     x = ((p.start + p.end - 1) / 2.0)[first][single]
     t = (y - (p.y0 + p.y1 - 1) / 2) / max(1.0, (p.height - 1) / 2)
     q, b, _ = np.polyfit(t, x, 2)
-    lean = math.degrees(math.atan(-b / max(1.0, (p.height - 1) / 2)) - math.atan(line.slant))
+    upright = math.degrees(math.atan(-b / max(1.0, (p.height - 1) / 2)))  # its lean past upright
+    lean = upright - (math.degrees(math.atan(line.slant)) if lean is None else lean)  # ... past the writer's
     bow = q / line.height  # > 0: the ends lie right of the middle, a '('
     out = {}
-    if abs(bow) < 0.04 and lean >= SLASH_LEAN and lean + math.degrees(math.atan(line.slant)) >= SLASH_LEAN:
-        out["/"] = 0.9 if lean >= SLASH_LEAN + 7 else 0.6
+    if abs(bow) < 0.04 and lean >= SLASH_LEAN and upright >= SLASH_LEAN:
+        out["/"] = 1.0 if lean >= SLASH_ALONE else 0.6
     elif abs(bow) < 0.04 and lean < SLASH_LEAN / 2:
         out["/"] = 0.0  # straight, and leaning like the writer's own characters: a 1, not a slash
     elif PARENTHESES and abs(lean) < SLASH_LEAN and abs(bow) >= BOW and p.height >= 1.05 * line.height:

@@ -17,10 +17,9 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     ``predict_batch``.
  7. Class scores (``class_scores``): the model's probability of each class, times 1e-3 for a
     digit or tall symbol when the candidate is shorter than TALL line heights or made of small
-    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``; a thick pen's colon
-    whose dots ran together is one, however tall), weighed with the model's probability when it
-    knows them; a model's '/' weighed by the lean of a tall straight stroke past the writer's
-    slant.
+    pieces; ``. , - :`` from the geometry of small whole pieces (``glyphs``; a thick pen's colon whose dots
+    ran together is one, however tall), weighed with the model's probability when it knows them; a model's
+    '/' weighed by the lean of a tall straight stroke past the writer's (decided by it past SLASH_ALONE).
  8. Search. Each tall candidate's log-probability of being exactly one character comes from
     ``verifier``; the reading is the path of candidates through all the pieces maximising
     the sum over its characters of that score + CHAR_BONUS (a piece shorter than SMALL line
@@ -60,7 +59,7 @@ from .charset import DIGITS, OTHER_NAME
 from .cuts import cut
 from .decode import Decoded
 from .engines import Engine
-from .glyphs import colon_blob, lines, marks
+from .glyphs import colon_blob, lines, marks, writer_lean
 from .grammar import rankings
 from .inkmap import median_of
 from .numberresult import Character, Classifier, Reading, file_box
@@ -192,8 +191,9 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
         if lab in labels and probs is not None:
             if lab in MARKS:
                 out[lab] = max(float(probs[labels.index(lab)]), MARK_FLOOR) * (0.5 + geo[lab]) if lab in geo else 0.0
-            elif lab in geo:  # geo 0: a straight stroke that leans no more than the writer's 1s
-                out[lab] = out[lab] * NOT_SLASH if geo[lab] == 0 else min(1.0, out[lab] * (0.5 + geo[lab]))
+            elif lab in geo:  # geo 0: a straight stroke leaning like the writer's 1s; 1: as only a slash does
+                g = geo[lab]
+                out[lab] = out[lab] * NOT_SLASH if g == 0 else 1.0 if g >= 1 else min(1.0, out[lab] * (0.5 + g))
         elif lab in geo and lab in MARKS:
             out[lab] = geo[lab]
     return out
@@ -203,7 +203,7 @@ def class_scores(probs: np.ndarray | None, labels: list[str], tall: bool, geo: d
 
 
 def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Piece], line: Line,
-          comp_area: dict[int, int], tall_pieces: list[Piece] = ()) -> None:
+          comp_area: dict[int, int], tall_pieces: list[Piece] = (), lean: float | None = None) -> None:
     """Sets the candidate's class scores and its log-score as one character (``c.fit``)."""
     y0, y1, x0, x1 = c.mask_box
     tall = (y1 - y0) >= TALL * line.height
@@ -214,7 +214,7 @@ def score(c: _Cand, probs: np.ndarray | None, labels: list[str], parts: list[Pie
     if whole and small:
         geo = marks(parts, c.mask_box, line, tall_pieces)
     elif whole and tall:
-        geo = lines(parts, line)
+        geo = lines(parts, line, lean)
     if small:  # a mark, or a piece of a character: not read as a digit
         tall = False
     c.scores = class_scores(probs, labels, tall, geo)
@@ -328,14 +328,14 @@ def _read(page: Page, pieces: list[Piece], line: Line, model: Classifier,
     cands = candidates(page, pieces, line, seen)
     todo = [c for c in cands if c.image is not None and not c.scores and c.fit == -math.inf]
     spans = [p for p in pieces if p.height >= TALL * line.height]
-    area = component_areas(pieces)
+    area, lean = component_areas(pieces), writer_lean(spans)
     if todo:
         probs = model.predict_batch(np.stack([c.image for c in todo]))  # (N, C)
         for c, p in zip(todo, probs):
-            score(c, p, list(model.labels), c.parts, line, area, spans)
+            score(c, p, list(model.labels), c.parts, line, area, spans, lean)
     for c in cands:
         if c.image is None and c.fit == -math.inf:
-            score(c, None, list(model.labels), c.parts, line, area, spans)
+            score(c, None, list(model.labels), c.parts, line, area, spans, lean)
     path, total = _search(len(pieces), cands, pieces, line)
     return path, len(todo), total
 

@@ -4,12 +4,14 @@ grids, a bar, blank), ``bracketed`` (a composed number beside a bracket twice it
 ``tucked_dot`` (a '.' under a leaning digit's foot), ``colon_blob`` (a thick pen's colon
 whose dots ran together) and ``marker_hyphen`` (a thick pen's hyphen drawn at a tilt), as image
 file bytes. And pieces of ink drawn run by run on a 40 px line (``RUNS``, ``bar``, ``dot``,
-``piece``), for the rules of where a mark stands (``glyphs.marks``) and their twin.
+``leaning``, ``piece``), for the rules of where a mark stands and how a stroke leans (``glyphs``)
+and their twin.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import random
 
 import numpy as np
@@ -36,6 +38,13 @@ def bar(x0: int) -> Runs:
 def dot(x0: int) -> Runs:
     """A 4 px dot on the baseline from x0."""
     return [(y, x0, x0 + 4) for y in range(36, 40)]
+
+
+def leaning(x_top: int, degrees: float, width: int) -> Runs:
+    """A straight band ``width`` px wide, 40 px tall from the top line, leaning ``degrees`` (> 0:
+    its top to the right, as a '/' leans) from ``x_top`` at its top."""
+    step = math.tan(math.radians(degrees))
+    return [(y, round(x_top - step * y), round(x_top - step * y) + width) for y in range(40)]
 
 
 def piece(runs: Runs, comp: int) -> Piece:

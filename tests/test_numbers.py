@@ -22,6 +22,7 @@ from picture_support import (
     colon_blob,
     dot,
     dust,
+    leaning,
     marker_hyphen,
     piece,
     tucked_dot,
@@ -482,7 +483,7 @@ def test_held_out_writers_dates_read_both_slashes(held_hands, model, monkeypatch
     with ``grammar.date_slash`` more read right than without it, and none read right without it is
     lost (their second slash, leaning like their 1s, read as a 1: "4/17/1986" -> "4/1711986")."""
     r = random.Random(11)
-    texts = [f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.randint(1950, 2035)}" for _ in range(24)]
+    texts = [f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.randint(1950, 2035)}" for _ in range(48)]
     right, without = _right_with_and_without([h for h in held_hands if "/" in h.alphabet], model, monkeypatch,
                                              texts, "DATE_SLASH")
     assert without <= right and len(right) >= len(without) + 2, (sorted(right), sorted(without))
@@ -613,6 +614,24 @@ def test_a_dot_under_an_overhanging_seven_is_between_the_digits():
     tall = [piece(RUNS["two"], 0), piece(RUNS["seven"], 1)]
     for x0, between in ((36, True), (52, False)):
         assert ("." in glyphs.marks([piece(dot(x0), 2)], (36, 40, x0, x0 + 4), MARK_LINE, tall)) == between, x0
+
+
+def test_a_slash_leans_past_the_writers_own_lean():
+    """``glyphs.writer_lean`` and ``lines``: a left-leaning writer (three tall pieces at -15
+    degrees, where the line's slant, whole-pixel steps, says 0) has a '/' at +22 degrees leaning
+    37 past theirs: a slash by its lean alone (1.0), while their 1 at -12 degrees is none (0.0).
+    With fewer than LEAN_PIECES tall pieces the slant is all there is: the same stroke is only
+    likely a slash (0.6)."""
+    from digitpad import glyphs
+
+    writer = [piece(leaning(x, -15, 16), k) for k, x in enumerate((0, 30, 60))]
+    lean = glyphs.writer_lean(writer)
+    assert lean is not None and abs(lean + 15) < 1.5, lean
+    slash, one = piece(leaning(120, 22, 4), 5), piece(leaning(150, -12, 4), 6)
+    assert glyphs.lines([slash], MARK_LINE, lean) == {"/": 1.0}
+    assert glyphs.lines([one], MARK_LINE, lean) == {"/": 0.0}
+    assert glyphs.writer_lean(writer[:2]) is None
+    assert glyphs.lines([slash], MARK_LINE, None) == {"/": 0.6}
 
 
 def test_a_markers_hyphen_drawn_at_a_tilt_reads_as_a_hyphen(held_hands, model):

@@ -33,6 +33,7 @@ from picture_support import (
     colon_blob,
     dot,
     dust,
+    leaning,
     marker_hyphen,
     piece,
     tucked_dot,
@@ -422,3 +423,33 @@ def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_serv
         page.context.close()
     assert got == want
     assert want[0] == [] and "-" in want[1] and "." in want[3] and "." not in want[4]  # the rules did apply
+
+
+def test_the_glyphs_twin_measures_leans_as_the_python_glyphs_do(browser, live_server: str) -> None:
+    """``static/glyphs.js`` ``writerLean`` and ``lines`` against ``digitpad.glyphs``: a left-leaning
+    writer's lean, their '/' and their 1 by it, and the '/' by the line's slant alone."""
+    from digitpad import glyphs
+
+    writer = [leaning(x, -15, 16) for x in (0, 30, 60)]
+    slash, one = leaning(120, 22, 4), leaning(150, -12, 4)
+    lean = glyphs.writer_lean([piece(w, k) for k, w in enumerate(writer)])
+    want = [round(lean, 6), *(sorted(glyphs.lines([piece(r, 5)], MARK_LINE, ref).items())
+                              for r, ref in ((slash, lean), (one, lean), (slash, None)))]
+    page = browser.new_context(base_url=live_server).new_page()
+    try:
+        page.goto("/")
+        got = page.evaluate("""async ([writer, slash, one]) => {
+          await (await import('/numparams.js')).loadParams();
+          const { lines, writerLean } = await import('/glyphs.js');
+          const { makePiece, deskew } = await import('/segment.js');
+          const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
+                         baseAt: (x) => 40, topAt: (x) => 0 };   // picture_support.MARK_LINE
+          const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
+          const lean = writerLean(writer.map((w, k) => piece(w, k)));
+          const of = (runs, ref) => [...lines([piece(runs, 5)], line, ref).entries()].sort();
+          return [Math.round(lean * 1e6) / 1e6, of(slash, lean), of(one, lean), of(slash, null)];
+        }""", [writer, slash, one])
+    finally:
+        page.context.close()
+    assert got == [want[0], *([list(kv) for kv in w] for w in want[1:])]
+    assert want[1] == [("/", 1.0)] and want[2] == [("/", 0.0)] and want[3] == [("/", 0.6)]  # the rule did apply

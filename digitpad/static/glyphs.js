@@ -7,6 +7,7 @@
 //   verify(features(parts, box, scores, line, compArea, other))   // log P(one character)
 
 import { P } from "./numparams.js";
+import { median } from "./preprocess.js";
 import { extents, sideOf } from "./segment.js";
 
 /** glyphs._attached: a small mark whose box, shrunk by MARK_CORE on each side, holds a tall piece's ink,
@@ -121,7 +122,32 @@ function polyfit2(t, x) {
 const degrees = (r) => r * 180 / Math.PI;
 
 /** glyphs.lines: geometric scores of '/' (and, when enabled, '(' ')') for a tall one-piece candidate. */
-export function lines(parts, line) {
+/** glyphs.writer_lean: the median over a line's tall pieces of the lean of the line through each row's middle
+ * (degrees, > 0: tops to the right); null under LEAN_PIECES. */
+export function writerLean(pieces) {
+  const leans = [];
+  for (const p of pieces) {
+    const [lo, hi] = extents(p);
+    const ys = [], xs = [];
+    for (let r = 0; r < p.height; r++) {
+      if (hi[r] > lo[r]) {
+        ys.push(r);
+        xs.push((lo[r] + hi[r]) / 2.0);
+      }
+    }
+    if (ys.length < 3) continue;
+    const my = ys.reduce((s, v) => s + v, 0) / ys.length, mx = xs.reduce((s, v) => s + v, 0) / xs.length;
+    let sxy = 0.0, syy = 0.0;
+    ys.forEach((y, k) => {
+      sxy += (y - my) * (xs[k] - mx);
+      syy += (y - my) * (y - my);
+    });
+    leans.push(degrees(Math.atan(-sxy / syy)));
+  }
+  return leans.length >= P.glyphs.LEAN_PIECES ? median(leans) : null;
+}
+
+export function lines(parts, line, writer = null) {
   const G = P.glyphs;
   const out = new Map();
   if (parts.length !== 1 || parts[0].height < 0.95 * line.height) return out;
@@ -142,10 +168,11 @@ export function lines(parts, line) {
   const half = Math.max(1.0, (p.height - 1) / 2);
   const t = ys.map((y) => (y - (p.y0 + p.y1 - 1) / 2) / half);
   const [q, b] = polyfit2(t, xs);
-  const lean = degrees(Math.atan(-b / half) - Math.atan(line.slant));
+  const upright = degrees(Math.atan(-b / half));   // its lean past upright, and past the writer's
+  const lean = upright - (writer === null ? degrees(Math.atan(line.slant)) : writer);
   const bow = q / line.height;
-  if (Math.abs(bow) < 0.04 && lean >= G.SLASH_LEAN && lean + degrees(Math.atan(line.slant)) >= G.SLASH_LEAN) {
-    out.set("/", lean >= G.SLASH_LEAN + 7 ? 0.9 : 0.6);
+  if (Math.abs(bow) < 0.04 && lean >= G.SLASH_LEAN && upright >= G.SLASH_LEAN) {
+    out.set("/", lean >= G.SLASH_ALONE ? 1.0 : 0.6);
   } else if (Math.abs(bow) < 0.04 && lean < G.SLASH_LEAN / 2) {
     out.set("/", 0.0);   // straight, and leaning like the writer's own characters: a 1, not a slash
   } else if (G.PARENTHESES && Math.abs(lean) < G.SLASH_LEAN && Math.abs(bow) >= G.BOW && p.height >= 1.05 * line.height) {

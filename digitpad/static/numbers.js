@@ -14,7 +14,7 @@ import { P } from "./numparams.js";
 import { finish, median } from "./preprocess.js";
 import { componentsOf, inkPage } from "./segment.js";
 import { cut } from "./cuts.js";
-import { colonBlob, features, lines, marks, verify } from "./glyphs.js";
+import { colonBlob, features, lines, marks, verify, writerLean } from "./glyphs.js";
 import { rankingsOf } from "./grammar.js";
 import { readSequence } from "./sequence.js";
 
@@ -111,8 +111,9 @@ export function classScores(probs, labels, tall, geo) {
   for (const lab of MARKS + "/()") {
     if (labels.includes(lab) && probs !== null) {
       if (MARKS.includes(lab)) out.set(lab, geo.has(lab) ? Math.max(probs[labels.indexOf(lab)], N.MARK_FLOOR) * (0.5 + geo.get(lab)) : 0.0);
-      else if (geo.has(lab)) {   // geo 0: a straight stroke that leans no more than the writer's 1s
-        out.set(lab, geo.get(lab) === 0 ? out.get(lab) * N.NOT_SLASH : Math.min(1.0, out.get(lab) * (0.5 + geo.get(lab))));
+      else if (geo.has(lab)) {   // geo 0: a straight stroke leaning like the writer's 1s; 1: as only a slash does
+        const g = geo.get(lab);
+        out.set(lab, g === 0 ? out.get(lab) * N.NOT_SLASH : g >= 1 ? 1.0 : Math.min(1.0, out.get(lab) * (0.5 + g)));
       }
     } else if (geo.has(lab) && MARKS.includes(lab)) out.set(lab, geo.get(lab));
   }
@@ -122,7 +123,7 @@ export function classScores(probs, labels, tall, geo) {
 // ------------------------------------------------------------------ 8. search
 
 /** numbers.score: a candidate's class scores and its log-score as one character (c.fit). */
-function score(c, probs, labels, line, compArea, tallPieces) {
+function score(c, probs, labels, line, compArea, tallPieces, lean = null) {
   const N = P.numbers;
   const [y0, y1] = c.maskBox;
   let tall = (y1 - y0) >= N.TALL * line.height;
@@ -131,7 +132,7 @@ function score(c, probs, labels, line, compArea, tallPieces) {
     (whole && c.parts.length === 1 && colonBlob(c.parts[0], line));   // a mark, however tall
   let geo = new Map();
   if (whole && small) geo = marks(c.parts, c.maskBox, line, tallPieces);
-  else if (whole && tall) geo = lines(c.parts, line);
+  else if (whole && tall) geo = lines(c.parts, line, lean);
   if (small) tall = false;   // a mark, or a piece of a character: not read as a digit
   c.scores = classScores(probs, labels, tall, geo);
   if (probs !== null && labels.includes(P.charset.OTHER_NAME)) c.pOther = probs[labels.indexOf(P.charset.OTHER_NAME)];
@@ -191,12 +192,12 @@ async function readPieces(page, pieces, line, model, seen) {
   const cands = candidates(page, pieces, line, seen);
   const todo = cands.filter((c) => c.image !== null && !c.scores.size && c.fit === -Infinity);
   const tallPieces = pieces.filter((p) => p.height >= P.numbers.TALL * line.height);
-  const area = componentAreas(pieces);
+  const area = componentAreas(pieces), lean = writerLean(tallPieces);
   if (todo.length) {
     const probs = await model.predictBatch(todo.map((c) => c.image));   // ONE batch: (N, C)
-    todo.forEach((c, k) => score(c, probs[k], model.labels, line, area, tallPieces));
+    todo.forEach((c, k) => score(c, probs[k], model.labels, line, area, tallPieces, lean));
   }
-  for (const c of cands) if (c.image === null && c.fit === -Infinity) score(c, null, model.labels, line, area, tallPieces);
+  for (const c of cands) if (c.image === null && c.fit === -Infinity) score(c, null, model.labels, line, area, tallPieces, lean);
   const found = search(pieces.length, cands, pieces, line);
   return { path: found.path, images: todo.length, total: found.score };
 }
