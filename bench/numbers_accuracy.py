@@ -39,7 +39,6 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -173,23 +172,6 @@ def length_group(text: str) -> str:
     return f"length {n}" if n <= 8 else "length 9+"
 
 
-def composed_samples(hands: list[compose.Hand], n: int, templates: list[str], seed: int,
-                     schemes: list[str]) -> Iterator[compose.Sample]:
-    """The composed numbers read here: ``n`` per layout, in ``compose.LAYOUTS`` order, each of a
-    random hand and template, the schemes in turn (``bench/sequence_probe.py`` reads the same)."""
-    r = random.Random(seed)
-    k = 0
-    for layout in compose.LAYOUTS:
-        for i in range(n):
-            text = None
-            while text is None:
-                hand = r.choice(hands)
-                text = compose.random_text(r, hand, r.choice(templates))
-            scheme = schemes[k % len(schemes)]
-            k += 1
-            yield compose.compose(hand, text, layout, scheme, seed=seed + i)
-
-
 def separator_hands(hands: list[compose.Hand]) -> list[compose.Hand]:
     """The hands that wrote some of the separators (the strings with separators are theirs)."""
     return [h for h in hands if set(compose.SEPARATORS) & h.alphabet]
@@ -198,7 +180,7 @@ def separator_hands(hands: list[compose.Hand]) -> list[compose.Hand]:
 def composed(hands: list[compose.Hand], reader: NumberReader, n: int, templates: list[str], seed: int,
              schemes: list[str], failures: list) -> Tally:
     tally = Tally()
-    for s in composed_samples(hands, n, templates, seed, schemes):
+    for s in compose.samples(hands, n, templates, seed, schemes):
         answer = reader.read(s.image)
         got = answer["text"]
         base = baseline(decode(s.image), reader.reader.predictor)

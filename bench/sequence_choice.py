@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from numbers_accuracy import composed_samples  # noqa: E402
 
 from digitpad import compose, numbers, paper  # noqa: E402
 from digitpad.decode import decode  # noqa: E402
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"))
     args = ap.parse_args(argv)
     hands = compose.load_hands(args.unipen, args.pendigits, split=args.split)
-    more = [s for s in composed_samples(hands, args.n, list(compose.DIGIT_TEMPLATES), SEED, list(compose.SCHEMES))
+    more = [s for s in compose.samples(hands, args.n, list(compose.DIGIT_TEMPLATES), SEED, list(compose.SCHEMES))
             if s.layout != "spaced"]
     cases = [(f"more {s.layout}", s) for s in more] + [(f"{s.scheme} {s.layout}", s) for s in heavy_samples(hands, args.n)]
     images = [decode(s.image) for _, s in cases]

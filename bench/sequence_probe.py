@@ -27,7 +27,6 @@ from numbers_accuracy import (  # (bench/, beside this file)
     DIGIT_SEED,
     SEPARATOR_SEED,
     SEPARATOR_TEMPLATES,
-    composed_samples,
     separator_hands,
 )
 from PIL import Image
@@ -133,9 +132,9 @@ def bench_items(hands: list, n: int, symbols: bool) -> list[tuple[str, compose.S
     """(kind, sample): the digit strings ``numbers_accuracy.py --n N`` reads of these hands (its
     seeds, schemes and order) and, with ``symbols``, its strings with separators."""
     schemes = list(compose.SCHEMES)
-    out = [("digits", s) for s in composed_samples(hands, n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, schemes)]
+    out = [("digits", s) for s in compose.samples(hands, n, list(compose.DIGIT_TEMPLATES), DIGIT_SEED, schemes)]
     if symbols:
-        out += [("separators", s) for s in composed_samples(separator_hands(hands), n // 2, SEPARATOR_TEMPLATES,
+        out += [("separators", s) for s in compose.samples(separator_hands(hands), n // 2, SEPARATOR_TEMPLATES,
                                                            SEPARATOR_SEED, schemes)]
     return out
 

@@ -1,27 +1,24 @@
 """Whole numbers composed from ONE writer's own isolated characters, drawn like a canvas or a photo.
 
-There is no large set of real handwritten numbers with character boxes, so numbers are built
-from a writer's isolated digits (UNIPEN ``trajectories-dev``, pendigits: 280-canvas strokes,
-longest side ~200) and symbols (UNIPEN ``symbols-dev``, each sized relative to the writer's
-digit height, ``SYMBOLS``), placed left to right on a drifting, slanted baseline with size
-jitter, in one of three ``LAYOUTS``:
+There is no large set of real handwritten numbers with character boxes, so numbers are built from a
+writer's isolated digits (UNIPEN ``trajectories-dev``, pendigits: 280-canvas strokes, longest side ~200)
+and symbols (UNIPEN ``symbols-dev``, each sized relative to the writer's digit height, ``SYMBOLS``),
+placed left to right on a drifting, slanted baseline with size jitter, in one of three ``LAYOUTS``:
 
 - ``spaced``: a clear gap between the characters' boxes (0.15-0.45 digit heights);
-- ``tight``: the closest ink of neighbours 0.04-0.12 digit heights apart (slanted characters
-  nest into each other's boxes, their ink does not touch);
-- ``touching``: neighbouring digits' strokes overlap by 0.1-0.7 pen widths (symbols keep the
-  tight spacing).
+- ``tight``: the closest ink of neighbours 0.04-0.12 digit heights apart (slanted characters nest
+  into each other's boxes, their ink does not touch);
+- ``touching``: neighbouring digits' strokes overlap by 0.1-0.7 pen widths (symbols keep the tight spacing).
 
-A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. A letter
-in the string (``Hand.letters``: the writer's own, never a digit-like one) is drawn like a
-digit: strings with characters that are not a number's. The ground truth is the string and
-each character's ink box. A number may be ``marked``: a box or a ring drawn around it or a line under
-it (``MARKINGS``). ``paper.SCHEMES`` say how it is drawn (the page's transparent
-canvas, ink colours and pen widths, phone photos of plain, ruled and squared paper).
-Writers come from the project's one split (``handwriting.writer_splits``); ``styles`` adds the
-hand styles of ``handstyles`` (slashed zeros, barred sevens, flagged ones, open/closed fours)
-to each hand. Everything is deterministic: the same hand, string, layout, scheme and seed give
-the same bytes.
+A gap in the string (``"(408) 975-3621"``) is 0.7-1.1 digit heights of extra space. A letter in the
+string (``Hand.letters``: the writer's own, never a digit-like one) is drawn like a digit: strings with
+characters that are not a number's. The ground truth is the string and each character's ink box. A
+number may be ``marked``: a box or a ring drawn around it or a line under it (``MARKINGS``).
+``paper.SCHEMES`` say how it is drawn (the page's transparent canvas, ink colours and pen widths, phone
+photos of plain, ruled and squared paper). Writers come from the project's one split
+(``handwriting.writer_splits``); ``styles`` adds the hand styles of ``handstyles`` (slashed zeros, barred
+sevens, flagged ones, open/closed fours) to each hand. Everything is deterministic: the same hand,
+string, layout, scheme and seed give the same bytes; ``samples`` draws many.
 
     hands = load_hands(unipen_dir, pendigits_path, split="test")   # writers held out
     text = random_text(random.Random(0), hands[0], "price")
@@ -33,6 +30,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +90,7 @@ class Hand:
 
 @dataclass
 class Sample:
-    """A composed number: the image file bytes, its string, and each character's ink box
-    (x0, y0, x1, y1) in image pixels, in string order (spaces have no box)."""
+    """A composed number: image file bytes, string, each character's ink box (x0, y0, x1, y1, image px)."""
 
     image: bytes
     text: str
@@ -120,10 +117,9 @@ class Sample:
 
 def load_records(unipen_dir: str | Path | None, pendigits_path: str | Path | None, split: str = "test",
                  seed: int = 0) -> dict[str, list[dict]]:
-    """The records of one split of the project's writers (``handwriting.writer_splits``:
-    "train", "val" or "test"), by kind: ``digits`` (pendigits and UNIPEN isolated digits),
-    ``symbols`` (UNIPEN, vetted), ``letters`` (UNIPEN upper and lower case) and ``numbers``
-    (real UNIPEN numbers), all on the 280 canvas (``handwriting.load_source``)."""
+    """The records of one split of the project's writers (``handwriting.writer_splits``: "train", "val" or
+    "test"), by kind: ``digits`` (pendigits and UNIPEN isolated digits), ``symbols`` (UNIPEN, vetted),
+    ``letters`` (UNIPEN upper and lower case) and ``numbers`` (real UNIPEN numbers), on the 280 canvas."""
     if split not in handwriting.SPLITS:
         raise ValueError(f"split is one of {handwriting.SPLITS}, not {split!r}")
     splits = handwriting.writer_splits(pendigits_path=pendigits_path, unipen_dir=unipen_dir, seed=seed)
@@ -132,10 +128,9 @@ def load_records(unipen_dir: str | Path | None, pendigits_path: str | Path | Non
     out: dict[str, list[dict]] = {k: [] for k in kinds}
     for kind, sources in kinds.items():
         for source in sources:
-            if (pendigits_path if source == "pendigits" else unipen_dir) is None:
-                continue  # that file was not given
-            recs = handwriting.load_source(source, pendigits_path=pendigits_path, unipen_dir=unipen_dir)
-            out[kind] += [r for r in recs if splits.get(r["writer"]) == split]
+            if (pendigits_path if source == "pendigits" else unipen_dir) is not None:  # (that file was given)
+                recs = handwriting.load_source(source, pendigits_path=pendigits_path, unipen_dir=unipen_dir)
+                out[kind] += [r for r in recs if splits.get(r["writer"]) == split]
     return out
 
 
@@ -144,11 +139,10 @@ def _strokes(record: dict) -> list[np.ndarray]:
 
 
 def hands_of(records: dict[str, list[dict]], styles: bool = False, seed: int = 0) -> list[Hand]:
-    """Writers with at least one of every digit, each with their digits, the symbols of
-    ``SEPARATORS`` they wrote and their letters (``Hand.letters``, for strings with
-    characters that are not a number's), in writer order. ``styles``: each 0, 1, 4 and 7 is
-    also drawn once in a hand style (``handstyles.variant``: slashed zeros, barred sevens,
-    flagged ones, open and closed fours)."""
+    """Writers with at least one of every digit, each with their digits, the symbols of ``SEPARATORS``
+    they wrote and their letters (``Hand.letters``, for strings with characters that are not a number's),
+    in writer order. ``styles``: each 0, 1, 4 and 7 is also drawn once in a hand style
+    (``handstyles.variant``: slashed zeros, barred sevens, flagged ones, open and closed fours)."""
     hands: dict[str, Hand] = {}
     digits = list(records["digits"])
     if styles:
@@ -213,6 +207,18 @@ def random_text(r: random.Random, hand: Hand, template: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------ placing
+
+
+def samples(hands: list[Hand], n: int, templates: list[str], seed: int, schemes: list[str]) -> Iterator[Sample]:
+    """``n`` composed numbers per layout, in LAYOUTS order, each of a random hand and of a template
+    it can write, the ``schemes`` in turn: the ones the benches read (``bench/numbers_accuracy.py``)."""
+    r = random.Random(seed)
+    for k, (layout, i) in enumerate((layout, i) for layout in LAYOUTS for i in range(n)):
+        text = None
+        while text is None:
+            hand = r.choice(hands)
+            text = random_text(r, hand, r.choice(templates))
+        yield compose(hand, text, layout, schemes[k % len(schemes)], seed=seed + i)
 
 
 def _place(r: random.Random, hand: Hand, ch: str, H: float) -> list[np.ndarray]:

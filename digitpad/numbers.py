@@ -94,8 +94,8 @@ SPACE_RATIO = 2.0
 KEPT_SYMBOLS = "$%"  # step 10 does not run where the reader found one, whatever the sequence model's alphabet:
 # few writers wrote them, and a model that knows them still read them worse (val writers' '%' as 9 or 7, '$' as 4)
 NOT_SLASH = 0.5  # step 7: the model's '/' for a straight stroke leaning like the writer's other characters
-# (halved, not vetoed: the writer's slant is the median of whole-pixel steps, 0, 14 or 27 degrees, too coarse
-# to call a slash a 1 alone. Val writers' dates: 57% -> 69% read at 0.05 -> 0.5, digit strings and real the same)
+# (halved, not vetoed: chosen against the line's slant, whole-pixel steps of 0, 14 or 27 degrees, too coarse to call
+# a slash a 1 alone, still the reference under glyphs.LEAN_PIECES. Val dates: 57% -> 69% at 0.05 -> 0.5)
 SEQ_DOUBT = 0.95  # step 10 also reads digits that do not touch where the reader is less sure of one, not where
 SEQ_OTHER = 0.5  # a character is more likely no number's (a letter: val 269 of 400 `not_number`, 262 without it);
 SEQ_SURE = 0.9  # kept when this sure, surer than the reader, no character fewer (val, 2 x 800 composed, real ones: 10

@@ -51,6 +51,15 @@ REAL = 40  # real held-out UNIPEN numbers
 STEP_10_READS = 20  # numbers at least that step 10 reads again with the sequence model (touching digits)
 BATCH = 20  # PNGs per page.evaluate call
 
+# Runs in the page, in an async function: picture_support.MARK_LINE and its ``piece`` (runs -> a deskewed piece).
+PIECES_JS = """
+  await (await import('/numparams.js')).loadParams();
+  const { makePiece, deskew } = await import('/segment.js');
+  const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
+                 baseAt: (x) => 40, topAt: (x) => 0 };
+  const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
+"""
+
 # Runs in the page: PNGs (base64) -> decoded RGBA -> the device's number reader.
 PAGE_READ = """async (pngs) => {""" + PIXELS_OF + """
   const { loadDevice } = await import('/ondevice.js');
@@ -408,13 +417,8 @@ def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_serv
     try:
         page.goto("/")
         got = page.evaluate("""async (cases) => {
-          await (await import('/numparams.js')).loadParams();
           const { marks } = await import('/glyphs.js');
-          const { makePiece, deskew } = await import('/segment.js');
-          const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
-                         baseAt: (x) => 40, topAt: (x) => 0 };   // picture_support.MARK_LINE
-          const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
-          return cases.map(([mark, tall]) => {
+""" + PIECES_JS + """          return cases.map(([mark, tall]) => {
             const q = piece(mark, 9);
             return [...marks([q], [q.y0, q.y1, q.x0, q.x1], line, tall.map((t, k) => piece(t, k))).keys()].sort();
           });
@@ -439,13 +443,8 @@ def test_the_glyphs_twin_measures_leans_as_the_python_glyphs_do(browser, live_se
     try:
         page.goto("/")
         got = page.evaluate("""async ([writer, slash, one]) => {
-          await (await import('/numparams.js')).loadParams();
           const { lines, writerLean } = await import('/glyphs.js');
-          const { makePiece, deskew } = await import('/segment.js');
-          const line = { stroke: 4, height: 40, slant: 0, mid: 20, base: [40, 0], top: [0, 0], aside: 0,
-                         baseAt: (x) => 40, topAt: (x) => 0 };   // picture_support.MARK_LINE
-          const piece = (runs, comp) => deskew(makePiece(runs.map((r) => r[0]), runs.map((r) => r[1]), runs.map((r) => r[2]), comp), line);
-          const lean = writerLean(writer.map((w, k) => piece(w, k)));
+""" + PIECES_JS + """          const lean = writerLean(writer.map((w, k) => piece(w, k)));
           const of = (runs, ref) => [...lines([piece(runs, 5)], line, ref).entries()].sort();
           return [Math.round(lean * 1e6) / 1e6, of(slash, lean), of(one, lean), of(slash, null)];
         }""", [writer, slash, one])

@@ -203,14 +203,7 @@ def test_step_10_keeps_the_sequence_models_separators_where_it_reads_the_readers
     right before, when written)."""
     hands = [h for h in compose.load_hands(unipen_dir, pendigits_path, split="test") if set(compose.SEPARATORS) & h.alphabet]
     templates = [t for t in compose.TEMPLATES if t not in compose.DIGIT_TEMPLATES]
-    r, samples, schemes = random.Random(9301), [], list(compose.SCHEMES)
-    for k in range(300):  # as bench/numbers_accuracy.py composes them: 100 spaced, 100 tight, 100 touching
-        text = None
-        while text is None:
-            hand = r.choice(hands)
-            text = compose.random_text(r, hand, r.choice(templates))
-        if k >= 200:  # the touching ones
-            samples.append(compose.compose(hand, text, "touching", schemes[k % len(schemes)], seed=9301 + k - 200))
+    samples = [s for s in compose.samples(hands, 100, templates, 9301, list(compose.SCHEMES)) if s.layout == "touching"]
     both = [numbers.read_number(decode(s.image), model, sequence=sequence).text for s in samples]
     monkeypatch.setattr(numbers, "SEQ_SAME", 1.1)  # a confidence no reading has: as before
     before = [numbers.read_number(decode(s.image), model, sequence=sequence).text for s in samples]
