@@ -11,6 +11,8 @@ path the search chose (``numbers``), from the classes' scores alone.
   model gives the most '(', at least PAREN_OPEN of its say, is the '('.
 - A '%' ends a number (``percent_end``): a last digit after a digit is the '%' when the model
   gives '%' PERCENT_END of its say (on the val writers, no right last digit has that much).
+- A '/' stands in numbers of a slash's shape (``slash_place``: SLASH_NUMBERS, a date, a fraction,
+  an area code's slash): in any other, a '/' is the 1 when the model gives '1' SLASH_ONE of its say.
 
 The browser's twin is ``static/grammar.js`` (its constants from ``static/numbers-params.json``).
 """
@@ -35,6 +37,11 @@ PAREN_OPEN = 0.001  # a ')' that no '(' opens: the character before it most like
 PERCENT_END = 0.025  # a number's last digit is a '%' when the model gives '%' this share of it: on the val
 # writers' composed numbers, 0.052-0.29 for the six '%' read as digits ("38%" read "389"), 0.0104 at most
 # for 872 right last digits (the middle of the gap, on a log scale)
+SLASH_NUMBERS = r"\d{1,4}/\d{1,4}|\d{1,4}/\d{1,2}/\d{1,4}|0\d{2,4}/\d{3,8}"  # whole strings a '/' stands in: a fraction,
+# m/d or d/m, a month's year, "24/7", a date (DATES among them), an area code's slash ("0721/123456")
+_SLASH_NUMBERS = re.compile(SLASH_NUMBERS)
+SLASH_ONE = 0.05  # elsewhere a '/' is the 1 when the model gives '1' this share of it (val writers' "48770133591" read
+# "48770/33591": '1' 0.14-0.48 for the 8 such 1s in 3,300 composed numbers; DATE_SLASH's share, the other way)
 
 Ranking = list[tuple[str, float]]
 
@@ -50,7 +57,7 @@ def rankings(scores: list[dict[str, float]]) -> list[Ranking]:
             banned += "("  # a '(' opens what a ')' after it closes ("(408) 975-3621")
         if ranked[0][0] in banned and any(ch not in banned for ch, _ in ranked):
             out[k] = [r for r in ranked if r[0] not in banned] + [r for r in ranked if r[0] in banned]
-    return percent_end(date_slash(paren_open(out)))
+    return percent_end(slash_place(date_slash(paren_open(out))))
 
 
 def date_slash(ranked: list[Ranking]) -> list[Ranking]:
@@ -68,6 +75,20 @@ def date_slash(ranked: list[Ranking]) -> list[Ranking]:
             best, share = k, q
     if best is not None:
         ranked[best] = _first(ranked[best], "/")
+    return ranked
+
+
+def slash_place(ranked: list[Ranking]) -> list[Ranking]:
+    """A '/' stands between a number's parts in few shapes (SLASH_NUMBERS: "3/4", "12/25",
+    "4/15/2022", "0721/123456"): in any other string ("48770/33591", "480-/584") each '/' that
+    the model reads as '1' with a share of at least SLASH_ONE is the 1 (a 1 leaning past the
+    writer's other digits)."""
+    top = "".join(r[0][0] for r in ranked)
+    if "/" not in top or _SLASH_NUMBERS.fullmatch(top):
+        return ranked
+    for k, r in enumerate(ranked):
+        if top[k] == "/" and _share(r, "1") >= SLASH_ONE:
+            ranked[k] = _first(r, "1")
     return ranked
 
 

@@ -373,7 +373,8 @@ def test_a_lone_digit_reads_as_on_device_digit_reading(browser, live_server: str
 def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server: str) -> None:
     """``static/grammar.js`` against ``digitpad.grammar`` on rankings made to reach each of its
     rules (bans at the ends, a '(' nothing closes, a ')' nothing opens, a date's second slash,
-    a last '%'), each also just under its constant: the same characters first, in order."""
+    a last '%', a '/' where no slash stands), each also just under its constant: the same
+    characters first, in order."""
     from digitpad import grammar
 
     def path(text: str, alt: str, shares: dict[int, float]) -> list[dict[str, float]]:
@@ -384,7 +385,10 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
              path("1408)975", "(", {0: 0.01}), path("+11408)975", "(", {1: 0.002, 2: 0.02}),
              path("1408)975", "(", {0: grammar.PAREN_OPEN / 2}), path("(408)975", "(", {1: 0.3}),
              path("4/1512022", "/", {4: 0.3}), path("4/1512022", "/", {4: grammar.DATE_SLASH / 2}),
-             path("389", "%", {2: 0.2}), path("389", "%", {2: grammar.PERCENT_END / 2})]
+             path("389", "%", {2: 0.2}), path("389", "%", {2: grammar.PERCENT_END / 2}),
+             path("48770/33591", "/", {}), path("0721/123456", "/", {}), path("4/15/2022", "/", {})]
+    cases.append([dict(c) for c in cases[-3]])
+    cases[-1][5] = {"/": 0.99, "1": grammar.SLASH_ONE / 2}  # under SLASH_ONE
     want = ["".join(r[0][0] for r in grammar.rankings(c)) for c in cases]
     page = browser.new_context(base_url=live_server).new_page()
     try:
@@ -398,6 +402,7 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
         page.context.close()
     assert got == want
     assert want[3] == "(408)975" and want[5] == "1408)975" and want[7] == "4/15/2022"  # the rules did apply
+    assert want[11:] == ["48770133591", "0721/123456", "4/15/2022", "48770/33591"]
 
 
 def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_server: str) -> None:

@@ -19,7 +19,7 @@ export function rankingsOf(scores) {
       rankings[k] = [...ranked.filter(([ch]) => !banned.includes(ch)), ...ranked.filter(([ch]) => banned.includes(ch))];
     }
   });
-  return percentEnd(dateSlash(parenOpen(rankings)));
+  return percentEnd(slashPlace(dateSlash(parenOpen(rankings))));
 }
 
 /** grammar.date_slash: a digit where a date's other '/' goes is that '/' when the model gives it DATE_SLASH of its say. */
@@ -37,6 +37,17 @@ export function dateSlash(rankings) {
     }
   });
   if (best !== null) rankings[best] = first(rankings[best], "/");
+  return rankings;
+}
+
+/** grammar.slash_place: outside a slash's shapes (SLASH_NUMBERS), a '/' the model gives '1' SLASH_ONE of its say is the 1. */
+export function slashPlace(rankings) {
+  const G = P.grammar;
+  const top = rankings.map((ranked) => ranked[0][0]).join("");
+  if (!top.includes("/") || new RegExp(`^(?:${G.SLASH_NUMBERS})$`).test(top)) return rankings;
+  rankings.forEach((ranked, k) => {
+    if (top[k] === "/" && share(ranked, "1") >= G.SLASH_ONE) rankings[k] = first(ranked, "1");
+  });
   return rankings;
 }
 
