@@ -18,7 +18,8 @@ character's confidence is its best frame's probability of it; its frames t0..t1 
 frames that emitted it. ``read_sequence`` gives each character the page columns between the
 cuts with its neighbours (``_cut``: a gap in the ink between their frames, else midway), its
 box the ink there, and its 28x28 that ink through preprocessing steps 4-10 (what the reader's
-candidates go through): what the page shows for it. Serving only: onnxruntime + numpy, never
+candidates go through): what the page shows for it. The number's grammar (``grammar.rankings``)
+has the last word on its characters, as on the reader's. Serving only: onnxruntime + numpy, never
 torch (``digitpad.seqtrain`` trains it).
 """
 
@@ -34,6 +35,7 @@ import numpy as np
 from .artifact import sequence_model_path
 from .errors import ModelError
 from .fit28 import bbox, resample_area
+from .grammar import rankings
 from .numberresult import Character, Reading, file_box
 from .predict import onnx_session
 from .segment import Line, Page, finish
@@ -160,7 +162,7 @@ def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | Non
     h, w = page.mask.shape
     cols = v.x.sum(0)  # (w,) ink per view column (0: no ink at all)
     edges = [0.0] + [_cut(cols, a, b) for a, b in zip(chars, chars[1:])] + [math.inf]
-    out = []
+    found = []  # (emitted, box, 28x28, scores, other) per character
     for e, c0, c1 in zip(chars, edges, edges[1:]):
         # view column c -> working column x0 - pad + c / scale_x
         a = max(0, int(math.floor(v.x0 - v.pad + c0 / v.scale_x)))
@@ -174,9 +176,13 @@ def read_sequence(page: Page, line: Line, model: SequenceModel) -> Reading | Non
         total = sum(probs.values()) or 1.0
         # every character's share but OTHER's (a digits-only model's: the ten bars)
         scores = {ch: q / (total - probs.get(OTHER, 0.0)) for ch, q in probs.items() if ch != OTHER}
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        out.append(Character(e.char, e.confidence, file_box(page, by0, by1, bx0, bx1), [kv for kv in ranked if kv[0] != e.char][:3],
-                             img if img is not None else np.zeros((28, 28), np.uint8), scores,
-                             probs.get(OTHER, 0.0) / total))
+        found.append((e, file_box(page, by0, by1, bx0, bx1), img if img is not None else np.zeros((28, 28), np.uint8),
+                      scores, probs.get(OTHER, 0.0) / total))
+    out = []
+    # The grammar has the last word here too, as on the reader's path ("1408) 975-3621": a straight '(' read as a 1).
+    for (e, box, img, scores, other), ranked in zip(found, rankings([f[3] for f in found])):
+        ch = ranked[0][0]
+        conf = e.confidence if ch == e.char else scores[ch]  # (the best frame's, or the grammar's choice's share)
+        out.append(Character(ch, conf, box, [kv for kv in ranked if kv[0] != ch][:3], img, scores, other))
     conf = float(np.prod([c.confidence for c in out]))
     return Reading("".join(c.char for c in out), out, conf, 0, line.aside)

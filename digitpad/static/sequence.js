@@ -15,6 +15,7 @@
 // finish), as on the server.
 
 import { P } from "./numparams.js";
+import { rankingsOf } from "./grammar.js";
 import { bbox, finish, resampleCols, resampleRows } from "./preprocess.js";
 
 /** Python's round(): a half goes to the even neighbour (round(2.5) is 2; Math.round says 3). */
@@ -153,15 +154,20 @@ export async function readSequence(page, line, model) {
     const total = raw.reduce((sum, [, q]) => sum + q, 0) || 1.0;
     const pOther = raw.find(([a]) => a === P.sequence.OTHER)?.[1] ?? 0.0;
     const scores = new Map(raw.filter(([a]) => a !== P.sequence.OTHER).map(([a, q]) => [a, q / (total - pOther)]));
-    const ranked = [...scores].sort((x, y) => y[1] - x[1]);   // (stable, as Python's sorted)
     const s = page.scale, [ox, oy] = page.origin;
     out.push({
       char: e.char, confidence: e.confidence,
       box: [Math.trunc(ox + bx0 * s), Math.trunc(oy + by0 * s), Math.ceil(cw * s), Math.ceil(ch * s)],
-      alternatives: ranked.filter(([a]) => a !== e.char).slice(0, 3), scores,
+      alternatives: [], scores,
       image: res.kind === "done" ? res.image : new Uint8Array(784), other: pOther / total,
     });
   }
+  // The grammar has the last word here too, as on the reader's path (a straight '(' read as a 1)
+  rankingsOf(out.map((c) => c.scores)).forEach((ranked, k) => {
+    const c = out[k], ch = ranked[0][0];
+    if (ch !== c.char) [c.char, c.confidence] = [ch, c.scores.get(ch)];   // (the grammar's choice's share)
+    c.alternatives = ranked.filter(([a]) => a !== ch).slice(0, 3);
+  });
   const confidence = out.reduce((p, c) => p * c.confidence, 1.0);
   return { text: out.map((c) => c.char).join(""), characters: out, confidence, candidates: 0, aside: line.aside };
 }
