@@ -58,7 +58,7 @@ READS = """async ([pages, frames]) => {""" + PAGES_OF + """
   const { bestPath, readSequence } = await import('/sequence.js');
   const out = [];
   for (let i = 0; i < pages.length; i++) {
-    const f = frames[i], alphabet = '0123456789';
+    const f = frames[i], alphabet = f.alphabet || '0123456789';
     const model = { alphabet, read: async () => bestPath(Float32Array.from(f.p), f.T, f.C, alphabet) };
     const r = await readSequence(pageOf(pages[i]), { aside: 0 }, model);
     out.push(r && { text: r.text, confidence: r.confidence, characters: r.characters.map((c) => ({
@@ -141,22 +141,22 @@ def test_frames_are_onnx_runtimes(page, pages) -> None:  # noqa: ANN001
 class _Frames:
     """A sequence model that answers fixed frames (``read_sequence`` needs ``read`` and ``alphabet``)."""
 
-    alphabet = "0123456789"
-
-    def __init__(self, p: np.ndarray) -> None:
-        self.p = p
+    def __init__(self, p: np.ndarray, alphabet: str = "0123456789") -> None:
+        self.p, self.alphabet = p, alphabet
 
     def read(self, v: object) -> list:
         return best_path(self.p, self.alphabet)
 
 
-def _frames(T: int, seed: int) -> np.ndarray:
-    """(T, 11) float32 probabilities: runs of 1-3 frames of a digit between 0-2 blank frames."""
+def _frames(T: int, seed: int, classes: list[int] | None = None, C: int = 11) -> np.ndarray:
+    """(T, C) float32 probabilities: runs of 1-3 frames of a class (of ``classes``, in turn; by
+    default a random digit) between 0-2 blank frames (the last class)."""
     rng = np.random.default_rng(seed)
-    labels = []
+    labels: list[int] = []
     while len(labels) < T:
-        labels += [10] * int(rng.integers(0, 3)) + [int(rng.integers(0, 10))] * int(rng.integers(1, 4))
-    logits = rng.normal(0, 1, (T, 11)) + 5.0 * np.eye(11)[labels[:T]]
+        k = int(rng.integers(0, 10)) if classes is None else classes[len(labels) % len(classes)]
+        labels += [C - 1] * int(rng.integers(0, 3)) + [k] * int(rng.integers(1, 4))
+    logits = rng.normal(0, 1, (T, C)) + 5.0 * np.eye(C)[labels[:T]]
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     return p.astype(np.float32)
 
@@ -164,12 +164,30 @@ def _frames(T: int, seed: int) -> np.ndarray:
 def test_read_sequence_is_the_python_one(page, pages) -> None:  # noqa: ANN001
     """Given the same frames, the same characters: columns between the frames' midpoints, boxes
     of the ink there, the 28x28 of it, the best frame's scores and alternatives."""
-    frames = [_frames(-(-view(p).x.shape[1] // STRIDE), seed) for seed, (_, p) in enumerate(pages)]
+    _same_reading(page, pages, [_frames(-(-view(p).x.shape[1] // STRIDE), seed) for seed, (_, p) in enumerate(pages)])
+
+
+def test_read_sequence_obeys_the_grammar_as_the_python_one(page, pages) -> None:  # noqa: ANN001
+    """A model that knows a number's symbols, its frames made to reach the grammar (a '/' first,
+    a ')' that no '(' opens, '/' between digits): the same characters, the grammar's choices
+    with their shares, the same alternatives."""
+    alphabet = "0123456789/()%"
+    frames = [_frames(-(-view(p).x.shape[1] // STRIDE), seed, [10, 1, 2, 12, 3, 10, 4], len(alphabet) + 1)
+              for seed, (_, p) in enumerate(pages)]
+    wants = _same_reading(page, pages, frames, alphabet)
+    raw = ["".join(e.char for e in best_path(f, alphabet)) for f in frames]
+    assert any(w is not None and w.text != r for w, r in zip(wants, raw)), "the grammar changed nothing"
+
+
+def _same_reading(page, pages, frames: list[np.ndarray], alphabet: str = "0123456789") -> list:  # noqa: ANN001
+    """``read_sequence`` of each page, given its ``frames``, in Python and in sequence.js: the same."""
     got = page.evaluate(READS, [[_js_page(p) for _, p in pages],
-                                [{"p": f.ravel().tolist(), "T": f.shape[0], "C": f.shape[1]} for f in frames]])
-    read = 0
+                                [{"p": f.ravel().tolist(), "T": f.shape[0], "C": f.shape[1], "alphabet": alphabet}
+                                 for f in frames]])
+    read, wants = 0, []
     for (label, p), f, js in zip(pages, frames, got, strict=True):
-        want = read_sequence(p, SimpleNamespace(aside=0), _Frames(f))  # (only the line's aside is read)
+        want = read_sequence(p, SimpleNamespace(aside=0), _Frames(f, alphabet))  # (only the line's aside is read)
+        wants.append(want)
         if want is None:
             assert js is None, (label, js["text"])
             continue
@@ -181,3 +199,4 @@ def test_read_sequence_is_the_python_one(page, pages) -> None:  # noqa: ANN001
             assert [tuple(x) for x in a["alternatives"]] == b.alternatives and a["scores"] == b.scores, label
             assert np.array_equal(np.array(a["image"], np.uint8).reshape(28, 28), b.image), (label, b.char)
     assert read >= len(pages) // 2, f"only {read} of {len(pages)} pages read: the comparison says little"
+    return wants
