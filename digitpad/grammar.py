@@ -37,8 +37,10 @@ PAREN_OPEN = 0.001  # a ')' that no '(' opens: the character before it most like
 PERCENT_END = 0.025  # a number's last digit is a '%' when the model gives '%' this share of it: on the val
 # writers' composed numbers, 0.052-0.29 for the six '%' read as digits ("38%" read "389"), 0.0104 at most
 # for 872 right last digits (the middle of the gap, on a log scale)
-SLASH_NUMBERS = r"\d{1,4}/\d{1,4}|\d{1,4}/\d{1,2}/\d{1,4}|0\d{2,4}/\d{3,8}"  # whole strings a '/' stands in: a fraction,
-# m/d or d/m, a month's year, "24/7", a date (DATES among them), an area code's slash ("0721/123456")
+_slashed = r"(\d{1,4}/\d{1,4}|\d{1,4}/\d{1,2}/\d{1,4})"  # a fraction, m/d or d/m, a month's year, "24/7", a date
+SLASH_NUMBERS = rf"{_slashed}(-{_slashed})?(\d{{1,2}}:\d{{2}})?|0\d{{2,4}}/\d{{3,8}}"  # whole strings a '/' stands in
+# (their characters, spaces unseen): those, a range of them ("1/5-1/9"), a date and its time ("12/31/2024 10:30"),
+# an area code's slash ("0721/123456")
 _SLASH_NUMBERS = re.compile(SLASH_NUMBERS)
 SLASH_ONE = 0.05  # elsewhere a '/' is the 1 when the model gives '1' this share of it (val writers' "48770133591" read
 # "48770/33591": '1' 0.14-0.48 for the 8 such 1s in 3,300 composed numbers; DATE_SLASH's share, the other way)

@@ -540,13 +540,14 @@ def test_held_out_writers_percents_read_their_percent(held_hands, model, monkeyp
 def test_a_slash_outside_a_slashs_shapes_is_a_one():
     """``grammar.slash_place``: a '/' in a string no slash stands in ("48770/33591", a phone
     number's "480-/584") is the 1 when the model gives '1' a share of at least SLASH_ONE; not
-    under SLASH_ONE, nor in a fraction, a date, m/d or an area code's slash."""
+    under SLASH_ONE, nor in a fraction, a date, m/d, a range of them, a date and its time
+    ("12/31/2024 10:30": the grammar sees no spaces) or an area code's slash."""
     assert _top(grammar.slash_place(_ranked("48770/33591", "1", {}))) == "48770133591"
     assert _top(grammar.slash_place(_ranked("480-/584", "1", {}))) == "480-1584"
     under = _ranked("48770/33591", "1", {})
     under[5] = [("/", 0.99), ("1", grammar.SLASH_ONE / 2)]
     assert _top(grammar.slash_place(under)) == "48770/33591"  # under SLASH_ONE
-    for text in ("3/4", "12/25", "4/15/2022", "2022/4/15", "1/2020", "0721/123456"):
+    for text in ("3/4", "12/25", "4/15/2022", "2022/4/15", "1/2020", "0721/123456", "1/5-1/9", "12/31/202410:30"):
         assert _top(grammar.slash_place(_ranked(text, "1", {}))) == text
     assert _top(grammar.rankings([{"5": 0.99}, {"/": 0.7, "1": 0.3}] + [{"2": 0.99}] * 5)) == "5122222"  # the reader's path
 

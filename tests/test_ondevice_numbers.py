@@ -386,8 +386,9 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
              path("1408)975", "(", {0: grammar.PAREN_OPEN / 2}), path("(408)975", "(", {1: 0.3}),
              path("4/1512022", "/", {4: 0.3}), path("4/1512022", "/", {4: grammar.DATE_SLASH / 2}),
              path("389", "%", {2: 0.2}), path("389", "%", {2: grammar.PERCENT_END / 2}),
-             path("48770/33591", "/", {}), path("0721/123456", "/", {}), path("4/15/2022", "/", {})]
-    cases.append([dict(c) for c in cases[-3]])
+             path("48770/33591", "/", {}), path("0721/123456", "/", {}), path("4/15/2022", "/", {}),
+             path("12/31/202410:30", "/", {}), path("5/2-5339", "/", {})]
+    cases.append([dict(c) for c in cases[-5]])
     cases[-1][5] = {"/": 0.99, "1": grammar.SLASH_ONE / 2}  # under SLASH_ONE
     want = ["".join(r[0][0] for r in grammar.rankings(c)) for c in cases]
     page = browser.new_context(base_url=live_server).new_page()
@@ -402,7 +403,7 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
         page.context.close()
     assert got == want
     assert want[3] == "(408)975" and want[5] == "1408)975" and want[7] == "4/15/2022"  # the rules did apply
-    assert want[11:] == ["48770133591", "0721/123456", "4/15/2022", "48770/33591"]
+    assert want[11:] == ["48770133591", "0721/123456", "4/15/2022", "12/31/202410:30", "512-5339", "48770/33591"]
 
 
 def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_server: str) -> None:
