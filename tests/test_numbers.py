@@ -563,6 +563,19 @@ def test_held_out_writers_digit_strings_keep_their_leaning_ones(held_hands, mode
     assert without <= right and len(right) > len(without), (sorted(right), sorted(without))
 
 
+def test_a_colon_leaning_back_is_a_colon():
+    """``glyphs.marks``: two 4 px dots one above the other on a 40 px line are a colon with the
+    upper one left of the lower one by 10 px (their boxes 6 px apart: a colon leaning back,
+    under COLON_SHIFT line heights), and not 14 px left (10 px apart: two marks)."""
+    from digitpad import glyphs
+
+    lower = piece(dot(30), 1)
+    for dx, colon in ((0, True), (10, True), (14, False)):
+        upper = piece([(y, 30 - dx, 34 - dx) for y in range(24, 28)], 0)
+        box = (24, 40, 30 - dx, 34)
+        assert (glyphs.marks([upper, lower], box, MARK_LINE, []).get(":", 0) >= 0.8) == colon, dx
+
+
 def test_a_thick_pens_colon_run_together_is_one_mark_when_it_has_a_waist():
     """``glyphs.colon_blob``: one piece 20 px tall on a 40 px line (0.5 of it), 11 px wide with
     a 10 px pen, on the baseline: two dots joined by a bridge 5 px wide (a waist) are a colon;

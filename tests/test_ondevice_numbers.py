@@ -410,29 +410,37 @@ def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_serv
     """``static/glyphs.js`` ``marks`` against ``digitpad.glyphs.marks`` on pieces made for the
     rules of where a mark stands (``picture_support``): a bar running right from a stem's top (a
     5's flag) or beside a short 0's top, a dot under an overhanging 7's bar before its foot or
-    past it, a bar alone."""
+    past it, a bar alone, a colon leaning back and two dots too far apart for one."""
     from digitpad import glyphs
 
-    cases = [(bar(26), [RUNS["five"]]), (bar(72), [RUNS["zero"]]), (bar(26), []),
-             (dot(36), [RUNS["two"], RUNS["seven"]]), (dot(52), [RUNS["two"], RUNS["seven"]])]
+    def upper(dx: int) -> list[tuple[int, int, int]]:  # a colon's upper dot, dx px left of dot(30)
+        return [(y, 30 - dx, 34 - dx) for y in range(24, 28)]
+
+    cases = [([bar(26)], [RUNS["five"]]), ([bar(72)], [RUNS["zero"]]), ([bar(26)], []),
+             ([dot(36)], [RUNS["two"], RUNS["seven"]]), ([dot(52)], [RUNS["two"], RUNS["seven"]]),
+             ([upper(10), dot(30)], []), ([upper(14), dot(30)], [])]
     want = []
     for mark, tall in cases:
-        q = piece(mark, 9)
-        want.append(sorted(glyphs.marks([q], (q.y0, q.y1, q.x0, q.x1), MARK_LINE, [piece(t, k) for k, t in enumerate(tall)])))
+        qs = [piece(m, 9 + i) for i, m in enumerate(mark)]
+        box = (min(q.y0 for q in qs), max(q.y1 for q in qs), min(q.x0 for q in qs), max(q.x1 for q in qs))
+        want.append(sorted(glyphs.marks(qs, box, MARK_LINE, [piece(t, k) for k, t in enumerate(tall)])))
     page = browser.new_context(base_url=live_server).new_page()
     try:
         page.goto("/")
         got = page.evaluate("""async (cases) => {
           const { marks } = await import('/glyphs.js');
 """ + PIECES_JS + """          return cases.map(([mark, tall]) => {
-            const q = piece(mark, 9);
-            return [...marks([q], [q.y0, q.y1, q.x0, q.x1], line, tall.map((t, k) => piece(t, k))).keys()].sort();
+            const qs = mark.map((m, i) => piece(m, 9 + i));
+            const box = [Math.min(...qs.map((q) => q.y0)), Math.max(...qs.map((q) => q.y1)),
+                         Math.min(...qs.map((q) => q.x0)), Math.max(...qs.map((q) => q.x1))];
+            return [...marks(qs, box, line, tall.map((t, k) => piece(t, k))).keys()].sort();
           });
         }""", cases)
     finally:
         page.context.close()
     assert got == want
     assert want[0] == [] and "-" in want[1] and "." in want[3] and "." not in want[4]  # the rules did apply
+    assert ":" in want[5] and ":" not in want[6]
 
 
 def test_the_glyphs_twin_measures_leans_as_the_python_glyphs_do(browser, live_server: str) -> None:

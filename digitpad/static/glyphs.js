@@ -67,7 +67,7 @@ export function marks(parts, box, line, tall = []) {
   if (parts.length === 2) {
     const [a, b] = [...parts].sort((p, q) => p.y0 - q.y0);
     const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
-    colon = overlap > -0.1 * H && b.y0 >= a.y1 && -0.2 <= above && above <= 0.25 && h >= 0.2 && h <= 0.75 &&
+    colon = overlap > -G.COLON_SHIFT * H && b.y0 >= a.y1 && -0.2 <= above && above <= 0.25 && h >= 0.2 && h <= 0.75 &&
       Math.max(a.height, b.height) <= Math.max(G.COLON_DOT * H, G.COLON_DOT_PEN * line.stroke);
   } else if (parts.length === 1) {
     colon = colonBlob(parts[0], line);
