@@ -8,7 +8,8 @@ path the search chose (``numbers``), from the classes' scores alone.
 - A date's two slashes are alike (``date_slash``): where one is read and a digit stands
   where the other goes, that digit is the '/' when the model gives '/' DATE_SLASH of its say.
 - A ')' closes a '(' (``paren_open``): where none opens it, the character before it that the
-  model gives the most '(', at least PAREN_OPEN of its say, is the '('.
+  model gives the most '(', at least PAREN_OPEN of its say, is the '('; where a '(' is read and
+  none closes it (``paren_close``), the character after it most like a ')', PAREN_CLOSE, is the ')'.
 - A '%' ends a number (``percent_end``): a last digit after a digit is the '%' when the model
   gives '%' PERCENT_END of its say (on the val writers, no right last digit has that much).
 - A '/' stands in numbers of a slash's shape (``slash_place``: SLASH_NUMBERS, a date, a fraction,
@@ -42,6 +43,9 @@ SLASH_NUMBERS = rf"{_slashed}(-{_slashed})?(\d{{1,2}}:\d{{2}})?|0\d{{2,4}}/\d{{3
 # (their characters, spaces unseen): those, a range of them ("1/5-1/9"), a date and its time ("12/31/2024 10:30"),
 # an area code's slash ("0721/123456")
 _SLASH_NUMBERS = re.compile(SLASH_NUMBERS)
+PAREN_CLOSE = 0.01  # a '(' that no ')' closes: the character after it most like a ')' is one when the model gives
+# ')' this share of it (val writers' "(338) 750-7229" read "(3387 750-7229"; fresh val seeds: strings with
+# separators +5 of 1,800 at 0.01 and at 0.001, digit strings unchanged: the stricter)
 SLASH_ONE = 0.05  # elsewhere a '/' is the 1 when the model gives '1' this share of it (val writers' "48770133591" read
 # "48770/33591": '1' 0.14-0.48 for the 8 such 1s in 3,300 composed numbers; DATE_SLASH's share, the other way)
 
@@ -51,7 +55,7 @@ Ranking = list[tuple[str, float]]
 def rankings(scores: list[dict[str, float]]) -> list[Ranking]:
     """Each character's classes (``scores``: one dict per character, in reading order), best
     first where its place allows them."""
-    out = [sorted(s.items(), key=lambda kv: -kv[1]) for s in scores]
+    out = paren_close([sorted(s.items(), key=lambda kv: -kv[1]) for s in scores])
     closes = [k for k, ranked in enumerate(out) if ranked[0][0] == ")"]
     for k, ranked in enumerate(out):
         banned = (NOT_FIRST if k == 0 else "") + (NOT_LAST if k == len(out) - 1 else "")
@@ -91,6 +95,25 @@ def slash_place(ranked: list[Ranking]) -> list[Ranking]:
     for k, r in enumerate(ranked):
         if top[k] == "/" and _share(r, "1") >= SLASH_ONE:
             ranked[k] = _first(r, "1")
+    return ranked
+
+
+def paren_close(ranked: list[Ranking]) -> list[Ranking]:
+    """A '(' opens what a ')' after it closes: where a '(' is read and no ')' after it, the
+    character after the next that the model reads as ')' with the largest share, at least
+    PAREN_CLOSE, is the ')' (a ')' drawn straight reads as a 7 or a 1 first: "(3387 750-7229").
+    Else the '(' is no '(' (``rankings``' ban)."""
+    top = "".join(r[0][0] for r in ranked)
+    opened = top.find("(")
+    if opened < 0 or ")" in top[opened:]:
+        return ranked
+    best, share = None, PAREN_CLOSE
+    for k in range(opened + 2, len(ranked)):
+        q = _share(ranked[k], ")")
+        if q >= share:
+            best, share = k, q
+    if best is not None:
+        ranked[best] = _first(ranked[best], ")")
     return ranked
 
 

@@ -502,15 +502,40 @@ def test_a_closing_parenthesis_opens_where_the_model_sees_a_parenthesis():
     assert _top(grammar.rankings([{"1": 0.6, "(": 0.3}, {"4": 0.99}, {")": 0.9}])) == "(4)"  # the reader's own path
 
 
+def test_an_opening_parenthesis_closes_where_the_model_sees_a_parenthesis():
+    """``grammar.paren_close``: a '(' read with no ')' after it: the character after the next
+    that the model gives the largest share of ')', at least PAREN_CLOSE, is the ')' ("(3387 750"
+    -> "(338) 750"); not under PAREN_CLOSE (the '(' is then no '(': the ban), nor where a ')' is
+    read already or no '(' is."""
+    assert _top(grammar.paren_close(_ranked("(3381750", ")", {4: 0.03}))) == "(338)750"
+    assert _top(grammar.paren_close(_ranked("(3381750", ")", {2: 0.02, 4: 0.05}))) == "(338)750"  # the likeliest
+    assert _top(grammar.paren_close(_ranked("(3381750", ")", {4: grammar.PAREN_CLOSE / 2}))) == "(3381750"
+    assert _top(grammar.paren_close(_ranked("(338)750", ")", {6: 0.3}))) == "(338)750"  # closed already
+    assert _top(grammar.paren_close(_ranked("3381750", ")", {4: 0.3}))) == "3381750"  # nothing to close
+    assert _top(grammar.paren_close(_ranked("(3381750", ")", {1: 0.3}))) == "(3381750"  # not right after the '('
+    assert _top(grammar.rankings([{"(": 0.99}, {"3": 0.99}, {"8": 0.99}, {"7": 0.9, ")": 0.05}])) == "(38)"
+
+
 def test_held_out_writers_area_codes_read_their_parentheses(held_hands, model, monkeypatch):
     """Held-out writers' phone numbers with an area code ("(408) 975-3621", their own
     parentheses, spaced and tight): with ``grammar.paren_open`` more read right than without it
-    (57 and 55 of 80 when written), and none read right without it is lost (a straight '(' read
+    (63 and 60 of 80 with ``paren_close``; 57 and 55 before it), and none read right without it is lost (a straight '(' read
     as a 1: "1408) 975-3621")."""
     r = random.Random(7)
     texts = [f"({r.randint(200, 999)}) {r.randint(200, 999)}-{r.randint(1000, 9999)}" for _ in range(80)]
     right, without = _right_with_and_without([h for h in held_hands if {"(", ")", "-"} <= h.alphabet], model,
                                              monkeypatch, texts, "PAREN_OPEN")
+    assert without <= right and len(right) > len(without), (sorted(right), sorted(without))
+
+
+def test_held_out_writers_area_codes_read_their_closing_parentheses(held_hands, model, monkeypatch):
+    """The same phone numbers: with ``grammar.paren_close`` more read right than without it (63
+    and 60 of 80 when written), and none read right without it is lost (a straight ')' read as
+    a 1 or a 7: "(748) 296-6991" read "17481 296-6991", its '(' then banned)."""
+    r = random.Random(7)
+    texts = [f"({r.randint(200, 999)}) {r.randint(200, 999)}-{r.randint(1000, 9999)}" for _ in range(80)]
+    right, without = _right_with_and_without([h for h in held_hands if {"(", ")", "-"} <= h.alphabet], model,
+                                             monkeypatch, texts, "PAREN_CLOSE")
     assert without <= right and len(right) > len(without), (sorted(right), sorted(without))
 
 

@@ -373,8 +373,8 @@ def test_a_lone_digit_reads_as_on_device_digit_reading(browser, live_server: str
 def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server: str) -> None:
     """``static/grammar.js`` against ``digitpad.grammar`` on rankings made to reach each of its
     rules (bans at the ends, a '(' nothing closes, a ')' nothing opens, a date's second slash,
-    a last '%', a '/' where no slash stands), each also just under its constant: the same
-    characters first, in order."""
+    a last '%', a '/' where no slash stands, a '(' nothing closes but a ')' read as a 7), each
+    also just under its constant: the same characters first, in order."""
     from digitpad import grammar
 
     def path(text: str, alt: str, shares: dict[int, float]) -> list[dict[str, float]]:
@@ -390,6 +390,7 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
              path("12/31/202410:30", "/", {}), path("5/2-5339", "/", {})]
     cases.append([dict(c) for c in cases[-5]])
     cases[-1][5] = {"/": 0.99, "1": grammar.SLASH_ONE / 2}  # under SLASH_ONE
+    cases += [path("(3381750", ")", {4: 0.03}), path("(3381750", ")", {4: grammar.PAREN_CLOSE / 2})]
     want = ["".join(r[0][0] for r in grammar.rankings(c)) for c in cases]
     page = browser.new_context(base_url=live_server).new_page()
     try:
@@ -403,7 +404,8 @@ def test_the_grammar_twin_ranks_as_the_python_grammar_does(browser, live_server:
         page.context.close()
     assert got == want
     assert want[3] == "(408)975" and want[5] == "1408)975" and want[7] == "4/15/2022"  # the rules did apply
-    assert want[11:] == ["48770133591", "0721/123456", "4/15/2022", "12/31/202410:30", "512-5339", "48770/33591"]
+    assert want[11:] == ["48770133591", "0721/123456", "4/15/2022", "12/31/202410:30", "512-5339", "48770/33591",
+                         "(338)750", "73381750"]
 
 
 def test_the_glyphs_twin_scores_marks_as_the_python_glyphs_do(browser, live_server: str) -> None:

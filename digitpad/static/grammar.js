@@ -8,7 +8,7 @@ import { P } from "./numparams.js";
 /** grammar.rankings: each character's classes (a Map of scores per character), best first where its place allows them. */
 export function rankingsOf(scores) {
   const G = P.grammar;
-  const rankings = scores.map((s) => [...s].sort((a, b) => b[1] - a[1]));
+  const rankings = parenClose(scores.map((s) => [...s].sort((a, b) => b[1] - a[1])));
   const closes = rankings.flatMap((ranked, k) => (ranked[0][0] === ")" ? [k] : []));   // where the best reading is ')'
   rankings.forEach((ranked, k) => {
     let banned = (k === 0 ? G.NOT_FIRST : "") + (k === rankings.length - 1 ? G.NOT_LAST : "");
@@ -48,6 +48,22 @@ export function slashPlace(rankings) {
   rankings.forEach((ranked, k) => {
     if (top[k] === "/" && share(ranked, "1") >= G.SLASH_ONE) rankings[k] = first(ranked, "1");
   });
+  return rankings;
+}
+
+/** grammar.paren_close: where a '(' is read and no ')' after it, the character after the next most like a ')', at least PAREN_CLOSE of its say, is the ')'. */
+export function parenClose(rankings) {
+  const top = rankings.map((ranked) => ranked[0][0]), opened = top.indexOf("(");
+  if (opened < 0 || top.slice(opened).includes(")")) return rankings;
+  let best = null, most = P.grammar.PAREN_CLOSE;
+  for (let k = opened + 2; k < rankings.length; k++) {
+    const q = share(rankings[k], ")");
+    if (q >= most) {
+      best = k;
+      most = q;
+    }
+  }
+  if (best !== null) rankings[best] = first(rankings[best], ")");
   return rankings;
 }
 
