@@ -21,6 +21,7 @@ The browser's twin is ``static/grammar.js`` (its constants from ``static/numbers
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .charset import DIGITS
 
@@ -74,14 +75,8 @@ def date_slash(ranked: list[Ranking]) -> list[Ranking]:
     top = "".join(r[0][0] for r in ranked)
     if top.count("/") != 1:
         return ranked
-    best, share = None, DATE_SLASH
-    for k, r in enumerate(ranked):
-        q = _share(r, "/")
-        if top[k] in DIGITS and q >= share and _DATES.fullmatch(top[:k] + "/" + top[k + 1:]):
-            best, share = k, q
-    if best is not None:
-        ranked[best] = _first(ranked[best], "/")
-    return ranked
+    places = [k for k in range(len(ranked)) if top[k] in DIGITS and _DATES.fullmatch(top[:k] + "/" + top[k + 1:])]
+    return _likeliest(ranked, places, "/", DATE_SLASH)
 
 
 def slash_place(ranked: list[Ranking]) -> list[Ranking]:
@@ -107,14 +102,7 @@ def paren_close(ranked: list[Ranking]) -> list[Ranking]:
     opened = top.find("(")
     if opened < 0 or ")" in top[opened:]:
         return ranked
-    best, share = None, PAREN_CLOSE
-    for k in range(opened + 2, len(ranked)):
-        q = _share(ranked[k], ")")
-        if q >= share:
-            best, share = k, q
-    if best is not None:
-        ranked[best] = _first(ranked[best], ")")
-    return ranked
+    return _likeliest(ranked, range(opened + 2, len(ranked)), ")", PAREN_CLOSE)
 
 
 def paren_open(ranked: list[Ranking]) -> list[Ranking]:
@@ -125,14 +113,7 @@ def paren_open(ranked: list[Ranking]) -> list[Ranking]:
     close = top.find(")")
     if close < 0 or "(" in top[:close]:
         return ranked
-    best, share = None, PAREN_OPEN
-    for k in range(close):
-        q = _share(ranked[k], "(")
-        if q >= share:
-            best, share = k, q
-    if best is not None:
-        ranked[best] = _first(ranked[best], "(")
-    return ranked
+    return _likeliest(ranked, range(close), "(", PAREN_OPEN)
 
 
 def percent_end(ranked: list[Ranking]) -> list[Ranking]:
@@ -143,6 +124,19 @@ def percent_end(ranked: list[Ranking]) -> list[Ranking]:
         return ranked
     if _share(ranked[-1], "%") >= PERCENT_END:
         ranked[-1] = _first(ranked[-1], "%")
+    return ranked
+
+
+def _likeliest(ranked: list[Ranking], places: Iterable[int], ch: str, least: float) -> list[Ranking]:
+    """``ranked`` with ``ch`` first at the one of ``places`` whose scores give ``ch`` the largest
+    share, at least ``least`` (of equal shares, the last); unchanged where none gives that much."""
+    best, share = None, least
+    for k in places:
+        q = _share(ranked[k], ch)
+        if q >= share:
+            best, share = k, q
+    if best is not None:
+        ranked[best] = _first(ranked[best], ch)
     return ranked
 
 

@@ -28,16 +28,9 @@ export function dateSlash(rankings) {
   const top = rankings.map((ranked) => ranked[0][0]).join("");
   if (top.split("/").length !== 2) return rankings;
   const dates = new RegExp(`^(?:${G.DATES})$`);
-  let best = null, most = G.DATE_SLASH;
-  rankings.forEach((ranked, k) => {
-    const q = share(ranked, "/");
-    if (P.charset.DIGITS.includes(top[k]) && q >= most && dates.test(top.slice(0, k) + "/" + top.slice(k + 1))) {
-      best = k;
-      most = q;
-    }
-  });
-  if (best !== null) rankings[best] = first(rankings[best], "/");
-  return rankings;
+  const places = [...top].flatMap((c, k) =>
+    (P.charset.DIGITS.includes(c) && dates.test(top.slice(0, k) + "/" + top.slice(k + 1)) ? [k] : []));
+  return likeliest(rankings, places, "/", G.DATE_SLASH);
 }
 
 /** grammar.slash_place: outside a slash's shapes (SLASH_NUMBERS), a '/' the model gives '1' SLASH_ONE of its say is the 1. */
@@ -55,32 +48,15 @@ export function slashPlace(rankings) {
 export function parenClose(rankings) {
   const top = rankings.map((ranked) => ranked[0][0]), opened = top.indexOf("(");
   if (opened < 0 || top.slice(opened).includes(")")) return rankings;
-  let best = null, most = P.grammar.PAREN_CLOSE;
-  for (let k = opened + 2; k < rankings.length; k++) {
-    const q = share(rankings[k], ")");
-    if (q >= most) {
-      best = k;
-      most = q;
-    }
-  }
-  if (best !== null) rankings[best] = first(rankings[best], ")");
-  return rankings;
+  const places = rankings.flatMap((_, k) => (k >= opened + 2 ? [k] : []));
+  return likeliest(rankings, places, ")", P.grammar.PAREN_CLOSE);
 }
 
 /** grammar.paren_open: where a ')' is read and no '(' before it, the character before it most like a '(', at least PAREN_OPEN of its say, is the '('. */
 export function parenOpen(rankings) {
   const top = rankings.map((ranked) => ranked[0][0]), close = top.indexOf(")");
   if (close < 0 || top.slice(0, close).includes("(")) return rankings;
-  let best = null, most = P.grammar.PAREN_OPEN;
-  for (let k = 0; k < close; k++) {
-    const q = share(rankings[k], "(");
-    if (q >= most) {
-      best = k;
-      most = q;
-    }
-  }
-  if (best !== null) rankings[best] = first(rankings[best], "(");
-  return rankings;
+  return likeliest(rankings, [...Array(close).keys()], "(", P.grammar.PAREN_OPEN);
 }
 
 /** grammar.percent_end: a last digit after a digit is the '%' when the model gives it PERCENT_END of its say. */
@@ -88,6 +64,20 @@ export function percentEnd(rankings) {
   const G = P.grammar, n = rankings.length;
   if (n < 2 || !P.charset.DIGITS.includes(rankings[n - 1][0][0]) || !P.charset.DIGITS.includes(rankings[n - 2][0][0])) return rankings;
   if (share(rankings[n - 1], "%") >= G.PERCENT_END) rankings[n - 1] = first(rankings[n - 1], "%");
+  return rankings;
+}
+
+/** grammar._likeliest: the rankings with ch first at the one of places whose scores give ch the largest share, at least least (of equal shares, the last). */
+function likeliest(rankings, places, ch, least) {
+  let best = null, most = least;
+  for (const k of places) {
+    const q = share(rankings[k], ch);
+    if (q >= most) {
+      best = k;
+      most = q;
+    }
+  }
+  if (best !== null) rankings[best] = first(rankings[best], ch);
   return rankings;
 }
 
