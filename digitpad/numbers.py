@@ -32,8 +32,8 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     as one digit (a lone digit is not split, two touching digits the model took for one are); else
     at STROKE_CUT on geometric average (a letter or a doodle is not cut into digits, two touching
     digits that the model calls no character are). Then what each character's place allows
-    (``grammar``): no '/' first or last, no ')' first, no '(' unclosed, no ')' unopened; a date's
-    two slashes alike; a '%' at its end.
+    (``grammar``): no '/' first or last nor where no slash stands, no ')' first, no '(' unclosed,
+    no ')' unopened; a date's two slashes alike; a '%' at its end (the sequence model's too).
  9. Spaces. A gap between neighbours' boxes over SPACE_GAP line heights and SPACE_RATIO times
     the median gap becomes one space.
 10. With a ``sequence`` model (a CRNN reading digits whole, where cuts cannot part touching ones;
