@@ -121,7 +121,6 @@ function polyfit2(t, x) {
 
 const degrees = (r) => r * 180 / Math.PI;
 
-/** glyphs.lines: geometric scores of '/' (and, when enabled, '(' ')') for a tall one-piece candidate. */
 /** glyphs.writer_lean: the median over a line's tall pieces of the lean of the line through each row's middle
  * (degrees, > 0: tops to the right); null under LEAN_PIECES. */
 export function writerLean(pieces) {
@@ -147,6 +146,8 @@ export function writerLean(pieces) {
   return leans.length >= P.glyphs.LEAN_PIECES ? median(leans) : null;
 }
 
+/** glyphs.lines: geometric scores of '/' (and, when enabled, '(' ')') for a tall one-piece candidate, its lean
+ * measured past the writer's (writerLean; null: the line's slant). */
 export function lines(parts, line, writer = null) {
   const G = P.glyphs;
   const out = new Map();
