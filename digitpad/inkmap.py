@@ -87,25 +87,40 @@ def median_below(v: np.ndarray, t: float) -> bool:
     return median(v) < t
 
 
+RING_NOT_PAPER = 0.5  # step 3b: more than this share of the image off the ring's level: the ring is not the paper
+
+
 def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     """Step 3b: smooth background estimate (scalar or (h, w)) and the noise sigma."""
     edge = ring(gray)
     bg = median(edge)
-    if float(edge.max() - edge.min()) <= 2.0:
-        return bg, 0.0
+    sigma = 1.4826 * median(np.abs(edge - bg))
     h, w = gray.shape
     st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))  # sample grid: <= ~4096 points
     ys, xs = np.mgrid[0:h:st, 0:w:st]
     g = gray[ys, xs].ravel()  # (n,)
+    first = None  # the samples of the first fit (None: those within max(3 sigma, 3) of the start)
+    if np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
+        # The ring is not the paper: a desk all round a photographed sheet, a frame, the flat fill
+        # around a rotated scan. Start from the image's bulk instead (the sheet: ink is a small share)...
+        ring_bg, bg = bg, median(g)
+        dev = np.abs(g - bg)
+        near = dev < np.abs(g - ring_bg)  # (n,) nearer the bulk's level than the ring's
+        sigma = 1.4826 * median(dev[near]) if near.any() else 0.0
+        if abs(ring_bg - bg) > 3 * max(sigma, 1.0):
+            first = near  # ... two levels far apart (a dark desk): the first fit sees the sheet alone
+        else:
+            sigma = 1.4826 * median(dev)
+    elif float(edge.max() - edge.min()) <= 2.0:
+        return bg, 0.0
     side = float(max(h, w))
     x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
     y = ((ys.ravel() + 0.5) - h / 2) / side
     X = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)  # (n, 6)
-    sigma = 1.4826 * median(np.abs(edge - bg))
     resid = g - bg
     beta = np.array([bg, 0, 0, 0, 0, 0], np.float64)
-    for _ in range(3):
-        keep = np.abs(resid) <= max(3 * sigma, 3.0)
+    for i in range(3):
+        keep = first if i == 0 and first is not None else np.abs(resid) <= max(3 * sigma, 3.0)
         if keep.sum() < 12:
             break
         Xk = X[keep]

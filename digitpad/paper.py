@@ -9,17 +9,19 @@ about a digit apart: the rules are paper, not ink, and a reader must not read th
 Deterministic: the same coverage, scheme, seed and key give the same bytes.
 
     png = encode(coverage, SCHEMES["ruled-photo"], seed=0, key="writer|text", baseline=120.0, digit=60.0)
+    jpeg = on_a_desk(photo, "dark")    # the photographed sheet lying on a desk, the desk all round it
 """
 
 from __future__ import annotations
 
+import io
 import math
 import random
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .pendigits import encode as encode_image
 from .pendigits import stroke_coverage
@@ -111,3 +113,21 @@ def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0
             rgb = rgb + rng.normal(0, sc.noise, (h, w)).astype(np.float32)[..., None]
         img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     return encode_image(img, sc.format, sc.quality)
+
+
+DESKS = {"dark": (60, 45, 35), "grey": (150, 145, 140), "white": (250, 250, 250)}
+DESK_VIEWS = (*DESKS, "turned")
+
+
+def on_a_desk(image: bytes, how: str, fmt: str = "JPEG") -> bytes:
+    """A photo of a sheet (image file bytes) as if it lay on a desk: a band of desk a twelfth of the
+    image's long side all round it (``DESKS``), or the sheet turned 5 degrees on a desk of its
+    corner's colour ("turned"). Either way the image's edge is desk, not paper."""
+    im = Image.open(io.BytesIO(image)).convert("RGB")
+    if how == "turned":
+        im = im.rotate(5, resample=Image.BICUBIC, expand=True, fillcolor=im.getpixel((0, 0)))
+    else:
+        im = ImageOps.expand(im, max(im.size) // 12, fill=DESKS[how])
+    buf = io.BytesIO()
+    im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    return buf.getvalue()

@@ -40,7 +40,13 @@ constants are the module's UPPER_CASE names.
        round(sqrt(h w / 4096))) three times, each time on the samples whose residual is
        within max(3 sigma, 3), sigma = 1.4826 median |residual| of the samples kept before
        (the first pass starts from the ring's median and spread). This absorbs uneven light
-       in photos. d = gray - background. Polarity: with t = max(3 sigma, 4), compare
+       in photos. The ring is not the paper when more than RING_NOT_PAPER of the samples lie
+       further than max(3 sigma, 3) from its median (a desk all round a sheet, a frame, a
+       rotated scan's flat fill; then even a uniform ring is not used alone): the first pass
+       starts from the samples' median m instead, sigma = 1.4826 median |g - m| over the
+       samples nearer m than the ring's median r; if |r - m| > 3 max(sigma, 1) (two levels
+       far apart) the first fit is on those samples alone, else sigma = 1.4826 median |g - m|
+       over all samples. d = gray - background. Polarity: with t = max(3 sigma, 4), compare
        S+ = sum(max(d - t, 0)) and S- = sum(max(-d - t, 0)); ink = max(d, 0) if S+ > S-
        (light on dark), else max(-d, 0) (dark on light). noise = sigma.
     c. (Before the polarity test of b.) Sheet edges and the desk: for each sign, the pixels

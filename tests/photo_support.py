@@ -3,7 +3,8 @@ step 3c: the sheet rotated a few degrees, so the desk shows along the image's ed
 light and sensor noise; the digit a few percent of the frame.
 
 ``desk_photo(record, desk=(60, 55, 50))`` -> image file bytes; ``desk=None``: the same photo with
-the sheet filling the frame (no desk), for comparison.
+the sheet filling the frame (no desk), for comparison; ``grow=0.8``: the sheet smaller than the
+frame, the desk all round it (most of the image's edge is desk).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from digitpad import pendigits
 
 def desk_photo(record: dict, *, desk: tuple[int, int, int] | None, size: tuple[int, int] = (3000, 4000),
                angle: float = 6.0, frac: float = 0.05, paper: tuple[int, int, int] = (175, 175, 170),
-               seed: int = 0, fmt: str = "JPEG") -> bytes:
+               seed: int = 0, fmt: str = "JPEG", grow: float = 1.02) -> bytes:
     rng = np.random.default_rng(seed)
     W, H = size
-    grow = 1.02 if desk is not None else 1.3  # the sheet a little larger than the frame: the desk shows at the edges
+    grow = grow if desk is not None else 1.3  # (1.02: the sheet a little larger than the frame, the desk at its corners)
     pw, ph = int(W * grow), int(H * grow)
     sheet = Image.new("RGB", (pw, ph), paper)
     side = int(frac * W / 0.8)  # fit=0.8: the digit is ~frac of the frame's width

@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 from digitpad import compose, engines, grammar, handwriting, numbers, pendigits
 from digitpad.decode import decode
 from digitpad.engines import default as default_engine
+from digitpad.paper import DESK_VIEWS, on_a_desk
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
 from digitpad.segment import Line, components_of, ink_page
@@ -237,6 +238,22 @@ def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_ha
         got.append((text, numbers.read_number(decode(s.image), model).text))
     assert all(read for _, read in got), got
     assert sum(text == read for text, read in got) >= 8, got
+
+
+def test_a_photo_with_the_desk_all_round_the_sheet_reads_as_the_sheet_alone(held_hands, model):
+    """Preprocessing step 3b: when the image's ring is desk, the sheet's own level is the background (before,
+    the ring's was: the whole sheet was ink, and none of these read as the sheet alone)."""
+    r = random.Random(21)
+    got = []
+    for i in range(8):
+        hand = r.choice(held_hands)
+        text = compose._digits(r, r.randint(2, 6))
+        s = compose.compose(hand, text, "spaced", "photo", seed=200 + i)
+        alone = numbers.read_number(decode(s.image), model).text
+        got += [(text, how, alone, numbers.read_number(decode(on_a_desk(s.image, how)), model).text)
+                for how in DESK_VIEWS]
+    assert sum(text == alone for text, _, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    assert sum(alone == desk for _, _, alone, desk in got) >= 0.9 * len(got), [g for g in got if g[2] != g[3]]
 
 
 def test_a_slash_is_never_a_numbers_first_or_last_character():

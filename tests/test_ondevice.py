@@ -283,7 +283,8 @@ def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
 
 def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dict]) -> None:
     """preprocess.js's step 3c (sheet edges and the desk) against inkmap.border_regions on random
-    masks, and the whole toMnist on phone photos of a sheet on a desk (PNG: one decoding both ways)."""
+    masks, and the whole toMnist on phone photos of a sheet on a desk, at its corners or all round
+    it (PNG: one decoding both ways)."""
     from photo_support import desk_photo
 
     from digitpad import inkmap
@@ -296,8 +297,9 @@ def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dic
         m = rng.random((h, w)) < rng.uniform(0.2, 0.8)
         m[: int(rng.integers(0, 3)), :] = True  # often a band along an edge
         masks.append(m)
-    photos = [desk_photo(r, desk=desk, size=(750, 1000), frac=0.1, seed=i, fmt="PNG")
-              for i, r in enumerate(records[::1000][:3]) for desk in ((60, 55, 50), (235, 235, 240))]
+    photos = [desk_photo(r, desk=desk, size=(750, 1000), frac=0.1, seed=i, fmt="PNG", grow=grow)
+              for i, r in enumerate(records[::1000][:3]) for desk in ((60, 55, 50), (235, 235, 240))
+              for grow in (1.02, 0.8)]  # (0.8: the desk all round the sheet, step 3b's ring is no paper)
     context, page, errors = _new_page(browser, live_server)
     try:
         page.goto("/")
@@ -327,7 +329,8 @@ def test_js_constants_are_the_python_ones(live_server: str) -> None:
     js = httpx.get(live_server + "/preprocess.js").text
     declared = dict(re.findall(r"^export const ([A-Z_]+) = ([0-9.]+);", js, flags=re.M))
     python = {**fit28.CONSTANTS, "WORK_SIDE": preprocess.WORK_SIDE, "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
-              "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN}
+              "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN,
+              "RING_NOT_PAPER": inkmap.RING_NOT_PAPER}
     assert {k: float(v) for k, v in declared.items()} == {k: float(v) for k, v in python.items()}
 
 

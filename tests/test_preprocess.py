@@ -555,6 +555,25 @@ def test_a_photo_of_a_sheet_on_a_desk_reads_like_the_sheet_alone(pendigits_path:
     assert right >= 10, f"{right} of 12 desk photos read right"
 
 
+def test_a_sheet_with_the_desk_all_round_it_reads_like_the_sheet_alone(pendigits_path: Path, predictor) -> None:
+    """Step 3b: the sheet at 0.8 of the frame, so the image's whole ring is desk (dark, light or
+    near the paper's grey): the background is the sheet's level, not the ring's (before, the
+    whole sheet was ink, or the desk's edge became strokes in the 28x28)."""
+    from photo_support import desk_photo
+
+    from digitpad.pendigits import load
+
+    records = load(pendigits_path)
+    chosen = records[7:: len(records) // 4][:4]
+    for i, r in enumerate(chosen):
+        alone = run(desk_photo(r, desk=None, seed=i, size=(1200, 1600), frac=0.1))
+        want = predictor.predict(alone.image).digit
+        for desk in ((60, 55, 50), (235, 235, 240), (140, 140, 135)):
+            pre = run(desk_photo(r, desk=desk, seed=i, size=(1200, 1600), frac=0.1, grow=0.8))
+            assert not pre.empty and near(pre.image, alone.image) <= 6, (r["id"], desk, near(pre.image, alone.image))
+            assert predictor.predict(pre.image).digit == want, (r["id"], desk)
+
+
 def test_border_regions_need_a_long_run_along_an_edge() -> None:
     """A stroke that merely reaches the edge is not a sheet's edge; a band along it is."""
     m = np.zeros((50, 40), bool)

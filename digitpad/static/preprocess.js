@@ -20,6 +20,7 @@ export const MIN_INK_SHARE = 0.0005;
 export const MIN_CONTRAST = 16.0;
 export const ZOOM_SIDE = 24;
 export const EDGE_RUN = 0.3;
+export const RING_NOT_PAPER = 0.5;  // step 3b: more than this share of the image off the ring's level: the ring is not the paper
 
 export const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -255,9 +256,8 @@ function solve6(A, v) {
 /** Step 3b: background surface (h*w Float64Array, or a number) and the noise sigma. */
 function background(gray, h, w) {
   const rg = ring(gray, h, w);
-  const bg = median(rg);
-  const [lo, hi] = extent(rg);
-  if (hi - lo <= 2.0) return { bg, sigma: 0 };
+  let bg = median(rg);
+  let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
   const st = Math.max(1, roundHalfUp(Math.sqrt(h * w / 4096.0)));
   const side = Math.max(h, w);
   const X = [], g = [];   // (n, 6) design matrix, (n,) samples
@@ -268,12 +268,27 @@ function background(gray, h, w) {
       g.push(gray[y * w + x]);
     }
   }
-  let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
+  let first = null;  // the samples of the first fit (null: those within max(3 sigma, 3) of the start)
+  const off = Math.max(3 * sigma, 3.0);
+  if (g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
+    // The ring is not the paper (a desk all round a sheet, a frame): start from the image's bulk (inkmap.background).
+    const ringBg = bg;
+    bg = median(g);
+    const dev = g.map((v) => Math.abs(v - bg));
+    const near = g.map((v, s) => dev[s] < Math.abs(v - ringBg));
+    const nearDev = dev.filter((_, s) => near[s]);
+    sigma = nearDev.length ? 1.4826 * median(nearDev) : 0.0;
+    if (Math.abs(ringBg - bg) > 3 * Math.max(sigma, 1.0)) first = near;   // two levels far apart: the sheet alone first
+    else sigma = 1.4826 * median(dev);
+  } else {
+    const [lo, hi] = extent(rg);
+    if (hi - lo <= 2.0) return { bg, sigma: 0 };
+  }
   let resid = g.map((v) => v - bg);
   let beta = [bg, 0, 0, 0, 0, 0];
   for (let pass = 0; pass < 3; pass++) {
     const lim = Math.max(3 * sigma, 3.0);
-    const keep = resid.map((r) => Math.abs(r) <= lim);
+    const keep = pass === 0 && first !== null ? first : resid.map((r) => Math.abs(r) <= lim);
     if (keep.filter(Boolean).length < 12) break;
     const A = Array.from({ length: 6 }, (_, i) => Array.from({ length: 6 }, (_, j) => (i === j ? 1e-9 : 0)));
     const v = new Array(6).fill(0);
