@@ -87,22 +87,25 @@ def median_below(v: np.ndarray, t: float) -> bool:
     return median(v) < t
 
 
-RING_NOT_PAPER = 0.5  # step 3b: more than this share of the image off the ring's level: the ring is not the paper
+RING_NOT_PAPER = 0.5  # step 3b: more than this share of a photo off its ring's level: the ring is not the paper
 
 
 def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     """Step 3b: smooth background estimate (scalar or (h, w)) and the noise sigma."""
     edge = ring(gray)
     bg = median(edge)
+    if float(edge.max() - edge.min()) <= 2.0:
+        return bg, 0.0  # (a drawing's or a scan's clean margin: the ring is the paper, however much ink)
     sigma = 1.4826 * median(np.abs(edge - bg))
     h, w = gray.shape
     st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))  # sample grid: <= ~4096 points
     ys, xs = np.mgrid[0:h:st, 0:w:st]
     g = gray[ys, xs].ravel()  # (n,)
     first = None  # the samples of the first fit (None: those within max(3 sigma, 3) of the start)
-    if np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
-        # The ring is not the paper: a desk all round a photographed sheet, a frame, the flat fill
-        # around a rotated scan. Start from the image's bulk instead (the sheet: ink is a small share)...
+    if sigma >= 1.0 and np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
+        # The ring is not the paper: a photographed sheet with the desk all round it (a photo's ring: the
+        # camera's noise; a digital image's paper is one exact level however thick its ink, and its MAD 0).
+        # Start from the image's bulk instead (the sheet: a photo's ink is a small share)...
         ring_bg, bg = bg, median(g)
         dev = np.abs(g - bg)
         near = dev < np.abs(g - ring_bg)  # (n,) nearer the bulk's level than the ring's
@@ -111,8 +114,6 @@ def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
             first = near  # ... two levels far apart (a dark desk): the first fit sees the sheet alone
         else:
             sigma = 1.4826 * median(dev)
-    elif float(edge.max() - edge.min()) <= 2.0:
-        return bg, 0.0
     side = float(max(h, w))
     x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
     y = ((ys.ravel() + 0.5) - h / 2) / side

@@ -119,15 +119,18 @@ DESKS = {"dark": (60, 45, 35), "grey": (150, 145, 140), "white": (250, 250, 250)
 DESK_VIEWS = (*DESKS, "turned")
 
 
-def on_a_desk(image: bytes, how: str, fmt: str = "JPEG") -> bytes:
+def on_a_desk(image: bytes, how: str, fmt: str = "JPEG", noise: float = 3.0) -> bytes:
     """A photo of a sheet (image file bytes) as if it lay on a desk: a band of desk a twelfth of the
     image's long side all round it (``DESKS``), or the sheet turned 5 degrees on a desk of its
-    corner's colour ("turned"). Either way the image's edge is desk, not paper."""
+    corner's colour ("turned"); then the camera's noise (gaussian, ``noise`` grey levels, seeded)
+    over all of it. Either way the image's edge is desk, not paper."""
     im = Image.open(io.BytesIO(image)).convert("RGB")
     if how == "turned":
         im = im.rotate(5, resample=Image.BICUBIC, expand=True, fillcolor=im.getpixel((0, 0)))
     else:
         im = ImageOps.expand(im, max(im.size) // 12, fill=DESKS[how])
+    a = np.asarray(im, np.float32) + np.random.default_rng(zlib.crc32(image)).normal(0, noise, (im.height, im.width, 1))
+    im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return buf.getvalue()

@@ -20,7 +20,7 @@ export const MIN_INK_SHARE = 0.0005;
 export const MIN_CONTRAST = 16.0;
 export const ZOOM_SIDE = 24;
 export const EDGE_RUN = 0.3;
-export const RING_NOT_PAPER = 0.5;  // step 3b: more than this share of the image off the ring's level: the ring is not the paper
+export const RING_NOT_PAPER = 0.5;  // step 3b: more than this share of a photo off its ring's level: the ring is not the paper
 
 export const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -257,6 +257,8 @@ function solve6(A, v) {
 function background(gray, h, w) {
   const rg = ring(gray, h, w);
   let bg = median(rg);
+  const [lo, hi] = extent(rg);
+  if (hi - lo <= 2.0) return { bg, sigma: 0 };   // (a drawing's or a scan's clean margin: the ring is the paper)
   let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
   const st = Math.max(1, roundHalfUp(Math.sqrt(h * w / 4096.0)));
   const side = Math.max(h, w);
@@ -270,8 +272,8 @@ function background(gray, h, w) {
   }
   let first = null;  // the samples of the first fit (null: those within max(3 sigma, 3) of the start)
   const off = Math.max(3 * sigma, 3.0);
-  if (g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
-    // The ring is not the paper (a desk all round a sheet, a frame): start from the image's bulk (inkmap.background).
+  if (sigma >= 1.0 && g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
+    // The ring is not the paper (a photographed sheet with the desk all round it): start from the image's bulk (inkmap.background).
     const ringBg = bg;
     bg = median(g);
     const dev = g.map((v) => Math.abs(v - bg));
@@ -280,9 +282,6 @@ function background(gray, h, w) {
     sigma = nearDev.length ? 1.4826 * median(nearDev) : 0.0;
     if (Math.abs(ringBg - bg) > 3 * Math.max(sigma, 1.0)) first = near;   // two levels far apart: the sheet alone first
     else sigma = 1.4826 * median(dev);
-  } else {
-    const [lo, hi] = extent(rg);
-    if (hi - lo <= 2.0) return { bg, sigma: 0 };
   }
   let resid = g.map((v) => v - bg);
   let beta = [bg, 0, 0, 0, 0, 0];
