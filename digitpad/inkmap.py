@@ -102,9 +102,9 @@ def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     ys, xs = np.mgrid[0:h:st, 0:w:st]
     g = gray[ys, xs].ravel()  # (n,)
     first = None  # the samples of the first fit (None: those within max(3 sigma, 3) of the start)
-    if sigma >= 1.0 and np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
-        # The ring is not the paper: a photographed sheet with the desk all round it (a photo's ring: the
-        # camera's noise; a digital image's paper is one exact level however thick its ink, and its MAD 0).
+    if sigma > 0.0 and np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
+        # The ring is not the paper: a photographed sheet with the desk all round it (a photo's ring: sigma
+        # > 0; a digital image's paper is one exact level however much ink there is, and its MAD 0).
         # Start from the image's bulk instead (the sheet: a photo's ink is a small share)...
         ring_bg, bg = bg, median(g)
         dev = np.abs(g - bg)

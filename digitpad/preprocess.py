@@ -40,10 +40,10 @@ constants are the module's UPPER_CASE names.
        round(sqrt(h w / 4096))) three times, each time on the samples whose residual is
        within max(3 sigma, 3), sigma = 1.4826 median |residual| of the samples kept before
        (the first pass starts from the ring's median and spread). This absorbs uneven light
-       in photos. A photo's ring (its sigma at least 1: the camera's noise) is not the paper
-       when more than RING_NOT_PAPER of the samples lie further than max(3 sigma, 3) from its
-       median (the desk all round a photographed sheet; a digital image's paper is one exact
-       level, however much ink there is: a thick brush's digit): the first pass
+       in photos. A photo's ring (sigma > 0: not one exact level) is not the paper when more
+       than RING_NOT_PAPER of the samples lie further than max(3 sigma, 3) from its median (the
+       desk all round a photographed sheet; a digital image's paper is one exact level, however
+       much ink there is: a thick brush's digit): the first pass
        starts from the samples' median m instead, sigma = 1.4826 median |g - m| over the
        samples nearer m than the ring's median r; if |r - m| > 3 max(sigma, 1) (two levels
        far apart) the first fit is on those samples alone, else sigma = 1.4826 median |g - m|

@@ -272,7 +272,7 @@ function background(gray, h, w) {
   }
   let first = null;  // the samples of the first fit (null: those within max(3 sigma, 3) of the start)
   const off = Math.max(3 * sigma, 3.0);
-  if (sigma >= 1.0 && g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
+  if (sigma > 0.0 && g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
     // The ring is not the paper (a photographed sheet with the desk all round it): start from the image's bulk (inkmap.background).
     const ringBg = bg;
     bg = median(g);
