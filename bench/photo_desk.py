@@ -1,4 +1,4 @@
-"""Photos of numbers with the desk in the frame: the sheet with the desk all round it, or turned on it.
+"""Photos of numbers with the desk in the frame (the sheet with the desk all round it, or turned on it) or a shadow across the sheet.
 
     .venv/bin/python bench/photo_desk.py                      # held-out (test) writers
     .venv/bin/python bench/photo_desk.py --split val --n 20   # val writers
@@ -9,9 +9,10 @@ uneven light, noise, a phone's JPEG), and the real held-out numbers as photos. E
 ``POST /api/read`` reads it (``NumberReader``), as photographed (the sheet fills the frame) and as
 ``paper.on_a_desk`` shows the same photo lying on a desk (``DESK_VIEWS``: a dark, grey or white desk
 all round the sheet, a twelfth of the image's long side; the sheet turned 5 degrees on a desk of its
-corner's colour). A desk along the whole edge of the image is what preprocessing step 3b must not
-take for the paper. Prints, per view, the exact-string accuracy and the share read as the sheet
-alone was, and one JSON line.
+corner's colour), and as ``paper.in_shadow`` shows it with a shadow's hard edge across the sheet. A
+desk along the whole edge of the image is what preprocessing step 3b must not take for the paper,
+and a shadow's edge is a step in the light that no smooth background follows. Prints, per view,
+the exact-string accuracy and the share read as the sheet alone was, and one JSON line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from digitpad import compose
 from digitpad.numberreading import number_reader_for
-from digitpad.paper import DESK_VIEWS, on_a_desk
+from digitpad.paper import DESK_VIEWS, in_shadow, on_a_desk
 from digitpad.predict import Predictor
 from digitpad.reading import reader_for
 from digitpad.settings import Settings
@@ -58,14 +59,16 @@ def main() -> None:
         if r["id"] not in vetted["exclude"]:
             cases.append((vetted["correct"].get(r["id"], {}).get("label", r["label"]), compose.render_record(r, "photo")))
 
-    views = ("as photographed", *DESK_VIEWS)
+    views = ("as photographed", *DESK_VIEWS, "shadow")
+    shown = {"as photographed": lambda image: image, "shadow": in_shadow,
+             **{v: (lambda image, v=v: on_a_desk(image, v)) for v in DESK_VIEWS}}
     right = dict.fromkeys(views, 0)
     alike = dict.fromkeys(views, 0)
     t0 = time.perf_counter()
     for k, (text, image) in enumerate(cases):
         alone = None
         for view in views:
-            got = reader.read(image if view == "as photographed" else on_a_desk(image, view))["text"]
+            got = reader.read(shown[view](image))["text"]
             alone = got if alone is None else alone
             right[view] += got.replace(" ", "") == text.replace(" ", "")  # (labels have no spaces)
             alike[view] += got == alone
@@ -73,7 +76,7 @@ def main() -> None:
     print(file=sys.stderr)
     n = len(cases)
     print(f"{args.split} writers: {n} photos of numbers ({composed} composed on plain, ruled and squared paper, "
-          f"{n - composed} real), each read as photographed and on a desk")
+          f"{n - composed} real), each read as photographed, on a desk and in a shadow")
     print(f"{'view':<18} {'exact':>7} {'as the sheet alone':>19}")
     for v in views:
         print(f"{v:<18} {100 * right[v] / n:6.1f}% {100 * alike[v] / n:18.1f}%")

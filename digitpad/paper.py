@@ -10,6 +10,7 @@ Deterministic: the same coverage, scheme, seed and key give the same bytes.
 
     png = encode(coverage, SCHEMES["ruled-photo"], seed=0, key="writer|text", baseline=120.0, digit=60.0)
     jpeg = on_a_desk(photo, "dark")    # the photographed sheet lying on a desk, the desk all round it
+    jpeg = in_shadow(photo)            # ... with a shadow's hard edge across it
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from .pendigits import encode as encode_image
 from .pendigits import stroke_coverage
@@ -133,4 +134,19 @@ def on_a_desk(image: bytes, how: str, fmt: str = "JPEG", noise: float = 3.0) -> 
     im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def in_shadow(image: bytes, depth: float = 0.4, fmt: str = "JPEG") -> bytes:
+    """A photo (image file bytes) with a shadow's hard edge across it, as a hand or the phone casts
+    one: past a line through the middle at a slant of 0.3, the light falls by ``depth``; the edge
+    blurred over ~2 px."""
+    im = Image.open(io.BytesIO(image)).convert("RGB")
+    w, h = im.size
+    yy, xx = np.mgrid[0:h, 0:w]
+    edge = Image.fromarray((((xx - 0.5 * w) + 0.3 * (yy - h / 2) > 0) * 255).astype(np.uint8))
+    shade = np.asarray(edge.filter(ImageFilter.GaussianBlur(2)), np.float32) / 255.0  # (h, w) in [0, 1]
+    a = np.asarray(im, np.float32) * (1.0 - depth * shade)[..., None]
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return buf.getvalue()

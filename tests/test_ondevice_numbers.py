@@ -40,14 +40,14 @@ from picture_support import (
 )
 
 from digitpad import numberparams
-from digitpad.paper import on_a_desk
+from digitpad.paper import in_shadow, on_a_desk
 
 PARITY_TARGET = 0.98  # share of numbers whose device text equals the server's (issue 15)
 COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-only and with separators
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 23  # inputs at the reader's edges (``_odd_cases``)
+ODD = 24  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 STEP_10_READS = 20  # numbers at least that step 10 reads again with the sequence model (touching digits)
 BATCH = 20  # PNGs per page.evaluate call
@@ -133,6 +133,7 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
             for how in ("box", "underline")]
     photo = compose.compose(hands[3], "1984", "spaced", "photo-png", seed=5).image
     odd += [(f"odd: a photo on a desk, {how}", on_a_desk(photo, how, "PNG")) for how in ("dark", "turned")]
+    odd.append(("odd: a photo with a shadow's edge across it", in_shadow(photo, fmt="PNG")))
     assert len(odd) == ODD
     return cases + odd
 
