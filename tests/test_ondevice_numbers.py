@@ -177,7 +177,7 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     (tests/data/fuzz), a number small in a big canvas. (``_cases`` adds a bracket twice the
     digits' height, a dot tucked under a leaning digit's foot, a marker's colon run together,
     a marker's tilted hyphen, a date's slash read as a 1, a '%' read as a 9, numbers boxed,
-    ringed and underlined.)"""
+    ringed and underlined, and a number's photo on a desk, turned on it, and in a shadow.)"""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)
