@@ -131,10 +131,7 @@ def on_a_desk(image: bytes, how: str, fmt: str = "JPEG", noise: float = 3.0) -> 
     else:
         im = ImageOps.expand(im, max(im.size) // 12, fill=DESKS[how])
     a = np.asarray(im, np.float32) + np.random.default_rng(zlib.crc32(image)).normal(0, noise, (im.height, im.width, 1))
-    im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
-    buf = io.BytesIO()
-    im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
-    return buf.getvalue()
+    return encode_image(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)), fmt, 85)
 
 
 def in_shadow(image: bytes, depth: float = 0.4, fmt: str = "JPEG") -> bytes:
@@ -147,6 +144,4 @@ def in_shadow(image: bytes, depth: float = 0.4, fmt: str = "JPEG") -> bytes:
     edge = Image.fromarray((((xx - 0.5 * w) + 0.3 * (yy - h / 2) > 0) * 255).astype(np.uint8))
     shade = np.asarray(edge.filter(ImageFilter.GaussianBlur(2)), np.float32) / 255.0  # (h, w) in [0, 1]
     a = np.asarray(im, np.float32) * (1.0 - depth * shade)[..., None]
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
-    return buf.getvalue()
+    return encode_image(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)), fmt, 85)
