@@ -217,7 +217,7 @@ def preprocess_box(img: Decoded, box: tuple[int, int, int, int] | list[int], eng
     """One character of a number, from its box (x, y, w, h; file pixels, as ``/api/read`` gives
     it): the box's pixels, alone on clean paper, through ``preprocess``. A margin of a quarter of
     the box's size keeps step 3's ring on paper; in it, a neighbour's ink is painted over with
-    the paper (transparent, or the image ring's median gray), so only this character is read.
+    the paper (transparent, or the margin's median gray), so only this character is read.
     (H, W) planes -> a (h + 2m, w + 2m) crop -> (28, 28)."""
     H, W = img.shape
     x0, y0, bw, bh = (v / img.scale for v in box)
@@ -234,9 +234,9 @@ def preprocess_box(img: Decoded, box: tuple[int, int, int, int] | list[int], eng
     if alpha is not None:
         alpha[~inside] = 0
     else:
-        ring = max(1, min(H, W) // 50)
-        whole = img.gray()
-        paper = np.median(np.concatenate([whole[:ring].ravel(), whole[-ring:].ravel(),
-                                          whole[:, :ring].ravel(), whole[:, -ring:].ravel()]))
+        # The paper is the crop's own margin (its median: a neighbour's ink is a small share), not
+        # the image's ring, which on a photo of a sheet lying on a desk is the desk.
+        margin = gray[~inside]
+        paper = np.median(margin) if margin.size else np.median(inkmap.ring(img.gray()))
         gray[~inside] = np.uint8(round(float(paper)))
     return preprocess(Decoded(img.format, alpha, lambda: gray, img.scale), engine)
