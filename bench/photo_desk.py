@@ -9,10 +9,11 @@ uneven light, noise, a phone's JPEG), and the real held-out numbers as photos. E
 ``POST /api/read`` reads it (``NumberReader``), as photographed (the sheet fills the frame) and as
 ``paper.on_a_desk`` shows the same photo lying on a desk (``DESK_VIEWS``: a dark, grey or white desk
 all round the sheet, a twelfth of the image's long side; the sheet turned 5 degrees on a desk of its
-corner's colour), and as ``paper.in_shadow`` shows it with a shadow's hard edge across the sheet. A
-desk along the whole edge of the image is what preprocessing step 3b must not take for the paper,
-and a shadow's edge is a step in the light that no smooth background follows. Prints, per view,
-the exact-string accuracy and the share read as the sheet alone was, and one JSON line.
+corner's colour), and as ``paper.in_shadow`` shows it with a shadow's edge across the sheet, hard
+(~2 px) or soft (``SOFT`` of the width). A desk along the whole edge of the image is what
+preprocessing step 3b must not take for the paper; a shadow's hard edge is a step in the light
+that no smooth background follows, and step 3d fits one on each side. Prints, per view, the
+exact-string accuracy and the share read as the sheet alone was, and one JSON line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numbers_accuracy import VETTED  # noqa: E402 (the vetted labels of the real numbers)
 
 PHOTOS = ["photo", "ruled-photo", "squared-photo"]
+SOFT = 0.05  # a soft shadow's edge: blurred over this share of the image's width
 
 
 def main() -> None:
@@ -59,8 +61,9 @@ def main() -> None:
         if r["id"] not in vetted["exclude"]:
             cases.append((vetted["correct"].get(r["id"], {}).get("label", r["label"]), compose.render_record(r, "photo")))
 
-    views = ("as photographed", *DESK_VIEWS, "shadow")
+    views = ("as photographed", *DESK_VIEWS, "shadow", "soft shadow")
     shown = {"as photographed": lambda image: image, "shadow": in_shadow,
+             "soft shadow": lambda image: in_shadow(image, soft=SOFT),
              **{v: (lambda image, v=v: on_a_desk(image, v)) for v in DESK_VIEWS}}
     right = dict.fromkeys(views, 0)
     alike = dict.fromkeys(views, 0)

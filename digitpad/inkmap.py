@@ -90,6 +90,43 @@ def median_below(v: np.ndarray, t: float) -> bool:
 RING_NOT_PAPER = 0.5  # step 3b: more than this share of a photo off its ring's level: the ring is not the paper
 
 
+def grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 3b's samples: every st-th row and column (<= ~4096 points): (ys, xs) (n,) and the
+    quadratic's (n, 6) design matrix (x, y centred, divided by max(h, w))."""
+    st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))
+    ys, xs = np.mgrid[0:h:st, 0:w:st]
+    side = float(max(h, w))
+    x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
+    y = ((ys.ravel() + 0.5) - h / 2) / side
+    return ys.ravel(), xs.ravel(), np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+
+
+def fit(g: np.ndarray, X: np.ndarray, resid: np.ndarray, sigma: float,
+        first: np.ndarray | None = None) -> tuple[np.ndarray | None, float]:
+    """Three least-squares passes of the quadratic to the samples ``g`` (n,), each on those whose
+    residual is within max(3 sigma, 3) (the first pass: ``first`` when given): (6,) beta (None
+    if no pass had 12 samples) and the sigma of the last pass's residuals."""
+    beta = None
+    for i in range(3):
+        keep = first if i == 0 and first is not None else np.abs(resid) <= max(3 * sigma, 3.0)
+        if keep.sum() < 12:
+            break
+        Xk = X[keep]
+        beta = np.linalg.solve(Xk.T @ Xk + 1e-9 * np.eye(6), Xk.T @ g[keep])
+        resid = g - X @ beta
+        sigma = 1.4826 * median(np.abs(resid[keep]))
+    return beta, sigma
+
+
+def surface(b: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The quadratic of beta ``b`` at every pixel: (h, w)."""
+    side = float(max(h, w))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    xx = (xx + 0.5 - w / 2) / side
+    yy = (yy + 0.5 - h / 2) / side
+    return b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy
+
+
 def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
     """Step 3b: smooth background estimate (scalar or (h, w)) and the noise sigma."""
     edge = ring(gray)
@@ -98,9 +135,8 @@ def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
         return bg, 0.0  # (a drawing's or a scan's clean margin: the ring is the paper, however much ink)
     sigma = 1.4826 * median(np.abs(edge - bg))
     h, w = gray.shape
-    st = max(1, int(round_half_up(math.sqrt(h * w / 4096.0))))  # sample grid: <= ~4096 points
-    ys, xs = np.mgrid[0:h:st, 0:w:st]
-    g = gray[ys, xs].ravel()  # (n,)
+    ys, xs, X = grid(h, w)
+    g = gray[ys, xs]  # (n,)
     first = None  # the samples of the first fit (None: those within max(3 sigma, 3) of the start)
     if sigma > 0.0 and np.count_nonzero(np.abs(g - bg) > max(3 * sigma, 3.0)) > RING_NOT_PAPER * g.size:
         # The ring is not the paper: a photographed sheet with the desk all round it (a photo's ring: sigma
@@ -114,26 +150,8 @@ def background(gray: np.ndarray) -> tuple[np.ndarray | float, float]:
             first = near  # ... two levels far apart (a dark desk): the first fit sees the sheet alone
         else:
             sigma = 1.4826 * median(dev)
-    side = float(max(h, w))
-    x = ((xs.ravel() + 0.5) - w / 2) / side  # centred, in [-0.5, 0.5]
-    y = ((ys.ravel() + 0.5) - h / 2) / side
-    X = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)  # (n, 6)
-    resid = g - bg
-    beta = np.array([bg, 0, 0, 0, 0, 0], np.float64)
-    for i in range(3):
-        keep = first if i == 0 and first is not None else np.abs(resid) <= max(3 * sigma, 3.0)
-        if keep.sum() < 12:
-            break
-        Xk = X[keep]
-        beta = np.linalg.solve(Xk.T @ Xk + 1e-9 * np.eye(6), Xk.T @ g[keep])
-        resid = g - X @ beta
-        sigma = 1.4826 * median(np.abs(resid[keep]))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    xx = (xx + 0.5 - w / 2) / side
-    yy = (yy + 0.5 - h / 2) / side
-    b = beta
-    surface = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy  # (h, w)
-    return surface, sigma
+    beta, sigma = fit(g, X, g - bg, sigma, first)
+    return surface(np.array([bg, 0, 0, 0, 0, 0], np.float64) if beta is None else beta, h, w), sigma
 
 
 EDGE_RUN = 0.3  # step 3c: ink along at least this share of an image edge is a sheet's edge or the desk
@@ -168,9 +186,116 @@ def border_regions(mask: np.ndarray) -> np.ndarray:
     return region
 
 
+SHADOW_OPEN = 0.03  # step 3d: the regions' opening, a share of the image's short side
+SHADOW_SHARE = 0.05  # the shadow at least this share of the image,
+SHADOW_LIT = 0.2  # the lit paper along the image's edge at least this share, opened,
+SHADOW_STEP = 6.0  # and the light falls by at least this many noise sigmas at the shadow's edge,
+SHADOW_KEEPS = 0.35  # to no less than this share of the lit paper's (darker is ink),
+SHADOW_FALLS = 0.2  # by at least this share of it (a milder dip: 3b's one surface serves; a sheet turned on a desk of its own grey)
+
+
+def window_count(mask: np.ndarray, r: int, outside: bool) -> np.ndarray:
+    """(h, w) int: the mask's pixels in each pixel's (2r + 1)^2 window (outside the image counts
+    as ``outside``), from an integral image."""
+    p = np.pad(mask.astype(np.int64), r, constant_values=int(outside))
+    c = np.pad(p.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # (h + 2r + 1, w + 2r + 1)
+    n = 2 * r + 1
+    return c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]
+
+
+def erode(mask: np.ndarray, r: int) -> np.ndarray:
+    return window_count(mask, r, True) == (2 * r + 1) ** 2
+
+
+def dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    return window_count(mask, r, False) > 0
+
+
+def otsu(v: np.ndarray) -> float:
+    """Otsu's threshold of the values ``v``: the midpoint of the sorted split with the greatest
+    between-class variance (the first, on ties)."""
+    v = np.sort(v)
+    n = len(v)
+    c = np.cumsum(v)
+    k = np.arange(1, n)
+    between = k * (n - k) * (c[:-1] / k - (c[-1] - c[:-1]) / (n - k)) ** 2
+    j = int(np.argmax(between))
+    return float((v[j] + v[j + 1]) / 2)
+
+
+def _shade(below: np.ndarray, r: int) -> np.ndarray | None:
+    """Step 3d's shadow: the pixels of ``below`` along the image's edge (``border_regions``), less
+    what an opening of radius r cuts off (a digit's stroke that touches it) beyond 2r of what it
+    keeps; None unless it, and the rest along the image's edge, opened, are large."""
+    h, w = below.shape
+    edge = border_regions(below)
+    shade = dilate(erode(edge, r), 2 * r) & edge
+    if shade.sum() < SHADOW_SHARE * h * w:
+        return None
+    lit = border_regions(~shade)  # the lit paper runs along the image's edge too (light ink on a board does not)
+    return shade if dilate(erode(lit, r), r).sum() >= SHADOW_LIT * h * w else None
+
+
+def two_levels(gray: np.ndarray, sigma: float, min_pixels: float) -> tuple[np.ndarray, float] | None:
+    """Step 3d: a shadow's hard edge across the sheet (``sigma``: step 3b's): the (h, w) deviation
+    from a background of two quadratics, the lit paper's and the shadow's, and its noise sigma;
+    None when the light does not fall in a step (every drawing and most photos)."""
+    h, w = gray.shape
+    if sigma <= 0.0:
+        return None  # (a drawing's paper is one level)
+    ys, xs, X = grid(h, w)
+    g = gray[ys, xs]  # (n,)
+    r = max(1, int(round_half_up(SHADOW_OPEN * min(h, w))))
+    shade, cut = None, otsu(g)
+    for _ in range(2):  # Otsu's cut parts the shadow's paper from the lit paper, or else (a crop of much
+        # ink) the ink from the paper, and the next cut, of the samples above it, parts the paper
+        low = np.count_nonzero(g < cut)
+        if low >= SHADOW_SHARE * g.size and g.size - low >= SHADOW_LIT * g.size:
+            shade = _shade(gray < cut, r)
+        if shade is not None or g.size - low < 2:
+            break
+        cut = otsu(g[g >= cut])
+    for again in (True, False):  # fit each level on its own samples; then split halfway between them, once
+        if shade is None:
+            return None
+        inside = shade[ys, xs]
+        levels = []
+        for part in (inside, ~inside):
+            gp = g[part]
+            m = median(gp)
+            beta, s = fit(gp, X[part], gp - m, 1.4826 * median(np.abs(gp - m)))
+            if beta is None:
+                return None
+            levels.append((surface(beta, h, w), s))
+        (dark, s_dark), (lit, s_lit) = levels
+        if again:
+            shade = _shade(gray < (dark + lit) / 2, r)
+    sig = max(s_lit, s_dark)
+    rim = dilate(shade, 1) & ~shade  # the lit pixels along the shadow's edge
+    if median((lit - dark)[rim]) < SHADOW_STEP * max(sig, 1.0):
+        return None  # (one light, which two quadratics fit alike: no step)
+    keeps = median(dark[rim] / np.maximum(lit[rim], 1.0))  # the share of the light the shadow keeps
+    if keeps < SHADOW_KEEPS or keeps > 1.0 - SHADOW_FALLS:
+        return None  # (darker than a shadow: ink, a close-up thick digit's stroke; or a dip 3b's one surface follows)
+    # Within r of the shadow's edge, paper between the two levels is the edge's blur, not ink.
+    band = dilate(shade, r) & ~erode(shade, r)
+    bg = np.where(shade, dark, lit)
+    bg = np.where(band, np.clip(gray, np.minimum(dark, lit), np.maximum(dark, lit)), bg)
+    # A shadow dims the ink with the paper: its deviation is scaled to the lit paper's contrast.
+    gain = np.where(shade | band, lit / np.maximum(bg, 1.0), 1.0)
+    sig = max(s_lit, s_dark * median(gain[shade]))
+    d = (gray - bg) * gain
+    t = max(3 * sig, 4.0)
+    if np.maximum(d - t, 0.0).sum() > np.maximum(-d - t, 0.0).sum():
+        return None  # (light ink on a dark board: the board is no paper in a shadow)
+    if np.count_nonzero(np.abs(d) > max(4 * sig, 10.0)) < min_pixels:
+        return None  # (the "shadow" was the ink: a close-up thick digit along the image's edge)
+    return d, sig
+
+
 def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
         not_ink: Callable[[np.ndarray, float], np.ndarray] | None = None) -> tuple[np.ndarray, float, str]:
-    """Steps 3b-3c (3a, a transparent background, is decided by the caller before ``gray`` is
+    """Steps 3b-3d (3a, a transparent background, is decided by the caller before ``gray`` is
     computed): (h, w) ink map in [0, 255] (ink bright), noise sigma, polarity. ``not_ink`` (the
     number reader's: a sheet's rules) maps the deviation from the background and the noise
     sigma to the (h, w) bool pixels that are not ink, dropped before step 3c (a digit touching
@@ -181,6 +306,9 @@ def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
         gray = alpha * gray + (1.0 - alpha) * paper
     bg, sigma = background(gray)
     d = gray - bg  # (h, w) signed deviation from the background
+    lit = two_levels(gray, sigma, min_pixels)
+    if lit is not None:
+        d, sigma = lit
     t = max(3 * sigma, 4.0)
     if not_ink is not None:
         d = np.where(not_ink(d, sigma), 0.0, d)

@@ -134,14 +134,15 @@ def on_a_desk(image: bytes, how: str, fmt: str = "JPEG", noise: float = 3.0) -> 
     return encode_image(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)), fmt, 85)
 
 
-def in_shadow(image: bytes, depth: float = 0.4, fmt: str = "JPEG") -> bytes:
-    """A photo (image file bytes) with a shadow's hard edge across it, as a hand or the phone casts
+def in_shadow(image: bytes, depth: float = 0.4, fmt: str = "JPEG", soft: float = 0.0) -> bytes:
+    """A photo (image file bytes) with a shadow's edge across it, as a hand or the phone casts
     one: past a line through the middle at a slant of 0.3, the light falls by ``depth``; the edge
-    blurred over ~2 px."""
+    blurred over ~2 px (a hard shadow), or over ``soft`` of the image's width (a soft one)."""
     im = Image.open(io.BytesIO(image)).convert("RGB")
     w, h = im.size
     yy, xx = np.mgrid[0:h, 0:w]
     edge = Image.fromarray((((xx - 0.5 * w) + 0.3 * (yy - h / 2) > 0) * 255).astype(np.uint8))
-    shade = np.asarray(edge.filter(ImageFilter.GaussianBlur(2)), np.float32) / 255.0  # (h, w) in [0, 1]
+    blur = ImageFilter.GaussianBlur(max(2.0, soft * w))
+    shade = np.asarray(edge.filter(blur), np.float32) / 255.0  # (h, w) in [0, 1]
     a = np.asarray(im, np.float32) * (1.0 - depth * shade)[..., None]
     return encode_image(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)), fmt, 85)

@@ -57,6 +57,27 @@ constants are the module's UPPER_CASE names.
        signs, at least max(MIN_INK_PIXELS, MIN_INK_SHARE h w) pixels have |d| > max(4 sigma, 10),
        d = 0 in the regions: a photographed sheet's edge or a scanner's border runs along
        the image's edge, a digit does not (one that does, alone, is kept).
+    d. (After b's background, before c.) A shadow's hard edge across the sheet: two levels of
+       light (``inkmap.two_levels``), for a photo only (sigma > 0). r = max(1,
+       round(SHADOW_OPEN min(h, w))). The shade of a mask: E = c's regions of the mask, shade
+       = E and dilate(erode(E, r), 2r) (square windows of side 2k + 1, outside the image
+       counting as in for erode, out for dilate); none unless it holds SHADOW_SHARE h w
+       pixels and dilate(erode(c's regions of (not shade), r), r) SHADOW_LIT h w (the lit
+       paper runs along the image's edge too). cut = ``otsu`` of b's samples; the shade of
+       gray < cut when at least SHADOW_SHARE of the samples lie below cut and SHADOW_LIT at
+       or above it; if none, once more with cut = otsu of the samples >= cut (a crop of much
+       ink: the first cut parts ink from paper). Fit a quadratic to the samples in the shade
+       (dark) and one to the rest (lit), each as b's passes from its samples' median and
+       spread; take the shade of gray < (dark + lit) / 2 and fit both again. None if, over
+       the pixels next to the shade (dilate by 1, not in it), the median of lit - dark is
+       under SHADOW_STEP max(s, 1), s = max of the fits' sigmas, or the median of dark /
+       max(lit, 1) is under SHADOW_KEEPS (ink, not a shadow) or over 1 - SHADOW_FALLS (a dip
+       that b's one surface follows). Background: dark in the shade, lit elsewhere, and
+       within r of its edge (dilate(shade, r) and not erode(shade, r)) gray clipped to
+       [min, max] of the two. gain = lit / max(background, 1) there and in the shade, else
+       1; d = (gray - background) gain; sigma = max(s_lit, s_dark median(gain in the
+       shade)). Kept only if b's polarity test on this d says dark-on-light and at least
+       max(MIN_INK_PIXELS, MIN_INK_SHARE h w) pixels have |d| > max(4 sigma, 10).
  4. Soft threshold. floor = max(4 noise, 10); candidates are the pixels with ink > floor.
     Empty if there are fewer than max(MIN_INK_PIXELS, MIN_INK_SHARE h w) of them, or if the
     ink's own contrast c = percentile(candidates, 0.9) is below max(MIN_CONTRAST, 6 noise)

@@ -281,13 +281,14 @@ def test_ondevice_assets_compressed_and_cached(live_server: str) -> None:
         assert "content-encoding" not in predict_answer.headers  # latency-bound answers stay plain
 
 
-def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dict]) -> None:
+def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dict], monkeypatch) -> None:
     """preprocess.js's step 3c (sheet edges and the desk) against inkmap.border_regions on random
     masks, and the whole toMnist on phone photos of a sheet on a desk, at its corners or all round
-    it (PNG: one decoding both ways)."""
+    it, and with a shadow's edge across it (step 3d's two levels; PNG: one decoding both ways)."""
     from photo_support import desk_photo
 
     from digitpad import inkmap
+    from digitpad.paper import in_shadow
     from digitpad.preprocess import preprocess_bytes
 
     rng = np.random.default_rng(3)
@@ -300,6 +301,8 @@ def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dic
     photos = [desk_photo(r, desk=desk, size=(750, 1000), frac=0.1, seed=i, fmt="PNG", grow=grow)
               for i, r in enumerate(records[::1000][:3]) for desk in ((60, 55, 50), (235, 235, 240))
               for grow in (1.02, 0.8)]  # (0.8: the desk all round the sheet, step 3b's ring is no paper)
+    photos += [in_shadow(desk_photo(r, desk=None, size=(750, 1000), frac=0.15, seed=i, fmt="PNG"), 0.5, "PNG")
+               for i, r in enumerate(records[500::1000][:3])]
     context, page, errors = _new_page(browser, live_server)
     try:
         page.goto("/")
@@ -313,10 +316,14 @@ def test_step_3c_sheet_edges_parity(browser, live_server: str, records: list[dic
     for m, js in zip(masks, got, strict=True):
         assert np.array_equal(np.array(js, bool).reshape(m.shape), inkmap.border_regions(m)), m.shape
     assert any(inkmap.border_regions(m).any() for m in masks)
+    levels = []  # whether step 3d found two levels, each time the Python side asked
+    two_levels = inkmap.two_levels
+    monkeypatch.setattr(inkmap, "two_levels", lambda *a: levels.append(two_levels(*a) is not None) or two_levels(*a))
     for png, js in zip(photos, images, strict=True):
         pre = preprocess_bytes(png)
         assert js["empty"] == pre.empty is False
         assert np.array_equal(np.array(js["image"], np.uint8).reshape(28, 28), pre.image)
+    assert sum(levels) >= 3, levels  # (the shadows: both twins ran step 3d)
     assert errors == [], errors
 
 
@@ -330,7 +337,9 @@ def test_js_constants_are_the_python_ones(live_server: str) -> None:
     declared = dict(re.findall(r"^export const ([A-Z_]+) = ([0-9.]+);", js, flags=re.M))
     python = {**fit28.CONSTANTS, "WORK_SIDE": preprocess.WORK_SIDE, "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
               "MIN_INK_SHARE": preprocess.MIN_INK_SHARE, "EDGE_RUN": inkmap.EDGE_RUN,
-              "RING_NOT_PAPER": inkmap.RING_NOT_PAPER}
+              "RING_NOT_PAPER": inkmap.RING_NOT_PAPER, "SHADOW_OPEN": inkmap.SHADOW_OPEN,
+              "SHADOW_SHARE": inkmap.SHADOW_SHARE, "SHADOW_LIT": inkmap.SHADOW_LIT, "SHADOW_STEP": inkmap.SHADOW_STEP,
+              "SHADOW_KEEPS": inkmap.SHADOW_KEEPS, "SHADOW_FALLS": inkmap.SHADOW_FALLS}
     assert {k: float(v) for k, v in declared.items()} == {k: float(v) for k, v in python.items()}
 
 

@@ -574,6 +574,63 @@ def test_a_sheet_with_the_desk_all_round_it_reads_like_the_sheet_alone(pendigits
             assert predictor.predict(pre.image).digit == want, (r["id"], desk)
 
 
+def test_a_digit_on_a_sheet_with_a_shadows_edge_across_it_reads_like_the_sheet_alone(pendigits_path: Path, predictor) -> None:
+    """Step 3d: a shadow's hard edge across a photographed sheet, through the digit or beside it
+    (before, one smooth surface could not follow the step: with the light falling by half, every
+    one of these read empty, the shadow's half of the sheet taken for the edge of the sheet)."""
+    from photo_support import desk_photo
+
+    from digitpad.paper import in_shadow
+    from digitpad.pendigits import load
+
+    records = load(pendigits_path)
+    chosen = records[11:: len(records) // 6][:6]
+    for i, r in enumerate(chosen):
+        photo = desk_photo(r, desk=None, seed=i, size=(900, 1200), frac=0.15, fmt="PNG")
+        alone = run(photo)
+        for depth in (0.3, 0.5):
+            pre = run(in_shadow(photo, depth, "PNG"))
+            assert not pre.empty and near(pre.image, alone.image) <= 12, (r["id"], depth, near(pre.image, alone.image))
+            assert predictor.predict(pre.image).digit == predictor.predict(alone.image).digit, (r["id"], depth)
+
+
+def test_step_3d_finds_no_shadow_in_one_light_nor_on_a_dark_board() -> None:
+    """two_levels answers None where the light does not fall in a step: paper lit unevenly but
+    smoothly (one quadratic fits it), and chalk on a dark board (the ink is the light level)."""
+    rng = np.random.default_rng(5)
+    h, w = 120, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    ink = np.zeros((h, w), bool)
+    ink[40:80, 60:66] = ink[40:46, 60:110] = ink[74:80, 60:110] = ink[40:80, 104:110] = True  # a '0', boxy
+    smooth = 200 - 60 * (xx / w) ** 2 - 20 * yy / h + rng.normal(0, 2, (h, w))
+    chalk = 40 + 10 * xx / w + rng.normal(0, 2, (h, w))
+    for gray, ink_level in ((smooth, 30.0), (chalk, 220.0)):
+        gray = np.where(ink, ink_level, gray)
+        bg, sigma = inkmap.background(gray)
+        assert inkmap.two_levels(gray, sigma, 4) is None
+    # ... and the same paper with a shadow's step across it has one.
+    stepped = np.where(xx + 0.3 * yy > 120, 0.6, 1.0) * np.where(ink, 30.0, smooth)
+    bg, sigma = inkmap.background(stepped)
+    d, noise = inkmap.two_levels(stepped, sigma, 4)
+    assert noise < 5 and np.count_nonzero(-d > 40) == pytest.approx(ink.sum(), rel=0.05)
+
+
+def test_erode_dilate_and_otsu_are_what_they_say() -> None:
+    """Step 3d's helpers against their definitions: a (2r + 1)^2 window all in the mask (outside
+    counting as in) or any in it; Otsu's split of two clusters falls between them."""
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        r = int(rng.integers(1, 4))
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.9)
+        pad_in, pad_out = np.pad(m, r, constant_values=True), np.pad(m, r, constant_values=False)
+        n = 2 * r + 1  # pixel (y, x)'s window: rows y..y + 2r, columns x..x + 2r of the padded mask
+        assert np.array_equal(inkmap.erode(m, r), [[pad_in[y:y + n, x:x + n].all() for x in range(w)] for y in range(h)])
+        assert np.array_equal(inkmap.dilate(m, r), [[pad_out[y:y + n, x:x + n].any() for x in range(w)] for y in range(h)])
+    v = np.concatenate([rng.normal(60, 5, 300), rng.normal(200, 5, 700)])
+    assert 80 < inkmap.otsu(v) < 180
+
+
 def test_a_thick_brushs_digit_covering_most_of_a_white_image_is_ink_not_paper(pendigits_path: Path, predictor) -> None:
     """Step 3b's desk rule is a photo's: on a digital image (its ring one exact level) a thick
     brush's zero or eight may cover more than half the image and touch the ring, and the ring is

@@ -21,6 +21,12 @@ export const MIN_CONTRAST = 16.0;
 export const ZOOM_SIDE = 24;
 export const EDGE_RUN = 0.3;
 export const RING_NOT_PAPER = 0.5;  // step 3b: more than this share of a photo off its ring's level: the ring is not the paper
+export const SHADOW_OPEN = 0.03;  // step 3d (inkmap.two_levels): the regions' opening, a share of the short side
+export const SHADOW_SHARE = 0.05;  // the shadow at least this share of the image,
+export const SHADOW_LIT = 0.2;  // the lit paper along the image's edge at least this share, opened,
+export const SHADOW_STEP = 6.0;  // and the light falls by at least this many noise sigmas at its edge,
+export const SHADOW_KEEPS = 0.35;  // to no less than this share of the lit paper's (darker is ink),
+export const SHADOW_FALLS = 0.2;  // by at least this share of it (a milder dip: 3b's one surface serves)
 
 export const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -253,38 +259,26 @@ function solve6(A, v) {
   return beta;
 }
 
-/** Step 3b: background surface (h*w Float64Array, or a number) and the noise sigma. */
-function background(gray, h, w) {
-  const rg = ring(gray, h, w);
-  let bg = median(rg);
-  const [lo, hi] = extent(rg);
-  if (hi - lo <= 2.0) return { bg, sigma: 0 };   // (a drawing's or a scan's clean margin: the ring is the paper)
-  let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
+/** Step 3b's samples (inkmap.grid): every st-th row and column, their indices into the image
+ *  and the quadratic's design rows. */
+function grid(h, w) {
   const st = Math.max(1, roundHalfUp(Math.sqrt(h * w / 4096.0)));
   const side = Math.max(h, w);
-  const X = [], g = [];   // (n, 6) design matrix, (n,) samples
+  const idx = [], X = [];
   for (let y = 0; y < h; y += st) {
     for (let x = 0; x < w; x += st) {
       const xc = ((x + 0.5) - w / 2) / side, yc = ((y + 0.5) - h / 2) / side;
       X.push([1, xc, yc, xc * xc, xc * yc, yc * yc]);
-      g.push(gray[y * w + x]);
+      idx.push(y * w + x);
     }
   }
-  let first = null;  // the samples of the first fit (null: those within max(3 sigma, 3) of the start)
-  const off = Math.max(3 * sigma, 3.0);
-  if (sigma > 0.0 && g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
-    // The ring is not the paper (a photographed sheet with the desk all round it): start from the image's bulk (inkmap.background).
-    const ringBg = bg;
-    bg = median(g);
-    const dev = g.map((v) => Math.abs(v - bg));
-    const near = g.map((v, s) => dev[s] < Math.abs(v - ringBg));
-    const nearDev = dev.filter((_, s) => near[s]);
-    sigma = nearDev.length ? 1.4826 * median(nearDev) : 0.0;
-    if (Math.abs(ringBg - bg) > 3 * Math.max(sigma, 1.0)) first = near;   // two levels far apart: the sheet alone first
-    else sigma = 1.4826 * median(dev);
-  }
-  let resid = g.map((v) => v - bg);
-  let beta = [bg, 0, 0, 0, 0, 0];
+  return { idx, X };
+}
+
+/** Three robust least-squares passes of the quadratic (inkmap.fit): {beta (null if no pass had
+ *  12 samples), sigma}. */
+function fitQuad(g, X, resid, sigma, first = null) {
+  let beta = null;
   for (let pass = 0; pass < 3; pass++) {
     const lim = Math.max(3 * sigma, 3.0);
     const keep = pass === 0 && first !== null ? first : resid.map((r) => Math.abs(r) <= lim);
@@ -301,21 +295,53 @@ function background(gray, h, w) {
       }
     }
     for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) A[i][j] += XtX[i][j];
-    beta = solve6(A, v);
-    resid = X.map((row, s) => g[s] - (row[0] * beta[0] + row[1] * beta[1] + row[2] * beta[2]
-      + row[3] * beta[3] + row[4] * beta[4] + row[5] * beta[5]));
+    const b = solve6(A, v);
+    beta = b;
+    resid = X.map((row, s) => g[s] - (row[0] * b[0] + row[1] * b[1] + row[2] * b[2]
+      + row[3] * b[3] + row[4] * b[4] + row[5] * b[5]));
     sigma = 1.4826 * median(resid.filter((_, s) => keep[s]).map(Math.abs));
   }
-  const b = beta;
-  const surface = new Float64Array(h * w);
+  return { beta, sigma };
+}
+
+/** The quadratic of beta b at every pixel (inkmap.surface): h*w Float64Array. */
+function surfaceOf(b, h, w) {
+  const side = Math.max(h, w);
+  const out = new Float64Array(h * w);
   for (let y = 0; y < h; y++) {
     const yy = (y + 0.5 - h / 2) / side;
     for (let x = 0; x < w; x++) {
       const xx = (x + 0.5 - w / 2) / side;
-      surface[y * w + x] = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy;
+      out[y * w + x] = b[0] + b[1] * xx + b[2] * yy + b[3] * xx * xx + b[4] * xx * yy + b[5] * yy * yy;
     }
   }
-  return { bg: surface, sigma };
+  return out;
+}
+
+/** Step 3b: background surface (h*w Float64Array, or a number) and the noise sigma. */
+function background(gray, h, w) {
+  const rg = ring(gray, h, w);
+  let bg = median(rg);
+  const [lo, hi] = extent(rg);
+  if (hi - lo <= 2.0) return { bg, sigma: 0 };   // (a drawing's or a scan's clean margin: the ring is the paper)
+  let sigma = 1.4826 * median(rg.map((v) => Math.abs(v - bg)));
+  const { idx, X } = grid(h, w);
+  const g = idx.map((i) => gray[i]);   // (n,) samples
+  let first = null;  // the samples of the first fit (null: those within max(3 sigma, 3) of the start)
+  const off = Math.max(3 * sigma, 3.0);
+  if (sigma > 0.0 && g.filter((v) => Math.abs(v - bg) > off).length > RING_NOT_PAPER * g.length) {
+    // The ring is not the paper (a photographed sheet with the desk all round it): start from the image's bulk (inkmap.background).
+    const ringBg = bg;
+    bg = median(g);
+    const dev = g.map((v) => Math.abs(v - bg));
+    const near = g.map((v, s) => dev[s] < Math.abs(v - ringBg));
+    const nearDev = dev.filter((_, s) => near[s]);
+    sigma = nearDev.length ? 1.4826 * median(nearDev) : 0.0;
+    if (Math.abs(ringBg - bg) > 3 * Math.max(sigma, 1.0)) first = near;   // two levels far apart: the sheet alone first
+    else sigma = 1.4826 * median(dev);
+  }
+  const fitted = fitQuad(g, X, g.map((v) => v - bg), sigma, first);
+  return { bg: surfaceOf(fitted.beta ?? [bg, 0, 0, 0, 0, 0], h, w), sigma: fitted.sigma };
 }
 
 /** Step 3c: the pixels of mask (h, w) connected (4-neighbours) to a run of at least
@@ -359,6 +385,137 @@ export function borderRegions(mask, h, w) {
   return region;
 }
 
+/** The mask's pixels in each pixel's (2r + 1)^2 window, outside the image counting as
+ *  `outside` (inkmap.window_count): h*w Int32Array, from an integral image. */
+function windowCount(mask, h, w, r, outside) {
+  const W = w + 2 * r + 1, H = h + 2 * r + 1;
+  const c = new Int32Array(H * W);   // c[(y + 1) W + x + 1]: the padded mask's sum over [0, y] x [0, x]
+  for (let y = 0; y < H - 1; y++) {
+    let row = 0;
+    for (let x = 0; x < W - 1; x++) {
+      const yy = y - r, xx = x - r;
+      row += yy >= 0 && yy < h && xx >= 0 && xx < w ? mask[yy * w + xx] : outside;
+      c[(y + 1) * W + x + 1] = c[y * W + x + 1] + row;
+    }
+  }
+  const n = 2 * r + 1;
+  const out = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      out[y * w + x] = c[(y + n) * W + x + n] - c[y * W + x + n] - c[(y + n) * W + x] + c[y * W + x];
+    }
+  }
+  return out;
+}
+
+const erode = (mask, h, w, r) => mapTo(Uint8Array, windowCount(mask, h, w, r, 1), (v) => (v === (2 * r + 1) ** 2 ? 1 : 0));
+const dilate = (mask, h, w, r) => mapTo(Uint8Array, windowCount(mask, h, w, r, 0), (v) => (v > 0 ? 1 : 0));
+const count = (mask) => mask.reduce((a, v) => a + (v ? 1 : 0), 0);
+
+/** Otsu's threshold (inkmap.otsu): the midpoint of the sorted split with the greatest
+ *  between-class variance (the first, on ties). */
+function otsu(values) {
+  const v = Float64Array.from(values).sort();
+  const n = v.length;
+  const c = new Float64Array(n);
+  let acc = 0;
+  for (let i = 0; i < n; i++) c[i] = acc += v[i];
+  let best = -Infinity, j = 0;
+  for (let k = 1; k < n; k++) {
+    const between = k * (n - k) * (c[k - 1] / k - (c[n - 1] - c[k - 1]) / (n - k)) ** 2;
+    if (between > best) { best = between; j = k - 1; }
+  }
+  return (v[j] + v[j + 1]) / 2;
+}
+
+/** Step 3d's shadow (inkmap._shade): the pixels of `below` along the image's edge, less what an
+ *  opening of radius r cuts off beyond 2r of what it keeps; null unless it, and the rest along
+ *  the image's edge, opened, are large. */
+function shade(below, h, w, r) {
+  const edge = borderRegions(below, h, w);
+  const grown = dilate(erode(edge, h, w, r), h, w, 2 * r);
+  const out = new Uint8Array(h * w);
+  for (let i = 0; i < h * w; i++) out[i] = edge[i] && grown[i] ? 1 : 0;
+  if (count(out) < SHADOW_SHARE * h * w) return null;
+  const lit = borderRegions(mapTo(Uint8Array, out, (v) => 1 - v), h, w);   // the lit paper along the image's edge too
+  return count(dilate(erode(lit, h, w, r), h, w, r)) >= SHADOW_LIT * h * w ? out : null;
+}
+
+/** Step 3d (inkmap.two_levels): a shadow's hard edge across the sheet: {d, sigma} from a
+ *  background of two quadratics, the lit paper's and the shadow's; null when the light does not
+ *  fall in a step. */
+function twoLevels(gray, h, w, sigma, minPixels) {
+  if (sigma <= 0.0) return null;
+  const { idx, X } = grid(h, w);
+  const g = idx.map((i) => gray[i]);
+  const r = Math.max(1, roundHalfUp(SHADOW_OPEN * Math.min(h, w)));
+  let region = null, cut = otsu(g);
+  for (let k = 0; k < 2; k++) {   // the shadow's paper from the lit paper, or else the ink from the paper and then the paper
+    const low = g.filter((v) => v < cut).length;
+    if (low >= SHADOW_SHARE * g.length && g.length - low >= SHADOW_LIT * g.length) {
+      region = shade(mapTo(Uint8Array, gray, (v) => (v < cut ? 1 : 0)), h, w, r);
+    }
+    if (region !== null || g.length - low < 2) break;
+    const c = cut;
+    cut = otsu(g.filter((v) => v >= c));
+  }
+  let dark = null, lit = null, sDark = 0, sLit = 0;
+  for (const again of [true, false]) {   // fit each level on its own samples; then split halfway between them, once
+    if (region === null) return null;
+    const levels = [];
+    for (const want of [1, 0]) {
+      const part = idx.map((i) => region[i] === want);
+      const gp = g.filter((_, s) => part[s]);
+      const m = median(gp);
+      const fitted = fitQuad(gp, X.filter((_, s) => part[s]), gp.map((v) => v - m), 1.4826 * median(gp.map((v) => Math.abs(v - m))));
+      if (fitted.beta === null) return null;
+      levels.push([surfaceOf(fitted.beta, h, w), fitted.sigma]);
+    }
+    [[dark, sDark], [lit, sLit]] = levels;
+    if (again) {
+      const half = new Uint8Array(h * w);
+      for (let i = 0; i < h * w; i++) half[i] = gray[i] < (dark[i] + lit[i]) / 2 ? 1 : 0;
+      region = shade(half, h, w, r);
+    }
+  }
+  let sig = Math.max(sLit, sDark);
+  const near = dilate(region, h, w, 1);
+  const steps = [], kept = [];   // along the shadow's edge: how far the light falls, and the share it keeps
+  for (let i = 0; i < h * w; i++) {
+    if (near[i] && !region[i]) {
+      steps.push(lit[i] - dark[i]);
+      kept.push(dark[i] / Math.max(lit[i], 1.0));
+    }
+  }
+  if (median(steps) < SHADOW_STEP * Math.max(sig, 1.0)) return null;   // (one light: no step)
+  const keeps = median(kept);
+  if (keeps < SHADOW_KEEPS || keeps > 1.0 - SHADOW_FALLS) return null;   // (ink along the edge; or a dip 3b's one surface follows)
+  // Within r of the shadow's edge, paper between the two levels is the edge's blur, not ink;
+  // a shadow dims the ink with the paper: its deviation is scaled to the lit paper's contrast.
+  const outer = dilate(region, h, w, r), inner = erode(region, h, w, r);
+  const out = new Float64Array(h * w);
+  const gains = [];
+  for (let i = 0; i < h * w; i++) {
+    const band = outer[i] && !inner[i];
+    let bg = region[i] ? dark[i] : lit[i];
+    if (band) bg = Math.min(Math.max(gray[i], Math.min(dark[i], lit[i])), Math.max(dark[i], lit[i]));
+    const gain = region[i] || band ? lit[i] / Math.max(bg, 1.0) : 1.0;
+    if (region[i]) gains.push(gain);
+    out[i] = (gray[i] - bg) * gain;
+  }
+  sig = Math.max(sLit, sDark * median(gains));
+  const t = Math.max(3 * sig, 4.0);
+  let sPos = 0, sNeg = 0;
+  for (const v of out) {
+    sPos += Math.max(v - t, 0);
+    sNeg += Math.max(-v - t, 0);
+  }
+  if (sPos > sNeg) return null;   // (light ink on a dark board: the board is no paper in a shadow)
+  const strong = Math.max(4 * sig, 10.0);
+  if (out.filter((v) => Math.abs(v) > strong).length < minPixels) return null;   // (the "shadow" was the ink)
+  return { d: out, sigma: sig };
+}
+
 /** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. `notInk` (the number
  *  reader's: a sheet's rules, segment.js) maps the deviation from the background and the noise
  *  sigma to the 0/1 pixels that are not ink, dropped before step 3c (inkmap.ink's not_ink). */
@@ -371,8 +528,12 @@ export function inkMap(gray, alpha, h, w, minPixels, notInk = null) {
     const paper = median(rg.filter((_, i) => ra[i] >= 0.5));
     gray = gray.map((g, i) => alpha[i] * g + (1.0 - alpha[i]) * paper);
   }
-  const { bg, sigma } = background(gray, h, w);
+  const fitted = background(gray, h, w);
+  const bg = fitted.bg;
+  let sigma = fitted.sigma;
   let d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
+  const lit = typeof bg === "number" ? null : twoLevels(gray, h, w, sigma, minPixels);
+  if (lit !== null) ({ d, sigma } = lit);
   const t = Math.max(3 * sigma, 4.0);
   if (notInk !== null) {
     const drop = notInk(d, sigma, h, w);
