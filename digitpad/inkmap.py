@@ -173,17 +173,24 @@ def border_regions(mask: np.ndarray) -> np.ndarray:
                 keep[a:b] = True
         seeds[where] |= keep
     region = seeds
-    while region.any():  # grow through the mask until nothing changes (a geodesic reconstruction)
-        grown = region.copy()
-        grown[1:] |= region[:-1]
-        grown[:-1] |= region[1:]
-        grown[:, 1:] |= region[:, :-1]
-        grown[:, :-1] |= region[:, 1:]
-        grown &= mask
+    while region.any():  # grow through the mask until nothing changes (a geodesic reconstruction), a
+        # whole run of the mask at a time, along rows then columns: a few passes, not one per pixel of its reach
+        grown = _runs_touching(_runs_touching(region, mask).T, mask.T).T
         if np.array_equal(grown, region):
             break
         region = grown
     return region
+
+
+def _runs_touching(region: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the runs of ``mask`` along each row that hold a pixel of ``region`` (in the mask)."""
+    starts = mask.copy()
+    starts[:, 1:] &= ~mask[:, :-1]
+    ids = np.cumsum(starts.ravel()) * mask.ravel()  # (h w,) the run each mask pixel is in, from 1; 0: not mask
+    hit = np.zeros(int(ids.max()) + 1 if ids.size else 1, bool)
+    hit[ids[region.ravel() & mask.ravel()]] = True
+    hit[0] = False
+    return hit[ids].reshape(mask.shape)
 
 
 SHADOW_OPEN = 0.03  # step 3d: the regions' opening, a share of the image's short side
@@ -250,8 +257,9 @@ def two_levels(gray: np.ndarray, sigma: float, min_pixels: float) -> tuple[np.nd
     for _ in range(2):  # Otsu's cut parts the shadow's paper from the lit paper, or else (a crop of much
         # ink) the ink from the paper, and the next cut, of the samples above it, parts the paper
         low = np.count_nonzero(g < cut)
-        if low >= SHADOW_SHARE * g.size and g.size - low >= SHADOW_LIT * g.size:
-            shade = _shade(gray < cut, r)
+        if low >= SHADOW_SHARE * g.size and g.size - low >= SHADOW_LIT * g.size and \
+                SHADOW_KEEPS <= median(g[g < cut]) / max(median(g[g >= cut]), 1.0) <= 1.0 - SHADOW_FALLS:
+            shade = _shade(gray < cut, r)  # (the two sides' medians already a shadow's levels: cheap, before the regions)
         if shade is not None or g.size - low < 2:
             break
         cut = otsu(g[g >= cut])

@@ -451,9 +451,11 @@ function twoLevels(gray, h, w, sigma, minPixels) {
   const r = Math.max(1, roundHalfUp(SHADOW_OPEN * Math.min(h, w)));
   let region = null, cut = otsu(g);
   for (let k = 0; k < 2; k++) {   // the shadow's paper from the lit paper, or else the ink from the paper and then the paper
-    const low = g.filter((v) => v < cut).length;
+    const below = g.filter((v) => v < cut), above = g.filter((v) => v >= cut);
+    const low = below.length;
     if (low >= SHADOW_SHARE * g.length && g.length - low >= SHADOW_LIT * g.length) {
-      region = shade(mapTo(Uint8Array, gray, (v) => (v < cut ? 1 : 0)), h, w, r);
+      const keeps = median(below) / Math.max(median(above), 1.0);   // the two sides' medians already a shadow's levels
+      if (keeps >= SHADOW_KEEPS && keeps <= 1.0 - SHADOW_FALLS) region = shade(mapTo(Uint8Array, gray, (v) => (v < cut ? 1 : 0)), h, w, r);
     }
     if (region !== null || g.length - low < 2) break;
     const c = cut;
