@@ -293,12 +293,22 @@ def two_levels(gray: np.ndarray, sigma: float, min_pixels: float) -> tuple[np.nd
     gain = np.where(shade | band, lit / np.maximum(bg, 1.0), 1.0)
     sig = max(s_lit, s_dark * median(gain[shade]))
     d = (gray - bg) * gain
-    t = max(3 * sig, 4.0)
-    if np.maximum(d - t, 0.0).sum() > np.maximum(-d - t, 0.0).sum():
+    if light_on_dark(d, max(3 * sig, 4.0)):
         return None  # (light ink on a dark board: the board is no paper in a shadow)
     if np.count_nonzero(np.abs(d) > max(4 * sig, 10.0)) < min_pixels:
         return None  # (the "shadow" was the ink: a close-up thick digit along the image's edge)
     return d, sig
+
+
+def relit(d: np.ndarray, bg: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
+    """Step 3d, where no step was found: when 3b's one surface ``bg`` (h, w) falls by more than
+    SHADOW_FALLS of its brightest across the image (a soft shadow, a lamp to one side), the
+    deviation ``d`` is scaled by median(bg) / bg: the ink's contrast falls with the light, and is
+    given back. Else ``d`` and ``sigma`` unchanged."""
+    if float(bg.min()) / max(float(bg.max()), 1.0) >= 1.0 - SHADOW_FALLS:
+        return d, sigma
+    gain = median(bg) / np.maximum(bg, 1.0)  # (h, w)
+    return d * gain, sigma * median(gain)
 
 
 def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
@@ -317,6 +327,8 @@ def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
     lit = two_levels(gray, sigma, min_pixels)
     if lit is not None:
         d, sigma = lit
+    elif sigma > 0.0:
+        d, sigma = relit(d, bg, sigma)
     t = max(3 * sigma, 4.0)
     if not_ink is not None:
         d = np.where(not_ink(d, sigma), 0.0, d)
@@ -325,12 +337,15 @@ def ink(gray: np.ndarray, alpha: np.ndarray | None, min_pixels: float,
     edge = border_regions(d > t) | border_regions(-d > t)
     if edge.any() and np.count_nonzero((np.abs(d) > max(4 * sigma, 10.0)) & ~edge) >= min_pixels:
         d = np.where(edge, 0.0, d)
-    # (np.maximum, not np.clip: the same values, without clip's Python-level overhead)
-    s_pos = float(np.maximum(d - t, 0.0).sum())
-    s_neg = float(np.maximum(-d - t, 0.0).sum())
-    if s_pos > s_neg:
+    if light_on_dark(d, t):
         return np.maximum(d, 0.0), sigma, "light-on-dark"
     return np.maximum(-d, 0.0), sigma, "dark-on-light"
+
+
+def light_on_dark(d: np.ndarray, t: float) -> bool:
+    """Step 3b's polarity test: S+ = sum(max(d - t, 0)) > S- = sum(max(-d - t, 0))."""
+    # (np.maximum, not np.clip: the same values, without clip's Python-level overhead)
+    return float(np.maximum(d - t, 0.0).sum()) > float(np.maximum(-d - t, 0.0).sum())
 
 
 def column_height(mask: np.ndarray) -> float:

@@ -506,16 +506,31 @@ function twoLevels(gray, h, w, sigma, minPixels) {
     out[i] = (gray[i] - bg) * gain;
   }
   sig = Math.max(sLit, sDark * median(gains));
-  const t = Math.max(3 * sig, 4.0);
-  let sPos = 0, sNeg = 0;
-  for (const v of out) {
-    sPos += Math.max(v - t, 0);
-    sNeg += Math.max(-v - t, 0);
-  }
-  if (sPos > sNeg) return null;   // (light ink on a dark board: the board is no paper in a shadow)
+  if (lightOnDark(out, Math.max(3 * sig, 4.0))) return null;   // (light ink on a dark board: the board is no paper in a shadow)
   const strong = Math.max(4 * sig, 10.0);
   if (out.filter((v) => Math.abs(v) > strong).length < minPixels) return null;   // (the "shadow" was the ink)
   return { d: out, sigma: sig };
+}
+
+/** Step 3d where no step was found (inkmap.relit): when 3b's one surface falls by more than
+ *  SHADOW_FALLS of its brightest, the deviation is scaled by median(bg) / bg (the ink's contrast
+ *  falls with the light, and is given back). */
+function relit(d, bg, sigma) {
+  const [lo, hi] = extent(bg);
+  if (lo / Math.max(hi, 1.0) >= 1.0 - SHADOW_FALLS) return { d, sigma };
+  const m = median(bg);
+  const gain = mapTo(Float64Array, bg, (v) => m / Math.max(v, 1.0));
+  return { d: d.map((v, i) => v * gain[i]), sigma: sigma * median(gain) };
+}
+
+/** Step 3b's polarity test (inkmap.light_on_dark): S+ = sum(max(d - t, 0)) > S- = sum(max(-d - t, 0)). */
+function lightOnDark(d, t) {
+  let sPos = 0, sNeg = 0;
+  for (const v of d) {
+    sPos += Math.max(v - t, 0);
+    sNeg += Math.max(-v - t, 0);
+  }
+  return sPos > sNeg;
 }
 
 /** Step 3: ink map (ink bright, [0, 255]), noise sigma and polarity. `notInk` (the number
@@ -536,6 +551,7 @@ export function inkMap(gray, alpha, h, w, minPixels, notInk = null) {
   let d = typeof bg === "number" ? gray.map((v) => v - bg) : gray.map((v, i) => v - bg[i]);
   const lit = typeof bg === "number" ? null : twoLevels(gray, h, w, sigma, minPixels);
   if (lit !== null) ({ d, sigma } = lit);
+  else if (sigma > 0.0) ({ d, sigma } = relit(d, bg, sigma));
   const t = Math.max(3 * sigma, 4.0);
   if (notInk !== null) {
     const drop = notInk(d, sigma, h, w);
@@ -551,12 +567,7 @@ export function inkMap(gray, alpha, h, w, minPixels, notInk = null) {
     else if (Math.abs(d[i]) > strong) rest++;
   }
   if (edge && rest >= minPixels) d = d.map((v, i) => (pos[i] || neg[i] ? 0.0 : v));
-  let sPos = 0, sNeg = 0;
-  for (const v of d) {
-    sPos += Math.max(v - t, 0);
-    sNeg += Math.max(-v - t, 0);
-  }
-  if (sPos > sNeg) return { ink: d.map((v) => Math.max(v, 0)), noise: sigma, polarity: "light-on-dark" };
+  if (lightOnDark(d, t)) return { ink: d.map((v) => Math.max(v, 0)), noise: sigma, polarity: "light-on-dark" };
   return { ink: d.map((v) => Math.max(-v, 0)), noise: sigma, polarity: "dark-on-light" };
 }
 
