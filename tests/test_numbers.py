@@ -256,21 +256,27 @@ def test_a_photo_with_the_desk_all_round_the_sheet_reads_as_the_sheet_alone(held
     assert sum(alone == desk for _, _, alone, desk in got) >= 0.9 * len(got), [g for g in got if g[2] != g[3]]
 
 
+def _shaded(hands, model, r: random.Random, lengths: tuple[int, int], seed: int, soft: float) -> list[tuple[str, str, str]]:
+    """12 digit strings of ``hands`` photographed on plain, ruled and squared paper: (text, the
+    photo's reading, its reading with ``paper.in_shadow(soft=soft)`` across it)."""
+    got = []
+    for i in range(12):
+        hand = r.choice(hands)
+        text = compose._digits(r, r.randint(*lengths))
+        s = compose.compose(hand, text, "spaced", ("photo", "ruled-photo", "squared-photo")[i % 3], seed=seed + i)
+        alone = numbers.read_number(decode(s.image), model).text
+        got.append((text, alone, numbers.read_number(decode(in_shadow(s.image, soft=soft)), model).text))
+    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    return got
+
+
 def test_a_photo_with_a_shadows_edge_across_the_sheet_reads_as_without_it(held_hands, model):
     """Preprocessing step 3d: the light falls in a step across the sheet (a hand's or the phone's
     shadow), and the background is two quadratics, the lit paper's and the shadow's, with the ink
     in the shadow scaled to the lit paper's contrast (before, one smooth surface could not follow
     the step: half the sheet was ink, or the ink in the shadow was lost, and 1 of these 12 read
     as without the shadow)."""
-    r = random.Random(22)
-    got = []
-    for i in range(12):
-        hand = r.choice(held_hands)
-        text = compose._digits(r, r.randint(2, 6))
-        s = compose.compose(hand, text, "spaced", ("photo", "ruled-photo", "squared-photo")[i % 3], seed=300 + i)
-        alone = numbers.read_number(decode(s.image), model).text
-        got.append((text, alone, numbers.read_number(decode(in_shadow(s.image)), model).text))
-    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    got = _shaded(held_hands, model, random.Random(22), (2, 6), 300, 0.0)
     assert sum(alone == shaded for _, alone, shaded in got) >= 0.75 * len(got), [g for g in got if g[1] != g[2]]
 
 
@@ -279,16 +285,8 @@ def test_a_long_number_under_a_soft_shadow_keeps_its_digits_in_the_shade(held_ha
     step, but the light falls by 0.4 across the number, and the ink's contrast with it; where the
     background falls by more than SHADOW_FALLS, the deviation is scaled back by the light (before,
     the digits in the shade fell under the threshold: 7 of these 12 read as without the shadow)."""
-    r = random.Random(23)
     hands = [h for h in held_hands if set("0123456789") <= set(h.chars)]
-    got = []
-    for i in range(12):
-        hand = r.choice(hands)
-        text = compose._digits(r, r.randint(5, 9))
-        s = compose.compose(hand, text, "spaced", ("photo", "ruled-photo", "squared-photo")[i % 3], seed=400 + i)
-        alone = numbers.read_number(decode(s.image), model).text
-        got.append((text, alone, numbers.read_number(decode(in_shadow(s.image, soft=0.05)), model).text))
-    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    got = _shaded(hands, model, random.Random(23), (5, 9), 400, 0.05)
     assert sum(alone == shaded for _, alone, shaded in got) >= 10, [g for g in got if g[1] != g[2]]
 
 
