@@ -301,12 +301,13 @@ def two_levels(gray: np.ndarray, sigma: float, min_pixels: float) -> tuple[np.nd
 
 
 def relit(d: np.ndarray, bg: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
-    """Step 3d, where no step was found: when 3b's one surface ``bg`` (h, w) falls by more than
-    SHADOW_FALLS of its brightest across the image (a soft shadow, a lamp to one side), the
+    """Step 3d, where no step was found: when 3b's one surface ``bg`` (h, w), lit (its darkest at
+    least 1), falls by more than SHADOW_FALLS of its brightest (a soft shadow, a lamp to one side), the
     deviation ``d`` is scaled by median(bg) / bg: the ink's contrast falls with the light, and is
     given back. Else ``d`` and ``sigma`` unchanged."""
-    if float(bg.min()) / max(float(bg.max()), 1.0) >= 1.0 - SHADOW_FALLS:
-        return d, sigma
+    lo, hi = float(bg.min()), float(bg.max())
+    if lo < 1.0 or lo / hi >= 1.0 - SHADOW_FALLS:
+        return d, sigma  # (an unlit background, a digital image's black: no light to scale by)
     gain = median(bg) / np.maximum(bg, 1.0)  # (h, w)
     return d * gain, sigma * median(gain)
 

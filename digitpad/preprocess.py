@@ -78,8 +78,8 @@ constants are the module's UPPER_CASE names.
        1; d = (gray - background) gain; sigma = max(s_lit, s_dark median(gain in the
        shade)). Kept only if b's polarity test on this d says dark-on-light and at least
        max(MIN_INK_PIXELS, MIN_INK_SHARE h w) pixels have |d| > max(4 sigma, 10).
-       Where no step was kept (``inkmap.relit``): if min(background) / max(max(background),
-       1) < 1 - SHADOW_FALLS (a soft shadow, a lamp to one side), gain = median(background)
+       Where no step was kept (``inkmap.relit``): if min(background) >= 1 and min(background)
+       / max(background) < 1 - SHADOW_FALLS (a soft shadow, a lamp to one side), gain = median(background)
        / max(background, 1), d = d gain and sigma = sigma median(gain): the ink's contrast
        falls with the light, and is given back.
  4. Soft threshold. floor = max(4 noise, 10); candidates are the pixels with ink > floor.

@@ -615,6 +615,19 @@ def test_step_3d_finds_no_shadow_in_one_light_nor_on_a_dark_board() -> None:
     assert noise < 5 and np.count_nonzero(-d > 40) == pytest.approx(ink.sum(), rel=0.05)
 
 
+def test_relit_scales_only_a_lit_background() -> None:
+    """Step 3d's relit: a background that falls by half is scaled back by the light; a digital
+    image's black (3b's fit leaves it ~1e-10, not 0) has no light to scale by (scaled, an MNIST 7
+    touching the image's edge lost all its ink)."""
+    d = np.full((20, 30), -100.0)
+    falling = np.tile(np.linspace(200.0, 100.0, 30), (20, 1))
+    scaled, _ = inkmap.relit(d, falling, 2.0)
+    assert scaled[0, 0] > d[0, 0] and scaled[0, -1] < d[0, -1]  # (the dim side's ink given back its contrast)
+    black = np.full((20, 30), 1e-10)
+    same, noise = inkmap.relit(d, black, 1e-10)
+    assert same is d and noise == 1e-10
+
+
 def test_erode_dilate_and_otsu_are_what_they_say() -> None:
     """Step 3d's helpers against their definitions: a (2r + 1)^2 window all in the mask (outside
     counting as in) or any in it; Otsu's split of two clusters falls between them."""

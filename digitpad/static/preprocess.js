@@ -517,7 +517,7 @@ function twoLevels(gray, h, w, sigma, minPixels) {
  *  falls with the light, and is given back). */
 function relit(d, bg, sigma) {
   const [lo, hi] = extent(bg);
-  if (lo / Math.max(hi, 1.0) >= 1.0 - SHADOW_FALLS) return { d, sigma };
+  if (lo < 1.0 || lo / hi >= 1.0 - SHADOW_FALLS) return { d, sigma };   // (an unlit background: a digital image's black)
   const m = median(bg);
   const gain = mapTo(Float64Array, bg, (v) => m / Math.max(v, 1.0));
   return { d: d.map((v, i) => v * gain[i]), sigma: sigma * median(gain) };
