@@ -11,6 +11,7 @@ Deterministic: the same coverage, scheme, seed and key give the same bytes.
     png = encode(coverage, SCHEMES["ruled-photo"], seed=0, key="writer|text", baseline=120.0, digit=60.0)
     jpeg = on_a_desk(photo, "dark")    # the photographed sheet lying on a desk, the desk all round it
     jpeg = in_shadow(photo)            # ... with a shadow's hard edge across it
+    jpeg = askew(photo, 6)             # ... taken with the phone held 6 degrees askew
 """
 
 from __future__ import annotations
@@ -130,7 +131,22 @@ def on_a_desk(image: bytes, how: str, fmt: str = "JPEG", noise: float = 3.0) -> 
         im = im.rotate(5, resample=Image.BICUBIC, expand=True, fillcolor=im.getpixel((0, 0)))
     else:
         im = ImageOps.expand(im, max(im.size) // 12, fill=DESKS[how])
-    a = np.asarray(im, np.float32) + np.random.default_rng(zlib.crc32(image)).normal(0, noise, (im.height, im.width, 1))
+    return _photographed(im, zlib.crc32(image), fmt, noise)
+
+
+def askew(image: bytes, degrees: float, fmt: str = "JPEG", noise: float = 3.0) -> bytes:
+    """A photo of a sheet (image file bytes) as if taken with the phone turned ``degrees`` from
+    the sheet's lines: the same frame, the sheet and its rules turned within it, the desk (the
+    colour of the photo's corner) in the corners it leaves bare; then the camera's noise
+    (gaussian, ``noise`` grey levels, seeded) over all of it."""
+    im = Image.open(io.BytesIO(image)).convert("RGB")
+    im = im.rotate(degrees, resample=Image.BICUBIC, fillcolor=im.getpixel((0, 0)))
+    return _photographed(im, zlib.crc32(image), fmt, noise)
+
+
+def _photographed(im: Image.Image, seed: int, fmt: str, noise: float) -> bytes:
+    """The camera's noise (gaussian, ``noise`` grey levels, ``seed``) over ``im``, as ``fmt`` bytes."""
+    a = np.asarray(im, np.float32) + np.random.default_rng(seed).normal(0, noise, (im.height, im.width, 1))
     return encode_image(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)), fmt, 85)
 
 

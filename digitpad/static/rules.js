@@ -14,14 +14,32 @@ function roundHalfEven(x) {
   return f % 2 === 0 ? f : f + 1;
 }
 
+/** Each pixel's (`rr`, `cc`) row at column 0 along `tilt` (shifted by W) and each row's pixels
+ *  (rules._rows, rules._counts at one tilt). */
+function countsAt(rr, cc, tilt, W) {
+  const idx = rr.map((r, i) => r - roundHalfEven(cc[i] * tilt) + W);
+  const counts = new Int32Array(idx.reduce((a, b) => Math.max(a, b), 0) + 2);
+  for (const r of idx) counts[r]++;
+  return { idx, counts };
+}
+
+/** rules._held: how many pixels the rows holding `core` or more hold. */
+function heldOf(counts, core) {
+  let held = 0;
+  for (const c of counts) if (c >= core) held += c;
+  return held;
+}
+
 /** rules.paper_rules (step 1a): the 0/1 pixels of `mask` (h, w) that are a sheet's ruling:
- *  straight lines at one tilt whose row holds RULE_CORE of the width (or, for squared paper's
- *  vertical rules, the height), with the rows beside them holding RULE_EDGE of it. */
+ *  straight lines at one tilt of up to 10 degrees whose row holds RULE_CORE of the width (or, for
+ *  squared paper's vertical rules, the height), with the rows beside them holding RULE_EDGE of
+ *  it. The RULE_CANDIDATES likeliest tilts are found on every k-th column over RULE_TILTS, then
+ *  looked at on all pixels within a step of each, in half steps. */
 function paperRules(mask, h, w) {
-  const { RULE_CORE, RULE_EDGE, RULE_TILTS } = P.rules;
+  const { RULE_CORE, RULE_EDGE, RULE_TILTS, RULE_SAMPLE, RULE_LENIENT, RULE_CANDIDATES } = P.rules;
   const out = new Uint8Array(h * w);
   for (const along of ["rows", "columns"]) {   // rules along the rows, then along the columns
-    const [H, W] = along === "rows" ? [h, w] : [w, h];
+    const [, W] = along === "rows" ? [h, w] : [w, h];
     const rr = [], cc = [];
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
@@ -31,25 +49,31 @@ function paperRules(mask, h, w) {
       }
     }
     if (rr.length < RULE_CORE * W) continue;
-    let best = 0, found = null;   // one sheet: every rule of a direction has the tilt with the most ink in core rows
-    for (const tilt of RULE_TILTS) {
-      const idx = rr.map((r, i) => r - roundHalfEven(cc[i] * tilt) + W);   // the row at column 0, shifted >= 0
-      const counts = new Int32Array(H + 2 * W + 2);
-      for (const j of idx) counts[j]++;
-      let sum = 0;
-      const core = [];
-      counts.forEach((c, j) => { if (c >= RULE_CORE * W) { core.push(j); sum += c; } });
-      if (core.length && sum > best) {
-        best = sum;
-        found = { idx, counts, core };
+    const k = Math.max(1, Math.floor(W / RULE_SAMPLE));
+    const sr = rr.filter((_, i) => cc[i] % k === 0), sc = cc.filter((c) => c % k === 0);
+    const lenient = RULE_LENIENT * RULE_CORE * Math.ceil(W / k);
+    const held = RULE_TILTS.map((t) => heldOf(countsAt(sr, sc, t, W).counts, lenient));
+    const likely = held.map((_, j) => j).sort((a, b) => held[b] - held[a] || a - b)
+      .slice(0, RULE_CANDIDATES).filter((j) => held[j] > 0);
+    if (!likely.length) continue;
+    const step = RULE_TILTS[1] - RULE_TILTS[0];
+    let best = 0, found = null;   // one sheet: every rule of a direction has the tilt of the most ink in core rows
+    for (const t of likely.flatMap((j) => [-1, -0.5, 0, 0.5, 1].map((f) => RULE_TILTS[j] + step * f))) {
+      const at = countsAt(rr, cc, t, W);
+      const inCore = heldOf(at.counts, RULE_CORE * W);
+      if (inCore > best) {
+        best = inCore;
+        found = at;
       }
     }
     if (found === null) continue;
-    const { idx, counts, core } = found;
+    const { idx, counts } = found;
+    const core = [];
+    counts.forEach((c, r) => { if (c >= RULE_CORE * W) core.push(r); });
     const rows = new Set(core);
     for (const d of [-1, 1]) for (const r of core) if (counts[r + d] >= RULE_EDGE * W) rows.add(r + d);
-    idx.forEach((j, i) => {
-      if (rows.has(j)) out[along === "rows" ? rr[i] * w + cc[i] : cc[i] * w + rr[i]] = 1;
+    idx.forEach((r, i) => {
+      if (rows.has(r)) out[along === "rows" ? rr[i] * w + cc[i] : cc[i] * w + rr[i]] = 1;
     });
   }
   return out;
