@@ -28,10 +28,10 @@ RULE_CANDIDATES = 4
 
 def faint_rules(d: np.ndarray, sigma: float) -> np.ndarray:
     """Step 1a: a sheet's rules in ``d`` (h, w), a photo's deviation from its background (either
-    sign): ``paper_rules`` of the ink fainter than RULE_FAINT of the pen's (its 90th percentile),
-    since a rule is printed lighter than a pen writes."""
+    sign): ``paper_rules`` of the ink (beyond max(3 sigma, 4), as steps 3b-3c see it) fainter than
+    RULE_FAINT of the pen's (its 90th percentile), since a rule is printed lighter than a pen writes."""
     a = np.abs(d)
-    seen = a > max(4 * sigma, 10.0)
+    seen = a > max(3 * sigma, 4.0)  # (what steps 3b-3c call ink: a rule missed there is ink to 3c's regions)
     if not seen.any():
         return seen
     pen = inkmap.percentile(a[seen], 0.9)

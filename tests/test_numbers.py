@@ -295,6 +295,23 @@ def test_a_photo_with_the_desk_all_round_the_sheet_reads_as_the_sheet_alone(held
     assert sum(alone == desk for _, _, alone, desk in got) >= 0.9 * len(got), [g for g in got if g[2] != g[3]]
 
 
+def test_ruled_and_squared_sheets_on_a_dark_desk_keep_their_digits(held_hands, model):
+    """Step 1a looks for rules among all that steps 3b-3c call ink (beyond max(3 sigma, 4)). It used
+    to look only beyond max(4 sigma, 10). A sheet's faint rules between the two were ink to 3c's
+    regions, but too broken for 1a to find. The desk's region all round the sheet then flooded
+    along them into every digit a rule touched (before, 10 of these 16 read as the sheet alone)."""
+    r = random.Random(42)
+    got = []
+    for i in range(16):
+        hand = r.choice(held_hands)
+        text = compose._digits(r, r.randint(3, 8))
+        s = compose.compose(hand, text, "spaced", ("ruled-photo", "squared-photo")[i % 2], seed=600 + i)
+        alone = numbers.read_number(decode(s.image), model).text
+        got.append((text, alone, numbers.read_number(decode(on_a_desk(s.image, "dark")), model).text))
+    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    assert sum(alone == desk for _, alone, desk in got) >= 14, [g for g in got if g[1] != g[2]]
+
+
 def _shaded(hands, model, r: random.Random, lengths: tuple[int, int], seed: int, soft: float) -> list[tuple[str, str, str]]:
     """12 digit strings of ``hands`` photographed on plain, ruled and squared paper: (text, the
     photo's reading, its reading with ``paper.in_shadow(soft=soft)`` across it)."""

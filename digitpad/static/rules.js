@@ -85,7 +85,7 @@ function paperRules(mask, h, w) {
  *  that is higher (squared paper around a small number: the rules are most of what is seen). */
 export function faintRules(d, sigma, h, w) {
   const a = d.map(Math.abs);
-  const seen = mapTo(Uint8Array, a, (x) => (x > Math.max(4 * sigma, 10.0) ? 1 : 0));
+  const seen = mapTo(Uint8Array, a, (x) => (x > Math.max(3 * sigma, 4.0) ? 1 : 0));   // (what steps 3b-3c call ink)
   const inked = a.filter((x, i) => seen[i]);
   if (!inked.length) return seen;
   let pen = percentile(inked, 0.9);
