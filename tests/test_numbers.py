@@ -37,6 +37,9 @@ from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
 from digitpad.segment import Line, components_of, ink_page
 
+RULED = ("ruled-photo", "squared-photo")  # phone photos of ruled and squared paper (paper.SCHEMES)
+PHOTOS = ("photo", *RULED)
+
 
 @pytest.fixture(scope="module")
 def model(shipped_model: Path) -> Predictor:
@@ -255,14 +258,7 @@ def test_numbers_photographed_askew_on_ruled_and_squared_paper_read_as_level(hel
     and the desk shows in its corners. They are still the paper: rules are found at tilts up to 10
     degrees (before, up to 2: 8 of these 12 read as the level photo)."""
     r = random.Random(31)
-    got = []
-    for i in range(12):
-        hand = r.choice(held_hands)
-        text = compose._digits(r, r.randint(3, 8))
-        s = compose.compose(hand, text, "spaced", ("ruled-photo", "squared-photo")[i % 2], seed=500 + i)
-        level = numbers.read_number(decode(s.image), model).text
-        got.append((text, level, numbers.read_number(decode(askew(s.image, r.choice((-1, 1)) * r.uniform(4, 8))), model).text))
-    assert sum(text == level for text, level, _ in got) >= 0.75 * len(got), got  # (the level photos themselves read)
+    got = _viewed(held_hands, model, r, 12, (3, 8), RULED, 500, lambda image: askew(image, r.choice((-1, 1)) * r.uniform(4, 8)))
     assert sum(level == turned for _, level, turned in got) >= 10, [g for g in got if g[1] != g[2]]
 
 
@@ -300,29 +296,22 @@ def test_ruled_and_squared_sheets_on_a_dark_desk_keep_their_digits(held_hands, m
     to look only beyond max(4 sigma, 10). A sheet's faint rules between the two were ink to 3c's
     regions, but too broken for 1a to find. The desk's region all round the sheet then flooded
     along them into every digit a rule touched (before, 10 of these 16 read as the sheet alone)."""
-    r = random.Random(42)
-    got = []
-    for i in range(16):
-        hand = r.choice(held_hands)
-        text = compose._digits(r, r.randint(3, 8))
-        s = compose.compose(hand, text, "spaced", ("ruled-photo", "squared-photo")[i % 2], seed=600 + i)
-        alone = numbers.read_number(decode(s.image), model).text
-        got.append((text, alone, numbers.read_number(decode(on_a_desk(s.image, "dark")), model).text))
-    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+    got = _viewed(held_hands, model, random.Random(42), 16, (3, 8), RULED, 600, lambda image: on_a_desk(image, "dark"))
     assert sum(alone == desk for _, alone, desk in got) >= 14, [g for g in got if g[1] != g[2]]
 
 
-def _shaded(hands, model, r: random.Random, lengths: tuple[int, int], seed: int, soft: float) -> list[tuple[str, str, str]]:
-    """12 digit strings of ``hands`` photographed on plain, ruled and squared paper: (text, the
-    photo's reading, its reading with ``paper.in_shadow(soft=soft)`` across it)."""
+def _viewed(hands, model, r: random.Random, n: int, lengths: tuple[int, int], schemes: tuple[str, ...], seed: int,
+            view) -> list[tuple[str, str, str]]:  # noqa: ANN001 (view: image bytes -> image bytes)
+    """``n`` spaced digit strings of ``hands`` photographed on ``schemes`` in turn: (text, the
+    photo's reading, its reading as ``view`` shows it). The photos themselves read."""
     got = []
-    for i in range(12):
+    for i in range(n):
         hand = r.choice(hands)
         text = compose._digits(r, r.randint(*lengths))
-        s = compose.compose(hand, text, "spaced", ("photo", "ruled-photo", "squared-photo")[i % 3], seed=seed + i)
+        s = compose.compose(hand, text, "spaced", schemes[i % len(schemes)], seed=seed + i)
         alone = numbers.read_number(decode(s.image), model).text
-        got.append((text, alone, numbers.read_number(decode(in_shadow(s.image, soft=soft)), model).text))
-    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got  # (the photos themselves read)
+        got.append((text, alone, numbers.read_number(decode(view(s.image)), model).text))
+    assert sum(text == alone for text, alone, _ in got) >= 0.75 * len(got), got
     return got
 
 
@@ -332,7 +321,7 @@ def test_a_photo_with_a_shadows_edge_across_the_sheet_reads_as_without_it(held_h
     in the shadow scaled to the lit paper's contrast (before, one smooth surface could not follow
     the step: half the sheet was ink, or the ink in the shadow was lost, and 1 of these 12 read
     as without the shadow)."""
-    got = _shaded(held_hands, model, random.Random(22), (2, 6), 300, 0.0)
+    got = _viewed(held_hands, model, random.Random(22), 12, (2, 6), PHOTOS, 300, in_shadow)
     assert sum(alone == shaded for _, alone, shaded in got) >= 0.75 * len(got), [g for g in got if g[1] != g[2]]
 
 
@@ -342,7 +331,7 @@ def test_a_long_number_under_a_soft_shadow_keeps_its_digits_in_the_shade(held_ha
     background falls by more than SHADOW_FALLS, the deviation is scaled back by the light (before,
     the digits in the shade fell under the threshold: 7 of these 12 read as without the shadow)."""
     hands = [h for h in held_hands if set("0123456789") <= set(h.chars)]
-    got = _shaded(hands, model, random.Random(23), (5, 9), 400, 0.05)
+    got = _viewed(hands, model, random.Random(23), 12, (5, 9), PHOTOS, 400, lambda image: in_shadow(image, soft=0.05))
     assert sum(alone == shaded for _, alone, shaded in got) >= 10, [g for g in got if g[1] != g[2]]
 
 
