@@ -5,7 +5,8 @@
     img.gray()                                   # (H, W) uint8, computed on first use
 
 This is step 1 of the preprocessing contract (``digitpad.preprocess``): PNG, JPEG (EXIF
-orientation applied; big photos decoded at a reduced DCT scale), WebP, BMP and GIF (first
+orientation applied; big photos decoded at a reduced DCT scale, and again finer where
+their ink is small: ``Decoded.finer``), WebP, BMP and GIF (first
 frame), converted to 8-bit gray plus an alpha plane when some pixel is not fully opaque. The
 gray of a canvas with a transparent background is never needed (its ink is its alpha), so it
 is computed only when asked for. Plain canvas PNGs are read by ``digitpad.png`` when
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +59,9 @@ class Decoded:
     alpha: np.ndarray | None  # (H, W) uint8; None when every pixel is opaque
     make_gray: Callable[[], np.ndarray] = field(repr=False)  # () -> (H, W) uint8
     scale: float = 1.0  # file pixels per decoded pixel (a JPEG decoded at a reduced scale)
+    # A JPEG decoded at a reduced scale: (s) -> the same file decoded again at the coarsest DCT scale
+    # with at most s file pixels per decoded pixel (a number small in a big photo); None: full scale.
+    finer: Callable[[float], Decoded] | None = field(default=None, repr=False)
     _gray: np.ndarray | None = field(default=None, repr=False)
 
     def gray(self) -> np.ndarray:
@@ -111,15 +116,19 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast_png: bool 
         raise InvalidImage("the image is truncated or corrupt", hint="send a complete PNG or JPEG file") from e
 
 
-def _decode(data: bytes, max_pixels: int, fast_png: bool) -> Decoded:
+def _decode(data: bytes, max_pixels: int, fast_png: bool, draft_side: int = DRAFT_SIDE) -> Decoded:
     if not data:
         raise InvalidImage("the image is empty (0 bytes)")
     if fast_png:
         px = png.read(data, max_pixels)  # a canvas PNG in ~0.1 ms; None: Pillow decides, below
         if px is not None:
             return _from_png(px)
-    img = _open(data, max_pixels)
-    return _planes(img, img.format, img.info.get("digitpad.scale", 1.0))
+    img = _open(data, max_pixels, draft_side)
+    out = _planes(img, img.format, img.info.get("digitpad.scale", 1.0))
+    if out.scale > 1:
+        side = max(img.size) * out.scale  # the file's long side (EXIF-turned like the planes)
+        out.finer = lambda s: _decode(data, max_pixels, False, _draft_side(side, s))
+    return out
 
 
 def _from_png(px: png.Pixels) -> Decoded:
@@ -138,7 +147,15 @@ def _from_png(px: png.Pixels) -> Decoded:
     return Decoded("PNG", alpha, gray)
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def _draft_side(side: float, s: float) -> int:
+    """The ``draft_side`` that decodes a JPEG of long side ``side`` at 1/f, f the largest power of
+    two <= s (at most 8, the coarsest DCT scale): Pillow's draft takes the coarsest scale at least
+    that long, and drafts only over twice it."""
+    f = 2 ** min(3, int(math.log2(max(1.0, s))))
+    return int(side) if f == 1 else math.ceil(side / f) - 1
+
+
+def _open(data: bytes, max_pixels: int, draft_side: int = DRAFT_SIDE) -> Image.Image:
     """Pillow: check the format and the pixel count from the header, then decode."""
     other = _sniff_other(data)
     if other is not None:
@@ -164,11 +181,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             raise PayloadTooLarge(f"image is {w}x{h} = {w * h:,} pixels, over the {max_pixels:,} pixel limit",
                                   hint="send a smaller image")
         scale = 1.0
-        if fmt == "JPEG" and max(w, h) > 2 * DRAFT_SIDE:
+        if fmt == "JPEG" and max(w, h) > 2 * draft_side:
             # Decode big photos at a reduced DCT scale (1/2 .. 1/8): much faster, and step 2 of
             # preprocessing would average the detail away anyway.
             # (a side of at least 1: Pillow divides by it, and a 1x801 strip asked for 0x400)
-            img.draft(img.mode, (max(1, DRAFT_SIDE * w // max(w, h)), max(1, DRAFT_SIDE * h // max(w, h))))
+            img.draft(img.mode, (max(1, draft_side * w // max(w, h)), max(1, draft_side * h // max(w, h))))
             scale = w / img.size[0]
         try:
             img.load()

@@ -12,6 +12,7 @@ Deterministic: the same coverage, scheme, seed and key give the same bytes.
     jpeg = on_a_desk(photo, "dark")    # the photographed sheet lying on a desk, the desk all round it
     jpeg = in_shadow(photo)            # ... with a shadow's hard edge across it
     jpeg = askew(photo, 6)             # ... taken with the phone held 6 degrees askew
+    jpeg = in_a_big_photo(drawing, 80) # a drawing written 80 px tall on a sheet a 12 MP phone takes whole
 """
 
 from __future__ import annotations
@@ -142,6 +143,29 @@ def askew(image: bytes, degrees: float, fmt: str = "JPEG", noise: float = 3.0) -
     im = Image.open(io.BytesIO(image)).convert("RGB")
     im = im.rotate(degrees, resample=Image.BICUBIC, fillcolor=im.getpixel((0, 0)))
     return _photographed(im, zlib.crc32(image), fmt, noise)
+
+
+PHONE = (4032, 3024)  # a 12 MP phone camera's frame
+
+
+def in_a_big_photo(image: bytes, line: int, size: tuple[int, int] = PHONE, seed: int = 0) -> bytes:
+    """A drawing on the page's transparent canvas (PNG bytes: its ink is its alpha) as if written
+    ``line`` pixels tall on a sheet that a phone photographs whole: a ``size`` JPEG, the ink right of
+    the middle, the light falling off across the sheet, the camera's noise. A JPEG that big is
+    decoded at a reduced DCT scale (``decode.DRAFT_SIDE``), where such a number is a few pixels."""
+    a = np.asarray(Image.open(io.BytesIO(image)).convert("RGBA").getchannel("A"), np.float64) / 255.0
+    ys, xs = np.nonzero(a > 0.5)
+    a = a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    w = max(1, round(a.shape[1] * line / a.shape[0]))
+    ink = np.asarray(Image.fromarray(np.uint8(np.round(a * 255))).resize((w, line), Image.LANCZOS)) / 255.0
+    W, H = size
+    yy, xx = np.mgrid[0:H, 0:W]
+    sheet = 215 - 40 * ((xx / W - 0.3) ** 2 + (yy / H - 0.7) ** 2)  # (H, W) grey levels
+    y0, x0 = H // 3, max(0, min(W // 2, W - w - 50))
+    ink = ink[: H - y0, : W - x0]
+    sheet[y0: y0 + ink.shape[0], x0: x0 + ink.shape[1]] *= 1 - 0.8 * ink
+    rgb = np.stack([sheet, 0.98 * sheet, 0.93 * sheet], -1)
+    return _photographed(Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8)), seed, "JPEG", 3.0)
 
 
 def _photographed(im: Image.Image, seed: int, fmt: str, noise: float) -> bytes:

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .preprocess import preprocess_bytes
+
 
 @dataclass(frozen=True)
 class Style:
@@ -126,8 +128,6 @@ def stroke_coverage(strokes: list[np.ndarray], width: int, height: int, line_wid
 
 
 def _mnist_image(job: tuple[dict, str]) -> np.ndarray:
-    from .preprocess import preprocess_bytes
-
     record, style = job
     return preprocess_bytes(render(record, STYLES[style])).image
 

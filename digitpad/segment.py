@@ -10,7 +10,8 @@ these numbers; constants are the modules' UPPER_CASE names):
     line height (``column_height``: the 90th percentile of the ink's vertical extent over the
     columns that hold ink); then k = max(1, floor(line height / LINE_SIDE)): the same k
     crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
-    file's pixels around the ink. mask = soft ink >= 0.5.
+    file's pixels around the ink (a reduced JPEG's line under LINE_SIDE: decoded again finer
+    first, ``Decoded.finer``, a number small in a big photo). mask = soft ink >= 0.5.
  1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
     lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.faint_rules``,
     ``rules.paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
@@ -146,10 +147,16 @@ def ink_page(img: Decoded, engine: Engine) -> Page | None:
     y0, y1 = max(0, rows[0] - g), min(mask.shape[0], rows[-1] + 1 + g)
     x0, x1 = max(0, cols[0] - g), min(mask.shape[1], cols[-1] + 1 + g)
     box = (x0 * k1, y0 * k1, min(W, x1 * k1), min(H, y1 * k1))
-    again = None if k == k1 else ink_map(img.crop(box[1], box[3], box[0], box[2]), k, engine)
-    if again is not None and (again[1] >= 0.5).sum() * k * k >= LOST_INK * mask[y0:y1, x0:x1].sum() * k1 * k1:
+    src, r = img, 1  # the second pass's pixels, r of them per decoded pixel
+    if img.finer is not None and line < LINE_SIDE:  # a number small in a big photo: the file has the pixels
+        src = img.finer(file_scale * line / LINE_SIDE)
+        r = round(file_scale / src.scale)
+        k = max(1, int(line * r // LINE_SIDE))
+    fine = (box[0] * r, box[1] * r, min(src.shape[1], box[2] * r), min(src.shape[0], box[3] * r))
+    again = None if k == k1 and r == 1 else ink_map(src.crop(fine[1], fine[3], fine[0], fine[2]), k, engine)
+    if again is not None and (again[1] >= 0.5).sum() * k * k >= LOST_INK * mask[y0:y1, x0:x1].sum() * (k1 * r) ** 2:
         ink, v, noise = again
-        mask = v >= 0.5
+        mask, box, file_scale = v >= 0.5, fine, src.scale
     else:  # the first pass is at the right scale, or the crop lost its ink (a photo's ink that
         # touches a sheet's rule running along the crop's edge is taken for the sheet's border)
         k = k1

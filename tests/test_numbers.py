@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from digitpad import compose, engines, grammar, handwriting, numbers, pendigits
 from digitpad.decode import decode
 from digitpad.engines import default as default_engine
-from digitpad.paper import DESK_VIEWS, askew, in_shadow, on_a_desk
+from digitpad.paper import DESK_VIEWS, askew, in_a_big_photo, in_shadow, on_a_desk
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
 from digitpad.segment import Line, components_of, ink_page
@@ -260,6 +260,16 @@ def test_numbers_photographed_askew_on_ruled_and_squared_paper_read_as_level(hel
     r = random.Random(31)
     got = _viewed(held_hands, model, r, 12, (3, 8), RULED, 500, lambda image: askew(image, r.choice((-1, 1)) * r.uniform(4, 8)))
     assert sum(level == turned for _, level, turned in got) >= 10, [g for g in got if g[1] != g[2]]
+
+
+def test_a_number_small_in_a_big_phone_photo_reads_as_on_the_pad(held_hands, model):
+    """A whole sheet photographed by a phone, the number 44 pixels tall in 2400 x 1800: the JPEG is
+    decoded at 1/4 (600 x 450, fast), where its line is 11 pixels; step 1 decodes the file again,
+    finer, until the line has LINE_SIDE pixels where the file has them (``Decoded.finer``; before,
+    the 11-pixel line was read as it was: 1 of these 8 read as on the pad)."""
+    r = random.Random(41)
+    got = _viewed(held_hands, model, r, 8, (3, 7), ("pad",), 600, lambda image: in_a_big_photo(image, 44, (2400, 1800), r.randrange(99)))
+    assert sum(pad == photo for _, pad, photo in got) >= 7, [g for g in got if g[1] != g[2]]
 
 
 def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_hands, model):

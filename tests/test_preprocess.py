@@ -7,6 +7,7 @@ except where a fixture says so.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import tracemalloc
@@ -356,6 +357,23 @@ def test_big_jpeg_photo_is_decoded_small_and_bbox_is_in_file_pixels():
     # The drawing spans 0.3 of the canvas around (0.7, 0.6) of it (plus the pen width).
     assert abs((x0 + x1) / 2 - 0.7 * 2400) < 80 and abs((y0 + y1) / 2 - 0.6 * 2400) < 80, pre.bbox
     assert 0.25 * 2400 < y1 - y0 < 0.36 * 2400, pre.bbox
+
+
+def test_a_big_jpeg_is_decoded_again_finer_for_a_small_digit():
+    """``Decoded.finer``: a JPEG decoded at a reduced DCT scale decodes again at the coarsest power
+    of two with at most s file pixels per decoded pixel (the same picture, EXIF turned alike). Step
+    4a takes a small digit's crop from it (ZOOM_FILE pixels across): a 160 px seven in a 4000 px
+    photo, 20 pixels at 1/8, gives the 28x28 that the full file gives (before: the 1/8 pixels')."""
+    data = draw(SEVEN, canvas=4000, width=8, fit=0.04, offset=(0.2, 0.1), fmt="JPEG")
+    img = decode(data)
+    assert img.scale == 8 and img.shape == (500, 500)
+    for s, scale in ((8, 8), (7.9, 4), (4, 4), (3, 2), (2, 2), (1.9, 1), (0.5, 1)):
+        finer = img.finer(s)
+        assert finer.scale == scale and finer.shape == (4000 // scale, 4000 // scale), (s, finer.scale, finer.shape)
+    assert img.finer(1).finer is None and decode(draw(SEVEN, canvas=4000, fmt="PNG")).finer is None
+    full = pp.to_mnist(img.finer(1)).image
+    coarse = pp.to_mnist(dataclasses.replace(img, finer=None)).image
+    assert near(pp.to_mnist(img).image, full) <= 2 < near(coarse, full), (near(pp.to_mnist(img).image, full), near(coarse, full))
 
 
 @pytest.mark.parametrize("size", [(1, 801), (2000, 1), (3, 5000)])
