@@ -87,6 +87,15 @@ class Decoded:
             alpha = None
         return Decoded(self.format, alpha, lambda: self.gray()[top:bottom, left:right], self.scale)
 
+    def crop_finer(self, top: int, bottom: int, left: int, right: int, s: float) -> tuple[Decoded, int]:
+        """``crop`` (bounds in these planes' pixels) of the file decoded again with at most ``s`` file
+        pixels per decoded pixel where that is finer than these (``finer``), and r, the crop's pixels
+        per pixel of these planes (1: these planes' own crop)."""
+        src = self if self.finer is None or s >= self.scale else self.finer(s)
+        r = round(self.scale / src.scale)
+        h, w = src.shape
+        return src.crop(top * r, min(h, bottom * r), left * r, min(w, right * r)), r
+
 
 def claimed_pixels(data: bytes) -> int:
     """Width x height that the file's header claims, nothing decoded (0 when it cannot be read:

@@ -207,14 +207,12 @@ def to_mnist(img: Decoded, *, engine: Engine | None = None, normalize_stroke: bo
         cy0, cy1, cx0, cx1 = res.box
         extent = max(cy1 - cy0, cx1 - cx0)
         margin = extent // 2 + 2  # working pixels of room for the strokes' faint edges
-        src = img if img.finer is None else img.finer(img.scale * extent * k / ZOOM_FILE)
-        r = round(img.scale / src.scale)  # its pixels per decoded pixel
-        Hs, Ws = src.shape
-        top, left = max(0, (cy0 - margin) * k * r), max(0, (cx0 - margin) * k * r)
-        pre = to_mnist(src.crop(top, min(Hs, (cy1 + margin) * k * r), left, min(Ws, (cx1 + margin) * k * r)),
-                       engine=engine, normalize_stroke=normalize_stroke, zoom=False)
+        top, left = max(0, (cy0 - margin) * k), max(0, (cx0 - margin) * k)
+        crop, _ = img.crop_finer(top, min(H, (cy1 + margin) * k), left, min(W, (cx1 + margin) * k),
+                                 img.scale * extent * k / ZOOM_FILE)
+        pre = to_mnist(crop, engine=engine, normalize_stroke=normalize_stroke, zoom=False)
         if pre.bbox is not None:
-            dx, dy = int(left * src.scale), int(top * src.scale)
+            dx, dy = int(left * img.scale), int(top * img.scale)
             pre.bbox = (pre.bbox[0] + dx, pre.bbox[1] + dy, pre.bbox[2] + dx, pre.bbox[3] + dy)
         return pre
     y0, y1, x0, x1 = res.box

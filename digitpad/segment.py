@@ -134,29 +134,22 @@ def ink_page(img: Decoded, engine: Engine) -> Page | None:
     file_scale = img.scale  # file pixels per decoded pixel
     k1 = -(-max(W, H) // FIRST_SIDE)
     first = ink_map(img, k1, engine)
-    if first is None:
-        return None
-    ink, v, noise = first
-    mask = v >= 0.5
-    line = column_height(mask) * k1  # decoded pixels
-    k = max(1, int(line // LINE_SIDE))
+    mask = first[1] >= 0.5 if first is not None else np.zeros((0, 0), bool)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if len(rows) == 0:
         return None
+    ink, v, noise = first
+    line = column_height(mask) * k1  # decoded pixels
     g = 2 + int(0.1 * line / k1)  # margin around the ink, first-pass pixels
     y0, y1 = max(0, rows[0] - g), min(mask.shape[0], rows[-1] + 1 + g)
     x0, x1 = max(0, cols[0] - g), min(mask.shape[1], cols[-1] + 1 + g)
     box = (x0 * k1, y0 * k1, min(W, x1 * k1), min(H, y1 * k1))
-    src, r = img, 1  # the second pass's pixels, r of them per decoded pixel
-    if img.finer is not None and line < LINE_SIDE:  # a number small in a big photo: the file has the pixels
-        src = img.finer(file_scale * line / LINE_SIDE)
-        r = round(file_scale / src.scale)
-        k = max(1, int(line * r // LINE_SIDE))
-    fine = (box[0] * r, box[1] * r, min(src.shape[1], box[2] * r), min(src.shape[0], box[3] * r))
-    again = None if k == k1 and r == 1 else ink_map(src.crop(fine[1], fine[3], fine[0], fine[2]), k, engine)
+    crop, r = img.crop_finer(box[1], box[3], box[0], box[2], file_scale * min(1.0, line / LINE_SIDE))
+    k = max(1, int(line * r // LINE_SIDE))
+    again = None if k == k1 and r == 1 else ink_map(crop, k, engine)
     if again is not None and (again[1] >= 0.5).sum() * k * k >= LOST_INK * mask[y0:y1, x0:x1].sum() * (k1 * r) ** 2:
         ink, v, noise = again
-        mask, box, file_scale = v >= 0.5, fine, src.scale
+        mask, box, file_scale = v >= 0.5, (box[0] * r, box[1] * r), crop.scale
     else:  # the first pass is at the right scale, or the crop lost its ink (a photo's ink that
         # touches a sheet's rule running along the crop's edge is taken for the sheet's border)
         k = k1
