@@ -1,7 +1,7 @@
 """The number reader's constants and verifier weights as JSON, for its JavaScript twin.
 
 The on-device reader (``static/numbers.js`` and the modules it imports) follows ``segment``,
-``cuts``, ``glyphs``, ``grammar``, ``verifier``, ``numbers`` and ``sequence`` step by step, but
+``level``, ``cuts``, ``glyphs``, ``grammar``, ``verifier``, ``numbers`` and ``sequence`` step by step, but
 never declares their numbers itself: it loads ``static/numbers-params.json``, written from these
 modules' own UPPER_CASE constants by this module. A test fails when the committed file differs
 from what the Python modules say, so a retuned constant or a refitted verifier reaches the
@@ -18,11 +18,11 @@ from types import ModuleType
 
 import numpy as np
 
-from . import charset, cuts, glyphs, grammar, numberreading, numbers, rules, segment, sequence, verifier
+from . import charset, cuts, glyphs, grammar, level, numberreading, numbers, rules, segment, sequence, verifier
 from . import preprocess as pp
 
 PATH = Path(__file__).parent / "static" / "numbers-params.json"
-MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "cuts": cuts, "glyphs": glyphs, "grammar": grammar,
+MODULES: dict[str, ModuleType] = {"rules": rules, "segment": segment, "level": level, "cuts": cuts, "glyphs": glyphs, "grammar": grammar,
                                   "numbers": numbers, "verifier": verifier, "sequence": sequence}
 
 

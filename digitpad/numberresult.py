@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .level import to_file
 from .segment import Page
 
 
@@ -47,6 +48,11 @@ class Reading:
 
 
 def file_box(page: Page, y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int, int]:
-    """Working rows y0..y1 and columns x0..x1 of ``page`` -> a Character's box: (x, y, w, h) in the file's pixels."""
+    """Working rows y0..y1 and columns x0..x1 of ``page`` -> a Character's box: (x, y, w, h) in the file's pixels
+    (on a page turned level, the box around the four corners turned back)."""
     s, (ox, oy) = page.scale, page.origin
-    return int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s))
+    if page.turn is None:
+        return int(ox + x0 * s), int(oy + y0 * s), int(math.ceil((x1 - x0) * s)), int(math.ceil((y1 - y0) * s))
+    xs, ys = to_file(page, np.array([x0, x1, x0, x1], np.float64), np.array([y0, y0, y1, y1], np.float64))
+    left, top = int(max(0.0, xs.min())), int(max(0.0, ys.min()))
+    return left, top, int(math.ceil(xs.max() - left)), int(math.ceil(ys.max() - top))

@@ -5,8 +5,8 @@
     c = reading.characters[0]                  # c.char, c.confidence, c.box (x, y, w, h file px),
                                                # c.alternatives, c.scores, c.image (the 28x28 read)
 
-Steps 1-4 (ink map at a resolution set by the ink's height, runs, components, line geometry)
-are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then:
+Steps 1-4 (ink map at a resolution set by the ink's height, runs, components, line geometry) are in
+``segment.py``, 4a (a line written uphill or downhill turned level) in ``level.py``, 5 (cuts) in ``cuts.py``:
 
  6. Candidates. Every run of 1..MAX_PARTS consecutive pieces (in deskewed order), each within
     JOIN_GAP line heights of the ones before it (SMALL_JOIN_GAP where a small piece joins or
@@ -40,11 +40,10 @@ are in ``segment.py``, step 5 (cutting touching characters) in ``cuts.py``. Then
     separators too if it was trained with them): digits that touch (cut, or one over WIDE line
     heights), or a reading the reader doubts (SEQ_DOUBT), are read by it too (``_sequence_or``).
 
-The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): a
-10-digit model (symbols from geometry alone) or one with symbols and ``other``. The browser's
-twin (``static/numbers.js``) loads the constants of this module, ``segment``, ``cuts``, ``glyphs``,
-``grammar`` and ``verifier`` from ``static/numbers-params.json``: after changing one, run
-``python -m digitpad.numberparams`` (``tests/test_ondevice_numbers.py`` fails until then).
+The model is anything with ``predict_batch`` and ``labels`` (``numberresult.Classifier``): a 10-digit model
+(symbols from geometry alone) or one with symbols and ``other``. The browser's twin (``static/numbers.js``)
+loads the constants of this module, ``segment``, ``level``, ``cuts``, ``glyphs``, ``grammar`` and ``verifier``
+from ``static/numbers-params.json``: after changing one, run ``python -m digitpad.numberparams``.
 """
 
 from __future__ import annotations
@@ -62,6 +61,7 @@ from .engines import Engine
 from .glyphs import colon_blob, lines, marks, writer_lean
 from .grammar import rankings
 from .inkmap import median_of
+from .level import levelled
 from .numberresult import Character, Classifier, Reading, file_box
 from .segment import Line, Page, Piece, components_of, finish, ink_page
 from .sequence import SequenceModel, read_sequence
@@ -287,7 +287,7 @@ def read_number(img: Decoded, model: Classifier, engine: Engine | None = None,
     found = components_of(page.mask, page.engine)
     if found is None:
         return Reading("")
-    comps, line = found
+    page, (comps, line) = levelled(page, found)  # (step 4a: a line written uphill or downhill, turned level)
     seen: dict[tuple, _Cand] = {}  # candidates already read, by their pieces
     path, n_images, total = _read(page, comps, line, model, seen)
     doubt = {p.comp for c in path for p in c.parts

@@ -13,6 +13,7 @@ Deterministic: the same coverage, scheme, seed and key give the same bytes.
     jpeg = in_shadow(photo)            # ... with a shadow's hard edge across it
     jpeg = askew(photo, 6)             # ... taken with the phone held 6 degrees askew
     jpeg = in_a_big_photo(drawing, 80) # a drawing written 80 px tall on a sheet a 12 MP phone takes whole
+    png = uphill(drawing, -10)         # a drawing written 10 degrees downhill (the canvas grown to hold it)
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ def askew(image: bytes, degrees: float, fmt: str = "JPEG", noise: float = 3.0) -
     im = Image.open(io.BytesIO(image)).convert("RGB")
     im = im.rotate(degrees, resample=Image.BICUBIC, fillcolor=im.getpixel((0, 0)))
     return _photographed(im, zlib.crc32(image), fmt, noise)
+
+
+def uphill(image: bytes, degrees: float) -> bytes:
+    """A drawing on the page's transparent canvas (PNG bytes) as if written ``degrees`` uphill
+    (negative: downhill): turned whole about its centre, the canvas grown to hold it."""
+    im = Image.open(io.BytesIO(image)).convert("RGBA")
+    return encode_image(im.rotate(degrees, resample=Image.BICUBIC, expand=True), "PNG", 0)
 
 
 PHONE = (4032, 3024)  # a 12 MP phone camera's frame

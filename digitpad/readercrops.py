@@ -40,12 +40,13 @@ from .corpus import data_fingerprints
 from .cuts import cut
 from .decode import decode
 from .engines import default as default_engine
+from .level import levelled, to_file
 from .segment import Line, Page, Piece, components_of, ink_page
 
 log = logging.getLogger(__name__)
 
-READER_CROPS_VERSION = 3  # 2: frames and underlines set aside, marks beside leaning digits, lone tall brackets;
-# 3: a frame holding one character that no zero holds
+READER_CROPS_VERSION = 4  # 2: frames and underlines set aside, marks beside leaning digits, lone tall brackets;
+# 3: a frame holding one character that no zero holds; 4: a tilted line turned level (``level``)
 PURITY, COVER = 0.8, 0.8  # one character: this share of the candidate's ink is one character's, and
 # the candidate holds this share of that character's ink (bench/numbers_fit.py labels the verifier's rows so too)
 FRAGMENT = 0.6  # clearly not one character: under this share on either count
@@ -68,10 +69,15 @@ def owners(sample: compose.Sample, page: Page) -> np.ndarray:
     """Which character owns each of the page's working pixels: (h, w) int16, -1 for none."""
     own = sample.ownership()
     h, w = page.mask.shape
-    ox, oy = page.origin
-    ys = np.clip(((np.arange(h) + 0.5) * page.scale + oy).astype(int), 0, own.shape[0] - 1)
-    xs = np.clip(((np.arange(w) + 0.5) * page.scale + ox).astype(int), 0, own.shape[1] - 1)
-    return own[np.ix_(ys, xs)]
+    if page.turn is None:
+        ox, oy = page.origin
+        ys = np.clip(((np.arange(h) + 0.5) * page.scale + oy).astype(int), 0, own.shape[0] - 1)
+        xs = np.clip(((np.arange(w) + 0.5) * page.scale + ox).astype(int), 0, own.shape[1] - 1)
+        return own[np.ix_(ys, xs)]
+    x, y = to_file(page, np.arange(w)[None, :] + 0.5, np.arange(h)[:, None] + 0.5)  # (a page turned level)
+    inside = (x >= 0) & (x < own.shape[1]) & (y >= 0) & (y < own.shape[0])
+    at = own[np.clip(y.astype(int), 0, own.shape[0] - 1), np.clip(x.astype(int), 0, own.shape[1] - 1)]
+    return np.where(inside, at, -1).astype(own.dtype)
 
 
 def owner(own: np.ndarray, total: np.ndarray) -> tuple[int, float, float]:
@@ -94,7 +100,7 @@ def truth_view(s: compose.Sample) -> tuple[Page, Line, list[Piece], np.ndarray, 
     page = ink_page(decode(s.image), default_engine())
     if page is None:
         return None
-    comps, line = components_of(page.mask, page.engine)
+    page, (comps, line) = levelled(page, components_of(page.mask, page.engine))  # (as the reader turns it)
     own = owners(s, page)
     return page, line, cut(comps, line), own, np.bincount(own[page.mask & (own >= 0)], minlength=len(s.strokes))
 

@@ -1,8 +1,7 @@
 """The ink of a handwritten number, as connected pieces on a line (steps 1-4 of reading a number).
 
-``numbers.py`` reads a number by choosing which pieces form each character (a search scored by
-the model); this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows
-these numbers; constants are the modules' UPPER_CASE names):
+``numbers.py`` reads a number by choosing which pieces form each character (a search scored by the model);
+this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows these numbers):
 
  1. Ink map (``ink_page``): preprocessing steps 1-4 (gray, block means, ink map, soft
     threshold) on the whole image at a working resolution set by the ink's height, not the
@@ -116,8 +115,8 @@ def finish(ink: np.ndarray, noise: float, engine: Engine) -> np.ndarray | None:
 
 @dataclass
 class Page:
-    """A number's ink at working resolution. ``scale`` file pixels per working pixel;
-    working pixel (0, 0) is file pixel ``origin`` (x, y)."""
+    """A number's ink at working resolution. ``scale`` file pixels per working pixel; working pixel (0, 0) is file
+    pixel ``origin`` (x, y), unless the page was turned level (``turn``: ``level.to_file`` maps it back)."""
 
     ink: np.ndarray  # (h, w) float64 in [0, 255]
     v: np.ndarray  # (h, w) soft ink in [0, 1]
@@ -126,6 +125,7 @@ class Page:
     scale: float
     origin: tuple[float, float]
     engine: Engine  # runs steps 2 and 4-10 (each character's 28x28)
+    turn: tuple[float, ...] | None = None  # cos, sin, its centre (u, v), the centre before (x, y)
 
 
 def ink_page(img: Decoded, engine: Engine) -> Page | None:

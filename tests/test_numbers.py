@@ -29,10 +29,10 @@ from picture_support import (
 )
 from PIL import Image, ImageDraw
 
-from digitpad import compose, engines, grammar, handwriting, numbers, pendigits
+from digitpad import compose, engines, grammar, handwriting, level, numbers, pendigits
 from digitpad.decode import decode
 from digitpad.engines import default as default_engine
-from digitpad.paper import DESK_VIEWS, askew, in_a_big_photo, in_shadow, on_a_desk
+from digitpad.paper import DESK_VIEWS, askew, in_a_big_photo, in_shadow, on_a_desk, uphill
 from digitpad.predict import Predictor
 from digitpad.preprocess import preprocess_bytes
 from digitpad.segment import Line, components_of, ink_page
@@ -272,6 +272,57 @@ def test_a_number_small_in_a_big_phone_photo_reads_as_on_the_pad(held_hands, mod
     assert sum(pad == photo for _, pad, photo in got) >= 7, [g for g in got if g[1] != g[2]]
 
 
+def test_a_number_written_uphill_or_downhill_reads_as_written_level(held_hands, model):
+    """Step 4a (``level``): a line of touching digits 10-14 degrees off level is turned level before
+    it is cut and read again by the sequence model (before, 7 of these 16 read as written level:
+    the cuts and the sequence model met a line no longer level)."""
+    from digitpad.sequence import SequenceModel
+
+    r, sequence, engine = random.Random(51), SequenceModel(), default_engine()
+    got = []
+    for i in range(16):
+        hand, text = r.choice(held_hands), compose._digits(r, r.randint(5, 8))
+        s = compose.compose(hand, text, "touching", "pad", seed=700 + i)
+        turned = uphill(s.image, r.choice((-1, 1)) * r.uniform(10, 14))
+        got.append((text, *(numbers.read_number(decode(image), model, engine, sequence).text for image in (s.image, turned))))
+    assert sum(text == flat for text, flat, _ in got) >= 12, got  # (the numbers themselves read)
+    assert sum(flat == turned for _, flat, turned in got) >= 13, [g for g in got if g[1] != g[2]]
+
+
+@pytest.mark.parametrize("layout", ["spaced", "touching"])
+def test_the_tilt_of_a_line_is_found_from_its_characters_or_from_its_ink(held_hands, layout):
+    """Step 4a's tilt: from the tall components' bottoms and tops (spaced digits), or, where those are
+    no line (digits that touch, a few wide components), from the ink's long axis. Turned 12 degrees
+    one way and then the other, the same number's tilts differ by twice tan(12 degrees)."""
+    s = compose.compose(held_hands[2], "5038172946", layout, "pad", seed=3)
+    tilts = []
+    for deg in (12, -12):
+        page = ink_page(decode(uphill(s.image, deg)), default_engine())
+        tilts.append(level.tilt(*components_of(page.mask, page.engine)))
+    assert tilts[0] < -level.LEVEL_MIN and tilts[1] > level.LEVEL_MIN, tilts  # (uphill: y falls as x grows)
+    assert abs((tilts[1] - tilts[0]) - 2 * math.tan(math.radians(12))) < 0.06, tilts
+
+
+def test_the_boxes_of_a_number_turned_level_are_its_characters_in_the_file(held_hands, model):
+    """On a page turned level, each character's box is the box around its four corners turned back:
+    together the boxes hold the file's ink, and they run left to right along the tilted line."""
+    hand = held_hands[3]
+    s = compose.compose(hand, "90817263", "spaced", "pad", seed=5)
+    image = uphill(s.image, -12)
+    page = ink_page(decode(image), default_engine())
+    assert level.tilt(*components_of(page.mask, page.engine)) > level.LEVEL_MIN  # (the page is turned)
+    found = numbers.read_number(decode(image), model)
+    assert found.text == numbers.read_number(decode(s.image), model).text, found.text
+    alpha = np.asarray(Image.open(io.BytesIO(image)).getchannel("A")) > 128
+    held = np.zeros_like(alpha)
+    for c in found.characters:
+        x, y, w, h = c.box
+        held[y:y + h, x:x + w] = True
+    assert (held & alpha).sum() >= 0.98 * alpha.sum()
+    xs, ys = [c.box[0] + c.box[2] / 2 for c in found.characters], [c.box[1] + c.box[3] / 2 for c in found.characters]
+    assert xs == sorted(xs) and ys[-1] - ys[0] > 0.1 * (xs[-1] - xs[0])  # (downhill: each lower than the last)
+
+
 def test_numbers_photographed_on_squared_paper_are_never_read_as_nothing(held_hands, model):
     """The grid's lines touch the digits and the crop's edges: the ink is still found."""
     r = random.Random(8)
@@ -351,7 +402,7 @@ def test_a_slash_is_never_a_numbers_first_or_last_character():
     def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
         return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
 
-    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    page = SimpleNamespace(scale=1.0, origin=(0, 0), turn=None)
     line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
     slash = {"/": 0.7, "1": 0.25, "7": 0.05}
     path = [cand(0, slash), cand(25, {"2": 0.9, "7": 0.1}), cand(50, slash), cand(75, {"5": 1.0}), cand(100, slash)]
@@ -368,7 +419,7 @@ def test_no_number_starts_with_a_closing_or_ends_with_an_opening_bracket():
     def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
         return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
 
-    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    page = SimpleNamespace(scale=1.0, origin=(0, 0), turn=None)
     line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
     close, open_ = {")": 0.6, "1": 0.3, "7": 0.1}, {"(": 0.6, "1": 0.3, "7": 0.1}
     four = {"4": 1.0}
@@ -384,7 +435,7 @@ def test_an_opening_bracket_is_closed_after_it():
     def cand(x0: int, scores: dict[str, float]) -> numbers._Cand:
         return numbers._Cand(0, 1, (0, 40, x0, x0 + 20), [], np.zeros((28, 28), np.uint8), scores)
 
-    page = SimpleNamespace(scale=1.0, origin=(0, 0))
+    page = SimpleNamespace(scale=1.0, origin=(0, 0), turn=None)
     line = Line(4.0, 40.0, 0.0, 20.0, (40.0, 0.0), (0.0, 0.0))
     open_, close = {"(": 0.6, "1": 0.3, "7": 0.1}, {")": 0.7, "1": 0.3}
     two, five = {"2": 1.0}, {"5": 1.0}

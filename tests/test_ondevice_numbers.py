@@ -40,14 +40,14 @@ from picture_support import (
 )
 
 from digitpad import numberparams
-from digitpad.paper import askew, in_shadow, on_a_desk
+from digitpad.paper import askew, in_shadow, on_a_desk, uphill
 
 PARITY_TARGET = 0.98  # share of numbers whose device text equals the server's (issue 15)
 COMPOSED = 130  # composed numbers on the page's canvas: every layout, digits-only and with separators
 OPAQUE = ("pad-dark", "thin-pen", "marker", "blue-on-cream", "photo-png", "ruled-photo-png", "squared-photo-png")
 PER_OPAQUE = 4  # composed numbers in each of these PNG schemes with a background (not alpha)
 PHOTOS = ("photo", "ruled-photo", "squared-photo")  # phone photos (uneven light, noise, rules), kept as PNG
-ODD = 26  # inputs at the reader's edges (``_odd_cases``)
+ODD = 29  # inputs at the reader's edges (``_odd_cases``)
 REAL = 40  # real held-out UNIPEN numbers
 STEP_10_READS = 20  # numbers at least that step 10 reads again with the sequence model (touching digits)
 BATCH = 20  # PNGs per page.evaluate call
@@ -134,6 +134,9 @@ def _cases(unipen_dir: Path, pendigits_path: Path) -> list[tuple[str, bytes]]:
     photo = compose.compose(hands[3], "1984", "spaced", "photo-png", seed=5).image
     odd += [(f"odd: a photo on a desk, {how}", on_a_desk(photo, how, "PNG")) for how in ("dark", "turned")]
     odd.append(("odd: a photo with a shadow's edge across it", in_shadow(photo, fmt="PNG")))
+    odd += [(f"odd: a {layout} number written {abs(deg)} degrees {'uphill' if deg > 0 else 'downhill'}",  # (level.js)
+             uphill(compose.compose(hands[k], "86420317", layout, "pad", seed=8).image, deg))
+            for layout, deg, k in (("spaced", -12, 5), ("tight", 12, 5), ("touching", -10, 7))]  # (each turned level)
     odd += [(f"odd: a {scheme} photo taken {deg} degrees askew",  # (rules found at their tilt, on a sample first)
              askew(compose.compose(hands[4], "31415926", "spaced", f"{scheme}-photo-png", seed=6).image, deg, "PNG"))
             for scheme, deg in (("ruled", 7), ("squared", -5))]
@@ -180,8 +183,8 @@ def _odd_cases(number: bytes) -> list[tuple[str, bytes]]:
     (tests/data/fuzz), a number small in a big canvas. (``_cases`` adds a bracket twice the
     digits' height, a dot tucked under a leaning digit's foot, a marker's colon run together,
     a marker's tilted hyphen, a date's slash read as a 1, a '%' read as a 9, numbers boxed,
-    ringed and underlined, and a number's photo on a desk, turned on it, in a shadow, and ruled and
-    squared paper photographed askew.)"""
+    ringed and underlined, a number's photo on a desk, turned on it, in a shadow, ruled and
+    squared paper photographed askew, and numbers written uphill and downhill, turned level.)"""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(15)

@@ -13,6 +13,7 @@
 import { P } from "./numparams.js";
 import { finish, median } from "./preprocess.js";
 import { componentsOf, inkPage } from "./segment.js";
+import { fileBox, levelled } from "./level.js";
 import { cut } from "./cuts.js";
 import { colonBlob, features, lines, marks, verify, writerLean } from "./glyphs.js";
 import { rankingsOf } from "./grammar.js";
@@ -207,9 +208,11 @@ async function readPieces(page, pieces, line, model, seen) {
 /** numbers.read_number: decoded planes -> {text, characters, confidence, candidates, aside}. */
 export async function readNumber(dec, model, sequence = null) {
   const N = P.numbers;
-  const page = inkPage(dec);
-  const found = page && componentsOf(page);
-  if (!found) return { text: "", characters: [], confidence: 0.0, candidates: 0, aside: 0 };
+  let page = inkPage(dec);
+  const first = page && componentsOf(page);
+  if (!first) return { text: "", characters: [], confidence: 0.0, candidates: 0, aside: 0 };
+  const { page: p, found } = levelled(page, first);   // (step 4a: a line written uphill or downhill, turned level)
+  page = p;
   const { comps, line } = found;
   const seen = new Map();   // candidates already read, by their pieces
   let { path, images, total } = await readPieces(page, comps, line, model, seen);
@@ -253,8 +256,7 @@ function assemble(path, page, line, images) {
     const total = [...c.scores.values()].reduce((s, v) => s + v, 0) || 1.0;
     const [ch, p] = ranked[0];
     const [y0, y1, x0, x1] = c.maskBox;
-    const s = page.scale, [ox, oy] = page.origin;
-    const box = [Math.trunc(ox + x0 * s), Math.trunc(oy + y0 * s), Math.ceil((x1 - x0) * s), Math.ceil((y1 - y0) * s)];
+    const box = fileBox(page, y0, y1, x0, x1);
     // A mark's scores are its geometry times the model's (floored) probability, not a
     // probability: its confidence is its share of them. Other characters' are the model's.
     const norm = N.MARKS.includes(ch) ? total : Math.max(1.0, total);

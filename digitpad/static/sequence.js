@@ -16,6 +16,7 @@
 
 import { P } from "./numparams.js";
 import { rankingsOf } from "./grammar.js";
+import { fileBox } from "./level.js";
 import { bbox, finish, resampleCols, resampleRows } from "./preprocess.js";
 
 /** Python's round(): a half goes to the even neighbour (round(2.5) is 2; Math.round says 3). */
@@ -154,10 +155,9 @@ export async function readSequence(page, line, model) {
     const total = raw.reduce((sum, [, q]) => sum + q, 0) || 1.0;
     const pOther = raw.find(([a]) => a === P.sequence.OTHER)?.[1] ?? 0.0;
     const scores = new Map(raw.filter(([a]) => a !== P.sequence.OTHER).map(([a, q]) => [a, q / (total - pOther)]));
-    const s = page.scale, [ox, oy] = page.origin;
     out.push({
       char: e.char, confidence: e.confidence,
-      box: [Math.trunc(ox + bx0 * s), Math.trunc(oy + by0 * s), Math.ceil(cw * s), Math.ceil(ch * s)],
+      box: fileBox(page, by0, by1, bx0, bx1),
       alternatives: [], scores,
       image: res.kind === "done" ? res.image : new Uint8Array(784), other: pOther / total,
     });
