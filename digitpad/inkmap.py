@@ -367,14 +367,14 @@ def median_of(v: list[float]) -> float:
     return float(s[n // 2]) if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
 
 
-def fit_line(x: list[float], y: list[float]) -> tuple[float, float]:
+def fit_line(x: list[float], y: list[float], clip: float = 0.15) -> tuple[float, float]:
     """Least squares y = a + b x (flat, the median, with fewer than three points); the slope is
-    clipped to +-0.15 (a drifting baseline, not a rotated page). Plain Python: a line has a few
-    characters, and this is the JS twin's arithmetic."""
+    clipped to +-``clip`` (a drifting baseline; ``level`` asks for a turned line's, unclipped). Plain
+    Python: a line has a few characters, and this is the JS twin's arithmetic."""
     if len(x) < 3 or max(x) == min(x):
         return median_of(y), 0.0
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sxy = sum((xi - mx) * (yi - my) for xi, yi in zip(x, y))
     sxx = sum((xi - mx) ** 2 for xi in x)
-    b = min(max(sxy / sxx, -0.15), 0.15)
+    b = min(max(sxy / sxx, -clip), clip)
     return median_of([yi - b * xi for xi, yi in zip(x, y)]), b

@@ -29,6 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .inkmap import fit_line
 from .segment import Line, Page, Piece, components_of
 
 LEVEL_MIN = 0.12  # tan of the smallest tilt turned level (~7 degrees: past the drift of upright characters that
@@ -41,20 +42,14 @@ LONG = 3.3  # without a baseline and top line that agree (digits that touch), th
 # val's two-digit real photos 14-30 degrees)
 
 
-def _slope(x: list[float], y: list[float]) -> float:
-    """The least-squares slope of y on x (plain Python: the JavaScript twin's arithmetic)."""
-    mx, my = sum(x) / len(x), sum(y) / len(y)
-    sxx = sum((xi - mx) * (xi - mx) for xi in x)
-    return sum((xi - mx) * (yi - my) for xi, yi in zip(x, y)) / sxx if sxx > 0 else 0.0
-
-
 def tilt(comps: list[Piece], line: Line) -> float:
     """Step 4a: the line's slope (dy/dx in working pixels, >0 running downhill), 0.0 when unclear."""
     tall = [c for c in comps if c.height >= 0.5 * line.height]
     agree, base, top = False, 0.0, 0.0
     if len(tall) >= 3:
         cx = [(c.x0 + c.x1) / 2 for c in tall]
-        base, top = _slope(cx, [float(c.y1) for c in tall]), _slope(cx, [float(c.y0) for c in tall])
+        base = fit_line(cx, [float(c.y1) for c in tall], math.inf)[1]
+        top = fit_line(cx, [float(c.y0) for c in tall], math.inf)[1]
         agree = abs(base - top) <= AGREE
     # (digits that touch: a few wide components, their tops and bottoms no line: the ink's long axis)
     b = (base + top) / 2 if agree else _axis(comps, line)

@@ -69,15 +69,9 @@ def owners(sample: compose.Sample, page: Page) -> np.ndarray:
     """Which character owns each of the page's working pixels: (h, w) int16, -1 for none."""
     own = sample.ownership()
     h, w = page.mask.shape
-    if page.turn is None:
-        ox, oy = page.origin
-        ys = np.clip(((np.arange(h) + 0.5) * page.scale + oy).astype(int), 0, own.shape[0] - 1)
-        xs = np.clip(((np.arange(w) + 0.5) * page.scale + ox).astype(int), 0, own.shape[1] - 1)
-        return own[np.ix_(ys, xs)]
-    x, y = to_file(page, np.arange(w)[None, :] + 0.5, np.arange(h)[:, None] + 0.5)  # (a page turned level)
-    inside = (x >= 0) & (x < own.shape[1]) & (y >= 0) & (y < own.shape[0])
-    at = own[np.clip(y.astype(int), 0, own.shape[0] - 1), np.clip(x.astype(int), 0, own.shape[1] - 1)]
-    return np.where(inside, at, -1).astype(own.dtype)
+    # each pixel's centre in the file ((1, w) and (h, 1), or (h, w) each on a page turned level)
+    x, y = to_file(page, np.arange(w)[None, :] + 0.5, np.arange(h)[:, None] + 0.5)
+    return own[np.clip(y.astype(int), 0, own.shape[0] - 1), np.clip(x.astype(int), 0, own.shape[1] - 1)]
 
 
 def owner(own: np.ndarray, total: np.ndarray) -> tuple[int, float, float]:

@@ -7,19 +7,7 @@
 //   fileBox(p, y0, y1, x0, x1)                              // working box -> [x, y, w, h] file pixels
 
 import { P } from "./numparams.js";
-import { componentsOf } from "./segment.js";
-
-/** level._slope: the least-squares slope of y on x. */
-function slope(x, y) {
-  let mx = 0, my = 0;
-  for (let i = 0; i < x.length; i++) { mx += x[i]; my += y[i]; }
-  mx /= x.length;
-  my /= y.length;
-  let sxx = 0, sxy = 0;
-  for (let i = 0; i < x.length; i++) sxx += (x[i] - mx) * (x[i] - mx);
-  for (let i = 0; i < x.length; i++) sxy += (x[i] - mx) * (y[i] - my);
-  return sxx > 0 ? sxy / sxx : 0.0;
-}
+import { componentsOf, fitLine } from "./segment.js";
 
 /** level.tilt (step 4a): the line's slope (>0 running downhill), 0 when unclear. */
 export function tilt(comps, line) {
@@ -28,8 +16,8 @@ export function tilt(comps, line) {
   let agree = false, base = 0.0, top = 0.0;
   if (tall.length >= 3) {
     const cx = tall.map((c) => (c.x0 + c.x1) / 2);
-    base = slope(cx, tall.map((c) => c.y1));
-    top = slope(cx, tall.map((c) => c.y0));
+    base = fitLine(cx, tall.map((c) => c.y1), Infinity)[1];
+    top = fitLine(cx, tall.map((c) => c.y0), Infinity)[1];
     agree = Math.abs(base - top) <= L.AGREE;
   }
   // (digits that touch: a few wide components, their tops and bottoms no line: the ink's long axis)

@@ -238,8 +238,8 @@ function labelRuns(n, { a, b }) {
 
 // ------------------------------------------------------------------ 4. line geometry
 
-/** inkmap.fit_line: least squares y = a + b x, slope clipped to +-0.15, a the median residual. */
-function fitLine(x, y) {
+/** inkmap.fit_line: least squares y = a + b x, slope clipped to +-clip, a the median residual. */
+export function fitLine(x, y, clip = 0.15) {
   if (x.length < 3 || Math.max(...x) === Math.min(...x)) return [median(y), 0.0];
   let mx = 0, my = 0;
   for (let i = 0; i < x.length; i++) { mx += x[i]; my += y[i]; }
@@ -247,7 +247,7 @@ function fitLine(x, y) {
   my /= x.length;
   let sxy = 0, sxx = 0;
   for (let i = 0; i < x.length; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) ** 2; }
-  const b = Math.min(Math.max(sxy / sxx, -0.15), 0.15);
+  const b = Math.min(Math.max(sxy / sxx, -clip), clip);
   return [median(y.map((yi, i) => yi - b * x[i])), b];
 }
 
