@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
+
+from held_out import add_writer_flags, parse_writer_flags  # (bench/: the script's own folder)
 
 from digitpad import compose
 from digitpad.numberreading import number_reader_for
@@ -30,14 +31,10 @@ from digitpad.settings import Settings
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="test", choices=["val", "test"], help="whose numbers (never train)")
+    add_writer_flags(ap)
     ap.add_argument("--n", type=int, default=40, help="digit strings (3-7 digits, spaced)")
     ap.add_argument("--lines", default="60,100,200,300", help="line heights in the photo's pixels")
-    ap.add_argument("--unipen", default=os.environ.get("DIGITPAD_UNIPEN"), help="UNIPEN dir (or DIGITPAD_UNIPEN)")
-    ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"), help="pendigits file (or DIGITPAD_PENDIGITS)")
-    args = ap.parse_args()
-    if not args.unipen or not args.pendigits:
-        ap.error("pass --unipen and --pendigits (or set DIGITPAD_UNIPEN and DIGITPAD_PENDIGITS)")
+    args = parse_writer_flags(ap)
     settings = Settings()
     reader = number_reader_for(settings, reader_for(settings, Predictor()))
     hands = compose.load_hands(args.unipen, args.pendigits, split=args.split)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from digitpad.reading import reader_for
 from digitpad.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from held_out import add_writer_flags, parse_writer_flags  # noqa: E402 (bench/, the script's own folder)
 from numbers_accuracy import VETTED  # noqa: E402 (the vetted labels of the real numbers)
 
 PHOTOS = ["photo", "ruled-photo", "squared-photo"]
@@ -44,14 +44,10 @@ ASKEW = (3, 6, 9)  # the phone turned this many degrees from the sheet's lines
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="test", choices=["val", "test"], help="whose numbers (never train)")
+    add_writer_flags(ap)
     ap.add_argument("--n", type=int, default=40, help="composed numbers per layout")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--unipen", default=os.environ.get("DIGITPAD_UNIPEN"), help="UNIPEN dir (or DIGITPAD_UNIPEN)")
-    ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"), help="pendigits file (or DIGITPAD_PENDIGITS)")
-    args = ap.parse_args()
-    if not args.unipen or not args.pendigits:
-        ap.error("pass --unipen and --pendigits (or set DIGITPAD_UNIPEN and DIGITPAD_PENDIGITS)")
+    args = parse_writer_flags(ap)
 
     settings = Settings()
     reader = number_reader_for(settings, reader_for(settings, Predictor()))

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 import time
+
+from held_out import add_writer_flags, parse_writer_flags  # (bench/: the script's own folder)
 
 from digitpad import compose, level
 from digitpad.numberreading import number_reader_for
@@ -33,16 +33,12 @@ SEED = 400  # the digit strings' seed (not numbers_accuracy's)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=("val", "test"), default="test")
+    add_writer_flags(ap)
     ap.add_argument("--n", type=int, default=60, help="digit strings per layout")
     ap.add_argument("--angles", default="0,-5,5,-10,10,-15,15", help="degrees, comma-separated")
     ap.add_argument("--level-min", type=float, default=level.LEVEL_MIN,
                     help="tan of the least tilt step 4a turns level (default: the reader's LEVEL_MIN)")
-    ap.add_argument("--unipen", default=os.environ.get("DIGITPAD_UNIPEN"))
-    ap.add_argument("--pendigits", default=os.environ.get("DIGITPAD_PENDIGITS"))
-    args = ap.parse_args()
-    if not args.unipen or not args.pendigits:
-        sys.exit("set DIGITPAD_UNIPEN and DIGITPAD_PENDIGITS (or pass --unipen, --pendigits)")
+    args = parse_writer_flags(ap)
     angles = [float(a) for a in args.angles.split(",")]
     settings = Settings()
     reader = number_reader_for(settings, reader_for(settings, Predictor(settings.model, threads=1)))
