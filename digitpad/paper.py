@@ -1,5 +1,5 @@
 """How a composed or real number is drawn into an image file: the page's canvas, pens and ink
-colours, and phone photos of paper, plain, ruled or squared (``SCHEMES``).
+colours, and phone photos of paper, plain, ruled or squared (``SCHEMES``), and of pencil (``PENCILS``).
 
 ``compose`` places the strokes; this module turns their coverage (an (h, w) array in [0, 1])
 into PNG or JPEG bytes. A photo has uneven light, sensor noise and a JPEG's artefacts, the
@@ -49,6 +49,7 @@ class Scheme:
     rule_gap: tuple[float, float] = (1.3, 1.8)  # between rules, in H (squared: 0.6-1.0)
     rule_ink: tuple[tuple[int, int, int], ...] = ((150, 180, 225), (170, 190, 215), (160, 160, 170))
     rule_width: tuple[float, float] = (1.0, 2.2)  # px
+    grain: tuple[float, float, float] | None = None  # a pencil: its coverage pixel to pixel, (mean, sd, floor)
 
 
 _PHOTO = dict(height=(40, 90), pen=(4, 7), ink=(45, 45, 60), background=(235, 230, 220), margin=(0.5, 1.5),
@@ -64,6 +65,18 @@ SCHEMES = {
     "squared-photo": Scheme(**_PHOTO, ruling="squared", rule_gap=(0.6, 1.0)),
 }
 PAPER_SCHEMES = ("ruled-photo", "squared-photo")
+# Pencil on paper, photographed: thin grey graphite whose grain (the paper's tooth) leaves the strokes
+# speckled, ~3 times weaker in places. Apart from SCHEMES, so that what the benches and training draw
+# from SCHEMES stays as it was (``bench/pencil.py`` reads these). ``scheme(name)`` finds either.
+PENCILS = {
+    "pencil-photo": Scheme(**{**_PHOTO, "ink": (105, 105, 110), "pen": (3, 5)}, grain=(0.75, 0.2, 0.3)),
+    "pencil-light": Scheme(**{**_PHOTO, "ink": (140, 140, 145), "pen": (3, 5)}, grain=(0.75, 0.25, 0.2)),
+}
+
+
+def scheme(name: str) -> Scheme:
+    """The scheme of that name, in SCHEMES or PENCILS (KeyError if neither)."""
+    return SCHEMES[name] if name in SCHEMES else PENCILS[name]
 
 
 def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float, digit: float) -> np.ndarray:
@@ -93,6 +106,8 @@ def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float,
 def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0.0, digit: float = 0.0) -> bytes:
     """Ink coverage (h, w) in [0, 1] -> image file bytes in the scheme's colours, paper, light,
     noise and format. ``baseline`` (y, px) and ``digit`` (H, px) place ruled paper's rules."""
+    if sc.grain is not None:
+        cov = cov * _grain(cov.shape, sc.grain, zlib.crc32(f"{key}|{seed}|grain".encode()))
     a = cov[..., None].astype(np.float32)  # (h, w, 1)
     ink = np.asarray(sc.ink, np.float32)
     if sc.background is None:
@@ -117,6 +132,15 @@ def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0
             rgb = rgb + rng.normal(0, sc.noise, (h, w)).astype(np.float32)[..., None]
         img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     return encode_image(img, sc.format, sc.quality)
+
+
+def _grain(shape: tuple[int, int], grain: tuple[float, float, float], seed: int) -> np.ndarray:
+    """(h, w) float64: a pencil's coverage pixel to pixel: noise blurred over ~a pixel (the paper's tooth),
+    scaled to mean and sd, floored, at most 1."""
+    mean, sd, floor = grain
+    noise = np.random.default_rng(seed).random(shape)
+    g = np.asarray(Image.fromarray(np.uint8(noise * 255)).filter(ImageFilter.GaussianBlur(0.7)), np.float64)
+    return np.clip((g - g.mean()) / (g.std() + 1e-9) * sd + mean, floor, 1.0)
 
 
 DESKS = {"dark": (60, 45, 35), "grey": (150, 145, 140), "white": (250, 250, 250)}

@@ -5,6 +5,7 @@
     comp, k = label_runs(len(row), a, b)       # each run's component 0..k-1, by first run
     ink = candidate_ink(mask, ink_map, box, row, start, end)   # one candidate character's ink (step 6)
     row, start, end = joined(pieces)           # several pieces' runs as one set; paint(...) as a mask
+    mask, joins = hysteresis(v, weak, label_runs)   # v >= 0.5 grown through v > weak (step 1c)
 
 ``label_runs`` and ``candidate_ink`` here are the numpy references; ``engines`` also has them
 in C (the same labels, the same float64 values bit for bit).
@@ -12,7 +13,7 @@ in C (the same labels, the same float64 values bit for bit).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -73,6 +74,25 @@ def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
         lab = new
     roots, comp = np.unique(lab, return_inverse=True)  # roots increase with their first run
     return comp, len(roots)
+
+
+def hysteresis(v: np.ndarray, weak: float,
+               label_runs: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
+    """Step 1c: the mask v >= 0.5 of the (h, w) soft ink ``v``, grown by hysteresis: the 8-connected
+    components of v > ``weak`` that hold a pixel of it (bool (h, w)); and how many fewer components
+    that has than v >= 0.5 alone (the pieces the weaker ink joins)."""
+    h, w = v.shape
+    strong = v >= 0.5
+    row, start, end = runs_of(strong)
+    n_strong = label_runs(len(row), *run_edges(row, start, end))[1]
+    row, start, end = runs_of(v > weak)
+    comp, k = label_runs(len(row), *run_edges(row, start, end))
+    at = np.concatenate([[0], np.cumsum(strong.ravel())])  # strong pixels before each flat index
+    holds = at[row * w + end] > at[row * w + start]  # (n,): the run holds a strong pixel
+    keep = np.zeros(k, bool)
+    keep[comp[holds]] = True
+    kept = keep[comp]
+    return paint(row[kept], start[kept], end[kept], (0, h, 0, w)), n_strong - int(keep.sum())
 
 
 def joined(pieces: Sequence[Runs]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

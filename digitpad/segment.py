@@ -10,7 +10,9 @@ this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows 
     columns that hold ink); then k = max(1, floor(line height / LINE_SIDE)): the same k
     crops the first pass to the ink (plus a margin), another k runs steps 1-4 again on the
     file's pixels around the ink (a reduced JPEG's line under LINE_SIDE: decoded again finer
-    first, ``Decoded.finer``, a number small in a big photo). mask = soft ink >= 0.5.
+    first, ``Decoded.finer``, a number small in a big photo). mask = soft ink >= 0.5; on paper, where the
+    soft ink over WEAK joins JOINS or more of its pieces (a pencil's grain broke the strokes into specks),
+    the mask grown through it (``runs.hysteresis``: the components of that ink holding the mask's).
  1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
     lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.faint_rules``,
     ``rules.paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
@@ -52,7 +54,7 @@ from .decode import Decoded
 from .engines import Engine
 from .inkmap import column_height, fit_line, median_of
 from .rules import faint_rules
-from .runs import run_edges, runs_of
+from .runs import hysteresis, run_edges, runs_of
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
@@ -75,6 +77,8 @@ MARK_H = 0.5  # step 4: a piece at most this tall (line heights), its bottom at 
 MARK_LOW = 0.15  # baseline, is a mark ('.' ','): ordered beside a tall piece by that piece's ink in its rows,
 MARK_STEP = 1e-3  # just before or after the tall piece's centre (working px)
 MAX_SLANT = math.tan(math.radians(35))  # step 4: the steepest lean corrected
+WEAK = 0.1  # step 1: soft ink over this joins the pieces of v >= 0.5 it touches, where it joins JOINS or more
+JOINS = 3  # (val: a pencil's photo 15-21 -> 36-38 of 40 spaced; no clean photo or drawing joins 3)
 LOST_INK = 0.25  # step 1: a second pass keeping less of the first pass's ink (file pixels) than this is not used
 
 
@@ -151,9 +155,12 @@ def ink_page(img: Decoded, engine: Engine) -> Page | None:
         ink, v, noise = again
         mask, box, file_scale = v >= 0.5, (box[0] * r, box[1] * r), crop.scale
     else:  # the first pass is at the right scale, or the crop lost its ink (a photo's ink that
-        # touches a sheet's rule running along the crop's edge is taken for the sheet's border)
+        # touches a sheet's rule along the crop's edge is taken for the sheet's border)
         k = k1
         ink, v, mask = ink[y0:y1, x0:x1], v[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    if noise > 0:  # paper (a drawing on the page's canvas has no grain): strokes a pencil's grain broke, joined
+        grown, joins = hysteresis(v, WEAK, engine.label_runs)
+        mask = grown if joins >= JOINS else mask
     return Page(ink, v, mask, noise, k * file_scale, (box[0] * file_scale, box[1] * file_scale), engine)
 
 

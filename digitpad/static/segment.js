@@ -14,6 +14,7 @@
 
 import { P } from "./numparams.js";
 import { faintRules } from "./rules.js";
+import { hysteresis, labelRuns, runEdges, runsOf } from "./runs.js";
 import { MIN_CONTRAST, blockMean, inkMap, mapTo, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
 
 /** Step 1 of preprocessing on RGBA pixels: Pillow's 8-bit L, and alpha unless all opaque. */
@@ -113,15 +114,22 @@ export function inkPage(dec) {
   const firstInk = count(cropPlane(mask, w, y0, y1, x0, x1)) * k1 * k1;
   if (again !== null && count(maskOf(again.v)) * k * k >= P.segment.LOST_INK * firstInk) {
     ({ ink, v, noise, h, w } = again);
-    mask = maskOf(v);
-    return { ink, v, mask, h, w, noise, scale: k, origin: [box[0], box[1]] };
+    return joinedPage({ ink, v, h, w, noise, scale: k, origin: [box[0], box[1]] });
   }
   // The first pass is at the right scale, or the crop lost its ink (a photo's ink touching a
   // sheet's rule along the crop's edge is taken for the sheet's border): the first pass, cropped.
-  return {
-    ink: cropPlane(ink, w, y0, y1, x0, x1), v: cropPlane(v, w, y0, y1, x0, x1), mask: cropPlane(mask, w, y0, y1, x0, x1),
+  return joinedPage({
+    ink: cropPlane(ink, w, y0, y1, x0, x1), v: cropPlane(v, w, y0, y1, x0, x1),
     h: y1 - y0, w: x1 - x0, noise, scale: k1, origin: [box[0], box[1]],
-  };
+  });
+}
+
+/** Step 1's mask: v >= 0.5; on paper (noise > 0: a drawing on the canvas has no grain), grown through
+ * the soft ink over WEAK where that joins JOINS pieces or more (strokes a pencil's grain broke into specks). */
+function joinedPage(page) {
+  if (!(page.noise > 0)) return { ...page, mask: maskOf(page.v) };
+  const { mask, joins } = hysteresis(page.v, page.h, page.w, P.segment.WEAK);
+  return { ...page, mask: joins >= P.segment.JOINS ? mask : maskOf(page.v) };
 }
 
 // ------------------------------------------------------------------ 2-3. runs, components
@@ -182,58 +190,6 @@ export function readingOrder(pieces, line) {
     if (p) key[i] = centre(p) + P.segment.MARK_STEP * sideOf(m, p, line);
   });
   return pieces.map((_, k) => k).sort((a, b) => key[a] - key[b]).map((k) => pieces[k]);
-}
-
-/** Step 2: the mask's horizontal runs (row, start, end), row-major. */
-function runsOf(mask, h, w) {
-  const row = [], start = [], end = [];
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!mask[y * w + x] || (x > 0 && mask[y * w + x - 1])) continue;
-      let e = x;
-      while (e < w && mask[y * w + e]) e++;
-      row.push(y);
-      start.push(x);
-      end.push(e);
-    }
-  }
-  return { row: Int32Array.from(row), start: Int32Array.from(start), end: Int32Array.from(end) };
-}
-
-/** Step 3: pairs of touching runs (a in row r - 1, b in row r; diagonal neighbours count). */
-function runEdges({ row, start, end }) {
-  const a = [], b = [];
-  let prev = 0;   // first run of the row above
-  for (let j = 0; j < row.length; j++) {
-    while (prev < j && row[prev] < row[j] - 1) prev++;
-    for (let i = prev; i < j && row[i] === row[j] - 1; i++) {
-      if (start[i] <= end[j] && start[j] <= end[i]) {
-        a.push(i);
-        b.push(j);
-      }
-    }
-  }
-  return { a, b };
-}
-
-/** Step 3: each run's 8-connected component, numbered by its first run, and their count. */
-function labelRuns(n, { a, b }) {
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (i) => {
-    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  for (let e = 0; e < a.length; e++) {
-    const ra = find(a[e]), rb = find(b[e]);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);   // the root is the first run
-  }
-  const comp = new Int32Array(n), number = new Map();
-  for (let i = 0; i < n; i++) {
-    const r = find(i);
-    if (!number.has(r)) number.set(r, number.size);
-    comp[i] = number.get(r);
-  }
-  return { comp, count: number.size };
 }
 
 // ------------------------------------------------------------------ 4. line geometry

@@ -18,7 +18,7 @@ const ORT_DIR = "vendor/onnxruntime-web-1.30.0/";
 const PAGE = [
   "./", "index.html", "style.css", "app.js", "pad.js", "view.js", "api.js", "ondevice.js", "modelfile.js",
   "feedback.js", "outbox.js", "preprocess.js", "favicon.svg", "blank28.png", "api/config",
-  "numparams.js", "numbers-params.json", "rules.js", "segment.js", "level.js", "cuts.js", "glyphs.js", "grammar.js", "numbers.js", "numberreading.js",
+  "numparams.js", "numbers-params.json", "rules.js", "runs.js", "segment.js", "level.js", "cuts.js", "glyphs.js", "grammar.js", "numbers.js", "numberreading.js",
   "sequence.js",
 ];
 const RUNTIME = [ORT_DIR + "ort.wasm.min.mjs", ORT_DIR + "ort-wasm-simd-threaded.mjs", ORT_DIR + "ort-wasm-simd-threaded.wasm"];
