@@ -1,11 +1,12 @@
-"""Steps 2-3 of reading a number: a mask as horizontal runs, and its 8-connected components.
+"""Steps 2-3 of reading a number: a mask as horizontal runs, and its 8-connected components (and step 1's
+hysteresis, which grows a mask through weaker ink by them).
 
     row, start, end = runs_of(mask)            # (n,) int64 each, row-major; a run covers [start, end)
     a, b = run_edges(row, start, end)          # the pairs of touching runs
     comp, k = label_runs(len(row), a, b)       # each run's component 0..k-1, by first run
     ink = candidate_ink(mask, ink_map, box, row, start, end)   # one candidate character's ink (step 6)
     row, start, end = joined(pieces)           # several pieces' runs as one set; paint(...) as a mask
-    mask, joins = hysteresis(v, weak, label_runs)   # v >= 0.5 grown through v > weak (step 1c)
+    mask, joins = hysteresis(v, weak, label_runs)   # v >= 0.5 grown through v > weak (step 1, on paper)
 
 ``label_runs`` and ``candidate_ink`` here are the numpy references; ``engines`` also has them
 in C (the same labels, the same float64 values bit for bit).
@@ -78,7 +79,7 @@ def label_runs(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
 
 def hysteresis(v: np.ndarray, weak: float,
                label_runs: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
-    """Step 1c: the mask v >= 0.5 of the (h, w) soft ink ``v``, grown by hysteresis: the 8-connected
+    """Step 1 (on paper): the mask v >= 0.5 of the (h, w) soft ink ``v``, grown by hysteresis: the 8-connected
     components of v > ``weak`` that hold a pixel of it (bool (h, w)); and how many fewer components
     that has than v >= 0.5 alone (the pieces the weaker ink joins)."""
     h, w = v.shape
