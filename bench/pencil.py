@@ -20,6 +20,7 @@ import math
 import time
 
 from held_out import add_writer_flags, parse_writer_flags  # (bench/: the script's own folder)
+from numbers_accuracy import SEPARATOR_TEMPLATES, separator_hands
 
 from digitpad import compose, segment
 from digitpad.numberreading import number_reader_for
@@ -28,7 +29,6 @@ from digitpad.reading import reader_for
 from digitpad.settings import Settings
 
 SEED = 500  # the strings' seed (not numbers_accuracy's)
-SEPARATOR_TEMPLATES = [t for t in compose.TEMPLATES if t not in compose.DIGIT_TEMPLATES]
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     reader = number_reader_for(settings, reader_for(settings, Predictor(settings.model, threads=1)))
     hands = compose.load_hands(args.unipen, args.pendigits, split=args.split)
     kinds = {"digits": (hands, list(compose.DIGIT_TEMPLATES)),
-             "separators": ([h for h in hands if set(compose.SEPARATORS) & h.alphabet], SEPARATOR_TEMPLATES)}
+             "separators": (separator_hands(hands), SEPARATOR_TEMPLATES)}
     t0 = time.perf_counter()
     rows, shipped = [], segment.JOINS
     print(f"{args.split} writers, exact string without / with the mask grown where the grain broke the strokes\n")

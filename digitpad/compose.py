@@ -36,10 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import charset, handstyles, handwriting
-from .paper import SCHEMES as SCHEMES  # (re-exported: the benches and training draw from compose.SCHEMES)
-from .paper import encode
-from .paper import scheme as paper_scheme
+from . import charset, handstyles, handwriting, paper
+from .paper import SCHEMES, encode  # noqa: F401 (SCHEMES re-exported: benches and training draw from compose.SCHEMES)
 from .pendigits import stroke_coverage
 
 DIGITS = charset.DIGITS
@@ -346,7 +344,7 @@ def marking(chars: list[list[np.ndarray]], how: str, H: float, pen: float) -> li
 def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0, marked: str | None = None) -> Sample:
     """``text`` in ``hand``'s writing, ``layout``, drawn in ``scheme`` (``marked``: with one of
     the ``MARKINGS`` in the same pen): a Sample."""
-    sc = paper_scheme(scheme)
+    sc = paper.scheme(scheme)
     r = random.Random(f"{hand.writer}|{text}|{layout}|{scheme}|{seed}")
     H = r.uniform(*sc.height)
     pen = r.uniform(*sc.pen)
@@ -380,7 +378,7 @@ def compose(hand: Hand, text: str, layout: str, scheme: str, seed: int = 0, mark
 def render_record(record: dict, scheme: str = "pad", seed: int = 0) -> bytes:
     """A real written number (UNIPEN ``numbers-dev``: tablet units, y down) drawn like a canvas
     in ``scheme``: its ink's height becomes the scheme's digit height, with its margins."""
-    sc = paper_scheme(scheme)
+    sc = paper.scheme(scheme)
     r = random.Random(f"{record['id']}|{scheme}|{seed}")
     strokes = [np.asarray(s, np.float64).reshape(-1, 2) for s in record["strokes"] if len(s)]
     pts = np.concatenate(strokes)

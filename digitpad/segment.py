@@ -54,7 +54,7 @@ from .decode import Decoded
 from .engines import Engine
 from .inkmap import column_height, fit_line, median_of
 from .rules import faint_rules
-from .runs import hysteresis, run_edges, runs_of
+from .runs import hysteresis, joined, paint, run_edges, runs_of
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
 LINE_SIDE = 48  # step 1: the ink's line height in working pixels (at least, when the file allows)
@@ -372,15 +372,6 @@ def not_the_number(comps: list[Piece], sw: float) -> list[Piece]:
     return [c for c in rest if all(c is not u for u in under)]
 
 
-def _column_height_of(comps: list[Piece], shape: tuple[int, int]) -> float:
-    """``column_height`` of the ink of these pieces only."""
-    m = np.zeros(shape, bool)
-    for c in comps:
-        for r, a, b in zip(c.row.tolist(), c.start.tolist(), c.end.tolist()):
-            m[r, a:b] = True
-    return column_height(m)
-
-
 def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], Line] | None:
     """Steps 1b-4 on a page's mask: its components (specks dropped), in reading order, and the
     line geometry; None when nothing is left. (``cuts.cut`` is step 5.)"""
@@ -400,7 +391,7 @@ def components_of(page_mask: np.ndarray, engine: Engine) -> tuple[list[Piece], L
     if not comps:
         return None
     if len(comps) < len(found):  # (a frame's or an underline's columns are no character's)
-        col_height = _column_height_of(comps, page_mask.shape)
+        col_height = column_height(paint(*joined(comps), (0, page_mask.shape[0], 0, page_mask.shape[1])))
     line = line_of(comps, (row, start, end), (a, b), sw, col_height)
     line.aside = len(found) - len(comps)
     comps = reading_order([c.deskew(line) for c in comps], line)
