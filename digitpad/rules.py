@@ -98,11 +98,14 @@ def margins(mask: np.ndarray, dark: np.ndarray) -> np.ndarray:
     passes no faintness test. Only along the columns: a long number's own rows may hold most of a
     row. A digit written across the margin loses the margin's few columns."""
     out = np.zeros_like(mask)
+    H = mask.shape[0]
+    e = int(max(2.0, H / MARGIN_THIN))  # (the most a margin's ends may stop short of the edges)
+    if not (mask[: e + 1].any() and mask[H - 1 - e:].any()):
+        return out  # a quick no: no ink at the top and the bottom edge, so no line from edge to edge
     found = _lines(mask.T)
     if found is None:
         return out
     rr, cc, idx, rows = found
-    H = mask.shape[0]
     order = sorted(rows)
     bands = np.split(np.array(order), np.flatnonzero(np.diff(order) > 1) + 1)  # each line's rows
     per_row = np.bincount(idx, minlength=int(idx.max(initial=0)) + 5)  # ink in each row at the tilt

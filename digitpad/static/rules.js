@@ -96,6 +96,8 @@ function paperRules(mask, h, w) {
 export function margins(mask, dark, h, w) {
   const { MARGIN_THIN } = P.rules;
   const out = new Uint8Array(h * w);
+  const e = Math.floor(Math.max(2, h / MARGIN_THIN));   // (the most a margin's ends may stop short of the edges)
+  if (!mask.subarray(0, (e + 1) * w).some((v) => v) || !mask.subarray((h - 1 - e) * w).some((v) => v)) return out;
   const found = linesOf(mask, h, w, "columns");
   if (found === null) return out;
   const { rr, cc, idx, rows } = found;
