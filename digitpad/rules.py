@@ -2,7 +2,7 @@
 paper; the page's transparent canvas never gets here). ``segment.ink_map`` hands ``sheet_lines``
 to the ink map (``inkmap.ink``), which drops what it returns before the sheet's border is
 dropped (a digit touching a rule would otherwise go with it): the rules, printed fainter than a
-pen writes (``faint_rules``), and a notebook's margin, a vertical line printed as dark as a pen
+pen writes (``paper_rules``), and a notebook's margin, a vertical line printed as dark as a pen
 (``margins``). The browser's twin is ``static/rules.js``.
 """
 
@@ -25,27 +25,22 @@ RULE_TILTS = np.linspace(-0.175, 0.175, 71)  # ... at a tilt of at most 10 degre
 RULE_SAMPLE = 32
 RULE_LENIENT = 0.8
 RULE_CANDIDATES = 4
-MARGIN_THIN = 40  # step 1a: a margin (a line along the columns, as a rule is, from edge to edge) at most 1/MARGIN_THIN of it thick (a pen's stroke across a tight crop is thicker) ...
+MARGIN_THIN = 40  # step 1a: a margin (a line along the columns, from edge to edge) is at most 1/MARGIN_THIN
+# of the height thick (a pen's stroke across a tight crop is thicker) ...
 MARGIN_DARK = 0.5  # ... and as dark as the pen (RULE_FAINT of its contrast or more) along this share of the height
 
 
 def sheet_lines(d: np.ndarray, sigma: float) -> np.ndarray:
     """Step 1a: the (h, w) bool pixels of ``d`` (a photo's deviation from its background, either
-    sign; ``sigma`` its noise) that are the sheet's, not ink: its rules, fainter than the pen
-    (``faint_rules``), and a margin as dark as the pen (``margins``)."""
+    sign; ``sigma`` its noise) that are the sheet's, not ink: its rules, ``paper_rules`` of the ink
+    (beyond max(3 sigma, 4), as steps 3b-3c see it) fainter than RULE_FAINT of the pen's (its 90th
+    percentile), since a rule is printed lighter than a pen writes; and a margin, as dark as the
+    pen (``margins``)."""
     a, seen, pen = _contrast(d, sigma)
     if not seen.any():
         return seen
     rules = paper_rules(seen & (a < RULE_FAINT * pen))
     return rules | margins(seen & ~rules, a >= RULE_FAINT * pen)
-
-
-def faint_rules(d: np.ndarray, sigma: float) -> np.ndarray:
-    """Step 1a: a sheet's rules in ``d`` (h, w), a photo's deviation from its background (either
-    sign): ``paper_rules`` of the ink (beyond max(3 sigma, 4), as steps 3b-3c see it) fainter than
-    RULE_FAINT of the pen's (its 90th percentile), since a rule is printed lighter than a pen writes."""
-    a, seen, pen = _contrast(d, sigma)
-    return paper_rules(seen & (a < RULE_FAINT * pen)) if seen.any() else seen
 
 
 def _contrast(d: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -71,7 +66,7 @@ def paper_rules(mask: np.ndarray) -> np.ndarray:
     RULE_CORE of the image's width: a line from edge to edge, which a pen's stroke inside a
     number never is; the rows beside it holding RULE_EDGE of it are its thickness. Rules along
     the rows (and squared paper's along the columns) may tilt by up to 10 degrees (RULE_TILTS:
-    a photo is never square to the sheet, and a phone is held askew). ``faint_rules`` passes only ink
+    a photo is never square to the sheet, and a phone is held askew). ``sheet_lines`` passes it only ink
     fainter than the pen's (RULE_FAINT): a pen stroke crossing a rule is not part of it (and,
     to measure the pen's contrast, all the ink)."""
     out = np.zeros_like(mask)

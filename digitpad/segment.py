@@ -14,7 +14,7 @@ this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows 
     soft ink over WEAK joins JOINS or more of its pieces (a pencil's grain broke the strokes into specks),
     the mask grown through it (``runs.hysteresis``: the components of that ink holding the mask's).
  1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
-    lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.faint_rules``,
+    lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.sheet_lines``,
     ``rules.paper_rules``), and a notebook's margin, a thin line down the whole image however dark
     (``rules.margins``), are not ink; they are dropped before the sheet's border is (a digit
     touching a rule would otherwise go with it). A second pass that loses the first pass's ink

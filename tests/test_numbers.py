@@ -205,27 +205,34 @@ def test_a_rule_at_the_steepest_tilt_lies_in_one_band_of_rows():
     assert _widest_band(blob) == 132
 
 
+def _sheet(h: int, w: int, rows: range = range(0), columns: range = range(0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(yy, xx, lines): a sheet's pixel grid (h, w) and its rules, 1.6 px wide at a tilt of 0.01, along
+    the rows at ``rows`` and (squared paper) along the columns at ``columns``."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    lines = np.zeros((h, w), bool)
+    for k in rows:
+        lines |= np.abs(yy - (k + 0.01 * xx)) < 0.8
+    for k in columns:
+        lines |= np.abs(xx - (k - 0.01 * yy)) < 0.8
+    return yy, xx, lines
+
+
 def test_faint_rules_when_a_dense_grid_is_most_of_the_ink():
-    """``rules.faint_rules`` on squared paper around a small number: the grid's pixels far
+    """``rules.sheet_lines`` on squared paper around a small number: the grid's pixels far
     outnumber the pen's, so the 90th percentile of everything seen is a rule's own contrast.
     The rules are still found (the pen's contrast is measured off the lines from edge to edge),
     and the pen is not taken for one."""
-    from digitpad.rules import faint_rules
+    from digitpad.rules import sheet_lines
 
     h, w = 240, 320
-    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx, grid = _sheet(h, w, rows=range(8, h, 14), columns=range(5, w, 14))
     d = np.zeros((h, w))
-    grid = np.zeros((h, w), bool)
-    for k in range(8, h, 14):
-        grid |= np.abs(yy - (k + 0.01 * xx)) < 0.8
-    for k in range(5, w, 14):
-        grid |= np.abs(xx - (k - 0.01 * yy)) < 0.8
     d[grid] = -30.0  # printed lines, dark on light
     pen = (np.hypot(yy - 120, xx - 150) - 12) ** 2 < 2.0  # a small pen-drawn 0, far darker
     pen |= (np.abs(xx - 180) < 1.2) & (yy > 105) & (yy < 135)  # and a 1 beside it
     d[pen] = -150.0
     assert grid.sum() > 9 * pen.sum()  # the premise: the grid is most of what is seen
-    found = faint_rules(d, 1.5)
+    found = sheet_lines(d, 1.5)
     assert found[grid & ~pen].mean() > 0.9, found[grid & ~pen].mean()
     assert not found[pen].any()
 
@@ -234,7 +241,7 @@ def test_a_grid_turned_askew_is_found_at_its_tilt():
     """``rules.paper_rules`` on squared paper photographed with the phone held 7 degrees askew: both
     directions' rules are found at their tilt (before, only tilts up to 2 degrees were looked at,
     and none of this grid was found); the pen's strokes, a leaning 1 among them, are not rules."""
-    from digitpad.rules import faint_rules
+    from digitpad.rules import sheet_lines
 
     h, w = 240, 320
     yy, xx = np.mgrid[0:h, 0:w]
@@ -248,7 +255,7 @@ def test_a_grid_turned_askew_is_found_at_its_tilt():
     pen = (np.hypot(yy - 120, xx - 150) - 12) ** 2 < 2.0  # a pen-drawn 0, far darker
     pen |= (np.abs(xx - (180 + 0.15 * (yy - 120))) < 1.2) & (yy > 105) & (yy < 135)  # a leaning 1 beside it
     d[pen] = -150.0
-    found = faint_rules(d, 1.5)
+    found = sheet_lines(d, 1.5)
     assert found[grid & ~pen].mean() > 0.9, found[grid & ~pen].mean()
     assert not found[pen].any()
 
@@ -261,11 +268,8 @@ def test_a_notebooks_margin_is_the_sheets_and_a_pen_stroke_is_not():
     from digitpad.rules import sheet_lines
 
     h, w = 240, 360
-    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx, rules = _sheet(h, w, rows=range(30, h, 50))
     d = np.zeros((h, w))
-    rules = np.zeros((h, w), bool)
-    for y in range(30, h, 50):
-        rules |= np.abs(yy - (y + 0.01 * xx)) < 0.8
     d[rules] = -30.0  # faint rules
     margin = np.abs(xx - (60 - 0.01 * yy)) < 1.0  # down the sheet, square to the rules, 2 px
     pen = (np.hypot(yy - 120, xx - 200) - 25) ** 2 < 6.0  # a 0 ...
