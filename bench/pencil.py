@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import time
-from types import ModuleType
 
 from held_out import add_writer_flags, parse_writer_flags  # (bench/: the script's own folder)
 from numbers_accuracy import SEPARATOR_TEMPLATES, separator_hands
@@ -32,13 +31,11 @@ from digitpad.settings import Settings
 SEED = 500  # the strings' seed (not numbers_accuracy's)
 
 
-def without_and_with(doc: str, default_schemes: str, module: ModuleType, knob: str, what: str) -> None:
-    """The bench: each scheme's strings read with ``module.knob`` set past any value (without) and
-    as shipped (with), in the same run; ``what`` names the step in the table's title."""
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_writer_flags(ap)
     ap.add_argument("--n", type=int, default=60, help="strings per layout, scheme and kind")
-    ap.add_argument("--schemes", default=default_schemes, help="comma-separated (paper.scheme)")
+    ap.add_argument("--schemes", default="photo,pencil-photo,pencil-light", help="comma-separated (paper.scheme)")
     args = parse_writer_flags(ap)
     settings = Settings()
     reader = number_reader_for(settings, reader_for(settings, Predictor(settings.model, threads=1)))
@@ -46,8 +43,8 @@ def without_and_with(doc: str, default_schemes: str, module: ModuleType, knob: s
     kinds = {"digits": (hands, list(compose.DIGIT_TEMPLATES)),
              "separators": (separator_hands(hands), SEPARATOR_TEMPLATES)}
     t0 = time.perf_counter()
-    rows, shipped = [], getattr(module, knob)
-    print(f"{args.split} writers, exact string without / with {what}\n")
+    rows, shipped = [], segment.JOINS
+    print(f"{args.split} writers, exact string without / with the mask grown where the grain broke the strokes\n")
     print("| scheme | kind | n | " + " | ".join(compose.LAYOUTS) + " |")
     print("|---|---|---|" + "---|" * len(compose.LAYOUTS))
     for scheme in args.schemes.split(","):
@@ -56,10 +53,10 @@ def without_and_with(doc: str, default_schemes: str, module: ModuleType, knob: s
             count: dict[str, int] = {}
             for s in compose.samples(who, args.n, templates, SEED, [scheme]):
                 count[s.layout] = count.get(s.layout, 0) + 1
-                for on in (False, True):
-                    setattr(module, knob, shipped if on else math.inf)  # without: no value reaches it
-                    right[(s.layout, on)] = right.get((s.layout, on), 0) + (reader.read(s.image)["text"] == s.text)
-            setattr(module, knob, shipped)
+                for joined in (False, True):
+                    segment.JOINS = shipped if joined else math.inf  # without: no count reaches it
+                    right[(s.layout, joined)] = right.get((s.layout, joined), 0) + (reader.read(s.image)["text"] == s.text)
+            segment.JOINS = shipped
             cells = [(right[(lay, False)] / n, right[(lay, True)] / n) for lay, n in count.items()]
             print(f"| {scheme} | {kind} | {args.n} | " + " | ".join(f"{w:.1%} / **{x:.1%}**" for w, x in cells) + " |")
             rows.append({"scheme": scheme, "kind": kind, "n": args.n, "layouts": list(count),
@@ -69,5 +66,4 @@ def without_and_with(doc: str, default_schemes: str, module: ModuleType, knob: s
 
 
 if __name__ == "__main__":
-    without_and_with(__doc__, "photo,pencil-photo,pencil-light", segment, "JOINS",
-                     "the mask grown where the grain broke the strokes")
+    main()

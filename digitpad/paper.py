@@ -50,7 +50,6 @@ class Scheme:
     rule_ink: tuple[tuple[int, int, int], ...] = ((150, 180, 225), (170, 190, 215), (160, 160, 170))
     rule_width: tuple[float, float] = (1.0, 2.2)  # px
     grain: tuple[float, float, float] | None = None  # a pencil: its coverage pixel to pixel, (mean, sd, floor)
-    margin_ink: tuple[tuple[int, int, int], ...] = ()  # a notebook's margin: a line of one of these colours, left of the writing
 
 
 _PHOTO = dict(height=(40, 90), pen=(4, 7), ink=(45, 45, 60), background=(235, 230, 220), margin=(0.5, 1.5),
@@ -75,27 +74,16 @@ PENCILS = {
 }
 
 
-# A notebook's page, photographed: ruled or squared, with its margin, a red line down the sheet
-# as dark as a pen writes (its rules are fainter). Apart from SCHEMES, as PENCILS are
-# (``bench/notebook.py`` reads these).
-_MARGINS = ((220, 110, 120), (230, 140, 150), (200, 80, 90))
-NOTEBOOKS = {
-    "notebook-ruled": Scheme(**_PHOTO, ruling="ruled", margin_ink=_MARGINS),
-    "notebook-squared": Scheme(**_PHOTO, ruling="squared", rule_gap=(0.6, 1.0), margin_ink=_MARGINS),
-}
-
-
 def scheme(name: str) -> Scheme:
-    """The scheme of that name, in SCHEMES, PENCILS or NOTEBOOKS (KeyError if none)."""
-    return SCHEMES.get(name) or PENCILS.get(name) or NOTEBOOKS[name]
+    """The scheme of that name, in SCHEMES or PENCILS (KeyError if neither)."""
+    return SCHEMES[name] if name in SCHEMES else PENCILS[name]
 
 
-def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float,
-          digit: float) -> tuple[np.ndarray, float]:
+def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float, digit: float) -> np.ndarray:
     """(h, w) coverage in [0, 1] of the paper's rules: horizontal lines ``rule_gap`` digit
     heights apart, one of them near ``baseline`` (y, px) where the writer wrote; squared paper
     adds vertical lines as far apart, at a random phase. Slightly tilted (a photo is never
-    square to the sheet): the tilt (the tangent) comes with them."""
+    square to the sheet)."""
     h, w = shape
     gap = r.uniform(*sc.rule_gap) * digit
     width = r.uniform(*sc.rule_width)
@@ -112,19 +100,7 @@ def rules(shape: tuple[int, int], sc: Scheme, r: random.Random, baseline: float,
         while x < w + gap:
             lines.append(np.array([[x - (-5) * tilt, -5.0], [x - (h + 5) * tilt, h + 5.0]]))
             x += gap
-    return stroke_coverage(lines, w, h, width), tilt
-
-
-def margin(cov: np.ndarray, sc: Scheme, r: random.Random, tilt: float) -> tuple[np.ndarray, np.ndarray]:
-    """A notebook's margin left of the ink ``cov`` (h, w): (its (h, w) coverage, its colour), a
-    line 1.5-3 px wide down the whole sheet, square to the rules (``tilt``), 30-80% of the way
-    from the image's edge to the writing."""
-    h, w = cov.shape
-    inked = np.flatnonzero(cov.max(axis=0) > 0.05)
-    x = (inked[0] if inked.size else w // 3) * r.uniform(0.3, 0.8)
-    colour = np.asarray(r.choice(sc.margin_ink), np.float32)
-    line = np.array([[x - (-5) * tilt, -5.0], [x - (h + 5) * tilt, h + 5.0]])
-    return stroke_coverage([line], w, h, r.uniform(1.5, 3.0)), colour
+    return stroke_coverage(lines, w, h, width)
 
 
 def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0.0, digit: float = 0.0) -> bytes:
@@ -144,11 +120,8 @@ def encode(cov: np.ndarray, sc: Scheme, seed: int, key: str, baseline: float = 0
         if sc.ruling:
             r = random.Random(f"{key}|{seed}|rules")
             colour = np.asarray(r.choice(sc.rule_ink), np.float32)
-            lines, tilt = rules(cov.shape, sc, r, baseline, digit or 60.0)
-            paper = paper * (1 - lines[..., None]) + colour * lines[..., None]  # (h, w, 3)
-            if sc.margin_ink:
-                line, colour = margin(cov, sc, random.Random(f"{key}|{seed}|margin"), tilt)
-                paper = paper * (1 - line[..., None]) + colour * line[..., None]
+            lines = rules(cov.shape, sc, r, baseline, digit or 60.0)[..., None]  # (h, w, 1)
+            paper = paper * (1 - lines) + colour * lines
         if sc.lighting:
             yy, xx = np.ogrid[0:h, 0:w]
             cx, cy = rng.uniform(0, 1, 2)  # the light falls off from a random point

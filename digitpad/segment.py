@@ -14,9 +14,8 @@ this module and ``cuts.py`` find the pieces. Steps (the JavaScript port follows 
     soft ink over WEAK joins JOINS or more of its pieces (a pencil's grain broke the strokes into specks),
     the mask grown through it (``runs.hysteresis``: the components of that ink holding the mask's).
  1a. Paper (photos and scans, not the page's transparent canvas): a sheet's rules, straight
-    lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.sheet_lines``,
-    ``rules.paper_rules``), and a notebook's margin, a thin line down the whole image however dark
-    (``rules.margins``), are not ink; they are dropped before the sheet's border is (a digit
+    lines from edge to edge at the sheet's one tilt, fainter than the pen (``rules.faint_rules``,
+    ``rules.paper_rules``), are not ink; they are dropped before the sheet's border is (a digit
     touching a rule would otherwise go with it). A second pass that loses the first pass's ink
     (LOST_INK) is not used.
  1b. Thin strokes (stroke width, ``preprocess.stroke_width``, below MIN_STROKE line heights
@@ -54,7 +53,7 @@ from . import preprocess as pp
 from .decode import Decoded
 from .engines import Engine
 from .inkmap import column_height, fit_line, median_of
-from .rules import sheet_lines
+from .rules import faint_rules
 from .runs import hysteresis, joined, paint, run_edges, runs_of
 
 FIRST_SIDE = 400  # step 1: first pass, long side in working pixels
@@ -95,7 +94,7 @@ def ink_map(img: Decoded, k: int, engine: Engine) -> tuple[np.ndarray, np.ndarra
     if alpha is not None and inkmap.median_below(inkmap.ring(alpha), 0.5):
         ink, noise = alpha * 255.0, 0.0  # a drawing (the page's canvas): no paper
     else:
-        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels, not_ink=sheet_lines)
+        ink, noise, _ = inkmap.ink(engine.block_mean(img.gray(), k, 1.0), alpha, min_pixels, not_ink=faint_rules)
     floor = max(4 * noise, 10.0)
     cand = ink[ink > floor]
     if cand.size < min_pixels:

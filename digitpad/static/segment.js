@@ -6,14 +6,14 @@
 //   const page = inkPage(dec);                 // {ink, v, mask, h, w, noise, scale, origin} or null
 //   const found = componentsOf(page);          // {comps, line} or null
 //
-// Step 1a (a sheet's lines are not ink, rules.js) runs inside the ink map, through
+// Step 1a (a sheet's rules are not ink, rules.js) runs inside the ink map, through
 // preprocess.js's inkMap hook (inkmap.ink's not_ink).
 //
 // Arrays are row-major typed arrays with explicit (h, w); masks hold 0/1 bytes. A piece is
 // {row, start, end (Int32Array runs), comp, whole, cutL, cutR, y0, y1, x0, x1, area, d0, d1}.
 
 import { P } from "./numparams.js";
-import { sheetLines } from "./rules.js";
+import { faintRules } from "./rules.js";
 import { hysteresis, labelRuns, runEdges, runsOf } from "./runs.js";
 import { MIN_CONTRAST, blockMean, inkMap, mapTo, median, percentile, roundHalfUp, strokeWidth, thicken } from "./preprocess.js";
 
@@ -48,7 +48,7 @@ function inkMapAt(dec, k) {
   const h = Math.ceil(H / k), w = Math.ceil(W / k);
   const minPixels = Math.max(P.preprocess.MIN_INK_PIXELS, P.preprocess.MIN_INK_SHARE * h * w);
   const alpha = dec.alpha ? blockMean(dec.alpha, H, W, k).a.map((a) => a / 255.0) : null;
-  const { ink, noise } = inkMap(blockMean(dec.gray, H, W, k).a, alpha, h, w, minPixels, sheetLines);
+  const { ink, noise } = inkMap(blockMean(dec.gray, H, W, k).a, alpha, h, w, minPixels, faintRules);
   const floor = Math.max(4 * noise, 10.0);
   const cand = ink.filter((x) => x > floor);
   if (cand.length < minPixels) return null;
